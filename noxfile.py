@@ -1,0 +1,165 @@
+"""The one front door of giftcrypto.platform.
+
+A bare ``nox`` runs the checks (lint, unit, molecule, integration); nothing that deploys to a real
+account is a default session. Every session shares one environment, ``.venv`` at the root, built
+from pyproject.toml and rebuilt only when pyproject.toml changes, so the ansible bundle is
+installed once, not once per session.
+
+    nox -s deploy-local          the whole platform on the local AWS endpoint + real servers
+    nox -s plan-staging          what a deploy to staging would create or change
+    nox -s deploy-production -- --approve production
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import shutil
+import sys
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "none"
+nox.options.error_on_external_run = False
+
+ROOT = pathlib.Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+ENVIRONMENTS = ("local", "staging", "production")
+APPROVAL_ENV = "GIFTCRYPTO_PRODUCTION_APPROVED"
+MOLECULE_SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sql" / "migrations").glob("*.sql"))
+
+
+def _shared_env(session: nox.Session) -> dict[str, str]:
+    """Create or refresh the shared environment and return the variables that select it."""
+    python = VENV / "bin" / "python"
+    stamp = VENV / ".giftcrypto-requirements"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not python.exists():
+        session.run(sys.executable, "-m", "venv", str(VENV), external=True)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        requirements = [
+            *PYPROJECT["project"]["dependencies"],
+            *nox.project.dependency_groups(PYPROJECT, "dev"),
+        ]
+        session.run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
+        session.run(str(python), "-m", "pip", "install", "--quiet", *requirements, external=True)
+        stamp.write_text(wanted)
+    return {
+        "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(VENV),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": os.environ.get("ANSIBLE_FORCE_COLOR", "0"),
+        "PYTHONPATH": str(ROOT / ".collections"),
+    }
+
+
+def _run(session: nox.Session, env: dict[str, str], *cmd: str, **kwargs) -> str | bool | None:
+    return session.run(*cmd, env=env, external=True, **kwargs)
+
+
+def _playbook(session: nox.Session, env: dict[str, str], target: str, *extra: str) -> None:
+    _run(
+        session,
+        env,
+        "ansible-playbook",
+        "-i",
+        f"inventories/{target}",
+        "playbooks/site.yml",
+        *extra,
+        *session.posargs,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """yamllint, ruff, ansible-lint (production profile), squawk, ansible-doc of every module."""
+    env = _shared_env(session)
+    _run(session, env, "yamllint", "--strict", ".")
+    _run(session, env, "ruff", "check", ".")
+    _run(session, env, "ruff", "format", "--check", ".")
+    _run(session, env, "ansible-lint", "--profile", "production", "--strict")
+    if MIGRATIONS:
+        _run(session, env, "squawk", "--config", "sql/squawk.toml", *MIGRATIONS)
+    modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+    for module in modules:
+        _run(session, env, "ansible-doc", f"giftcrypto.platform.{module}", silent=True)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """Unit tests: filters, callbacks and modules (AWS through moto's decorators)."""
+    env = _shared_env(session)
+    _run(session, env, "python", "-m", "pytest", "tests/unit", *session.posargs)
+
+
+@nox.session
+def molecule(session: nox.Session) -> None:
+    """Every Molecule scenario: converge, idempotence, verify, on localhost (delegated driver)."""
+    env = _shared_env(session)
+    scenarios = session.posargs or MOLECULE_SCENARIOS
+    for scenario in scenarios:
+        _run(session, env, "molecule", "test", "--scenario-name", scenario)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Deploys the local environment and tests it: lifecycle, preflight, posture, services."""
+    env = _shared_env(session)
+    # pytest exits 5 when it collects nothing: that is a failure here, not a pass.
+    _run(session, env, "python", "-m", "pytest", "tests/integration", *session.posargs)
+
+
+@nox.session(name="deploy-local", default=False)
+@nox.session(name="deploy-staging", default=False)
+@nox.session(name="deploy-production", default=False)
+def deploy(session: nox.Session) -> None:
+    """Runs playbooks/site.yml on inventories/<env>. Production needs an explicit approval."""
+    target = session.name.removeprefix("deploy-")
+    extra: list[str] = []
+    if target == "production":
+        approval = os.environ.get(APPROVAL_ENV, "")
+        posargs = list(session.posargs)
+        if "--approve" in posargs:
+            index = posargs.index("--approve")
+            approval = posargs[index + 1] if index + 1 < len(posargs) else ""
+            del posargs[index : index + 2]
+            session.posargs[:] = posargs
+        if approval != "production":
+            session.error(
+                "deploy-production refuses to start without an explicit approval. Give it with "
+                "`nox -s deploy-production -- --approve production` or by setting "
+                f"{APPROVAL_ENV}=production (the cd-production workflow sets it after the "
+                "environment's required reviewers approve). Run `nox -s plan-production` first."
+            )
+        extra = ["-e", "platform_production_approved=true"]
+    env = _shared_env(session)
+    _playbook(session, env, target, *extra)
+
+
+@nox.session(name="plan-local", default=False)
+@nox.session(name="plan-staging", default=False)
+@nox.session(name="plan-production", default=False)
+def plan(session: nox.Session) -> None:
+    """site.yml in check mode with --diff, ending with a per-layer summary (create/change/unchanged)."""
+    target = session.name.removeprefix("plan-")
+    env = _shared_env(session)
+    env["ANSIBLE_CALLBACKS_ENABLED"] = "giftcrypto.platform.plan_summary"
+    _playbook(session, env, target, "--check", "--diff")
+
+
+@nox.session(name="destroy-local", default=False)
+def destroy_local(session: nox.Session) -> None:
+    """Removes every local resource and stops the local AWS endpoint (production refuses destroy)."""
+    env = _shared_env(session)
+    _run(session, env, "ansible-playbook", "-i", "inventories/local", "playbooks/destroy.yml", *session.posargs)
+
+
+@nox.session(default=False)
+def clean(session: nox.Session) -> None:
+    """Removes the shared environment and caches (the next session rebuilds them)."""
+    for path in (VENV, ROOT / ".ansible", ROOT / ".pytest_cache", ROOT / ".ruff_cache"):
+        shutil.rmtree(path, ignore_errors=True)
