@@ -1,0 +1,215 @@
+# Copyright: GiftCrypto platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+name: plan_summary
+type: aggregate
+short_description: Terraform-plan-like summary of a check-mode run, per layer
+version_added: 0.1.0
+description:
+  - Counts, for each play (one play is one layer of the platform), the resources a run would
+    create, would change, leaves alone, and could not check, and prints the table and the list of
+    resources to create or change when the playbook ends.
+  - Made for C(ansible-playbook --check --diff) (C(nox -s plan-<env>)); in a real run it reports
+    what was created and changed.
+  - A changed result counts as a creation when it carries no identifier of an existing resource
+    (a check-mode result of a resource that does not exist yet has none), otherwise as a change.
+    Bookkeeping tasks (facts, asserts, lookups, C(*_info) modules, includes) are not resources and
+    are not counted. Results skipped because the module cannot run in check mode are counted as
+    "could not check", so the plan never claims "no change" for what it did not look at.
+requirements:
+  - enable in ansible.cfg or with C(ANSIBLE_CALLBACKS_ENABLED=giftcrypto.platform.plan_summary)
+options:
+  json_path:
+    description: Also write the summary as JSON to this file (for tests and CI annotations).
+    type: path
+    env:
+      - name: GIFTCRYPTO_PLAN_JSON
+    ini:
+      - section: giftcrypto_plan_summary
+        key: json_path
+"""
+
+import json
+import re
+
+from ansible.plugins.callback import CallbackBase
+
+NOT_RESOURCES = {
+    "assert",
+    "command",
+    "debug",
+    "fail",
+    "import_role",
+    "import_tasks",
+    "include_role",
+    "include_tasks",
+    "include_vars",
+    "meta",
+    "pause",
+    "set_fact",
+    "shell",
+    "stat",
+    "uri",
+    "validate_argument_spec",
+    "wait_for",
+}
+ID_KEY = re.compile(r"(^|_)(id|arn)$")
+ID_VALUE = re.compile(r"^(arn:|[a-z0-9]+-[0-9a-f]{6,}$|/|[A-Za-z0-9-]{6,}$)")
+# Placeholders that stand for IDs not yet known in check mode: ours (aws_network) and the
+# amazon.aws modules' own (e.g. rtb-xxxxxxxx).
+PLACEHOLDERS = ("planned-by-check-mode", "xxxxxxxx")
+
+
+def _short_action(action):
+    return (action or "").rsplit(".", 1)[-1]
+
+
+def _is_resource_action(action):
+    short = _short_action(action)
+    return short not in NOT_RESOURCES and not short.endswith("_info")
+
+
+def _has_existing_id(value, depth=0):
+    """Whether a module result names an existing resource (an ID or ARN that is not a placeholder)."""
+    if depth > 2:
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("item", "invocation", "diff", "_ansible_item_label"):
+                continue
+            if (
+                isinstance(item, str)
+                and ID_KEY.search(key)
+                and item
+                and not any(placeholder in item for placeholder in PLACEHOLDERS)
+                and ID_VALUE.match(item)
+            ):
+                return True
+            if isinstance(item, dict | list) and _has_existing_id(item, depth + 1):
+                return True
+    elif isinstance(value, list):
+        return any(_has_existing_id(item, depth + 1) for item in value[:5])
+    return False
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "giftcrypto.platform.plan_summary"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.layers = {}
+        self.order = []
+        self.layer = "(no play)"
+        self.check_mode = False
+
+    def _bucket(self):
+        if self.layer not in self.layers:
+            self.layers[self.layer] = {"create": [], "change": [], "unchanged": 0, "unchecked": []}
+            self.order.append(self.layer)
+        return self.layers[self.layer]
+
+    def v2_playbook_on_play_start(self, play):
+        self.layer = play.get_name().strip() or "(unnamed play)"
+        self.check_mode = bool(getattr(play, "check_mode", False)) or self.check_mode
+
+    def v2_playbook_on_start(self, playbook):
+        from ansible import context
+
+        self.check_mode = bool(context.CLIARGS.get("check", False))
+
+    def _record(self, task, result, label=None, skipped=False):
+        if not _is_resource_action(task.action):
+            return
+        what = (task.name or task.action).strip()
+        if label:
+            what = f"{what} ({label})"
+        bucket = self._bucket()
+        if skipped or result.get("skipped"):
+            reason = str(result.get("msg", "")) + str(result.get("skip_reason", ""))
+            if "check mode" in reason.lower():
+                bucket["unchecked"].append(what)
+            return
+        if result.get("failed"):
+            return
+        if result.get("changed"):
+            kind = "change" if _has_existing_id(result) else "create"
+            bucket[kind].append(what)
+        else:
+            bucket["unchanged"] += 1
+
+    def v2_runner_on_ok(self, result):
+        if result._result.get("results") is not None:
+            return  # a loop: its items were recorded one by one
+        self._record(result._task, result._result)
+
+    def v2_runner_on_skipped(self, result):
+        if result._result.get("results") is not None:
+            return
+        self._record(result._task, result._result, skipped=True)
+
+    def v2_runner_item_on_ok(self, result):
+        label = result._result.get("_ansible_item_label", result._result.get("item"))
+        self._record(result._task, result._result, label=str(label))
+
+    def v2_runner_item_on_skipped(self, result):
+        label = result._result.get("_ansible_item_label", result._result.get("item"))
+        self._record(result._task, result._result, label=str(label), skipped=True)
+
+    def summary(self):
+        layers = []
+        for name in self.order:
+            bucket = self.layers[name]
+            layers.append(
+                {
+                    "layer": name,
+                    "create": len(bucket["create"]),
+                    "change": len(bucket["change"]),
+                    "unchanged": bucket["unchanged"],
+                    "unchecked": len(bucket["unchecked"]),
+                    "to_create": bucket["create"],
+                    "to_change": bucket["change"],
+                    "not_checked": bucket["unchecked"],
+                }
+            )
+        totals = {key: sum(layer[key] for layer in layers) for key in ("create", "change", "unchanged", "unchecked")}
+        return {"check_mode": self.check_mode, "layers": layers, "totals": totals}
+
+    def v2_playbook_on_stats(self, stats):
+        summary = self.summary()
+        verb = "would " if summary["check_mode"] else ""
+        width = max([len(layer["layer"]) for layer in summary["layers"]] + [5])
+        lines = [
+            "",
+            "PLAN SUMMARY" + (" (check mode: nothing was changed)" if summary["check_mode"] else " (applied)"),
+            f"{'Layer':<{width}}  {'create':>6}  {'change':>6}  {'unchanged':>9}  {'unchecked':>9}",
+        ]
+        for layer in summary["layers"]:
+            lines.append(
+                f"{layer['layer']:<{width}}  {layer['create']:>6}  {layer['change']:>6}  "
+                f"{layer['unchanged']:>9}  {layer['unchecked']:>9}"
+            )
+        totals = summary["totals"]
+        for layer in summary["layers"]:
+            lines.extend(f"  + {layer['layer']}: {what}" for what in layer["to_create"])
+            lines.extend(f"  ~ {layer['layer']}: {what}" for what in layer["to_change"])
+            lines.extend(f"  ? {layer['layer']}: {what} (not checked)" for what in layer["not_checked"])
+        if totals["create"] or totals["change"]:
+            lines.append(
+                f"Plan: {totals['create']} to create, {totals['change']} to change, "
+                f"{totals['unchanged']} unchanged, {totals['unchecked']} could not be checked "
+                f"({verb}apply)."
+            )
+        else:
+            lines.append(
+                f"No changes: {totals['unchanged']} resources match the inventory"
+                + (f", {totals['unchecked']} could not be checked." if totals["unchecked"] else ".")
+            )
+        self._display.display("\n".join(lines))
+        path = self.get_option("json_path")
+        if path:
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(summary, handle, indent=2)
