@@ -62,16 +62,7 @@ def _run(session: nox.Session, env: dict[str, str], *cmd: str, **kwargs) -> str 
 
 
 def _playbook(session: nox.Session, env: dict[str, str], target: str, *extra: str) -> None:
-    _run(
-        session,
-        env,
-        "ansible-playbook",
-        "-i",
-        f"inventories/{target}",
-        "playbooks/site.yml",
-        *extra,
-        *session.posargs,
-    )
+    _run(session, env, "ansible-playbook", "-i", f"inventories/{target}", "playbooks/site.yml", *extra)
 
 
 @nox.session
@@ -109,6 +100,8 @@ def molecule(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Deploys the local environment and tests it: lifecycle, preflight, posture, services."""
     env = _shared_env(session)
+    # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it.
+    _playbook(session, env, "local")
     # pytest exits 5 when it collects nothing: that is a failure here, not a pass.
     _run(session, env, "python", "-m", "pytest", "tests/integration", *session.posargs)
 
@@ -137,7 +130,7 @@ def deploy(session: nox.Session) -> None:
             )
         extra = ["-e", "platform_production_approved=true"]
     env = _shared_env(session)
-    _playbook(session, env, target, *extra)
+    _playbook(session, env, target, *extra, *session.posargs)
 
 
 @nox.session(name="plan-local", default=False)
@@ -148,7 +141,7 @@ def plan(session: nox.Session) -> None:
     target = session.name.removeprefix("plan-")
     env = _shared_env(session)
     env["ANSIBLE_CALLBACKS_ENABLED"] = "giftcrypto.platform.plan_summary"
-    _playbook(session, env, target, "--check", "--diff")
+    _playbook(session, env, target, "--check", "--diff", *session.posargs)
 
 
 @nox.session(name="destroy-local", default=False)

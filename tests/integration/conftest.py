@@ -9,6 +9,7 @@ Area-specific fixtures live in ``tests/integration/fixtures_<area>.py`` and are 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 
@@ -17,7 +18,8 @@ import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-LOCAL_INVENTORY = ROOT / "inventories" / "local"
+# GIFTCRYPTO_INVENTORY points the tests at a copy of the local inventory (e.g. another endpoint port).
+LOCAL_INVENTORY = pathlib.Path(os.environ.get("GIFTCRYPTO_INVENTORY", ROOT / "inventories" / "local"))
 
 pytest_plugins = sorted(
     f"tests.integration.{p.stem}" for p in pathlib.Path(__file__).parent.glob("fixtures_*.py")
@@ -71,8 +73,6 @@ def secret(aws, local_vars):
 def run_playbook(*args: str, inventory: pathlib.Path = LOCAL_INVENTORY, playbook: str = "playbooks/site.yml",
                  env: dict | None = None, timeout: int = 1200) -> subprocess.CompletedProcess:
     """Runs ansible-playbook from the checkout, capturing its output (for assertions on it)."""
-    import os
-
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     full_env.update(env or {})
     return subprocess.run(
