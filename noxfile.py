@@ -39,7 +39,9 @@ def _shared_env(session: nox.Session) -> dict[str, str]:
     stamp = VENV / ".giftcrypto-requirements"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not python.exists():
-        session.run(sys.executable, "-m", "venv", str(VENV), external=True)
+        # virtualenv (a dependency of nox) bundles pip, so this works where Debian's python3 lacks
+        # ensurepip (no python3-venv package).
+        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(VENV), external=True)
     if not stamp.exists() or stamp.read_text() != wanted:
         requirements = [
             *PYPROJECT["project"]["dependencies"],
@@ -57,8 +59,19 @@ def _shared_env(session: nox.Session) -> dict[str, str]:
     }
 
 
-def _run(session: nox.Session, env: dict[str, str], *cmd: str, **kwargs) -> str | bool | None:
-    return session.run(*cmd, env=env, external=True, **kwargs)
+def _run(session: nox.Session, env: dict[str, str], program: str, *args: str, **kwargs) -> str | bool | None:
+    """Runs a program of the shared environment (by absolute path: nox resolves names on its own PATH)."""
+    local = VENV / "bin" / program
+    return session.run(str(local) if local.exists() else program, *args, env=env, external=True, **kwargs)
+
+
+def _pytest(session: nox.Session, env: dict[str, str], *args: str) -> None:
+    """pytest, with its exit code 5 (nothing collected) turned into an explicit failure."""
+    code = (
+        "import sys, pytest; rc = pytest.main(sys.argv[1:]); "
+        "sys.exit('pytest collected no tests: failing, an empty suite proves nothing' if rc == 5 else rc)"
+    )
+    _run(session, env, "python", "-c", code, *args)
 
 
 def _playbook(session: nox.Session, env: dict[str, str], target: str, *extra: str) -> None:
@@ -84,7 +97,7 @@ def lint(session: nox.Session) -> None:
 def unit(session: nox.Session) -> None:
     """Unit tests: filters, callbacks and modules (AWS through moto's decorators)."""
     env = _shared_env(session)
-    _run(session, env, "python", "-m", "pytest", "tests/unit", *session.posargs)
+    _pytest(session, env, "tests/unit", *session.posargs)
 
 
 @nox.session
@@ -102,8 +115,7 @@ def integration(session: nox.Session) -> None:
     env = _shared_env(session)
     # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it.
     _playbook(session, env, "local")
-    # pytest exits 5 when it collects nothing: that is a failure here, not a pass.
-    _run(session, env, "python", "-m", "pytest", "tests/integration", *session.posargs)
+    _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(name="deploy-local", default=False)
@@ -148,7 +160,9 @@ def plan(session: nox.Session) -> None:
 def destroy_local(session: nox.Session) -> None:
     """Removes every local resource and stops the local AWS endpoint (production refuses destroy)."""
     env = _shared_env(session)
-    _run(session, env, "ansible-playbook", "-i", "inventories/local", "playbooks/destroy.yml", *session.posargs)
+    _run(
+        session, env, "ansible-playbook", "-i", "inventories/local", "playbooks/destroy.yml", *session.posargs
+    )
 
 
 @nox.session(default=False)
@@ -156,3 +170,10 @@ def clean(session: nox.Session) -> None:
     """Removes the shared environment and caches (the next session rebuilds them)."""
     for path in (VENV, ROOT / ".ansible", ROOT / ".pytest_cache", ROOT / ".ruff_cache"):
         shutil.rmtree(path, ignore_errors=True)
+
+
+@nox.session(name="seed-local", default=False)
+def seed_local(session: nox.Session) -> None:
+    """Sample users, profiles and wallets in the local database, through the real envelope path."""
+    env = _shared_env(session)
+    _run(session, env, "python", "tools/seed_local.py", *session.posargs)

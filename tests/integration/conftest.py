@@ -70,8 +70,13 @@ def secret(aws, local_vars):
     return read
 
 
-def run_playbook(*args: str, inventory: pathlib.Path = LOCAL_INVENTORY, playbook: str = "playbooks/site.yml",
-                 env: dict | None = None, timeout: int = 1200) -> subprocess.CompletedProcess:
+def run_playbook(
+    *args: str,
+    inventory: pathlib.Path = LOCAL_INVENTORY,
+    playbook: str = "playbooks/site.yml",
+    env: dict | None = None,
+    timeout: int = 1200,
+) -> subprocess.CompletedProcess:
     """Runs ansible-playbook from the checkout, capturing its output (for assertions on it)."""
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     full_env.update(env or {})

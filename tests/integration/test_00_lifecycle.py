@@ -19,8 +19,10 @@ pytestmark = pytest.mark.integration
 
 
 def _recap(output: str) -> dict:
-    hosts = {m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
-             for m in RECAP.finditer(output)}
+    hosts = {
+        m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
+        for m in RECAP.finditer(output)
+    }
     assert hosts, f"no play recap in the output:\n{output[-3000:]}"
     return hosts
 
@@ -35,8 +37,12 @@ def _record(name: str, seconds: float) -> None:
 def _plan(tmp_path) -> dict:
     summary = tmp_path / "plan.json"
     result = run_playbook(
-        "--check", "--diff",
-        env={"ANSIBLE_CALLBACKS_ENABLED": "giftcrypto.platform.plan_summary", "GIFTCRYPTO_PLAN_JSON": str(summary)},
+        "--check",
+        "--diff",
+        env={
+            "ANSIBLE_CALLBACKS_ENABLED": "giftcrypto.platform.plan_summary",
+            "GIFTCRYPTO_PLAN_JSON": str(summary),
+        },
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "PLAN SUMMARY (check mode: nothing was changed)" in result.stdout

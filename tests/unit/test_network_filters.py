@@ -14,7 +14,9 @@ def _all(plan):
     return [ipaddress.ip_network(c) for tier in ("public", "private", "database") for c in plan[tier]]
 
 
-@pytest.mark.parametrize("cidr", ["10.0.0.0/16", "10.1.0.0/17", "172.16.0.0/18", "192.168.0.0/19", "10.9.16.0/20"])
+@pytest.mark.parametrize(
+    "cidr", ["10.0.0.0/16", "10.1.0.0/17", "172.16.0.0/18", "192.168.0.0/19", "10.9.16.0/20"]
+)
 @pytest.mark.parametrize("zones", [3, 4, 5, 6])
 def test_tiers_fit_the_vpc_without_overlap(cidr, zones):
     vpc = ipaddress.ip_network(cidr)

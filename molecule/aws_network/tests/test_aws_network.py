@@ -16,8 +16,11 @@ WORLD = {"0.0.0.0/0", "::/0"}
 @pytest.fixture(scope="module")
 def ec2():
     return boto3.client(
-        "ec2", endpoint_url=ENDPOINT, region_name="us-east-1",
-        aws_access_key_id="molecule", aws_secret_access_key="molecule",
+        "ec2",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",
     )
 
 
@@ -40,7 +43,7 @@ def _tags(resource):
 
 def test_vpc_cidr_and_tags(vpc):
     assert vpc["CidrBlock"] == VPC_CIDR
-    assert REQUIRED_TAGS <= set(_tags(vpc))
+    assert set(_tags(vpc)) >= REQUIRED_TAGS
 
 
 def test_nine_subnets_across_three_zones(ec2, vpc):
@@ -49,7 +52,7 @@ def test_nine_subnets_across_three_zones(ec2, vpc):
     by_tier = {}
     for subnet in subnets:
         by_tier.setdefault(_tags(subnet)["Tier"], []).append(subnet)
-        assert REQUIRED_TAGS <= set(_tags(subnet))
+        assert set(_tags(subnet)) >= REQUIRED_TAGS
         assert subnet["MapPublicIpOnLaunch"] is False
     assert set(by_tier) == {"public", "private", "database"}
     for tier in by_tier.values():
@@ -89,7 +92,7 @@ def test_security_group_rules_are_exactly_these(groups):
 
 def test_nothing_opens_ssh_or_a_database_port_to_the_world(groups):
     for group in groups.values():
-        for proto, low, high, source in _rules(group, "IpPermissions"):
+        for _proto, low, high, source in _rules(group, "IpPermissions"):
             if source in WORLD:
                 assert (low, high) in {(443, 443), (80, 80)}, (group["GroupName"], low, high)
 
@@ -110,8 +113,11 @@ def test_flow_logs_active_to_cloudwatch(ec2, vpc):
 
 def test_flow_log_group_has_retention():
     logs = boto3.client(
-        "logs", endpoint_url=ENDPOINT, region_name="us-east-1",
-        aws_access_key_id="molecule", aws_secret_access_key="molecule",
+        "logs",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",
     )
     group = logs.describe_log_groups(logGroupNamePrefix="/giftcrypto/local/vpc-flow-logs")["logGroups"][0]
     assert group["retentionInDays"] == 30
@@ -119,10 +125,17 @@ def test_flow_log_group_has_retention():
 
 def test_database_nacl_admits_only_the_app_tier(ec2, vpc):
     nacls = ec2.describe_network_acls(
-        Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}, {"Name": "tag:Name", "Values": [f"{NAME}-database"]}]
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+            {"Name": "tag:Name", "Values": [f"{NAME}-database"]},
+        ]
     )["NetworkAcls"]
     assert len(nacls) == 1
-    ingress = [e for e in nacls[0]["Entries"] if not e["Egress"] and e["RuleAction"] == "allow" and e["RuleNumber"] < 32767]
+    ingress = [
+        e
+        for e in nacls[0]["Entries"]
+        if not e["Egress"] and e["RuleAction"] == "allow" and e["RuleNumber"] < 32767
+    ]
     subnets = ec2.describe_subnets(
         Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}, {"Name": "tag:Tier", "Values": ["private"]}]
     )["Subnets"]
@@ -134,7 +147,10 @@ def test_database_nacl_admits_only_the_app_tier(ec2, vpc):
 
 def test_database_tier_has_no_internet_route(ec2, vpc):
     tables = ec2.describe_route_tables(
-        Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}, {"Name": "tag:Name", "Values": [f"{NAME}-database"]}]
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+            {"Name": "tag:Name", "Values": [f"{NAME}-database"]},
+        ]
     )["RouteTables"]
     assert len(tables) == 1
     assert not [r for r in tables[0]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
@@ -143,14 +159,20 @@ def test_database_tier_has_no_internet_route(ec2, vpc):
 def test_private_tier_leaves_through_nat_public_through_igw(ec2, vpc):
     tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["RouteTables"]
     by_name = {_tags(t).get("Name"): t for t in tables}
-    public_default = [r for r in by_name[f"{NAME}-public"]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    public_default = [
+        r for r in by_name[f"{NAME}-public"]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    ]
     assert public_default[0]["GatewayId"].startswith("igw-")
-    private_default = [r for r in by_name[f"{NAME}-private-0"]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    private_default = [
+        r for r in by_name[f"{NAME}-private-0"]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    ]
     assert private_default[0]["NatGatewayId"].startswith("nat-")
 
 
 def test_s3_gateway_endpoint(ec2, vpc):
-    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["VpcEndpoints"]
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
+        "VpcEndpoints"
+    ]
     assert [e["ServiceName"] for e in endpoints] == ["com.amazonaws.us-east-1.s3"]
     assert endpoints[0]["VpcEndpointType"] == "Gateway"
     assert len(endpoints[0]["RouteTableIds"]) == 2
