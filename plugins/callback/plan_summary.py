@@ -14,9 +14,11 @@ description:
     what was created and changed.
   - A changed result counts as a creation when it carries no identifier of an existing resource
     (a check-mode result of a resource that does not exist yet has none), otherwise as a change.
-    Bookkeeping tasks (facts, asserts, lookups, C(*_info) modules, includes) are not resources and
-    are not counted. Results skipped because the module cannot run in check mode are counted as
-    "could not check", so the plan never claims "no change" for what it did not look at.
+    Bookkeeping tasks (facts, asserts, lookups, C(*_info) and C(*_facts) modules, includes) are not
+    resources and are not counted. Results skipped because the module cannot run in check mode are
+    counted as "could not check", so the plan never claims "no change" for what it did not look at;
+    that includes C(command) and C(shell) tasks, which are not counted when they run (reads) but
+    are listed as "could not check" when check mode skips them.
 requirements:
   - enable in ansible.cfg or with C(ANSIBLE_CALLBACKS_ENABLED=giftcrypto.platform.plan_summary)
 options:
@@ -36,10 +38,14 @@ import re
 from ansible.plugins.callback import CallbackBase
 
 NOT_RESOURCES = {
+    "add_host",
     "assert",
+    "async_status",
     "command",
     "debug",
     "fail",
+    "gather_facts",
+    "group_by",
     "import_role",
     "import_tasks",
     "include_role",
@@ -47,13 +53,19 @@ NOT_RESOURCES = {
     "include_vars",
     "meta",
     "pause",
+    "ping",
     "set_fact",
+    "set_stats",
+    "setup",
     "shell",
     "stat",
     "uri",
     "validate_argument_spec",
     "wait_for",
 }
+# Not resources, but they change things when they run: when check mode skips them, the plan lists
+# them as "could not check" instead of leaving them out.
+SKIPPED_IN_CHECK_MODE_MATTERS = {"command", "shell"}
 ID_KEY = re.compile(r"(^|_)(id|arn)$")
 ID_VALUE = re.compile(r"^(arn:|[a-z0-9]+-[0-9a-f]{6,}$|/|[A-Za-z0-9-]{6,}$)")
 # Placeholders that stand for IDs not yet known in check mode: ours (aws_network) and the
@@ -67,7 +79,12 @@ def _short_action(action):
 
 def _is_resource_action(action):
     short = _short_action(action)
-    return short not in NOT_RESOURCES and not short.endswith("_info")
+    return short not in NOT_RESOURCES and not short.endswith(("_info", "_facts"))
+
+
+def _skipped_by_check_mode(result):
+    reason = str(result.get("msg", "")) + str(result.get("skip_reason", ""))
+    return "check mode" in reason.lower()
 
 
 def _has_existing_id(value, depth=0):
@@ -122,15 +139,19 @@ class CallbackModule(CallbackBase):
         self.check_mode = bool(context.CLIARGS.get("check", False))
 
     def _record(self, task, result, label=None, skipped=False):
-        if not _is_resource_action(task.action):
+        skipped = skipped or bool(result.get("skipped"))
+        if not _is_resource_action(task.action) and not (
+            skipped
+            and _short_action(task.action) in SKIPPED_IN_CHECK_MODE_MATTERS
+            and _skipped_by_check_mode(result)
+        ):
             return
         what = (task.name or task.action).strip()
         if label:
             what = f"{what} ({label})"
         bucket = self._bucket()
-        if skipped or result.get("skipped"):
-            reason = str(result.get("msg", "")) + str(result.get("skip_reason", ""))
-            if "check mode" in reason.lower():
+        if skipped:
+            if _skipped_by_check_mode(result):
                 bucket["unchecked"].append(what)
             return
         if result.get("failed"):
@@ -141,13 +162,18 @@ class CallbackModule(CallbackBase):
         else:
             bucket["unchanged"] += 1
 
+    @staticmethod
+    def _is_loop(result):
+        # As the default callback does: some modules (dnf, package...) return `results` outside loops.
+        return bool(result._task.loop) and "results" in result._result
+
     def v2_runner_on_ok(self, result):
-        if result._result.get("results") is not None:
+        if self._is_loop(result):
             return  # a loop: its items were recorded one by one
         self._record(result._task, result._result)
 
     def v2_runner_on_skipped(self, result):
-        if result._result.get("results") is not None:
+        if self._is_loop(result):
             return
         self._record(result._task, result._result, skipped=True)
 
@@ -175,7 +201,9 @@ class CallbackModule(CallbackBase):
                     "not_checked": bucket["unchecked"],
                 }
             )
-        totals = {key: sum(layer[key] for layer in layers) for key in ("create", "change", "unchanged", "unchecked")}
+        totals = {
+            key: sum(layer[key] for layer in layers) for key in ("create", "change", "unchanged", "unchecked")
+        }
         return {"check_mode": self.check_mode, "layers": layers, "totals": totals}
 
     def v2_playbook_on_stats(self, stats):
@@ -184,7 +212,8 @@ class CallbackModule(CallbackBase):
         width = max([len(layer["layer"]) for layer in summary["layers"]] + [5])
         lines = [
             "",
-            "PLAN SUMMARY" + (" (check mode: nothing was changed)" if summary["check_mode"] else " (applied)"),
+            "PLAN SUMMARY"
+            + (" (check mode: nothing was changed)" if summary["check_mode"] else " (applied)"),
             f"{'Layer':<{width}}  {'create':>6}  {'change':>6}  {'unchanged':>9}  {'unchecked':>9}",
         ]
         for layer in summary["layers"]:
@@ -197,7 +226,14 @@ class CallbackModule(CallbackBase):
             lines.extend(f"  + {layer['layer']}: {what}" for what in layer["to_create"])
             lines.extend(f"  ~ {layer['layer']}: {what}" for what in layer["to_change"])
             lines.extend(f"  ? {layer['layer']}: {what} (not checked)" for what in layer["not_checked"])
-        if totals["create"] or totals["change"]:
+        failed = sum(stats.failures.values()) + sum(stats.dark.values())
+        summary["failed_hosts"] = failed
+        if failed:
+            lines.append(
+                f"PLAN INCOMPLETE: {failed} host(s) failed or were unreachable; the figures above cover "
+                "only the tasks that ran before the failure."
+            )
+        elif totals["create"] or totals["change"]:
             lines.append(
                 f"Plan: {totals['create']} to create, {totals['change']} to change, "
                 f"{totals['unchanged']} unchanged, {totals['unchecked']} could not be checked "

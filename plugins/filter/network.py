@@ -21,7 +21,9 @@ MAX_SUBNET_PREFIX = 28  # AWS's smallest subnet
 
 def _network(value, what: str) -> ipaddress.IPv4Network:
     if not isinstance(value, str):
-        raise AnsibleFilterError(f"{what} must be a CIDR string such as 10.0.0.0/16, got {type(value).__name__}")
+        raise AnsibleFilterError(
+            f"{what} must be a CIDR string such as 10.0.0.0/16, got {type(value).__name__}"
+        )
     try:
         return ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:

@@ -106,7 +106,7 @@ replaced:
   type: bool
 """
 
-try:
+try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
     import botocore
 except ImportError:
     pass  # handled by AnsibleAWSModule
@@ -154,7 +154,36 @@ def _differences(log, module):
     return sorted(key for key, value in wanted.items() if log.get(key) not in (None, value))
 
 
-def _create(client, module):
+def _wanted_tags(module, have):
+    """The tags the flow log ends up with: O(tags) merged as O(purge_tags) says, or kept when unset."""
+    params = module.params
+    if params["tags"] is None:
+        return dict(have)
+    to_set, to_unset = compare_aws_tags(have, params["tags"], params["purge_tags"])
+    tags = {key: value for key, value in have.items() if key not in to_unset}
+    tags.update(to_set)
+    return tags
+
+
+def _planned(module, tags):
+    """What check mode would create: the wanted settings (no ID, AWS has not assigned one)."""
+    params = module.params
+    planned = {
+        "resource_id": params["resource_id"],
+        "traffic_type": params["traffic_type"],
+        "log_destination_type": params["log_destination_type"],
+        "max_aggregation_interval": params["max_aggregation_interval"],
+        "tags": tags,
+    }
+    if params["log_destination_type"] == "s3":
+        planned["log_destination"] = params["log_destination"]
+    else:
+        planned["log_group_name"] = params["log_group_name"]
+        planned["deliver_logs_permission_arn"] = params["deliver_logs_permission_arn"]
+    return planned
+
+
+def _create(client, module, tags):
     params = module.params
     request = {
         "ResourceIds": [params["resource_id"]],
@@ -168,9 +197,11 @@ def _create(client, module):
     else:
         request["LogGroupName"] = params["log_group_name"]
         request["DeliverLogsPermissionArn"] = params["deliver_logs_permission_arn"]
-    if params["tags"]:
+    # Keys under the reserved aws: prefix belong to AWS and cannot be set by a request.
+    tags = {key: value for key, value in tags.items() if not key.startswith("aws:")}
+    if tags:
         request["TagSpecifications"] = [
-            {"ResourceType": "vpc-flow-log", "Tags": ansible_dict_to_boto3_tag_list(params["tags"])}
+            {"ResourceType": "vpc-flow-log", "Tags": ansible_dict_to_boto3_tag_list(tags)}
         ]
     response = client.create_flow_logs(aws_retry=True, **request)
     if response.get("Unsuccessful"):
@@ -230,6 +261,8 @@ def main():
     replaced = False
     current = existing[0] if existing else None
     before = _result(current)
+    # A replacement keeps the tags of the flow log it replaces, as an update in place would.
+    tags = _wanted_tags(module, boto3_tag_list_to_ansible_dict(current.get("Tags", [])) if current else {})
 
     try:
         if params["state"] == "absent":
@@ -260,9 +293,9 @@ def main():
                     flow_log={},
                     flow_log_id="",
                     replaced=replaced,
-                    diff={"before": before, "after": {"resource_id": params["resource_id"]}},
+                    diff={"before": before, "after": _planned(module, tags)},
                 )
-            flow_log_id = _create(client, module)
+            flow_log_id = _create(client, module, tags)
         else:
             flow_log_id = current["FlowLogId"]
             if params["tags"] is not None:
@@ -287,8 +320,8 @@ def main():
         module.fail_json_aws(e, msg="Could not apply the flow log")
 
     after = _result(logs[0] if logs else None)
-    if module.check_mode and changed and params["tags"] is not None:
-        after = {**after, "tags": params["tags"]}
+    if module.check_mode and changed:
+        after = {**after, "tags": tags}
     module.exit_json(
         changed=changed,
         flow_log=after,
