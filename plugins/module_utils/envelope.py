@@ -607,6 +607,35 @@ def count_pending(conn, fields, version: int, queries: list | None = None) -> di
     return pending
 
 
+RLS_ACTIVE = "SELECT row_security_active(%s::regclass)"
+FULL_ACCESS_POLICY = (
+    "SELECT count(*) FILTER (WHERE cmd IN ('ALL', 'SELECT')), "
+    "count(*) FILTER (WHERE cmd IN ('ALL', 'UPDATE')) "
+    "FROM pg_policies WHERE schemaname = current_schema() AND tablename = %s AND permissive = 'PERMISSIVE' "
+    "AND qual = 'true' AND (current_user::name = ANY(roles) OR 'public' = ANY(roles))"
+)
+
+
+def rls_blockers(conn, fields, queries: list | None = None) -> list[str]:
+    """Tables of ``fields`` whose rows this role cannot all read and update because row-level
+    security is active for it without a permissive ``USING (true)`` policy for SELECT and UPDATE.
+    Re-encryption must see every row: counting under RLS would call a table done too early."""
+    blockers = []
+    with conn.cursor() as cur:
+        for table in sorted({spec.table for spec in fields}):
+            _record(queries, RLS_ACTIVE)
+            cur.execute(RLS_ACTIVE, (table,))
+            if not cur.fetchone()[0]:
+                continue
+            _record(queries, FULL_ACCESS_POLICY)
+            cur.execute(FULL_ACCESS_POLICY, (table,))
+            can_select, can_update = cur.fetchone()
+            if not (can_select and can_update):
+                blockers.append(table)
+    conn.rollback()
+    return blockers
+
+
 def _batch_sql(table: str, id_column: str, specs: list[FieldSpec]) -> tuple[str, str, str]:
     """The first-batch SELECT, next-batch SELECT (keyset after the last id) and UPDATE of a table.
 
@@ -686,6 +715,12 @@ def reencrypt(
                     updates = [_rekey_row(keyring, purpose, version, table, specs, r, done) for r in rows]
                     _record(queries, update)
                     cur.executemany(update, updates)
+                    if cur.rowcount != len(updates):
+                        conn.rollback()
+                        raise EnvelopeError(
+                            f"{table}: updated {cur.rowcount} of {len(updates)} rows; row-level security "
+                            "or a trigger hides rows from this role (see rls_blockers)"
+                        )
             conn.commit()
             if len(rows) < batch_size:
                 break

@@ -366,6 +366,17 @@ def run(module, conn, specs, complete):
     result.update(version=target, created=create, changed=create)
     result["kms_key_id"] = current.kms_key_id if current and not create else params["kms_key_id"]
 
+    if params["reencrypt"]:
+        blockers = envelope.rls_blockers(conn, specs, queries)
+        if blockers:
+            module.fail_json(
+                msg=f"cannot re-encrypt as {params['login_user']}: row-level security hides rows of "
+                f"{', '.join(blockers)} from it. Re-encryption must read and update every row: give this "
+                "role a permissive policy FOR SELECT and FOR UPDATE (or FOR ALL) USING (true) on those "
+                "tables, or connect as a role with BYPASSRLS.",
+                **result,
+            )
+
     if module.check_mode:
         if params["reencrypt"]:
             pending = envelope.count_pending(conn, specs, target, queries)
