@@ -30,7 +30,8 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = ("local", "staging", "production")
 APPROVAL_ENV = "GIFTCRYPTO_PRODUCTION_APPROVED"
 MOLECULE_SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
-MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sql" / "migrations").glob("*.sql"))
+# Down files undo their up file (DROPs by design): only the up files are linted.
+MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sql" / "migrations").glob("*.up.sql"))
 
 
 def _shared_env(session: nox.Session) -> dict[str, str]:

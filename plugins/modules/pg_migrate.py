@@ -163,6 +163,7 @@ queries:
   sample: ["SELECT pg_try_advisory_lock(%s)", "0001_core.up.sql"]
 """
 
+import contextlib
 import hashlib
 import os
 import re
@@ -176,6 +177,7 @@ from ansible_collections.giftcrypto.platform.plugins.module_utils.pg import (
 )
 
 FILE_RE = re.compile(r"^(?P<version>\d{4,})_(?P<name>[a-z0-9_]+)\.(?P<direction>up|down)\.sql$")
+# migrations_table is checked against TABLE_RE and double-quoted before it enters any SQL.
 TABLE_RE = re.compile(r"^(?:[a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")
 
 
@@ -203,7 +205,9 @@ def scan(path: str) -> dict[int, dict]:
                 "NNNN_name.down.sql (digits, lower-case letters, digits and underscores)"
             )
         version = int(match["version"])
-        item = found.setdefault(version, {"version": version, "name": match["name"], "up": None, "down": None})
+        item = found.setdefault(
+            version, {"version": version, "name": match["name"], "up": None, "down": None}
+        )
         if item["name"] != match["name"]:
             raise MigrationError(
                 f"{os.path.join(path, entry)}: version {version} is also used by '{item['name']}'"
@@ -320,7 +324,7 @@ def main() -> None:
             exists = True
         applied = {}
         if exists:
-            rows = log.fetchall(f"SELECT version, name, checksum FROM {qualified} ORDER BY version")
+            rows = log.fetchall(f"SELECT version, name, checksum FROM {qualified} ORDER BY version")  # noqa: S608
             applied = {int(v): {"name": n, "checksum": c} for v, n, c in rows}
         up, down = plan(migrations, applied, target)
         result["pending"] = [
@@ -341,7 +345,7 @@ def main() -> None:
                     with conn.transaction():
                         with open(item["down"], encoding="utf-8") as handle:
                             log.execute(handle.read(), remember=name)
-                        log.execute(f"DELETE FROM {qualified} WHERE version = %s", (item["version"],))
+                        log.execute(f"DELETE FROM {qualified} WHERE version = %s", (item["version"],))  # noqa: S608
                 except Exception as exc:
                     raise MigrationError(f"{item['down']} failed and was rolled back: {exc}") from exc
                 result["durations"][name] = round(time.monotonic() - started, 3)
@@ -355,7 +359,7 @@ def main() -> None:
                             log.execute(handle.read(), remember=name)
                         elapsed = time.monotonic() - started
                         log.execute(
-                            f"INSERT INTO {qualified} (version, name, checksum, duration) "
+                            f"INSERT INTO {qualified} (version, name, checksum, duration) "  # noqa: S608
                             "VALUES (%s, %s, %s, make_interval(secs => %s))",
                             (item["version"], item["name"], sha256_file(item["up"]), elapsed),
                         )
@@ -369,9 +373,9 @@ def main() -> None:
         if module._diff:
             result["diff"] = {
                 "before": "".join(f"{v:04d}\n" for v in before),
-                "after": "".join(f"{v:04d}\n" for v in after) if result["changed"] else "".join(
-                    f"{v:04d}\n" for v in before
-                ),
+                "after": "".join(f"{v:04d}\n" for v in after)
+                if result["changed"]
+                else "".join(f"{v:04d}\n" for v in before),
                 "before_header": f"{params['login_db']} {params['migrations_table']}",
                 "after_header": f"{params['login_db']} {params['migrations_table']}",
             }
@@ -381,10 +385,9 @@ def main() -> None:
         module.fail_json(msg=f"pg_migrate failed: {exc}", **result)
     finally:
         if locked and not conn.closed:
-            try:
+            # closing the session releases the lock anyway
+            with contextlib.suppress(Exception):
                 conn.execute("SELECT pg_advisory_unlock(%s)", (params["lock_key"],))
-            except Exception:  # noqa: S110 - closing the session releases the lock anyway
-                pass
         conn.close()
     module.exit_json(**result)
 

@@ -1,0 +1,76 @@
+"""The scenario's database is migrated, locked down and audited, as db_schema left it."""
+
+import json
+
+import boto3
+import psycopg
+import pytest
+
+VERSIONS = [1, 2, 3, 4, 5]
+
+
+def _secret(role):
+    sm = boto3.client(
+        "secretsmanager",
+        endpoint_url="http://127.0.0.1:4566",
+        region_name="us-east-1",
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",
+    )
+    name = f"giftcrypto/molecule_schema/postgres/{role}"
+    return json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+
+
+def _connect(role):
+    facts = _secret(role)
+    return psycopg.connect(
+        host=facts["host"],
+        port=facts["port"],
+        user=facts["username"],
+        password=facts["password"],
+        dbname=facts["dbname"],
+        sslmode=facts["sslmode"],
+        sslrootcert=facts["sslrootcert"] or None,
+        autocommit=True,
+    )
+
+
+@pytest.mark.parametrize("role", ["migrator", "app_rw", "app_ro", "auditor"])
+def test_secret_shape_and_login(role):
+    facts = _secret(role)
+    assert set(facts) == {"username", "password", "host", "port", "dbname", "sslmode", "sslrootcert"}
+    assert facts["username"] == role and len(facts["password"]) >= 24
+    with _connect(role) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == role
+        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0]
+
+
+def test_every_migration_applied():
+    with _connect("migrator") as conn:
+        assert [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")] == VERSIONS
+
+
+def test_partitions_ahead():
+    with _connect("migrator") as conn:
+        assert conn.execute("SELECT ensure_monthly_partitions(3)").fetchone()[0] == []
+
+
+def test_application_sees_nothing_without_a_user():
+    with _connect("app_rw") as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM audit_log")
+
+
+def test_auditor_reads_the_chain_heads():
+    with _connect("auditor") as conn:
+        assert conn.execute("SELECT count(*) FROM audit_chain_heads").fetchone()[0] == 16
+
+
+def test_no_login_role_can_bypass_rls():
+    with _connect("migrator") as conn:
+        rows = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) AND (rolsuper OR rolbypassrls)",
+            (["migrator", "app_rw", "app_ro", "auditor"],),
+        ).fetchall()
+    assert rows == []

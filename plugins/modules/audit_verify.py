@@ -1,0 +1,302 @@
+#!/usr/bin/python
+# Copyright: GiftCrypto platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: audit_verify
+short_description: Verifies the hash chains of the tamper-evident audit trail
+version_added: "0.1.0"
+description:
+  - Recomputes, outside the database, every hash chain of C(audit_log) (one chain per shard, see
+    sql/migrations/0004_audit.up.sql) and compares the end of each chain with its head row in
+    C(audit_chain_heads).
+  - Reports the first broken link of each shard and the first of all; a modified row (content no
+    longer matches its hash), a removed, inserted or reordered row (sequence gap, duplicate or
+    predecessor hash mismatch) and rows removed at the end of a chain (head ahead of the chain)
+    are all detected.
+  - Only reads; never changes anything, so RV(changed) is always false.
+  - Why a custom module. The hash must be recomputed by a party that does not trust the
+    database's own functions (a superuser could replace them); no stock module does this.
+author:
+  - GiftCrypto platform team
+requirements:
+  - psycopg >= 3.1
+options:
+  fail_on_break:
+    description: Whether a broken chain fails the task (otherwise RV(ok) is false).
+    type: bool
+    default: true
+  expected_heads:
+    description:
+      - Heads recorded earlier outside the database (RV(heads) of an earlier run), keyed by shard.
+      - Each must still be on its chain with the same hash, which detects a chain rewritten by
+        someone who also rewrote the head rows.
+    type: dict
+    default: {}
+  login_host:
+    description: Host (or unix socket directory) of the server.
+    type: str
+    default: 127.0.0.1
+    aliases: [host]
+  login_port:
+    description: Port of the server.
+    type: int
+    default: 5432
+    aliases: [port]
+  login_user:
+    description: Role to connect as (the auditor role reads the audit trail).
+    type: str
+    default: postgres
+  login_password:
+    description: Password of O(login_user).
+    type: str
+    default: ""
+  login_db:
+    description: Database holding the audit trail.
+    type: str
+    default: postgres
+    aliases: [db]
+  ssl_mode:
+    description: libpq sslmode of the connection.
+    type: str
+    default: prefer
+    choices: [disable, allow, prefer, require, verify-ca, verify-full]
+  ca_cert:
+    description: CA certificate that signs the server's certificate (libpq sslrootcert).
+    type: path
+    aliases: [ssl_rootcert]
+  connect_timeout:
+    description: Seconds to wait for the connection.
+    type: int
+    default: 10
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Verify the audit trail
+  giftcrypto.platform.audit_verify:
+    login_host: 127.0.0.1
+    login_user: auditor
+    login_password: "{{ auditor_password }}"
+    login_db: giftcrypto
+    ssl_mode: verify-full
+    ca_cert: /etc/giftcrypto/pki/ca.crt
+  register: audit
+
+- name: Verify, comparing with heads anchored earlier
+  giftcrypto.platform.audit_verify:
+    login_user: auditor
+    login_db: giftcrypto
+    expected_heads: "{{ lookup('ansible.builtin.file', 'heads.json') | from_json }}"
+    fail_on_break: false
+  register: audit
+"""
+
+RETURN = r"""
+ok:
+  description: Whether every chain verified.
+  returned: always
+  type: bool
+rows_checked:
+  description: Number of audit rows whose hash was recomputed.
+  returned: always
+  type: int
+  sample: 1200
+first_break:
+  description: The first broken link found (lowest shard), or null.
+  returned: always
+  type: dict
+  sample: {"shard": 3, "seq": 17, "reason": "row content does not match its hash (row modified)",
+           "table_name": "users", "row_id": "8c1e..."}
+breaks:
+  description: The first broken link of each broken shard.
+  returned: always
+  type: list
+  elements: dict
+heads:
+  description: Last verified seq and hash (hex) of each shard, to anchor outside the database.
+  returned: always
+  type: dict
+  sample: {"0": {"seq": 12, "hash": "9f2c..."}}
+queries:
+  description: SQL executed.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import hashlib
+from datetime import UTC
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.giftcrypto.platform.plugins.module_utils.pg import (
+    QueryLog,
+    connect,
+    connection_argument_spec,
+)
+
+SEPARATOR = "\x1f"
+ROWS_SQL = (
+    "SELECT shard, seq, occurred_at, txid, actor_user_id::text, actor_role, table_name, operation, "
+    "row_id, changed_columns, row_data::text, prev_hash, hash "
+    "FROM audit_log WHERE shard = %s ORDER BY seq, occurred_at"
+)
+
+
+def genesis(shard: int) -> bytes:
+    return hashlib.sha256(f"giftcrypto-audit-genesis|{shard}".encode()).digest()
+
+
+def row_hash(row: tuple) -> bytes:
+    """The hash of an audit row, exactly as audit_capture() computes it (see 0004_audit)."""
+    shard, seq, occurred_at, txid, actor, role, table, operation, row_id, columns, data, prev, _ = row
+    stamp = occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fields = [
+        str(shard),
+        str(seq),
+        stamp,
+        str(txid),
+        actor or "",
+        role,
+        table,
+        operation,
+        row_id,
+        ",".join(columns),
+        data,
+        bytes(prev).hex(),
+    ]
+    return hashlib.sha256(SEPARATOR.join(fields).encode("utf-8")).digest()
+
+
+def verify_shard(
+    log: QueryLog, shard: int, head: tuple | None, expected: dict | None
+) -> tuple[int, dict | None, dict]:
+    """(rows checked, first break or None, last verified {seq, hash}) of one shard's chain."""
+    expected_seq, expected_prev, checked = 1, genesis(shard), 0
+    anchor_seen = expected is None or int(expected.get("seq", 0)) == 0
+    cursor = log.execute(ROWS_SQL, (shard,))
+    for row in cursor:
+        checked += 1
+        seq, prev, stored = row[1], bytes(row[11]), bytes(row[12])
+        where = {"shard": shard, "seq": seq, "table_name": row[6], "row_id": row[8]}
+        if seq != expected_seq:
+            reason = (
+                f"seq {seq} found where {expected_seq} was expected (row removed, inserted or reordered)"
+                if seq > expected_seq
+                else f"seq {seq} appears again after {expected_seq - 1} (row inserted or reordered)"
+            )
+            return (
+                checked,
+                {**where, "reason": reason},
+                {"seq": expected_seq - 1, "hash": expected_prev.hex()},
+            )
+        if prev != expected_prev:
+            return (
+                checked,
+                {**where, "reason": "prev_hash is not the hash of the previous row (chain broken)"},
+                {
+                    "seq": expected_seq - 1,
+                    "hash": expected_prev.hex(),
+                },
+            )
+        if row_hash(row) != stored:
+            return (
+                checked,
+                {**where, "reason": "row content does not match its hash (row modified)"},
+                {
+                    "seq": expected_seq - 1,
+                    "hash": expected_prev.hex(),
+                },
+            )
+        if expected and int(expected.get("seq", 0)) == seq:
+            if stored.hex() != str(expected.get("hash", "")).lower():
+                return (
+                    checked,
+                    {**where, "reason": "hash differs from the anchored head (chain rewritten)"},
+                    {
+                        "seq": seq - 1,
+                        "hash": expected_prev.hex(),
+                    },
+                )
+            anchor_seen = True
+        expected_prev, expected_seq = stored, seq + 1
+    last = {"seq": expected_seq - 1, "hash": expected_prev.hex()}
+    if not anchor_seen:
+        return (
+            checked,
+            {
+                "shard": shard,
+                "seq": int(expected["seq"]),
+                "reason": f"anchored head seq {expected['seq']} is no longer on the chain (rows removed)",
+            },
+            last,
+        )
+    if head is None:
+        return checked, {"shard": shard, "seq": last["seq"], "reason": "no head row for this shard"}, last
+    if int(head[0]) != last["seq"] or bytes(head[1]) != expected_prev:
+        return (
+            checked,
+            {
+                "shard": shard,
+                "seq": last["seq"],
+                "reason": (
+                    f"chain ends at seq {last['seq']} but its head says seq {head[0]} "
+                    "(rows removed at the end, or head altered)"
+                ),
+            },
+            last,
+        )
+    return checked, None, last
+
+
+def main() -> None:
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        fail_on_break={"type": "bool", "default": True},
+        expected_heads={"type": "dict", "default": {}},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    conn = connect(module, autocommit=False)
+    log = QueryLog(conn)
+    result = {"changed": False, "ok": True, "rows_checked": 0, "first_break": None, "breaks": [], "heads": {}}
+    try:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        log.queries.append("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        heads = {int(s): (q, h) for s, q, h in log.fetchall("SELECT shard, seq, hash FROM audit_chain_heads")}
+        shards = sorted(
+            set(heads) | {int(s) for (s,) in log.fetchall("SELECT DISTINCT shard FROM audit_log")}
+        )
+        expected = {int(k): v for k, v in (module.params["expected_heads"] or {}).items()}
+        for shard in shards:
+            checked, broken, last = verify_shard(log, shard, heads.get(shard), expected.get(shard))
+            result["rows_checked"] += checked
+            result["heads"][str(shard)] = last
+            if broken:
+                result["breaks"].append(broken)
+        conn.rollback()
+    except Exception as exc:
+        module.fail_json(msg=f"audit_verify could not read the audit trail: {exc}", queries=log.queries)
+    finally:
+        conn.close()
+    result["queries"] = log.queries
+    if result["breaks"]:
+        result["ok"] = False
+        result["first_break"] = result["breaks"][0]
+        if module.params["fail_on_break"]:
+            first = result["first_break"]
+            module.fail_json(
+                msg=f"audit chain broken: shard {first['shard']} seq {first['seq']}: {first['reason']}",
+                **result,
+            )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
