@@ -1,12 +1,15 @@
 """The scenario's database is migrated, locked down and audited, as db_schema left it."""
 
 import json
+import pathlib
 
 import boto3
 import psycopg
 import pytest
 
-VERSIONS = [1, 2, 3, 4, 5]
+MIGRATIONS = pathlib.Path(__file__).resolve().parents[3] / "sql" / "migrations"
+# Every version shipped in sql/migrations, read from the file names (NNNN_name.up.sql).
+VERSIONS = sorted(int(p.name.split("_", 1)[0]) for p in MIGRATIONS.glob("*.up.sql"))
 
 
 def _secret(role):
