@@ -24,8 +24,7 @@ except ImportError:  # pragma: no cover - reported by ensure_psycopg
 
 SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
-# The documentation fragment of these options lives in each module's DOCUMENTATION (a collection
-# doc_fragment would be another shared file); keep both in step.
+# Documented once, in plugins/doc_fragments/postgres.py (giftcrypto.platform.postgres); keep both in step.
 CONNECTION_ARGUMENT_SPEC = {
     "login_host": {"type": "str", "default": "127.0.0.1", "aliases": ["host"]},
     "login_port": {"type": "int", "default": 5432, "aliases": ["port"]},

@@ -36,47 +36,13 @@ options:
         someone who also rewrote the head rows.
     type: dict
     default: {}
-  login_host:
-    description: Host (or unix socket directory) of the server.
-    type: str
-    default: 127.0.0.1
-    aliases: [host]
-  login_port:
-    description: Port of the server.
-    type: int
-    default: 5432
-    aliases: [port]
-  login_user:
-    description: Role to connect as (the auditor role reads the audit trail).
-    type: str
-    default: postgres
-  login_password:
-    description: Password of O(login_user).
-    type: str
-    default: ""
-  login_db:
-    description: Database holding the audit trail.
-    type: str
-    default: postgres
-    aliases: [db]
-  ssl_mode:
-    description: libpq sslmode of the connection.
-    type: str
-    default: prefer
-    choices: [disable, allow, prefer, require, verify-ca, verify-full]
-  ca_cert:
-    description: CA certificate that signs the server's certificate (libpq sslrootcert).
-    type: path
-    aliases: [ssl_rootcert]
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+extends_documentation_fragment:
+  - giftcrypto.platform.postgres
 """
 
 EXAMPLES = r"""

@@ -51,42 +51,6 @@ options:
     description: Seconds to wait for the advisory lock held by another run before failing.
     type: int
     default: 300
-  login_host:
-    description: Host (or unix socket directory) of the server.
-    type: str
-    default: 127.0.0.1
-    aliases: [host]
-  login_port:
-    description: Port of the server.
-    type: int
-    default: 5432
-    aliases: [port]
-  login_user:
-    description: Role to connect as; it owns the objects the migrations create.
-    type: str
-    default: postgres
-  login_password:
-    description: Password of O(login_user).
-    type: str
-    default: ""
-  login_db:
-    description: Database to migrate.
-    type: str
-    default: postgres
-    aliases: [db]
-  ssl_mode:
-    description: libpq sslmode of the connection.
-    type: str
-    default: prefer
-    choices: [disable, allow, prefer, require, verify-ca, verify-full]
-  ca_cert:
-    description: CA certificate that signs the server's certificate (libpq sslrootcert).
-    type: path
-    aliases: [ssl_rootcert]
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
 attributes:
   check_mode:
     support: full
@@ -96,6 +60,8 @@ notes:
   - A migration file must not contain transaction control (BEGIN/COMMIT) or statements that
     cannot run in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM).
   - The SQL text of each migration is not returned in RV(queries); its file name is.
+extends_documentation_fragment:
+  - giftcrypto.platform.postgres
 """
 
 EXAMPLES = r"""

@@ -30,43 +30,6 @@ description:
 author:
   - GiftCrypto platform team
 options:
-  login_host:
-    description: Host of the PostgreSQL server (or pgBouncer), or a unix socket directory.
-    type: str
-    default: 127.0.0.1
-    aliases: [host]
-  login_port:
-    description: Port of the PostgreSQL server.
-    type: int
-    default: 5432
-    aliases: [port]
-  login_user:
-    description:
-      - Role to connect as; it must write C(encryption_keys) and update the PII columns (the migrator).
-    type: str
-    default: postgres
-  login_password:
-    description: Password of O(login_user).
-    type: str
-    default: ""
-  login_db:
-    description: Database holding C(encryption_keys) and the PII tables.
-    type: str
-    default: postgres
-    aliases: [db]
-  ssl_mode:
-    description: libpq C(sslmode).
-    type: str
-    default: prefer
-    choices: [disable, allow, prefer, require, verify-ca, verify-full]
-  ca_cert:
-    description: CA certificate file that verifies the server (libpq C(sslrootcert)).
-    type: path
-    aliases: [ssl_rootcert]
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
   purpose:
     description:
       - Which key family, C(pii) (AES-256-GCM field encryption) or C(blind_index) (HMAC-SHA256 lookup tokens).
@@ -132,6 +95,7 @@ requirements:
   - psycopg >= 3.2
   - cryptography
 extends_documentation_fragment:
+  - giftcrypto.platform.postgres
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -1,0 +1,53 @@
+"""The front door's guard: deploy-production refuses to start without an explicit approval."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _nox(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_deploy_production_refuses_without_approval():
+    result = _nox("-s", "deploy-production", env={"GIFTCRYPTO_PRODUCTION_APPROVED": ""})
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "deploy-production refuses to start without an explicit approval" in out
+    assert "--approve production" in out
+    assert "ansible-playbook" not in out
+
+
+def test_deploy_production_refuses_a_wrong_approval():
+    result = _nox("-s", "deploy-production", "--", "--approve", "staging")
+    assert result.returncode != 0
+    assert "refuses to start without an explicit approval" in result.stdout + result.stderr
+
+
+def test_sessions_have_their_exact_names():
+    listed = _nox("--list").stdout
+    for name in (
+        "lint",
+        "unit",
+        "molecule",
+        "integration",
+        "deploy-local",
+        "plan-local",
+        "destroy-local",
+        "deploy-staging",
+        "plan-staging",
+        "deploy-production",
+        "plan-production",
+    ):
+        assert f"{name} " in listed or f"{name}\n" in listed, name
