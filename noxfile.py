@@ -94,10 +94,36 @@ def lint(session: nox.Session) -> None:
         _run(session, env, "ansible-doc", f"giftcrypto.platform.{module}", silent=True)
 
 
+# Debian packages the unit tests run as real tools: promtool (prometheus) and amtool
+# (prometheus-alertmanager) check and unit-test the alert rules and the routing.
+UNIT_DEBIAN_PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
+
+
+def _debian_tools(session: nox.Session, tools: dict[str, str]) -> None:
+    """Installs the Debian packages of the tools that are missing (as root, like the roles do)."""
+    missing = sorted({package for tool, package in tools.items() if shutil.which(tool) is None})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        session.error(f"missing {', '.join(missing)}: run `sudo apt-get install {' '.join(missing)}`")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run(
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        *missing,
+        env={"DEBIAN_FRONTEND": "noninteractive"},
+        external=True,
+    )
+
+
 @nox.session
 def unit(session: nox.Session) -> None:
-    """Unit tests: filters, callbacks and modules (AWS through moto's decorators)."""
+    """Unit tests: filters, callbacks, modules (AWS through moto's decorators), alert rules."""
     env = _shared_env(session)
+    _debian_tools(session, UNIT_DEBIAN_PACKAGES)
     _pytest(session, env, "tests/unit", *session.posargs)
 
 
