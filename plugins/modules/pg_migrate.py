@@ -304,34 +304,37 @@ def main() -> None:
             after = sorted((set(applied) - set(result["reverted"])) | set(result["applied"]))
             result["current"] = max(after, default=0)
         else:
-            for item in down:
-                name = os.path.basename(item["down"])
+
+            def run_file(path, bookkeeping):
+                """Runs one migration file and its bookkeeping row in one transaction, timing it."""
                 started = time.monotonic()
                 try:
                     with conn.transaction():
-                        with open(item["down"], encoding="utf-8") as handle:
-                            log.execute(handle.read(), remember=name)
-                        log.execute(f"DELETE FROM {qualified} WHERE version = %s", (item["version"],))  # noqa: S608
+                        with open(path, encoding="utf-8") as handle:
+                            log.execute(handle.read(), remember=os.path.basename(path))
+                        bookkeeping(time.monotonic() - started)
                 except Exception as exc:
-                    raise MigrationError(f"{item['down']} failed and was rolled back: {exc}") from exc
-                result["durations"][name] = round(time.monotonic() - started, 3)
+                    raise MigrationError(f"{path} failed and was rolled back: {exc}") from exc
+                result["durations"][os.path.basename(path)] = round(time.monotonic() - started, 3)
+
+            for item in down:
+                run_file(
+                    item["down"],
+                    lambda _elapsed, item=item: log.execute(
+                        f"DELETE FROM {qualified} WHERE version = %s",  # noqa: S608
+                        (item["version"],),
+                    ),
+                )
                 result["reverted"].append(item["version"])
             for item in up:
-                name = os.path.basename(item["up"])
-                started = time.monotonic()
-                try:
-                    with conn.transaction():
-                        with open(item["up"], encoding="utf-8") as handle:
-                            log.execute(handle.read(), remember=name)
-                        elapsed = time.monotonic() - started
-                        log.execute(
-                            f"INSERT INTO {qualified} (version, name, checksum, duration) "  # noqa: S608
-                            "VALUES (%s, %s, %s, make_interval(secs => %s))",
-                            (item["version"], item["name"], sha256_file(item["up"]), elapsed),
-                        )
-                except Exception as exc:
-                    raise MigrationError(f"{item['up']} failed and was rolled back: {exc}") from exc
-                result["durations"][name] = round(time.monotonic() - started, 3)
+                run_file(
+                    item["up"],
+                    lambda elapsed, item=item: log.execute(
+                        f"INSERT INTO {qualified} (version, name, checksum, duration) "  # noqa: S608
+                        "VALUES (%s, %s, %s, make_interval(secs => %s))",
+                        (item["version"], item["name"], sha256_file(item["up"]), elapsed),
+                    ),
+                )
                 result["applied"].append(item["version"])
             after = sorted((set(applied) - set(result["reverted"])) | set(result["applied"]))
             result["current"] = max(after, default=0)
