@@ -199,6 +199,15 @@ def clean(session: nox.Session) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Database benchmark (issue 5): our schema vs the sprint's DDL at 10x scale (docs/benchmarks.md)."""
+    env = _shared_env(session)
+    bench_requirements = nox.project.dependency_groups(PYPROJECT, "bench")
+    _run(session, env, "python", "-m", "pip", "install", "--quiet", *bench_requirements)
+    _run(session, env, "python", "-m", "tests.bench", *session.posargs)
+
+
 @nox.session(name="seed-local", default=False)
 def seed_local(session: nox.Session) -> None:
     """Sample users, profiles and wallets in the local database, through the real envelope path."""

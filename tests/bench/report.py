@@ -1,0 +1,116 @@
+"""The benchmark's results as markdown tables (docs/benchmarks.md) and a latency plot (PNG)."""
+
+from __future__ import annotations
+
+import pathlib
+
+TARGET_P95_MS = 5.0
+TARGET_TPS = 1000
+TARGET_AUDIT_OVERHEAD_PCT = 25.0
+TARGET_LOAD_S = 15 * 60
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _count(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def markdown(results: dict) -> str:
+    out = []
+    if "load" in results:
+        load = results["load"]
+        out += [
+            "| Step | Database | Seconds |",
+            "|---|---|---|",
+            *[f"| {r['step']} | {r['target']} | {r['seconds']} |" for r in load["seconds"]],
+            f"| **total, wall-clock** | ours | **{load['total_ours_s']}** "
+            f"(target {TARGET_LOAD_S}: {'met' if load['total_ours_s'] <= TARGET_LOAD_S else 'missed'}) |",
+            f"| total, wall-clock | baseline | {load['total_baseline_s']} |",
+            "",
+            "| Table | Rows (ours) | Rows (baseline) |",
+            "|---|---|---|",
+            *[
+                f"| {t} | {n:,} | {_count(load['rows']['baseline'].get(t))} |"
+                for t, n in load["rows"]["ours"].items()
+            ],
+            "",
+        ]
+    if results.get("queries"):
+        out += [
+            "| Query | ours p50 / p95 / p99 (ms), n | high-degree p95 / max (ms), n | "
+            "baseline p50 / p95 / p99 (ms), n | p95 ratio baseline/ours | p95 <= 5 ms |",
+            "|---|---|---|---|---|---|",
+        ]
+        for q in results["queries"]:
+            o, b = q["ours"], q["baseline"]
+            high = o.get("high_degree")
+            high_text = f"{_ms(high['p95_ms'])} / {_ms(high['max_ms'])}, {high['n']}" if high else "-"
+            out.append(
+                f"| {q['title']} | {_ms(o['p50_ms'])} / {_ms(o['p95_ms'])} / {_ms(o['p99_ms'])}, {o['n']} "
+                f"| {high_text} | {_ms(b['p50_ms'])} / {_ms(b['p95_ms'])} / {_ms(b['p99_ms'])}, {b['n']} "
+                f"| {q['ratio_p95']} | {'met' if o['p95_ms'] <= TARGET_P95_MS else '**missed**'} |"
+            )
+        out.append("")
+    if "transfers" in results:
+        tr = results["transfers"]
+        out += [
+            "| Clients | Audit chain | Transfers/s | p50 / p95 / p99 (ms) | Scripts | Transfers written | "
+            "Audit rows |",
+            "|---|---|---|---|---|---|---|",
+            *[
+                f"| {r['clients']} | {'on' if r['audit'] else 'off'} | {r['tps']} | {_ms(r['p50_ms'])} / "
+                f"{_ms(r['p95_ms'])} / {_ms(r['p99_ms'])} | {r['scripts']:,} | {r['transfers_written']:,} | "
+                f"{r['audit_rows_written']:,} |"
+                for r in tr["runs"]
+            ],
+            "",
+            "Audit chain overhead (1 - tps on / tps off): "
+            + ", ".join(f"{c} clients {v}%" for c, v in tr["audit_overhead_pct"].items())
+            + f" (target at most {TARGET_AUDIT_OVERHEAD_PCT:.0f}%).",
+            "",
+            "Invariants after the runs (violations): "
+            + ", ".join(f"{k} {v}" for k, v in tr["invariants"].items())
+            + ".",
+            "",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def plot(results: dict, path: pathlib.Path) -> None:
+    """p50 / p95 / p99 per query, ours next to the baseline, log scale, with the 5 ms target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["queries"]
+    names = [q["name"].replace("_", "\n") for q in rows]
+    fig, ax = plt.subplots(figsize=(13, 5.5))
+    width = 0.13
+    series = [
+        ("ours p50", "ours", "p50_ms", "#1b7837"),
+        ("ours p95", "ours", "p95_ms", "#5aae61"),
+        ("ours p99", "ours", "p99_ms", "#a6dba0"),
+        ("baseline p50", "baseline", "p50_ms", "#762a83"),
+        ("baseline p95", "baseline", "p95_ms", "#9970ab"),
+        ("baseline p99", "baseline", "p99_ms", "#c2a5cf"),
+    ]
+    for k, (label, target, key, color) in enumerate(series):
+        xs = [i + (k - 2.5) * width for i in range(len(rows))]
+        ax.bar(xs, [max(q[target][key], 0.01) for q in rows], width, label=label, color=color)
+    ax.axhline(TARGET_P95_MS, color="#d73027", linestyle="--", linewidth=1, label="target p95 5 ms")
+    ax.set_yscale("log")
+    ax.set_ylabel("latency per call (ms, log scale)")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(names, fontsize=8)
+    ax.set_title(
+        f"Query latency through pgBouncer at scale {results.get('scale')}: our schema vs the sprint's DDL"
+    )
+    ax.legend(ncol=4, fontsize=8, loc="upper left")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
