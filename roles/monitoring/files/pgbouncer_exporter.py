@@ -66,11 +66,14 @@ class PgBouncerCollector:
         up = GaugeMetricFamily("pgbouncer_up", "1 when the admin console answered this scrape")
         try:
             conn = psycopg2.connect(dbname="pgbouncer", connect_timeout=3)
-            conn.autocommit = True
-            with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-                pools, stats = show(cursor, "POOLS"), show(cursor, "STATS")
-                databases, config = show(cursor, "DATABASES"), show(cursor, "CONFIG")
-            conn.close()
+            try:
+                # The admin console knows no BEGIN: every SHOW runs on its own.
+                conn.autocommit = True
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+                    pools, stats = show(cursor, "POOLS"), show(cursor, "STATS")
+                    databases, config = show(cursor, "DATABASES"), show(cursor, "CONFIG")
+            finally:
+                conn.close()
         except psycopg2.Error as error:
             log("error", "scrape failed", error=str(error).strip())
             up.add_metric([], 0)
