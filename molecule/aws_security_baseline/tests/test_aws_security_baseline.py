@@ -1,0 +1,439 @@
+"""What aws_security_baseline built, read back from the scenario's AWS endpoint with boto3."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+ENDPOINT = "http://127.0.0.1:4599"
+REGION = "us-east-1"
+NAME = "giftcrypto-local"
+PURPOSES = ("rds", "eks", "s3", "logs", "pii", "elasticache")
+REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
+EKS_ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+RDS_SECRET = "giftcrypto/local/rds/master"
+REDIS_SECRET = "giftcrypto/local/elasticache/auth-token"
+
+
+def _client(service):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",
+    )
+
+
+@pytest.fixture(scope="module")
+def account_id():
+    return _client("sts").get_caller_identity()["Account"]
+
+
+@pytest.fixture(scope="module")
+def keys():
+    """Key metadata by purpose, found through the aliases."""
+    kms = _client("kms")
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    found = {}
+    for purpose in PURPOSES:
+        key_id = aliases[f"alias/{NAME}-{purpose}"]
+        found[purpose] = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    return found
+
+
+class Secret:
+    """A generated value, read back; its repr hides it, so a failing test cannot print it."""
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret, hidden>"
+
+    def found_in(self, text: str) -> bool:
+        return self.value in text
+
+
+@pytest.fixture(scope="module")
+def secrets():
+    """The generated values, each wrapped in a Secret (never printed by the tests)."""
+    sm = _client("secretsmanager")
+    rds = json.loads(sm.get_secret_value(SecretId=RDS_SECRET)["SecretString"])
+    redis = json.loads(sm.get_secret_value(SecretId=REDIS_SECRET)["SecretString"])
+    return {
+        "rds_username": rds["username"],
+        "rds_password": Secret(rds["password"]),
+        "redis_auth_token": Secret(redis["auth_token"]),
+    }
+
+
+def _tags(tag_list, key="Key", value="Value"):
+    return {t[key]: t[value] for t in tag_list}
+
+
+def _policy_statements(document):
+    if isinstance(document, str):
+        document = json.loads(document)
+    return document["Statement"]
+
+
+# --- KMS ------------------------------------------------------------------------------------
+
+
+def test_one_customer_managed_key_per_purpose_rotated_and_tagged(keys):
+    kms = _client("kms")
+    assert len({k["Arn"] for k in keys.values()}) == len(PURPOSES)
+    for purpose, key in keys.items():
+        assert key["KeyManager"] == "CUSTOMER", purpose
+        assert key["KeyState"] == "Enabled", purpose
+        assert key["KeySpec"] == "SYMMETRIC_DEFAULT", purpose
+        assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True, purpose
+        tags = _tags(kms.list_resource_tags(KeyId=key["KeyId"])["Tags"], "TagKey", "TagValue")
+        assert set(tags) >= REQUIRED_TAGS, purpose
+        assert tags["Purpose"] == purpose
+
+
+def test_key_policies_admit_this_account_and_only_the_named_services(keys, account_id):
+    kms = _client("kms")
+    for purpose, key in keys.items():
+        statements = _policy_statements(
+            kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+        )
+        assert statements[0]["Principal"] == {"AWS": f"arn:aws:iam::{account_id}:root"}
+        principals = [s["Principal"] for s in statements[1:]]
+        assert all("AWS" not in p for p in principals), (purpose, principals)
+        if purpose != "logs":
+            assert len(statements) == 1, (purpose, statements)
+    logs = _policy_statements(kms.get_key_policy(KeyId=keys["logs"]["KeyId"], PolicyName="default")["Policy"])
+    services = {json.dumps(s["Principal"]["Service"]) for s in logs[1:]}
+    assert '"logs.us-east-1.amazonaws.com"' in services
+    assert '"cloudtrail.amazonaws.com"' in services
+    assert '"config.amazonaws.com"' in services
+    trail_arn = f"arn:aws:cloudtrail:{REGION}:{account_id}:trail/{NAME}-audit"
+    cloudtrail = [s for s in logs if s["Principal"].get("Service") == "cloudtrail.amazonaws.com"]
+    assert all(s["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn for s in cloudtrail)
+
+
+# --- IAM ------------------------------------------------------------------------------------
+
+
+def test_password_policy_meets_cis():
+    policy = _client("iam").get_account_password_policy()["PasswordPolicy"]
+    assert policy["MinimumPasswordLength"] >= 14
+    assert policy["PasswordReusePrevention"] == 24
+    assert policy["MaxPasswordAge"] == 90
+    for flag in (
+        "RequireSymbols",
+        "RequireNumbers",
+        "RequireUppercaseCharacters",
+        "RequireLowercaseCharacters",
+    ):
+        assert policy[flag] is True, flag
+
+
+def test_admin_group_denies_everything_without_mfa(account_id):
+    iam = _client("iam")
+    attached = iam.list_attached_group_policies(GroupName=f"{NAME}-admins")["AttachedPolicies"]
+    arns = {p["PolicyArn"] for p in attached}
+    mfa_arn = f"arn:aws:iam::{account_id}:policy/{NAME}-require-mfa"
+    assert arns == {"arn:aws:iam::aws:policy/AdministratorAccess", mfa_arn}
+    version = iam.get_policy(PolicyArn=mfa_arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=mfa_arn, VersionId=version)["PolicyVersion"]["Document"]
+    deny = [s for s in _policy_statements(document) if s["Effect"] == "Deny"]
+    assert len(deny) == 1
+    assert deny[0]["Resource"] == "*"
+    assert deny[0]["Condition"] == {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+    assert "sts:GetSessionToken" in deny[0]["NotAction"]
+
+
+def _role(name):
+    return _client("iam").get_role(RoleName=f"{NAME}-{name}")["Role"]
+
+
+def _inline(name):
+    iam = _client("iam")
+    names = iam.list_role_policies(RoleName=f"{NAME}-{name}")["PolicyNames"]
+    return {n: iam.get_role_policy(RoleName=f"{NAME}-{name}", PolicyName=n)["PolicyDocument"] for n in names}
+
+
+def test_service_roles_trust_only_their_service():
+    expected = {
+        "eks-cluster": "eks.amazonaws.com",
+        "eks-node": "ec2.amazonaws.com",
+        "cloudtrail-logs": "cloudtrail.amazonaws.com",
+        "config": "config.amazonaws.com",
+    }
+    for name, service in expected.items():
+        (statement,) = _policy_statements(_role(name)["AssumeRolePolicyDocument"])
+        assert statement["Principal"] == {"Service": service}, name
+        assert set(_tags(_role(name)["Tags"])) >= REQUIRED_TAGS
+
+
+def test_eks_cluster_role_uses_only_the_eks_key(keys):
+    (document,) = _inline("eks-cluster").values()
+    (statement,) = _policy_statements(document)
+    assert statement["Resource"] == keys["eks"]["Arn"]
+    assert not any("*" in action for action in statement["Action"])
+
+
+def test_application_role_is_irsa_for_one_service_account(keys, account_id):
+    (statement,) = _policy_statements(_role("app")["AssumeRolePolicyDocument"])
+    assert statement["Principal"] == {"Federated": f"arn:aws:iam::{account_id}:oidc-provider/{EKS_ISSUER}"}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringEquals"] == {
+        f"{EKS_ISSUER}:aud": "sts.amazonaws.com",
+        f"{EKS_ISSUER}:sub": ["system:serviceaccount:giftcrypto:giftcrypto-app"],
+    }
+    (document,) = _inline("app").values()
+    resources = json.dumps(_policy_statements(document))
+    assert keys["pii"]["Arn"] in resources
+    assert '"*"' not in resources
+    providers = _client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert f"arn:aws:iam::{account_id}:oidc-provider/{EKS_ISSUER}" in {p["Arn"] for p in providers}
+
+
+def test_ci_role_trusts_only_this_repository_and_only_pushes_images(account_id):
+    (statement,) = _policy_statements(_role("ci-deploy")["AssumeRolePolicyDocument"])
+    issuer = "token.actions.githubusercontent.com"
+    assert statement["Principal"] == {"Federated": f"arn:aws:iam::{account_id}:oidc-provider/{issuer}"}
+    assert statement["Condition"]["StringLike"] == {
+        f"{issuer}:sub": ["repo:giftcrypto/platform:environment:local"]
+    }
+    (document,) = _inline("ci-deploy").values()
+    actions = {
+        a
+        for s in _policy_statements(document)
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {a.split(":")[0] for a in actions} == {"ecr", "eks"}
+    assert "eks:DescribeCluster" in actions
+    assert not any(a.endswith("*") for a in actions)
+
+
+# --- Secrets Manager ------------------------------------------------------------------------
+
+
+def test_secrets_are_encrypted_with_their_own_key(keys):
+    sm = _client("secretsmanager")
+    assert sm.describe_secret(SecretId=RDS_SECRET)["KmsKeyId"] == keys["rds"]["Arn"]
+    assert sm.describe_secret(SecretId=REDIS_SECRET)["KmsKeyId"] == keys["elasticache"]["Arn"]
+
+
+def test_generated_values_are_strong(secrets):
+    assert secrets["rds_username"] == "giftcrypto_admin"
+    assert bool(re.fullmatch(r"[A-Za-z0-9]{40}", secrets["rds_password"].value)) is True
+    assert bool(re.fullmatch(r"[A-Za-z0-9]{40}", secrets["redis_auth_token"].value)) is True
+    assert (secrets["rds_password"].value == secrets["redis_auth_token"].value) is False
+
+
+def test_secrets_were_not_rotated_by_the_idempotence_run():
+    sm = _client("secretsmanager")
+    for name in (RDS_SECRET, REDIS_SECRET):
+        versions = sm.list_secret_version_ids(SecretId=name)["Versions"]
+        assert len(versions) == 1, (name, len(versions))
+
+
+def test_secret_values_are_not_in_the_molecule_output(secrets):
+    log = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log"
+    text = log.read_text()
+    assert "Ensure the RDS master password secret exists" in text  # the converge is in there
+    assert secrets["rds_password"].found_in(text) is False
+    assert secrets["redis_auth_token"].found_in(text) is False
+
+
+# --- CloudTrail and the audit bucket --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trail():
+    (found,) = _client("cloudtrail").describe_trails(trailNameList=[f"{NAME}-audit"])["trailList"]
+    return found
+
+
+def test_trail_is_multi_region_validated_encrypted_and_logging(trail, keys):
+    assert trail["IsMultiRegionTrail"] is True
+    assert trail["IncludeGlobalServiceEvents"] is True
+    assert trail["LogFileValidationEnabled"] is True
+    assert trail["KmsKeyId"] == keys["logs"]["Arn"]
+    assert trail["S3KeyPrefix"] == "cloudtrail"
+    assert trail["CloudWatchLogsLogGroupArn"].endswith(":log-group:/giftcrypto/local/cloudtrail:*")
+    assert trail["CloudWatchLogsRoleArn"].endswith(f":role/{NAME}-cloudtrail-logs")
+    assert _client("cloudtrail").get_trail_status(Name=trail["Name"])["IsLogging"] is True
+
+
+def test_trail_log_group_is_encrypted_and_kept_a_year(keys):
+    (group,) = _client("logs").describe_log_groups(logGroupNamePrefix="/giftcrypto/local/cloudtrail")[
+        "logGroups"
+    ]
+    assert group["kmsKeyId"] == keys["logs"]["Arn"]
+    assert group["retentionInDays"] == 365
+
+
+def test_audit_bucket_denies_requests_without_tls(trail):
+    s3 = _client("s3")
+    bucket = trail["S3BucketName"]
+    statements = _policy_statements(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert len(deny) == 1
+    assert deny[0]["Principal"] == "*"
+    assert deny[0]["Action"] == "s3:*"
+    assert set(deny[0]["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_audit_bucket_is_private_versioned_and_encrypted(trail, keys):
+    s3 = _client("s3")
+    bucket = trail["S3BucketName"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == keys["logs"]["Arn"]
+
+
+# --- Alerts and GuardDuty -------------------------------------------------------------------
+
+
+def test_alert_topics_are_encrypted_with_the_logs_key(keys, account_id):
+    sns = _client("sns")
+    for severity in ("critical", "warning"):
+        arn = f"arn:aws:sns:{REGION}:{account_id}:{NAME}-{severity}"
+        attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        assert attributes["KmsMasterKeyId"] == keys["logs"]["Arn"]
+        publishers = [
+            s
+            for s in _policy_statements(attributes["Policy"])
+            if s.get("Sid") == "AlertPublishersOfThisAccount"
+        ]
+        assert publishers[0]["Principal"]["Service"] == ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+
+
+def test_guardduty_detector_is_enabled():
+    guardduty = _client("guardduty")
+    (detector_id,) = guardduty.list_detectors()["DetectorIds"]
+    detector = guardduty.get_detector(DetectorId=detector_id)
+    assert detector["Status"] == "ENABLED"
+    assert detector["FindingPublishingFrequency"] == "FIFTEEN_MINUTES"
+    assert {f["Name"] for f in detector["Features"] if f["Status"] == "ENABLED"} >= {
+        "S3_DATA_EVENTS",
+        "EKS_AUDIT_LOGS",
+    }
+
+
+def test_high_severity_findings_go_to_the_critical_topic(account_id):
+    events = _client("events")
+    rule = events.describe_rule(Name=f"{NAME}-guardduty-high-severity")
+    assert rule["State"] == "ENABLED"
+    pattern = json.loads(rule["EventPattern"])
+    assert pattern["source"] == ["aws.guardduty"]
+    assert pattern["detail"]["severity"] == [{"numeric": [">=", 7.0]}]
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == f"arn:aws:sns:{REGION}:{account_id}:{NAME}-critical"
+
+
+# --- AWS Config and Security Hub ------------------------------------------------------------
+
+
+def test_config_records_everything_and_delivers_encrypted(trail, keys):
+    config = _client("config")
+    (recorder,) = config.describe_configuration_recorders()["ConfigurationRecorders"]
+    assert recorder["recordingGroup"]["allSupported"] is True
+    assert recorder["recordingGroup"]["includeGlobalResourceTypes"] is True
+    assert recorder["roleARN"].endswith(f":role/{NAME}-config")
+    (status,) = config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
+    assert status["recording"] is True
+    (channel,) = config.describe_delivery_channels()["DeliveryChannels"]
+    assert channel["s3BucketName"] == trail["S3BucketName"]
+    assert channel["s3KmsKeyArn"] == keys["logs"]["Arn"]
+
+
+def test_config_managed_rules_are_in_place():
+    rules = {r["ConfigRuleName"]: r for r in _client("config").describe_config_rules()["ConfigRules"]}
+    for name in (
+        "cloud-trail-log-file-validation-enabled",
+        "iam-password-policy",
+        "s3-bucket-ssl-requests-only",
+    ):
+        assert name in rules, name
+        assert rules[name]["Source"]["Owner"] == "AWS"
+    assert json.loads(rules["iam-password-policy"]["InputParameters"])["MinimumPasswordLength"] == "14"
+    assert len(rules) >= 20
+
+
+def test_security_hub_is_enabled():
+    hub = _client("securityhub").describe_hub()
+    assert hub["HubArn"].endswith(":hub/default")
+
+
+# --- Runs of the converge playbook ---------------------------------------------------------
+
+
+def _converge(*extra: str) -> subprocess.CompletedProcess:
+    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
+    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
+        [
+            str(playbook),
+            "-i",
+            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
+            str(scenario / "converge.yml"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        ({"aws_security_baseline_password_min_length": 8}, "aws_security_baseline_password_min_length=8"),
+        (
+            {"aws_security_baseline_ci_subjects": ["repo:*/platform:ref:refs/heads/main"]},
+            "aws_security_baseline_ci_subjects has",
+        ),
+        (
+            {"aws_security_baseline_generated_secret_length": 8},
+            "aws_security_baseline_generated_secret_length=8",
+        ),
+        (
+            {"aws_security_baseline_environment": "staging"},
+            "aws_security_baseline_environment=staging: aws_security_baseline_securityhub_standards_enabled",
+        ),
+        (
+            {"aws_security_baseline_guardduty_finding_publishing_frequency": "HOURLY"},
+            "aws_security_baseline_guardduty_finding_publishing_frequency",
+        ),
+    ],
+    ids=["password-length", "ci-wildcard", "secret-length", "staging-without-fsbp", "bad-choice"],
+)
+def test_bad_input_is_refused_before_any_aws_call(extra_vars, message):
+    run = _converge("-e", json.dumps(extra_vars))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-2000:]
+    assert message in output, output[-2000:]
+    assert "Identify the account" not in output
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=1", output), output[-2000:]
+
+
+def test_plan_of_the_converged_baseline_changes_nothing_and_prints_no_secret(secrets):
+    """A -vvv check-mode run on the converged state: changed=0, and no generated value anywhere."""
+    run = _converge("--check", "--diff", "-vvv")
+    output = run.stdout + run.stderr
+    # First the secrets: only then may a failure message show the end of the output.
+    assert secrets["rds_password"].found_in(output) is False
+    assert secrets["redis_auth_token"].found_in(output) is False
+    assert run.returncode == 0, output[-3000:]
+    recap = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", output)
+    assert recap, output[-3000:]
+    assert recap.group(1) == "0", output[-3000:]

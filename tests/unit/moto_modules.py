@@ -1,0 +1,86 @@
+"""What the unit tests of our AWS modules share: a sealed AWS environment and an in-process runner.
+
+A module's ``main()`` runs in-process with its arguments exposed by ``patch_module_args``; its
+result is the JSON it prints before exiting. The tests run under moto's ``mock_aws`` with dummy
+credentials, so nothing leaves the process. (The same pattern as test_ec2_vpc_flow_log.py.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from unittest import mock
+
+import botocore.client
+import botocore.loaders
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+def dummy_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Dummy credentials and region; no profile, config file or endpoint of the machine leaks in."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_URL",
+        "EC2_URL",
+        "AWS_REGION",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+
+
+@contextlib.contextmanager
+def shared_botocore_loader() -> Iterator[None]:
+    """One loader of botocore's service models for every boto3 session made inside the block.
+
+    Each run of a module builds a new boto3 session, which would parse the service models again.
+    """
+    loader = botocore.loaders.create_loader()
+    with mock.patch("botocore.session.create_loader", lambda *_args, **_kwargs: loader):
+        yield
+
+
+def runner(module: ModuleType, capsys: pytest.CaptureFixture) -> Callable[..., dict]:
+    """A function that runs ``module.main()`` with options and returns its result (exit code in ``rc``)."""
+
+    def run(args: dict, check_mode: bool = False, diff: bool = True) -> dict:
+        module_args = {**args, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
+        with patch_module_args(module_args), pytest.raises(SystemExit) as exited:
+            module.main()
+        result = json.loads(capsys.readouterr().out)
+        result["rc"] = exited.value.code
+        return result
+
+    return run
+
+
+@contextlib.contextmanager
+def fake_operations(handlers: dict[str, Callable[[dict], dict]]) -> Iterator[list]:
+    """Answers the named API operations with ``handlers`` instead of moto (which lacks them).
+
+    Every other operation still goes to moto. Yields the list of ``(operation, params)`` calls
+    that the handlers answered, in order.
+    """
+    calls: list = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def make_api_call(self, operation_name, api_params):
+        if operation_name in handlers:
+            calls.append((operation_name, api_params))
+            return handlers[operation_name](api_params)
+        return original(self, operation_name, api_params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", make_api_call):
+        yield calls

@@ -1,0 +1,89 @@
+"""giftcrypto.platform.sns_topic_encryption against moto: set, no-op, change, remove, check mode."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from ansible_collections.giftcrypto.platform.plugins.modules import sns_topic_encryption
+from moto import mock_aws
+
+from tests.unit import moto_modules
+from tests.unit.moto_modules import ACCOUNT_ID, REGION
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch, tmp_path):
+    moto_modules.dummy_environment(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def botocore_loader():
+    with moto_modules.shared_botocore_loader():
+        yield
+
+
+@pytest.fixture
+def run_module(capsys, botocore_loader):
+    return moto_modules.runner(sns_topic_encryption, capsys)
+
+
+def _world() -> tuple[str, str, str]:
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="giftcrypto-test-critical")["TopicArn"]
+    kms = boto3.client("kms", region_name=REGION)
+    first = kms.create_key(Description="logs")["KeyMetadata"]["Arn"]
+    second = kms.create_key(Description="other")["KeyMetadata"]["Arn"]
+    return topic, first, second
+
+
+def _key(topic: str) -> str:
+    attributes = boto3.client("sns", region_name=REGION).get_topic_attributes(TopicArn=topic)["Attributes"]
+    return attributes.get("KmsMasterKeyId", "")
+
+
+@mock_aws
+def test_lifecycle_check_set_noop_change_remove(run_module):
+    topic, first, second = _world()
+
+    result = run_module({"topic_arn": topic, "kms_master_key_id": first}, check_mode=True)
+    assert result["rc"] == 0, result
+    assert result["changed"] is True
+    assert result["diff"] == {"before": {"kms_master_key_id": ""}, "after": {"kms_master_key_id": first}}
+    assert _key(topic) == ""
+
+    result = run_module({"topic_arn": topic, "kms_master_key_id": first})
+    assert result["changed"] is True
+    assert result["kms_master_key_id"] == first
+    assert _key(topic) == first
+
+    assert run_module({"topic_arn": topic, "kms_master_key_id": first}, check_mode=True)["changed"] is False
+    result = run_module({"topic_arn": topic, "kms_master_key_id": first})
+    assert result["changed"] is False
+    assert result["diff"]["before"] == result["diff"]["after"]
+
+    result = run_module({"topic_arn": topic, "kms_master_key_id": second}, check_mode=True)
+    assert result["changed"] is True
+    assert _key(topic) == first
+    assert run_module({"topic_arn": topic, "kms_master_key_id": second})["changed"] is True
+    assert _key(topic) == second
+
+    result = run_module({"topic_arn": topic, "kms_master_key_id": ""})
+    assert result["changed"] is True
+    assert result["kms_master_key_id"] == ""
+    assert _key(topic) == ""
+    assert run_module({"topic_arn": topic, "kms_master_key_id": ""})["changed"] is False
+
+
+@mock_aws
+def test_missing_topic_says_so(run_module):
+    result = run_module(
+        {"topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:no-such-topic", "kms_master_key_id": "alias/x"}
+    )
+    assert result["failed"] is True
+    assert "does not exist: create it first" in result["msg"]
+
+
+@mock_aws
+def test_both_options_are_required(run_module):
+    result = run_module({"topic_arn": "arn:aws:sns:us-east-1:123456789012:t"})
+    assert result["failed"] is True
+    assert result["msg"] == "missing required arguments: kms_master_key_id"
