@@ -92,6 +92,26 @@ def lint(session: nox.Session) -> None:
     modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
     for module in modules:
         _run(session, env, "ansible-doc", f"giftcrypto.platform.{module}", silent=True)
+    _lint_github(session, env)
+
+
+def _lint_github(session: nox.Session, env: dict[str, str]) -> None:
+    """The GitHub workflows and Dependabot config: schemas, then zizmor; offline, any finding fails.
+
+    check-jsonschema validates against the schemas it vendors (no download); zizmor runs its offline
+    audits and fails on any finding of medium severity or above (the bar: nothing above low).
+    """
+    github = ROOT / ".github"
+    workflows = sorted(str(p.relative_to(ROOT)) for p in github.glob("workflows/*.y*ml"))
+    if workflows:
+        _run(session, env, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    dependabot = sorted(str(p.relative_to(ROOT)) for p in github.glob("dependabot.y*ml"))
+    if dependabot:
+        _run(session, env, "check-jsonschema", "--builtin-schema", "vendor.dependabot", *dependabot)
+    if workflows or dependabot:
+        # --strict-collection: a file zizmor cannot parse fails instead of being skipped.
+        zizmor = ("--offline", "--strict-collection", "--min-severity", "medium")
+        _run(session, env, "zizmor", *zizmor, ".github")
 
 
 # Debian packages the unit tests run as real tools: promtool (prometheus) and amtool
@@ -124,7 +144,19 @@ def unit(session: nox.Session) -> None:
     """Unit tests: filters, callbacks, modules (AWS through moto's decorators), alert rules."""
     env = _shared_env(session)
     _debian_tools(session, UNIT_DEBIAN_PACKAGES)
-    _pytest(session, env, "tests/unit", *session.posargs)
+    # Coverage of plugins/ (and of the sample service in service/ once it exists), reported here and
+    # in tests/output/coverage.xml; the CI workflow gates it at 80 % from tests/output/.coverage.
+    output = ROOT / "tests" / "output"
+    output.mkdir(parents=True, exist_ok=True)
+    env["COVERAGE_FILE"] = str(output / ".coverage")
+    measured = ["plugins", *(["service"] if (ROOT / "service").is_dir() else [])]
+    coverage = [
+        *(f"--cov={package}" for package in measured),
+        f"--cov-report=xml:{output / 'coverage.xml'}",
+        "--cov-report=term",
+        f"--junitxml={output / 'unit.xml'}",
+    ]
+    _pytest(session, env, "tests/unit", *coverage, *session.posargs)
 
 
 @nox.session
@@ -181,6 +213,24 @@ def plan(session: nox.Session) -> None:
     env = _shared_env(session)
     env["ANSIBLE_CALLBACKS_ENABLED"] = "giftcrypto.platform.plan_summary"
     _playbook(session, env, target, "--check", "--diff", *session.posargs)
+
+
+@nox.session(name="rollback-local", default=False)
+@nox.session(name="rollback-staging", default=False)
+@nox.session(name="rollback-production", default=False)
+def rollback(session: nox.Session) -> None:
+    """Traffic back to the previous release at once (playbooks/rollback.yml); never a down migration."""
+    target = session.name.removeprefix("rollback-")
+    env = _shared_env(session)
+    _run(
+        session,
+        env,
+        "ansible-playbook",
+        "-i",
+        f"inventories/{target}",
+        "playbooks/rollback.yml",
+        *session.posargs,
+    )
 
 
 @nox.session(name="destroy-local", default=False)
