@@ -18,7 +18,16 @@ import pytest
 
 from tests.integration.fixtures_monitoring import http_json
 
-EXPECTED_JOBS = {"prometheus", "alertmanager", "node", "postgres", "pgbouncer", "redis", "mtail"}
+EXPECTED_JOBS = {
+    "prometheus",
+    "alertmanager",
+    "node",
+    "postgres",
+    "pgbouncer",
+    "redis",
+    "mtail",
+    "giftcrypto-api",
+}
 RUN_DIR = pathlib.Path("/run/giftcrypto-monitoring")
 LOG_DIR = pathlib.Path("/var/log/giftcrypto/monitoring")
 # Daemons whose log is JSON lines; mtail logs in glog's format (it has no JSON option).

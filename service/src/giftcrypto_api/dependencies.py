@@ -1,0 +1,159 @@
+"""The service's two dependencies: PostgreSQL through pgBouncer and Redis, both over TLS.
+
+Both wrappers turn their driver's errors into DependencyError, which the app answers with 503
+(the driver's message is logged, not returned: it names hosts and users).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import redis
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from giftcrypto_api import SERVICE_NAME
+from giftcrypto_api.credentials import DatabaseCredentials, RedisCredentials
+
+
+class DependencyError(Exception):
+    """A dependency did not answer (in time, or at all)."""
+
+    def __init__(self, dependency: str, cause: BaseException) -> None:
+        super().__init__(f"{dependency}: {type(cause).__name__}: {cause}")
+        self.dependency = dependency
+        self.kind = type(cause).__name__
+
+
+def _cancel(conn: psycopg.Connection, seconds: float) -> None:
+    # The query may have ended meanwhile, or the cancel request failed: nothing more to do.
+    with contextlib.suppress(psycopg.Error):
+        conn.cancel_safe(timeout=seconds)
+
+
+@contextlib.contextmanager
+def _cancel_after(conn: psycopg.Connection, seconds: float) -> Iterator[None]:
+    """Cancels the connection's running query after `seconds` (libpq has no read timeout).
+
+    Through pgBouncer a query waits in its queue while PostgreSQL is unreachable (up to
+    query_wait_timeout, 2 minutes by default); the cancel request ends the wait with QueryCanceled.
+    """
+    timer = threading.Timer(seconds, _cancel, (conn, seconds))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+class Database:
+    """A psycopg 3 pool to PostgreSQL through pgBouncer (transaction pooling).
+
+    pgBouncer's transaction pooling gives each transaction any server connection, so no
+    server-side prepared statement (prepare_threshold=None) and no session state is relied upon.
+    """
+
+    name = "postgres"
+
+    def __init__(
+        self,
+        credentials: DatabaseCredentials,
+        *,
+        max_size: int = 8,
+        timeout: float = 2.0,
+        application_name: str = SERVICE_NAME,
+    ) -> None:
+        self.timeout = timeout
+        self.pool = ConnectionPool(
+            conninfo="",
+            kwargs={
+                **credentials.connect_kwargs(),
+                "connect_timeout": max(2, round(timeout)),
+                "application_name": application_name,
+                "prepare_threshold": None,
+                "autocommit": True,
+            },
+            min_size=min(2, max_size),
+            max_size=max_size,
+            timeout=timeout,
+            # A connection pgBouncer dropped (its restart, an idle timeout) is replaced before use.
+            check=ConnectionPool.check_connection,
+            name=SERVICE_NAME,
+            open=False,
+        )
+
+    def open(self) -> None:
+        """Starts the pool; connections are made in the background (a down database is no crash)."""
+        self.pool.open(wait=False)
+
+    def close(self) -> None:
+        self.pool.close(timeout=5)
+
+    def _fetchone(self, query: str) -> tuple[Any, ...]:
+        try:
+            with self.pool.connection(timeout=self.timeout) as conn, _cancel_after(conn, self.timeout):
+                row = conn.execute(query).fetchone()
+        except (psycopg.Error, PoolTimeout) as error:
+            raise DependencyError(self.name, error) from error
+        if row is None:  # pragma: no cover - both queries return one row
+            raise DependencyError(self.name, LookupError("no row"))
+        return row
+
+    def ping(self) -> None:
+        """SELECT 1 through pgBouncer, within the timeout."""
+        self._fetchone("SELECT 1")
+
+    def server_time(self) -> datetime:
+        """The database server's clock (a real round trip to PostgreSQL, not only to pgBouncer)."""
+        return self._fetchone("SELECT now()")[0]
+
+
+class Cache:
+    """A redis-py client over TLS (chain and host name verified), logged in as an ACL user."""
+
+    name = "redis"
+
+    def __init__(self, credentials: RedisCredentials, *, timeout: float = 2.0, max_connections: int = 16):
+        self.client = redis.Redis(
+            host=credentials.host,
+            port=credentials.port,
+            username=credentials.username,
+            password=credentials.password,
+            ssl=True,
+            ssl_ca_certs=credentials.ca or None,
+            ssl_cert_reqs="required",
+            ssl_check_hostname=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            max_connections=max_connections,
+            client_name=SERVICE_NAME,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ping(self) -> None:
+        try:
+            self.client.ping()
+        except redis.RedisError as error:
+            raise DependencyError(self.name, error) from error
+
+    def incr(self, key: str) -> int:
+        try:
+            return int(self.client.incr(key))
+        except redis.RedisError as error:
+            raise DependencyError(self.name, error) from error
+
+
+def timed(call, *args) -> tuple[Any, float]:
+    """(result, milliseconds) of a call."""
+    start = time.perf_counter()
+    result = call(*args)
+    return result, round((time.perf_counter() - start) * 1000, 3)
