@@ -17,28 +17,16 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.giftcrypto.platform.plugins.modules import ec2_vpc_flow_log
 from moto import mock_aws
 
-REGION = "us-east-1"
+from tests.unit import moto_modules
+
+REGION = moto_modules.REGION
 LOG_GROUP = "/giftcrypto/test/vpc-flow-logs"
 
 
 @pytest.fixture(autouse=True)
 def dummy_aws_environment(monkeypatch, tmp_path):
     """Dummy credentials and region; no profile, config file or endpoint of the machine leaks in."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_URL",
-        "EC2_URL",
-        "AWS_REGION",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    moto_modules.dummy_environment(monkeypatch, tmp_path)
     # Flow logs need no AMIs: loading moto's catalogue costs seconds per test.
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
