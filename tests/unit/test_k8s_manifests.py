@@ -27,6 +27,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.unit.k8s_helpers import unreachable_kubeconfig
+
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "tests" / "unit" / "fixtures" / "render_eks_manifests.yml"
 ROLE = ROOT / "roles" / "monitoring"
@@ -192,20 +194,7 @@ def test_rendering_is_idempotent_and_removes_stale_manifests(tmp_path):
 
 def test_unreachable_cluster_is_reported_not_failed(tmp_path):
     """Applying on, but the cluster does not answer: rendered, not applied, the run goes on."""
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}}],
-                "users": [{"name": "nobody", "user": {"token": "none"}}],
-                "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "nobody"}}],
-                "current-context": "nowhere",
-            }
-        ),
-        encoding="utf-8",
-    )
+    kubeconfig = unreachable_kubeconfig(tmp_path)
     output = _playbook(
         "staging",
         tmp_path,
