@@ -236,10 +236,16 @@ def main() -> None:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         log.queries.append("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         heads = {int(s): (q, h) for s, q, h in log.fetchall("SELECT shard, seq, hash FROM audit_chain_heads")}
-        shards = sorted(
-            set(heads) | {int(s) for (s,) in log.fetchall("SELECT DISTINCT shard FROM audit_log")}
-        )
         expected = {int(k): v for k, v in (module.params["expected_heads"] or {}).items()}
+        # Every shard the schema defines, not only those with rows or a head left: a shard whose
+        # rows and head were both deleted must show up as broken, as must an anchored one.
+        ((shard_count,),) = log.fetchall("SELECT audit_shard_count()")
+        shards = sorted(
+            set(range(int(shard_count)))
+            | set(heads)
+            | {int(s) for (s,) in log.fetchall("SELECT DISTINCT shard FROM audit_log")}
+            | set(expected)
+        )
         for shard in shards:
             checked, broken, last = verify_shard(log, shard, heads.get(shard), expected.get(shard))
             result["rows_checked"] += checked

@@ -194,6 +194,14 @@ def parse_target(value: str | None) -> int | None:
     return int(text)
 
 
+def committed(result: dict, before: list[int]) -> dict:
+    """The result of a run that failed part way: what the earlier files committed stays, and says so."""
+    if result["applied"] or result["reverted"]:
+        after = (set(before) - set(result["reverted"])) | set(result["applied"])
+        return {**result, "changed": True, "current": max(after, default=0)}
+    return result
+
+
 def plan(migrations: dict[int, dict], applied: dict[int, dict], target: int | None) -> tuple[list, list]:
     """(up, down) lists of migrations to run, after checking the applied ones against the files."""
     for version, row in sorted(applied.items()):
@@ -265,6 +273,7 @@ def main() -> None:
     log = QueryLog(conn)
     result["queries"] = log.queries
     qualified = f'"{schema}"."{table}"'
+    before: list[int] = []
     locked = False
     try:
         if not module.check_mode:
@@ -349,9 +358,9 @@ def main() -> None:
                 "after_header": f"{params['login_db']} {params['migrations_table']}",
             }
     except MigrationError as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(msg=str(exc), **committed(result, before))
     except Exception as exc:  # psycopg errors outside a migration (lock, bookkeeping)
-        module.fail_json(msg=f"pg_migrate failed: {exc}", **result)
+        module.fail_json(msg=f"pg_migrate failed: {exc}", **committed(result, before))
     finally:
         if locked and not conn.closed:
             # closing the session releases the lock anyway

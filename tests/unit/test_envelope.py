@@ -261,3 +261,73 @@ def test_identifiers_and_field_specs_are_checked():
     }
     with pytest.raises(env.EnvelopeError, match="purpose"):
         env.EnvelopeKeyring(env.KmsClient(object()), env.StaticKeySource()).active_version("other")
+
+
+def test_key_material_must_be_256_bits():
+    with pytest.raises(env.EnvelopeError, match="pii key version 3: expected a 32-byte data key"):
+        env.SecretKey(b"short", "pii", 3)
+
+
+def test_static_key_source_keeps_one_active_version_per_purpose():
+    one = env.WrappedKey("pii", 1, "arn:key", b"blob-1", active=True)
+    two = env.WrappedKey("pii", 2, "arn:key", b"blob-2", active=True)
+    other = env.WrappedKey("blind_index", 1, "arn:key", b"blob-3", active=True)
+    source = env.StaticKeySource([one, other, two])
+    assert source.active("pii") == two
+    assert source.get("pii", 1).active is False and source.active("blind_index") == other
+    with pytest.raises(env.KeyNotFoundError, match="no active pii key"):
+        env.StaticKeySource([env.WrappedKey("pii", 1, "arn:key", b"blob")]).active("pii")
+
+
+def test_keyring_as_a_context_manager_clears_its_keys(kms):
+    kms_client = env.KmsClient(kms)
+    source = env.StaticKeySource()
+    new_version(kms_client, source, "pii")
+    with env.EnvelopeKeyring(kms_client, source) as ring:
+        key = ring.key("pii", 1)
+        assert not key.wiped
+    assert key.wiped
+    assert kms_client.total_calls == 2  # generate_data_key, decrypt
+
+
+def test_keyring_needs_cryptography(monkeypatch):
+    # What an application without the cryptography package sees (the import failure is simulated).
+    monkeypatch.setattr(env, "HAS_CRYPTOGRAPHY", False)
+    with pytest.raises(env.EnvelopeError, match="the cryptography package is required"):
+        env.EnvelopeKeyring(env.KmsClient(object()), env.StaticKeySource())
+
+
+def test_blind_index_of_other_columns_and_of_bytes(keyring):
+    # Columns without a dedicated normalizer are only NFC-normalized and stripped (case kept).
+    token = env.blind_index(keyring, "kyc_documents", "number_bidx", b" AB-123 ")
+    assert token == env.blind_index(keyring, "kyc_documents", "number_bidx", "AB-123")
+    assert token != env.blind_index(keyring, "kyc_documents", "number_bidx", "ab-123")
+
+
+def test_reencrypt_keeps_none_and_honours_an_explicit_version(keyring):
+    cipher = env.FieldCipher(keyring)
+    assert cipher.reencrypt("users", "phone_ciphertext", "row", None) is None
+    new_version(keyring.kms, keyring.source, "pii")
+    blob = cipher.encrypt("users", "phone_ciphertext", "row", "+15550100", version=2)
+    back = cipher.reencrypt("users", "phone_ciphertext", "row", blob, version=1)
+    assert env.header_version(back) == 1
+    assert cipher.decrypt_text("users", "phone_ciphertext", "row", back) == "+15550100"
+
+
+def test_an_unreachable_kms_endpoint_is_reported_without_a_code():
+    # A real botocore client pointed at a closed local port: no AWS service error, no retry loop.
+    import botocore.config
+
+    client = boto3.client(
+        "kms",
+        region_name=REGION,
+        endpoint_url="http://127.0.0.1:1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=botocore.config.Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+    )
+    kms_client = env.KmsClient(client, sleep=lambda _s: pytest.fail("must not back off"))
+    with pytest.raises(env.KmsError, match="KMS decrypt failed: EndpointConnectionError") as error:
+        kms_client.unwrap(env.WrappedKey("pii", 1, "arn:key", b"blob"))
+    assert error.value.code is None
+    assert kms_client.calls == {"decrypt": 1} and kms_client.total_calls == 1

@@ -51,3 +51,16 @@ def test_sessions_have_their_exact_names():
         "plan-production",
     ):
         assert f"{name} " in listed or f"{name}\n" in listed, name
+
+
+def test_the_unit_session_installs_the_postgresql_the_database_tests_run():
+    import importlib.util
+
+    from tests.unit.pg_cluster import PG_BIN
+
+    spec = importlib.util.spec_from_file_location("giftcrypto_noxfile", ROOT / "noxfile.py")
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    assert noxfile.UNIT_DEBIAN_PACKAGES[str(PG_BIN / "initdb")] == "postgresql-15"
+    assert '"--cov-fail-under=80"' in (ROOT / "noxfile.py").read_text()
+

@@ -410,3 +410,128 @@ def test_applied_run_then_the_plan_shows_no_changes(tmp_path):
     assert plan["totals"] == {"create": 0, "change": 0, "unchanged": 5, "unchecked": 2}
     assert [layer["unchanged"] for layer in plan["layers"]] == [2, 3]
     assert "No changes: 5 resources match the inventory, 2 could not be checked." in stdout
+
+
+# --- In-process: the play, playbook and stats events, as ansible-playbook sends them ---------------
+
+
+@pytest.fixture
+def configured(monkeypatch, tmp_path):
+    """A callback configured as ansible-playbook configures it, its JSON written under tmp_path."""
+    import yaml
+    from ansible import constants as C
+    from ansible_collections.giftcrypto.platform.plugins.callback import plan_summary
+
+    options = yaml.safe_load(plan_summary.DOCUMENTATION)["options"]
+    C.config.initialize_plugin_configuration_definitions("callback", CallbackModule.CALLBACK_NAME, options)
+    monkeypatch.setenv("GIFTCRYPTO_PLAN_JSON", str(tmp_path / "plan.json"))
+    plugin = CallbackModule()
+    plugin._load_name = CallbackModule.CALLBACK_NAME
+    plugin.set_options()
+    return plugin
+
+
+def _play(name: str, **extra):
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook.play import Play
+
+    return Play.load({"name": name, "hosts": "localhost", **extra}, loader=DataLoader())
+
+
+def _start(plugin, monkeypatch, check: bool) -> None:
+    from ansible import context
+    from ansible.module_utils.common.collections import ImmutableDict
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook import Playbook
+
+    monkeypatch.setattr(context, "CLIARGS", ImmutableDict({"check": check}))
+    plugin.v2_playbook_on_start(Playbook(DataLoader()))
+
+
+def _stats(failures=(), unreachable=()):
+    from ansible.executor.stats import AggregateStats
+
+    stats = AggregateStats()
+    for host in failures:
+        stats.increment("failures", host)
+    for host in unreachable:
+        stats.increment("dark", host)
+    return stats
+
+
+def test_stats_print_the_plan_and_write_its_json(configured, monkeypatch, tmp_path, capsys):
+    _start(configured, monkeypatch, check=True)
+    configured.v2_playbook_on_play_start(_play("Network layer"))
+    configured.v2_runner_on_ok(_runner_result("amazon.aws.ec2_vpc_subnet", SUBNET_PLANNED, "Subnet a"))
+    configured.v2_runner_on_ok(_runner_result("amazon.aws.ec2_vpc_net", VPC_RETAGGED, "VPC"))
+    configured.v2_playbook_on_play_start(_play("Database layer"))
+    configured.v2_runner_on_ok(
+        _runner_result("giftcrypto.platform.pg_migrate", {"changed": False}, "Migrate")
+    )
+    loop = [{}, {}]
+    configured.v2_runner_item_on_skipped(
+        _runner_result(
+            "ansible.builtin.command",
+            {"skipped": True, "msg": "Command would have run if not in check mode", "item": "seed"},
+            "Seed",
+            loop=loop,
+        )
+    )
+    configured.v2_runner_on_skipped(
+        _runner_result("ansible.builtin.command", {"skipped": True, "results": []}, "Seed", loop=loop)
+    )
+    configured.v2_playbook_on_stats(_stats())
+
+    printed = capsys.readouterr().out.splitlines()
+    start = printed.index("PLAN SUMMARY (check mode: nothing was changed)")
+    assert [line.split() for line in printed[start + 1 : start + 4]] == [
+        ["Layer", "create", "change", "unchanged", "unchecked"],
+        ["Network", "layer", "1", "1", "0", "0"],
+        ["Database", "layer", "0", "0", "1", "1"],
+    ]
+    assert printed[start + 4 :] == [
+        "  + Network layer: Subnet a",
+        "  ~ Network layer: VPC",
+        "  ? Database layer: Seed (seed) (not checked)",
+        "Plan: 1 to create, 1 to change, 1 unchanged, 1 could not be checked (would apply).",
+    ]
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["check_mode"] is True and plan["failed_hosts"] == 0
+    assert plan["totals"] == {"create": 1, "change": 1, "unchanged": 1, "unchecked": 1}
+    assert [layer["layer"] for layer in plan["layers"]] == ["Network layer", "Database layer"]
+
+
+def test_a_play_in_check_mode_makes_the_plan_a_check_mode_plan(configured, monkeypatch, capsys):
+    _start(configured, monkeypatch, check=False)
+    configured.v2_playbook_on_play_start(_play("Edge layer", check_mode=True))
+    configured.v2_runner_on_ok(_runner_result("amazon.aws.ec2_vpc_igw", {"changed": False}, "IGW"))
+    configured.v2_playbook_on_stats(_stats())
+    out = capsys.readouterr().out
+    assert "PLAN SUMMARY (check mode: nothing was changed)" in out
+    assert out.rstrip().endswith("No changes: 1 resources match the inventory.")
+
+
+def test_an_applied_run_with_failed_hosts_is_an_incomplete_plan(configured, monkeypatch, tmp_path, capsys):
+    _start(configured, monkeypatch, check=False)
+    configured.v2_playbook_on_play_start(_play("Network layer"))
+    configured.v2_runner_on_ok(_runner_result("amazon.aws.ec2_vpc_subnet", SUBNET_PLANNED, "Subnet a"))
+    configured.v2_playbook_on_stats(_stats(failures=["web1"], unreachable=["db1"]))
+    out = capsys.readouterr().out
+    assert "PLAN SUMMARY (applied)" in out
+    assert "PLAN INCOMPLETE: 2 host(s) failed or were unreachable" in out
+    assert "Plan:" not in out
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert (plan["check_mode"], plan["failed_hosts"]) == (False, 2)
+
+
+def test_nothing_recorded_still_prints_a_table_and_no_json_unless_asked(
+    configured, monkeypatch, tmp_path, capsys
+):
+    monkeypatch.delenv("GIFTCRYPTO_PLAN_JSON")
+    configured.set_options()
+    _start(configured, monkeypatch, check=True)
+    configured.v2_playbook_on_stats(_stats())
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].split() == ["Layer", "create", "change", "unchanged", "unchecked"]
+    assert out[-1] == "No changes: 0 resources match the inventory."
+    assert not (tmp_path / "plan.json").exists()
