@@ -13,7 +13,7 @@ import psycopg
 import pytest
 import redis
 
-PG_LOG = pathlib.Path("/var/log/postgresql/postgresql-15-giftcrypto.log")
+PG_LOG = pathlib.Path("/var/log/postgresql/giftcrypto/postgresql-15-giftcrypto.json")
 
 
 class Credentials(dict):

@@ -7,8 +7,11 @@ parameters) in the server log; the default Redis user is off and the app user wo
 
 from __future__ import annotations
 
+import json
 import pathlib
 import socket
+import stat
+import subprocess
 import time
 import uuid
 
@@ -66,13 +69,39 @@ def test_a_write_is_audited_without_parameters(pg_master_conn, pg_server_log):
         with pg_server_log.open(errors="replace") as log:
             log.seek(offset)
             text = log.read()
-        audit = [line for line in text.splitlines() if "AUDIT:" in line and schema in line]
-        if any(",WRITE," in line for line in audit):
+        # The server log is JSON lines (jsonlog): every complete line is one object.
+        records = [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+        audited = [r for r in records if r["message"].startswith("AUDIT:") and schema in r["message"]]
+        audit = [r["message"] for r in audited]
+        if any(",WRITE," in message for message in audit):
             break
         time.sleep(0.25)
-    assert any(",DDL,CREATE TABLE," in line for line in audit), audit
-    assert any(",WRITE,INSERT," in line for line in audit), audit
+    assert any(",DDL,CREATE TABLE," in message for message in audit), audit
+    assert any(",WRITE,INSERT," in message for message in audit), audit
+    assert all({"timestamp", "error_severity", "message", "pid"} <= set(r) for r in records)
+    assert all(r.get("user") == pg_master_conn.info.user for r in audited), "audit records name their user"
     assert marker not in text, "a bind value (PII) reached the server log"
+
+
+def test_server_log_is_json_lines_kept_a_year(pg_server_log):
+    # Complete lines only: the collector may be appending the last one right now.
+    lines = pg_server_log.read_text(errors="replace").split("\n")[:-1]
+    assert lines, "the server log is empty"
+    for line in lines[-200:]:
+        record = json.loads(line)
+        assert {"timestamp", "error_severity", "message"} <= set(record), record
+    assert stat.S_IMODE(pg_server_log.stat().st_mode) & 0o007 == 0, "the server log is world-readable"
+    # Readable by the log readers' group (mtail runs in it) through the setgid directory.
+    assert (pg_server_log.owner(), pg_server_log.group()) == ("postgres", "adm")
+    rotation = pathlib.Path("/etc/logrotate.d/giftcrypto-postgresql-giftcrypto").read_text()
+    assert f"{pg_server_log} {{" in rotation and "rotate 365" in rotation and "copytruncate" in rotation
+    check = subprocess.run(
+        ["logrotate", "--debug", "/etc/logrotate.d/giftcrypto-postgresql-giftcrypto"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
 
 
 def test_plaintext_redis_connection_is_refused(redis_app_secret):

@@ -123,3 +123,20 @@ def test_pgaudit_loaded_without_parameters(host):
         _psql(host, "select count(*) from pg_extension where extname in ('pgaudit', 'pg_stat_statements')")
         == "2"
     )
+
+
+def test_server_log_is_json_and_kept_a_year(host):
+    log = host.file("/var/log/postgresql/molecule/postgresql-15-molecule.json")
+    assert log.exists and (log.user, log.group, log.mode) == ("postgres", "adm", 0o640)
+    directory = host.file("/var/log/postgresql/molecule")
+    assert (directory.user, directory.group, directory.mode) == ("postgres", "adm", 0o2750)
+    lines = log.content_string.split("\n")[:-1]
+    assert lines
+    for line in lines[-50:]:
+        record = json.loads(line)
+        assert {"timestamp", "error_severity", "message"} <= set(record), record
+    rotation = host.file("/etc/logrotate.d/giftcrypto-postgresql-molecule").content_string
+    assert "/var/log/postgresql/molecule/postgresql-15-molecule.json {" in rotation
+    assert "    rotate 365" in rotation.splitlines()
+    debug = host.run("logrotate --debug /etc/logrotate.d/giftcrypto-postgresql-molecule")
+    assert debug.rc == 0, debug.stderr

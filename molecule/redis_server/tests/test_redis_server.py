@@ -87,3 +87,12 @@ def test_config(host):
     conf = host.file("/etc/giftcrypto/redis-molecule/redis.conf").content_string
     for line in ("port 0", f"tls-port {PORT}", "appendonly yes", "appendfsync everysec", "maxmemory 64mb"):
         assert line in conf.splitlines()
+
+
+def test_log_rotated_daily_for_thirty_days(host):
+    rotation = host.file("/etc/logrotate.d/giftcrypto-redis-molecule")
+    assert rotation.user == "root" and rotation.mode == 0o644
+    assert "/var/log/giftcrypto/redis-molecule/redis-server.log {" in rotation.content_string
+    assert "    rotate 30" in rotation.content_string.splitlines()
+    debug = host.run("logrotate --debug /etc/logrotate.d/giftcrypto-redis-molecule")
+    assert debug.rc == 0, debug.stderr
