@@ -311,3 +311,113 @@ def seed_local(session: nox.Session) -> None:
     """Sample users, profiles and wallets in the local database, through the real envelope path."""
     env = _shared_env(session)
     _run(session, env, "python", "tools/seed_local.py", *session.posargs)
+
+
+# nox -s security (issue 8): every report goes to tests/output/security/, then tools/security_gate.py
+# lists the findings and fails on a HIGH one (its docstring says what HIGH is, tool by tool).
+SECURITY_OUTPUT = ROOT / "tests" / "output" / "security"
+# The shipped Python; the tests are excluded by [tool.bandit] in pyproject.toml.
+SECURITY_BANDIT_PATHS = ("plugins", "service/src")
+# A release every vulnerability database knows as vulnerable (CVE-2019-10906): when pip-audit finds
+# nothing in it, the database did not answer, and the dependency audit is skipped instead of passed.
+SECURITY_AUDIT_CANARY = "jinja2==2.10"
+
+
+def _security_tools(session: nox.Session, group: str) -> pathlib.Path:
+    """The bin/ of .nox/<group>, an environment of its own holding pyproject's dependency group."""
+    venv = ROOT / ".nox" / group
+    python = venv / "bin" / "python"
+    requirements = nox.project.dependency_groups(PYPROJECT, group)
+    stamp = venv / ".giftcrypto-requirements"
+    if not python.exists():
+        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(venv), external=True)
+    if not stamp.exists() or stamp.read_text() != "\n".join(requirements):
+        session.run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
+        session.run(str(python), "-m", "pip", "install", "--quiet", *requirements, external=True)
+        stamp.write_text("\n".join(requirements))
+    return venv / "bin"
+
+
+@nox.session(default=False)
+def security(session: nox.Session) -> None:
+    """Security gates: bandit, ansible-lint, checkov, zizmor, squawk, secrets (tree, history), pip-audit."""
+    import json
+
+    env = _shared_env(session)
+    tools = _security_tools(session, "security")
+    checkov = _security_tools(session, "security-checkov")
+    out = SECURITY_OUTPUT
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+
+    def tool(program: pathlib.Path, *args: str, report: str = "", **kwargs) -> None:
+        """A scanner of the security environments; with report=, its standard output goes there."""
+        if not report:
+            session.run(str(program), *args, env=env, external=True, **kwargs)
+            return
+        with (out / report).open("w", encoding="utf-8") as stdout:
+            session.run(str(program), *args, env=env, external=True, stdout=stdout, stderr=None, **kwargs)
+
+    shared = VENV / "bin"
+    # Python: bandit on plugins/ and the service, every level reported (the gate keeps HIGH).
+    bandit = ("-c", "pyproject.toml", "-q", "--exit-zero", "-f", "json", "-o", str(out / "bandit.json"))
+    tool(tools / "bandit", *bandit, "-r", *SECURITY_BANDIT_PATHS)
+    # Ansible: the production profile plus the opt-in no-log-password rule, on the whole collection.
+    ansible_lint = ("--profile", "production", "--enable-list", "no-log-password", "-f", "sarif")
+    tool(shared / "ansible-lint", *ansible_lint, report="ansible-lint.sarif", success_codes=[0, 2])
+    # checkov: what it can parse (workflows, tasks, rendered manifests, secrets), see .checkov.yaml.
+    formats = ("--output", "cli", "--output", "json", "--output", "sarif")
+    checkov_args = ("--config-file", ".checkov.yaml", "--directory", ".", "--skip-download", "--soft-fail")
+    outputs = ("--compact", *formats, "--output-file-path", str(out / "checkov"))
+    tool(checkov / "checkov", *checkov_args, *outputs, report="checkov.log")
+    # The GitHub workflows and Dependabot's config, zizmor's offline audits (online: security-scan.yml).
+    zizmor = ("--offline", "--strict-collection", "--no-exit-codes", "--format", "json", ".github")
+    tool(shared / "zizmor", *zizmor, report="zizmor.json")
+    # The migrations, with the configuration lint uses (sql/squawk.toml: each exclusion has its reason).
+    squawk = ("--config", "sql/squawk.toml", "--reporter", "json", *MIGRATIONS)
+    if MIGRATIONS:
+        tool(shared / "squawk", *squawk, report="squawk.json", success_codes=[0, 1])
+    else:
+        (out / "squawk.json").write_text("[]\n")
+
+    # Secrets in the tree (tracked files and new ones not ignored) against the audited baseline: a
+    # copy of it, updated by the scan, keeps the audit of known strings and adds the new ones unaudited.
+    listing = ("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    listed = str(_run(session, env, "git", *listing, silent=True, log=False)).split("\0")
+    files = sorted({f for f in listed if f and f != ".secrets.baseline" and (ROOT / f).is_file()})
+    shutil.copyfile(ROOT / ".secrets.baseline", out / "detect-secrets.json")
+    session.log(f"detect-secrets scan --baseline {out / 'detect-secrets.json'} ({len(files)} files)")
+    tool(tools / "detect-secrets", "scan", "--baseline", str(out / "detect-secrets.json"), *files, log=False)
+    # Secrets in the history: the lines every commit added, each under its own path (file types matter).
+    history = out / "history"
+    _run(session, env, "python", "tools/security_gate.py", "history", str(history))
+    scan_history = ("scan", "--all-files", str(history.relative_to(ROOT)))
+    tool(tools / "detect-secrets", *scan_history, report="detect-secrets-history.json")
+
+    # Dependencies: pip-audit on what the shared environment and the service install, if the
+    # vulnerability database answers (PyPI's JSON API; a machine without it skips with a notice).
+    (out / "pip-audit-canary.txt").write_text(SECURITY_AUDIT_CANARY + "\n")
+    audit = ("--no-deps", "--disable-pip", "--progress-spinner", "off", "--timeout", "30", "-f", "json")
+    probe = out / "pip-audit-canary.json"
+    canary_args = ("-r", str(out / "pip-audit-canary.txt"), "-o", str(probe))
+    tool(tools / "pip-audit", *audit, *canary_args, success_codes=[0, 1])
+    canary = json.loads(probe.read_text())["dependencies"] if probe.exists() else []
+    if any(d.get("vulns") for d in canary):
+        _run(session, env, "python", "-m", "pip", "install", "--quiet", "-e", f"{ROOT / 'service'}[test]")
+        freeze = ("-m", "pip", "freeze", "--exclude-editable")
+        tool(shared / "python", *freeze, report="requirements-frozen.txt")
+        frozen = (out / "requirements-frozen.txt").read_text().splitlines()
+        (out / "requirements-audited.txt").write_text("\n".join(r for r in frozen if "==" in r) + "\n")
+        audited = ("-r", str(out / "requirements-audited.txt"), "-o", str(out / "pip-audit.json"))
+        tool(tools / "pip-audit", *audit, "--desc", "on", "--aliases", "on", *audited, success_codes=[0, 1])
+    else:
+        said = "; ".join(d.get("skip_reason", "no vulnerability") for d in canary) or "no answer at all"
+        why = (
+            "the vulnerability database did not answer: pip-audit found nothing in "
+            f"{SECURITY_AUDIT_CANARY}, a release it knows as vulnerable ({said}); "
+            "the dependencies were not audited"
+        )
+        (out / "pip-audit.skipped").write_text(why + "\n")
+        session.warn(f"pip-audit SKIPPED: {why}")
+
+    _run(session, env, "python", "tools/security_gate.py", "gate", str(out))

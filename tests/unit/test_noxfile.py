@@ -1,5 +1,6 @@
 """The front door's guard: deploy-production refuses to start without an explicit approval."""
 
+import json
 import os
 import pathlib
 import subprocess
@@ -64,3 +65,12 @@ def test_the_unit_session_installs_the_postgresql_the_database_tests_run():
     assert noxfile.UNIT_DEBIAN_PACKAGES[str(PG_BIN / "initdb")] == "postgresql-15"
     assert '"--cov-fail-under=80"' in (ROOT / "noxfile.py").read_text()
 
+
+def test_the_security_session_is_defined_and_not_a_default_session():
+    listed = _nox("--list").stdout.splitlines()
+    # `nox --list` marks the sessions of a bare `nox` with "*" and the others with "-".
+    assert any(line.startswith("- security ->") for line in listed), listed
+    assert not any(line.startswith("* security ") for line in listed)
+    selected = json.loads(_nox("--list", "--json").stdout)
+    assert "security" not in {session["name"] for session in selected}
+    assert {"lint", "unit", "molecule", "integration"} <= {session["name"] for session in selected}
