@@ -265,6 +265,17 @@ def test_modes(host, path, mode, group):
     assert entry.mode == mode, f"{path}: {oct(entry.mode)}"
 
 
+def test_haproxy_access_log_is_json_and_rotated_daily_for_thirty_days(host):
+    rotation = host.file("/etc/logrotate.d/giftcrypto-app-molecule").content_string
+    assert "/var/log/giftcrypto/app-molecule/haproxy.log {" in rotation
+    assert "    rotate 30" in rotation.splitlines() and "    copytruncate" in rotation.splitlines()
+    check = host.run("logrotate --debug /etc/logrotate.d/giftcrypto-app-molecule")
+    assert check.rc == 0, check.stderr
+    lines = host.file("/var/log/giftcrypto/app-molecule/haproxy.log").content_string.split("\n")[:-1]
+    requests = [json.loads(line) for line in lines if line.startswith("{")]
+    assert requests and all({"time", "request_id", "status"} <= set(r) for r in requests)
+
+
 def test_no_secret_is_world_accessible():
     # The programs hold the service's AWS keys in their environment, haproxy.pem the TLS key:
     # nothing in the configuration is open to other users; of the certificate's files only the
