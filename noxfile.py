@@ -222,7 +222,9 @@ def integration(session: nox.Session) -> None:
     env = _shared_env(session)
     # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it.
     _playbook(session, env, "local")
-    _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", *session.posargs)
+    # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
+    junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
+    _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", junit, *session.posargs)
 
 
 @nox.session(name="deploy-local", default=False)
@@ -421,3 +423,14 @@ def security(session: nox.Session) -> None:
         session.warn(f"pip-audit SKIPPED: {why}")
 
     _run(session, env, "python", "tools/security_gate.py", "gate", str(out))
+
+
+@nox.session(default=False)
+def evidence(session: nox.Session) -> None:
+    """SOC 2 evidence matrix (issue 8): soc2 markers + last junit results -> docs/compliance/soc2-matrix.md.
+
+    Reads tests/output/*.xml as `nox -s unit` and `nox -s integration` left them (it runs no test);
+    a criterion whose tests did not all pass in those runs shows as NOT evidenced.
+    """
+    env = _shared_env(session)
+    _run(session, env, "python", "tools/soc2_evidence.py", *session.posargs)

@@ -61,6 +61,7 @@ def busiest_shard(db) -> tuple[int, int]:
     return int(shard), int(top)
 
 
+@pytest.mark.soc2("CC7.2")
 def test_every_change_is_audited_with_actor_and_no_plaintext(audited_shared):
     with audited_shared.connect("auditor") as conn:
         rows = conn.execute(
@@ -87,6 +88,7 @@ def test_every_change_is_audited_with_actor_and_no_plaintext(audited_shared):
                 assert value.startswith("\\x01"), (key, value)
 
 
+@pytest.mark.soc2("CC7.2")
 def test_untouched_chain_verifies(audited_shared):
     result = audit_verify(audited_shared)
     assert not result.get("failed"), result.get("msg")
@@ -95,6 +97,7 @@ def test_untouched_chain_verifies(audited_shared):
     assert result["first_break"] is None
 
 
+@pytest.mark.soc2("CC7.2")
 def test_modified_row_is_detected(audited):
     shard, top = busiest_shard(audited)
     audited.superuser(
@@ -107,6 +110,7 @@ def test_modified_row_is_detected(audited):
     assert "row modified" in result["first_break"]["reason"]
 
 
+@pytest.mark.soc2("CC7.2")
 def test_deleted_row_is_detected(audited):
     shard, top = busiest_shard(audited)
     audited.superuser(TAMPER + f"DELETE FROM audit_log WHERE shard = {shard} AND seq = {top - 1}")
@@ -114,6 +118,7 @@ def test_deleted_row_is_detected(audited):
     assert first["shard"] == shard and first["seq"] == top and "removed" in first["reason"]
 
 
+@pytest.mark.soc2("CC7.2")
 def test_deleted_last_row_is_detected(audited):
     shard, top = busiest_shard(audited)
     audited.superuser(TAMPER + f"DELETE FROM audit_log WHERE shard = {shard} AND seq = {top}")
@@ -121,6 +126,7 @@ def test_deleted_last_row_is_detected(audited):
     assert first["shard"] == shard and "head" in first["reason"]
 
 
+@pytest.mark.soc2("CC7.2")
 def test_row_inserted_in_the_middle_is_detected(audited):
     shard, top = busiest_shard(audited)
     # A forged copy of a row, well chained to its predecessor, placed at the same seq.
@@ -135,6 +141,7 @@ def test_row_inserted_in_the_middle_is_detected(audited):
     assert result["first_break"]["shard"] == shard and result["first_break"]["seq"] in (top - 1, top)
 
 
+@pytest.mark.soc2("CC7.2")
 def test_reordered_rows_are_detected(audited):
     shard, top = busiest_shard(audited)
     audited.superuser(
@@ -146,6 +153,7 @@ def test_reordered_rows_are_detected(audited):
     assert first["shard"] == shard and first["seq"] == top - 2
 
 
+@pytest.mark.soc2("CC7.2")
 def test_rewritten_heads_are_detected_by_anchors(audited):
     anchors = audit_verify(audited)["heads"]
     shard, top = busiest_shard(audited)
@@ -174,6 +182,7 @@ def test_rewritten_heads_are_detected_by_anchors(audited):
         "TRUNCATE audit_chain_heads",
     ],
 )
+@pytest.mark.soc2("CC6.1", "CC7.2")
 def test_no_role_can_change_the_audit(audited_shared, role, sql):
     with audited_shared.connect(role) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(sql)
@@ -188,6 +197,7 @@ def test_no_role_can_change_the_audit(audited_shared, role, sql):
         "TRUNCATE audit_log_y{month}",
     ],
 )
+@pytest.mark.soc2("CC6.1", "CC7.2")
 def test_guard_refuses_even_a_superuser_with_triggers_on(audited_shared, sql):
     month = audited_shared.superuser("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY\"m\"MM')").stdout.strip()
     result = audited_shared.superuser(sql.format(month=month), check=False)
@@ -195,6 +205,7 @@ def test_guard_refuses_even_a_superuser_with_triggers_on(audited_shared, sql):
     assert audit_verify(audited_shared)["ok"] is True
 
 
+@pytest.mark.soc2("CC7.2")
 def test_partitions_ahead_exist_with_their_guard(audited_shared):
     out = audited_shared.superuser(
         "SELECT count(*) FILTER (WHERE c.relname LIKE 'audit_log_y%'), "

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("target", ["postgresql", "pgbouncer"])
+@pytest.mark.soc2("CC6.1", "CC6.6", "CC6.7")
 def test_plaintext_postgres_connection_is_refused(target, pg_master_conninfo, pgbouncer_master_conninfo):
     conninfo = pg_master_conninfo if target == "postgresql" else pgbouncer_master_conninfo
     with pytest.raises(psycopg.OperationalError, match=r"pg_hba.conf rejects connection|SSL required"):
@@ -33,6 +34,7 @@ def test_plaintext_postgres_connection_is_refused(target, pg_master_conninfo, pg
 
 
 @pytest.mark.parametrize("target", ["postgresql", "pgbouncer"])
+@pytest.mark.soc2("CC6.7")
 def test_tls_verify_full_connection_succeeds(target, pg_master_conninfo, pgbouncer_master_conninfo):
     conninfo = pg_master_conninfo if target == "postgresql" else pgbouncer_master_conninfo
     assert conninfo["sslmode"] == "verify-full"
@@ -44,6 +46,7 @@ def test_tls_verify_full_connection_succeeds(target, pg_master_conninfo, pgbounc
             assert tls in ("TLSv1.2", "TLSv1.3")
 
 
+@pytest.mark.soc2("CC6.7")
 def test_tls_with_an_unknown_ca_is_refused(pg_master_conninfo, tmp_path):
     other_ca = tmp_path / "other-ca.crt"
     other_ca.write_text(pathlib.Path("/etc/ssl/certs/ca-certificates.crt").read_text())
@@ -51,6 +54,7 @@ def test_tls_with_an_unknown_ca_is_refused(pg_master_conninfo, tmp_path):
         psycopg.connect(**{**pg_master_conninfo, "sslrootcert": str(other_ca)})
 
 
+@pytest.mark.soc2("CC7.2")
 def test_a_write_is_audited_without_parameters(pg_master_conn, pg_server_log):
     schema = f"scratch_audit_{uuid.uuid4().hex[:8]}"
     marker = f"pii-{uuid.uuid4().hex}"
@@ -83,6 +87,7 @@ def test_a_write_is_audited_without_parameters(pg_master_conn, pg_server_log):
     assert marker not in text, "a bind value (PII) reached the server log"
 
 
+@pytest.mark.soc2("CC7.2")
 def test_server_log_is_json_lines_kept_a_year(pg_server_log):
     # Complete lines only: the collector may be appending the last one right now.
     lines = pg_server_log.read_text(errors="replace").split("\n")[:-1]
@@ -104,6 +109,7 @@ def test_server_log_is_json_lines_kept_a_year(pg_server_log):
     assert check.returncode == 0, check.stderr
 
 
+@pytest.mark.soc2("CC6.1", "CC6.6", "CC6.7")
 def test_plaintext_redis_connection_is_refused(redis_app_secret):
     with socket.create_connection(
         (redis_app_secret["host"], int(redis_app_secret["port"])), timeout=5
@@ -119,6 +125,7 @@ def test_plaintext_redis_connection_is_refused(redis_app_secret):
         client.ping()
 
 
+@pytest.mark.soc2("CC6.1")
 def test_default_redis_user_cannot_authenticate(redis_app_secret):
     anonymous = redis_client({**redis_app_secret, "username": None, "password": None}, protocol=2)
     with pytest.raises(redis.exceptions.AuthenticationError):
@@ -128,6 +135,7 @@ def test_default_redis_user_cannot_authenticate(redis_app_secret):
         default.ping()
 
 
+@pytest.mark.soc2("CC6.1", "CC6.7")
 def test_redis_app_user_sets_and_gets_over_tls(redis_app_client):
     key = f"integration:{uuid.uuid4().hex}"
     assert redis_app_client.set(key, "value", ex=60)

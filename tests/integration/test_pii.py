@@ -113,6 +113,7 @@ def test_seed_tool_is_idempotent(pg_login, seed_tool, seeded_pii):
         assert user.email not in run.stdout + run.stderr
 
 
+@pytest.mark.soc2("CC6.1")
 def test_pg_dump_holds_no_plaintext_pii(seeded_pii, pg_login, fresh_keyring):
     login = pg_login("superuser")
     dump = subprocess.run(
@@ -146,6 +147,7 @@ def test_pg_dump_holds_no_plaintext_pii(seeded_pii, pg_login, fresh_keyring):
     assert not leaks, leaks[:20]
 
 
+@pytest.mark.soc2("CC6.1")
 def test_rotation_reencrypts_every_row(seeded_pii, run_pii_keyring, pg_connect, fresh_keyring):
     conn = pg_connect("superuser")
     before = {p: envelope.PostgresKeySource(conn).active(p) for p in envelope.PURPOSES}

@@ -60,6 +60,7 @@ def world(schema_db):
 
 @pytest.mark.parametrize("role", ["app_rw", "app_ro"])
 @pytest.mark.parametrize("table", USER_TABLES)
+@pytest.mark.soc2("CC6.1")
 def test_a_cannot_read_b(schema_db, world, table, role):
     column, value = world["rows_of_b"][table]
     with schema_db.as_user(world["a"]["id"], role=role) as conn:
@@ -70,6 +71,7 @@ def test_a_cannot_read_b(schema_db, world, table, role):
 
 @pytest.mark.parametrize("operation", ["update", "delete"])
 @pytest.mark.parametrize("table", USER_TABLES)
+@pytest.mark.soc2("CC6.1")
 def test_a_cannot_update_or_delete_b(schema_db, world, table, operation):
     column, value = world["rows_of_b"][table]
     sql = (
@@ -87,6 +89,7 @@ def test_a_cannot_update_or_delete_b(schema_db, world, table, operation):
         assert conn.execute(f"SELECT count(*) FROM {table} WHERE {column} = %s", (value,)).fetchone()[0] >= 1
 
 
+@pytest.mark.soc2("CC6.1")
 def test_a_cannot_insert_rows_for_b(schema_db, world):
     a, b = world["a"], world["b"]
     attempts = {
@@ -118,6 +121,7 @@ def test_a_cannot_insert_rows_for_b(schema_db, world):
 
 
 @pytest.mark.parametrize("role", ["app_rw", "app_ro"])
+@pytest.mark.soc2("CC6.1")
 def test_row_security_off_does_not_bypass(schema_db, world, role):
     with (
         pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
@@ -129,6 +133,7 @@ def test_row_security_off_does_not_bypass(schema_db, world, role):
 
 @pytest.mark.parametrize("role", ["app_rw", "app_ro"])
 @pytest.mark.parametrize("table", ["audit_log", "audit_chain_heads"])
+@pytest.mark.soc2("CC6.1")
 def test_application_cannot_read_the_audit(schema_db, world, role, table):
     with (
         pytest.raises(psycopg.errors.InsufficientPrivilege),
@@ -140,6 +145,7 @@ def test_application_cannot_read_the_audit(schema_db, world, role, table):
 @pytest.mark.parametrize(
     "table", ["users", "user_profiles", "wallet_accounts", "transactions", "encryption_keys"]
 )
+@pytest.mark.soc2("CC6.1")
 def test_auditor_reads_only_the_audit(schema_db, table):
     with schema_db.connect("auditor") as conn:
         assert conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] > 0
@@ -147,6 +153,7 @@ def test_auditor_reads_only_the_audit(schema_db, table):
             conn.execute(f"SELECT * FROM {table} LIMIT 1")
 
 
+@pytest.mark.soc2("CC6.1")
 def test_no_role_can_bypass_rls_and_user_tables_force_it(schema_db):
     with schema_db.connect("admin") as conn:
         bypass = conn.execute(
@@ -162,6 +169,7 @@ def test_no_role_can_bypass_rls_and_user_tables_force_it(schema_db):
         assert unforced == []
 
 
+@pytest.mark.soc2("CC6.1")
 def test_no_user_id_sees_nothing(schema_db, world):
     with schema_db.connect("app_rw") as conn:
         for table in USER_TABLES:

@@ -31,6 +31,7 @@ def _secret_values(aws) -> dict[str, str]:
     return found
 
 
+@pytest.mark.soc2("CC6.1")
 def test_deploy_at_vvv_prints_no_secret(aws):
     result = run_playbook("-vvv", timeout=1800)
     assert result.returncode == 0, result.stdout[-5000:]
