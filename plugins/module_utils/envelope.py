@@ -407,7 +407,7 @@ def _check_purpose(purpose: str) -> None:
 # --------------------------------------------------------------------------------------------------
 def check_identifier(name: str, what: str = "identifier") -> str:
     """A table or column name usable unquoted in SQL (lower case, digits, underscore)."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise EnvelopeError(f"{what} {name!r} must match {_IDENTIFIER.pattern}")
     return name
 

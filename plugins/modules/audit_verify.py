@@ -99,6 +99,7 @@ queries:
 """
 
 import hashlib
+import re
 from datetime import UTC
 
 from ansible.module_utils.basic import AnsibleModule
@@ -222,6 +223,16 @@ def verify_shard(
     return checked, None, last
 
 
+def expected_heads(given: dict) -> dict[int, dict]:
+    """expected_heads keyed by shard number; a key that is not a shard number is refused by name."""
+    bad = sorted(str(k) for k in given if not re.fullmatch(r"[0-9]{1,9}", str(k)))
+    if bad:
+        raise ValueError(
+            f"expected_heads: keys must be shard numbers (as RV(heads) returns them), not {', '.join(bad)}"
+        )
+    return {int(k): v for k, v in given.items()}
+
+
 def main() -> None:
     argument_spec = connection_argument_spec()
     argument_spec.update(
@@ -229,6 +240,10 @@ def main() -> None:
         expected_heads={"type": "dict", "default": {}},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        expected = expected_heads(module.params["expected_heads"] or {})
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     conn = connect(module, autocommit=False)
     log = QueryLog(conn)
     result = {"changed": False, "ok": True, "rows_checked": 0, "first_break": None, "breaks": [], "heads": {}}
@@ -236,7 +251,6 @@ def main() -> None:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         log.queries.append("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         heads = {int(s): (q, h) for s, q, h in log.fetchall("SELECT shard, seq, hash FROM audit_chain_heads")}
-        expected = {int(k): v for k, v in (module.params["expected_heads"] or {}).items()}
         # Every shard the schema defines, not only those with rows or a head left: a shard whose
         # rows and head were both deleted must show up as broken, as must an anchored one.
         ((shard_count,),) = log.fetchall("SELECT audit_shard_count()")

@@ -167,7 +167,7 @@ def main():
     )
     name = module.params["name"]
     state = module.params["state"]
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         module.fail_json(msg=f"name={name}: up to 255 letters, digits, hyphens or underscores")
     wanted = None
     if state == "present":

@@ -153,7 +153,12 @@ def main():
     url = _bare(params["url"])
     if not url:
         module.fail_json(msg="url must not be empty")
-    bad = [t for t in params["thumbprints"] or [] if not THUMBPRINT.match(t)]
+    if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?", url):
+        module.fail_json(
+            msg=f"url={params['url']!r}: must be an https URL with a host name and no spaces or control "
+            "characters (e.g. https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE)"
+        )
+    bad = [t for t in params["thumbprints"] or [] if not THUMBPRINT.fullmatch(t)]
     if bad:
         module.fail_json(msg=f"thumbprints must be 40 hexadecimal digits (SHA-1): {', '.join(bad)}")
     client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff(retries=10))

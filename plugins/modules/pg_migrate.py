@@ -189,7 +189,7 @@ def parse_target(value: str | None) -> int | None:
     if value is None or str(value).strip() == "":
         return None
     text = str(value).strip()
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]+", text):
         raise MigrationError(f"target={value}: must be a version number such as 3 or 0003 (0 = none)")
     return int(text)
 
@@ -236,7 +236,7 @@ def plan(migrations: dict[int, dict], applied: dict[int, dict], target: int | No
 
 
 def split_table(name: str) -> tuple[str, str]:
-    if not TABLE_RE.match(name):
+    if not TABLE_RE.fullmatch(name):
         raise MigrationError(f"migrations_table={name}: must be [schema.]table in lower case")
     schema, _, table = name.rpartition(".")
     return schema or "public", table
@@ -266,6 +266,9 @@ def main() -> None:
         migrations = scan(params["path"])
         target = parse_target(params["target"])
         schema, table = split_table(params["migrations_table"])
+        if target and target not in migrations:
+            # Refused before connecting: a bad target changes nothing (not even the table).
+            raise MigrationError(f"target={target}: no migration has this version")
     except MigrationError as exc:
         module.fail_json(msg=str(exc), **result)
 

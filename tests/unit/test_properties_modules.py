@@ -1,0 +1,803 @@
+"""Property-based tests (hypothesis) of the argument handling of every module in plugins/modules
+(issue 8): bad names, injections, unicode, huge, empty and wrongly typed values.
+
+Each module runs in-process as Ansible runs it (moto_modules.runner): the AWS modules under moto's
+``mock_aws`` with the dummy environment, the database modules against the throwaway PostgreSQL
+cluster (tests/unit/pg_cluster.py). Every property asserts that the run failed with a message
+naming the offending option, and that nothing changed: the AWS resources listed before and after,
+or the database catalog (and bookkeeping rows) compared before and after.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import boto3
+import botocore.exceptions
+import pytest
+from ansible_collections.giftcrypto.platform.plugins.modules import (
+    audit_verify,
+    cloudwatch_dashboard,
+    config_recorder,
+    config_rules,
+    ec2_vpc_flow_log,
+    guardduty_detector,
+    iam_openid_connect_provider,
+    pg_migrate,
+    pii_keyring,
+    securityhub_hub,
+    sns_topic_encryption,
+)
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from tests.unit import moto_modules
+from tests.unit.moto_modules import ACCOUNT_ID, REGION
+from tests.unit.pg_cluster import MIGRATIONS
+from tests.unit.strategies import INJECTIONS, NASTY_TEXT
+
+FIXTURES = settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+#: Values the argument spec cannot turn into a string (Ansible converts numbers and booleans).
+NOT_A_STRING = st.one_of(
+    st.lists(st.integers(), min_size=1, max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), min_size=1, max_size=3),
+)
+#: Values the argument spec cannot turn into a list or a dict of options.
+NOT_A_LIST = st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans())
+NOT_A_BOOL = st.one_of(
+    st.text(min_size=1, max_size=10).filter(
+        lambda s: (
+            s.strip().lower() not in {"yes", "no", "true", "false", "on", "off", "y", "n", "t", "f", "1", "0"}
+        )
+    ),
+    st.integers().filter(lambda n: n not in (0, 1)),
+    st.lists(st.integers(), min_size=1, max_size=2),
+)
+
+
+def _not_in(choices):
+    return NASTY_TEXT.filter(lambda value: value not in choices)
+
+
+def _failed(result: dict, *expected: str) -> str:
+    assert result["rc"] == 1, result
+    assert result.get("failed") is True, result
+    assert result.get("changed", False) is False, result
+    message = result["msg"]
+    for text in expected:
+        assert text in message, (text, message)
+    assert "Traceback" not in message
+    return message
+
+
+# ---------------------------------------------------------------------------------------------
+# AWS modules under moto
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch, tmp_path):
+    moto_modules.dummy_environment(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def botocore_loader():
+    with moto_modules.shared_botocore_loader():
+        yield
+
+
+@pytest.fixture
+def aws(aws_environment, botocore_loader):
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def run(capsys, aws):
+    """run(module, args) -> result of the module run in-process."""
+    return lambda module, args, **kwargs: moto_modules.runner(module, capsys)(args, **kwargs)
+
+
+def _client(service):
+    return boto3.client(service, region_name=REGION)
+
+
+# cloudwatch_dashboard
+
+
+def _dashboards():
+    client = _client("cloudwatch")
+    return [
+        (d["DashboardName"], client.get_dashboard(DashboardName=d["DashboardName"])["DashboardBody"])
+        for d in client.list_dashboards()["DashboardEntries"]
+    ]
+
+
+BODY = '{"widgets": []}'
+bad_dashboard_names = st.one_of(
+    NASTY_TEXT,
+    st.text(st.sampled_from("abcXYZ019_-"), min_size=256, max_size=400),
+    st.text(st.sampled_from("abc-_"), min_size=1, max_size=8).map(lambda s: s + "/../x"),
+).filter(lambda s: not cloudwatch_dashboard.NAME_PATTERN.match(s))
+
+
+@FIXTURES
+@given(name=bad_dashboard_names, state=st.sampled_from(["present", "absent"]))
+def test_cloudwatch_dashboard_refuses_bad_names(run, name, state):
+    _client("cloudwatch").put_dashboard(DashboardName="keep", DashboardBody=BODY)
+    before = _dashboards()
+    result = run(cloudwatch_dashboard, {"name": name, "body": BODY, "state": state})
+    _failed(result, "name=", "up to 255 letters, digits, hyphens or underscores")
+    assert _dashboards() == before
+
+
+@FIXTURES
+@given(
+    body=st.one_of(
+        NASTY_TEXT,
+        st.sampled_from(["[]", "1", "null", '"x"', '{"widgets": {}}', '{"widgets": "x"}', "{}", "{'a': 1}"]),
+        st.lists(st.integers(), max_size=3),
+        st.integers(),
+        st.dictionaries(st.sampled_from(["widget", "Widgets", "periodOverride"]), st.integers(), max_size=2),
+    )
+)
+def test_cloudwatch_dashboard_refuses_bodies_without_a_widgets_list(run, body):
+    _client("cloudwatch").put_dashboard(DashboardName="keep", DashboardBody=BODY)
+    before = _dashboards()
+    result = run(cloudwatch_dashboard, {"name": "keep", "body": body})
+    _failed(result, "Refused the body of the dashboard keep: body ")
+    assert _dashboards() == before
+
+
+@FIXTURES
+@given(name=NOT_A_STRING)
+def test_cloudwatch_dashboard_refuses_a_name_of_the_wrong_type(run, name):
+    # Ansible turns a list or a dict into its text for a str option: the name rule refuses it.
+    result = run(cloudwatch_dashboard, {"name": name, "body": BODY})
+    _failed(result, "name=", "up to 255 letters")
+    assert _dashboards() == []
+
+
+def test_cloudwatch_dashboard_refuses_a_name_ending_in_a_newline(run):
+    result = run(cloudwatch_dashboard, {"name": "giftcrypto\n", "body": BODY})
+    _failed(result, "name=")
+
+
+# iam_openid_connect_provider
+
+
+def _providers():
+    client = _client("iam")
+    return sorted(
+        (
+            p["Arn"],
+            tuple(client.get_open_id_connect_provider(OpenIDConnectProviderArn=p["Arn"])["ThumbprintList"]),
+        )
+        for p in client.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    )
+
+
+GOOD_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
+
+
+def _seed_provider():
+    if _providers():
+        return
+    _client("iam").create_open_id_connect_provider(
+        Url="https://keep.example.test", ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GOOD_THUMBPRINT]
+    )
+
+
+bad_thumbprints = st.one_of(
+    NASTY_TEXT,
+    st.text(st.sampled_from("0123456789abcdef"), min_size=0, max_size=39),
+    st.text(st.sampled_from("0123456789abcdef"), min_size=41, max_size=200),
+    st.text(st.sampled_from("0123456789abcdefg"), min_size=40, max_size=40),
+    st.just("\uff19" * 40),
+).filter(lambda s: not iam_openid_connect_provider.THUMBPRINT.match(s))
+
+
+@FIXTURES
+@given(thumbprints=st.lists(bad_thumbprints, min_size=1, max_size=3), good_first=st.booleans())
+def test_iam_oidc_refuses_bad_thumbprints(run, thumbprints, good_first):
+    _seed_provider()
+    before = _providers()
+    wanted = [GOOD_THUMBPRINT, *thumbprints] if good_first else thumbprints
+    result = run(
+        iam_openid_connect_provider,
+        {"url": "https://new.example.test", "client_ids": ["sts.amazonaws.com"], "thumbprints": wanted},
+    )
+    _failed(result, "thumbprints must be 40 hexadecimal digits")
+    assert _providers() == before
+
+
+@FIXTURES
+@given(
+    url=st.builds(
+        lambda before, scheme, slashes, after: f"{before}{scheme}{slashes}{after}",
+        st.text(" \t\n", max_size=3),
+        st.sampled_from(["", "https://"]),
+        st.text("/", max_size=4),
+        st.text(" \t\n", max_size=3),
+    )
+)
+def test_iam_oidc_refuses_an_empty_url(run, url):
+    _seed_provider()
+    before = _providers()
+    result = run(
+        iam_openid_connect_provider, {"url": url, "client_ids": ["x"], "thumbprints": [GOOD_THUMBPRINT]}
+    )
+    _failed(result, "url must not be empty")
+    assert _providers() == before
+
+
+@FIXTURES
+@given(
+    option=st.sampled_from(["client_ids", "thumbprints"]),
+    value=st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2),
+)
+def test_iam_oidc_refuses_lists_of_the_wrong_type(run, option, value):
+    _seed_provider()
+    before = _providers()
+    args = {
+        "url": "https://new.example.test",
+        "client_ids": ["x"],
+        "thumbprints": [GOOD_THUMBPRINT],
+        option: value,
+    }
+    _failed(run(iam_openid_connect_provider, args), f"'{option}'", "list")
+    assert _providers() == before
+
+
+def test_iam_oidc_refuses_a_blank_host(run):
+    result = run(
+        iam_openid_connect_provider,
+        {"url": "https:// /", "client_ids": ["x"], "thumbprints": [GOOD_THUMBPRINT]},
+    )
+    assert _providers() == []
+    _failed(result, "must be an https URL with a host name")
+
+
+def test_iam_oidc_refuses_a_thumbprint_ending_in_a_newline(run):
+    result = run(
+        iam_openid_connect_provider,
+        {"url": "https://new.example.test", "client_ids": ["x"], "thumbprints": [GOOD_THUMBPRINT + "\n"]},
+    )
+    _failed(result, "thumbprints must be 40 hexadecimal digits")
+
+
+# sns_topic_encryption
+
+
+def _topics():
+    client = _client("sns")
+    return sorted(
+        (
+            t["TopicArn"],
+            client.get_topic_attributes(TopicArn=t["TopicArn"])["Attributes"].get("KmsMasterKeyId", ""),
+        )
+        for t in client.list_topics()["Topics"]
+    )
+
+
+@FIXTURES
+@given(
+    # ARN-shaped: moto itself crashes (ValueError) on a topic ARN of fewer than six fields.
+    topic=st.one_of(
+        NASTY_TEXT.map(lambda s: f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{s}"),
+        NASTY_TEXT.map(lambda s: f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:keep{s}"),
+        st.just(f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:keep/../other"),
+    ),
+    key=st.sampled_from(["alias/aws/sns", "", "'; DROP TABLE x; --"]),
+)
+def test_sns_topic_encryption_refuses_unknown_or_malformed_topics(run, topic, key):
+    keep = _client("sns").create_topic(Name="keep")["TopicArn"]
+    assume(topic != keep)
+    before = _topics()
+    message = _failed(run(sns_topic_encryption, {"topic_arn": topic, "kms_master_key_id": key}))
+    assert message.startswith(
+        (f"The topic {topic} does not exist", f"Could not read the attributes of {topic}")
+    )
+    assert _topics() == before
+
+
+def test_sns_topic_encryption_requires_both_options(run):
+    keep = _client("sns").create_topic(Name="keep")["TopicArn"]
+    before = _topics()
+    _failed(run(sns_topic_encryption, {"topic_arn": keep}), "missing required arguments: kms_master_key_id")
+    assert _topics() == before
+
+
+# ec2_vpc_flow_log
+
+
+def _flow_logs():
+    return sorted(
+        (f["FlowLogId"], f["ResourceId"], f.get("LogGroupName", ""))
+        for f in _client("ec2").describe_flow_logs()["FlowLogs"]
+    )
+
+
+def _vpc():
+    vpcs = _client("ec2").describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.0.0.0/16"]}])["Vpcs"]
+    if vpcs:
+        return vpcs[0]["VpcId"]
+    return _client("ec2").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+
+
+FLOW_ARGS = {
+    "log_group_name": "/giftcrypto/flow",
+    "deliver_logs_permission_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/flow-logs",
+}
+
+
+@FIXTURES
+@given(
+    option=st.sampled_from(
+        ["resource_type", "traffic_type", "log_destination_type", "state", "max_aggregation_interval"]
+    ),
+    value=NASTY_TEXT,
+)
+def test_ec2_vpc_flow_log_refuses_values_outside_the_choices(run, option, value):
+    vpc = _vpc()
+    before = _flow_logs()
+    result = run(ec2_vpc_flow_log, {"resource_id": vpc, **FLOW_ARGS, option: value})
+    _failed(result, option)
+    assert _flow_logs() == before
+
+
+@FIXTURES
+@given(
+    # No control characters: moto answers them with XML botocore cannot parse (AWS escapes them).
+    resource_id=NASTY_TEXT.filter(lambda s: s.strip() != "" and all(c.isprintable() for c in s))
+)
+def test_ec2_vpc_flow_log_refuses_unknown_resources(run, resource_id):
+    _vpc()
+    before = _flow_logs()
+    result = run(ec2_vpc_flow_log, {"resource_id": resource_id, **FLOW_ARGS})
+    assert result["rc"] == 1 and result.get("failed") is True, result
+    assert "Traceback" not in result["msg"]
+    assert _flow_logs() == before
+
+
+def test_ec2_vpc_flow_log_needs_the_delivery_role_for_cloudwatch(run):
+    vpc = _vpc()
+    result = run(
+        ec2_vpc_flow_log, {"resource_id": vpc, "log_group_name": "/x", "deliver_logs_permission_arn": ""}
+    )
+    _failed(result, "deliver_logs_permission_arn is required")
+    assert _flow_logs() == []
+
+
+# config_rules and config_recorder
+
+
+def _rules():
+    return sorted(r["ConfigRuleName"] for r in _client("config").describe_config_rules()["ConfigRules"])
+
+
+def _recorders():
+    client = _client("config")
+    return (
+        client.describe_configuration_recorders()["ConfigurationRecorders"],
+        client.describe_delivery_channels()["DeliveryChannels"],
+        client.describe_configuration_recorder_status()["ConfigurationRecordersStatus"],
+    )
+
+
+RULE = {"name": "keep-s3-versioning", "source_identifier": "S3_BUCKET_VERSIONING_ENABLED"}
+
+
+@FIXTURES
+@given(name=NASTY_TEXT, copies=st.integers(2, 4))
+def test_config_rules_refuse_repeated_names(run, name, copies):
+    before = _rules()
+    rules = [{"name": name, "source_identifier": "S3_BUCKET_VERSIONING_ENABLED"}] * copies + [RULE]
+    _failed(run(config_rules, {"rules": rules}), "rules: each name must appear once, repeated:")
+    assert _rules() == before
+
+
+@FIXTURES
+@given(
+    rules=st.one_of(
+        NOT_A_LIST,
+        st.lists(st.one_of(st.integers(), st.lists(st.integers(), min_size=1)), min_size=1, max_size=3),
+    )
+)
+def test_config_rules_refuse_rules_that_are_not_a_list_of_dicts(run, rules):
+    _failed(run(config_rules, {"rules": rules}), "rules")
+    assert _rules() == []
+
+
+@FIXTURES
+@given(
+    option_value=st.one_of(
+        st.tuples(st.just("maximum_execution_frequency"), NASTY_TEXT),
+        st.tuples(st.just("input_parameters"), st.lists(st.integers(), min_size=1, max_size=3)),
+        st.tuples(st.just("resource_types"), st.dictionaries(st.text(max_size=3), st.integers(), min_size=1)),
+    )
+)
+def test_config_rules_refuse_bad_rule_options(run, option_value):
+    option, value = option_value
+    rule = {**RULE, option: value}
+    _failed(run(config_rules, {"rules": [rule]}), option)
+    assert _rules() == []
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"delivery_channel": {"s3_bucket_name": "b", "delivery_frequency": v}}, _not_in([])
+        ),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "absent"])),
+        st.builds(lambda v: {"recording": v}, NOT_A_BOOL),
+        # No wrong type for recording_group or delivery_channel: ansible-core's own set_fallbacks
+        # raises TypeError on an int or a list for a dict option with suboptions (not our code).
+        st.builds(
+            lambda v: {"recording_group": {"resource_types": v}},
+            st.dictionaries(st.text(max_size=3), st.integers(), min_size=1),
+        ),
+    )
+)
+def test_config_recorder_refuses_bad_options(run, args):
+    before = _recorders()
+    wanted = {
+        "role_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/config",
+        "delivery_channel": {"s3_bucket_name": "giftcrypto-config"},
+        **args,
+    }
+    option = next(iter(args))
+    message = _failed(run(config_recorder, wanted))
+    assert option in message or "delivery_frequency" in message or "resource_types" in message, message
+    assert _recorders() == before
+
+
+def test_config_recorder_needs_resource_types_or_all_supported(run):
+    wanted = {
+        "role_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/config",
+        "delivery_channel": {"s3_bucket_name": "giftcrypto-config"},
+        "recording_group": {"all_supported": False, "resource_types": []},
+    }
+    _failed(run(config_recorder, wanted), "recording_group.resource_types is required")
+    assert _recorders() == ([], [], [])
+
+
+# guardduty_detector and securityhub_hub
+
+
+def _detectors():
+    return _client("guardduty").list_detectors()["DetectorIds"]
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"finding_publishing_frequency": v}, _not_in([])),
+        st.builds(lambda v: {"state": v}, _not_in([])),
+        st.builds(lambda v: {"enable": v}, NOT_A_BOOL),
+        st.builds(lambda v: {"features": v}, NOT_A_LIST),
+        st.builds(lambda v: {"features": [{"name": "S3_DATA_EVENTS", "status": v}]}, _not_in([])),
+        st.builds(lambda v: {"tags": v}, st.one_of(NOT_A_LIST, st.lists(st.integers(), min_size=1))),
+    )
+)
+def test_guardduty_detector_refuses_bad_options(run, args):
+    assert _detectors() == []
+    option = next(iter(args))
+    message = _failed(run(guardduty_detector, args))
+    assert option in message or "status" in message, message
+    assert _detectors() == []
+
+
+def _hub():
+    try:
+        return _client("securityhub").describe_hub()["HubArn"]
+    except botocore.exceptions.ClientError:  # InvalidAccessException: not enabled
+        return None
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"state": v}, _not_in([])),
+        st.builds(
+            lambda v: {"standards": v},
+            st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2),
+        ),
+        st.builds(lambda v: {"tags": v}, st.lists(st.integers(), min_size=1, max_size=2)),
+        st.builds(lambda v: {"purge_standards": v}, NOT_A_BOOL),
+        st.builds(lambda v: {"enable_default_standards": v}, NOT_A_BOOL),
+    )
+)
+def test_securityhub_hub_refuses_bad_options(run, args):
+    assert _hub() is None
+    option = next(iter(args))
+    _failed(run(securityhub_hub, args), option)
+    assert _hub() is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Database modules against the throwaway PostgreSQL cluster
+
+
+CATALOG = (
+    "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+    "ORDER BY 1, 2"
+)
+
+
+def _catalog(cluster, db) -> tuple:
+    with cluster.connect(db) as conn:
+        relations = conn.execute(CATALOG).fetchall()
+        schemas = conn.execute("SELECT nspname FROM pg_namespace ORDER BY 1").fetchall()
+        functions = conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' ORDER BY 1"
+        ).fetchall()
+        rows = ()
+        if conn.execute("SELECT to_regclass('public.schema_migrations') IS NOT NULL").fetchone()[0]:
+            rows = tuple(
+                conn.execute("SELECT version, name, checksum FROM public.schema_migrations ORDER BY 1")
+            )
+        keys = ()
+        if conn.execute("SELECT to_regclass('public.encryption_keys') IS NOT NULL").fetchone()[0]:
+            keys = tuple(conn.execute("SELECT purpose, version, active FROM encryption_keys ORDER BY 1, 2"))
+    return relations, schemas, functions, rows, keys
+
+
+@pytest.fixture
+def run_db(capsys):
+    return lambda module, args, **kwargs: moto_modules.runner(module, capsys)(args, **kwargs)
+
+
+bad_tables = st.one_of(
+    st.sampled_from(INJECTIONS),
+    NASTY_TEXT,
+    st.sampled_from(
+        ["Public.schema_migrations", "a.b.c", ".t", "t.", "public.", "1t", '"t"', "pg_catalog.pg_class;"]
+    ),
+).filter(lambda s: not pg_migrate.TABLE_RE.match(s))
+
+
+@FIXTURES
+@given(table=bad_tables, check_mode=st.booleans())
+def test_pg_migrate_refuses_bad_migrations_tables(pg_cluster, empty_db, run_db, table, check_mode):
+    before = _catalog(pg_cluster, empty_db)
+    args = {**pg_cluster.login(empty_db), "path": str(MIGRATIONS), "migrations_table": table}
+    _failed(
+        run_db(pg_migrate, args, check_mode=check_mode), "migrations_table=", "[schema.]table in lower case"
+    )
+    assert _catalog(pg_cluster, empty_db) == before
+
+
+@FIXTURES
+@given(
+    target=st.one_of(
+        st.text(st.characters(codec="ascii"), min_size=1, max_size=10).filter(
+            lambda s: not s.strip().isdigit()
+        ),
+        st.sampled_from(["-1", "1.5", "0x3", "3; DROP TABLE users", "1e3", "+3", "3 4"]),
+        st.sampled_from(INJECTIONS),
+    ).filter(lambda s: s.strip() != "")
+)
+def test_pg_migrate_refuses_bad_targets(pg_cluster, migrated_db, run_db, target):
+    before = _catalog(pg_cluster, migrated_db)
+    args = {**pg_cluster.login(migrated_db), "path": str(MIGRATIONS), "target": target}
+    _failed(run_db(pg_migrate, args), "target=", "must be a version number")
+    assert _catalog(pg_cluster, migrated_db) == before
+
+
+@pytest.fixture
+def migrated_by_module(pg_cluster, empty_db, run_db):
+    """empty_db migrated by pg_migrate itself (with its bookkeeping table)."""
+    assert run_db(pg_migrate, {**pg_cluster.login(empty_db), "path": str(MIGRATIONS)})["rc"] == 0
+    return empty_db
+
+
+@FIXTURES
+@given(target=st.integers(len(list(MIGRATIONS.glob("*.up.sql"))) + 1, 10**6).map(str))
+def test_pg_migrate_refuses_targets_of_no_migration(pg_cluster, migrated_by_module, run_db, target):
+    before = _catalog(pg_cluster, migrated_by_module)
+    args = {**pg_cluster.login(migrated_by_module), "path": str(MIGRATIONS), "target": target}
+    _failed(run_db(pg_migrate, args), f"target={int(target)}: no migration has this version")
+    assert _catalog(pg_cluster, migrated_by_module) == before
+
+
+def test_pg_migrate_refused_target_leaves_a_fresh_database_unchanged(pg_cluster, empty_db, run_db):
+    before = _catalog(pg_cluster, empty_db)
+    args = {**pg_cluster.login(empty_db), "path": str(MIGRATIONS), "target": "9999"}
+    _failed(run_db(pg_migrate, args), "target=9999: no migration has this version")
+    assert _catalog(pg_cluster, empty_db) == before
+
+
+def test_pg_migrate_refuses_a_superscript_target(pg_cluster, migrated_db, run_db):
+    args = {**pg_cluster.login(migrated_db), "path": str(MIGRATIONS), "target": "²"}
+    _failed(run_db(pg_migrate, args), "target=")
+
+
+def test_pg_migrate_refuses_a_migrations_table_ending_in_a_newline(pg_cluster, empty_db, run_db):
+    before = _catalog(pg_cluster, empty_db)
+    args = {
+        **pg_cluster.login(empty_db),
+        "path": str(MIGRATIONS),
+        "migrations_table": "public.schema_migrations\n",
+    }
+    result = run_db(pg_migrate, args)
+    assert _catalog(pg_cluster, empty_db) == before
+    _failed(result, "migrations_table=")
+
+
+@FIXTURES
+@given(
+    path=st.one_of(
+        st.sampled_from(
+            ["../../etc", "/etc/passwd", "", "/nonexistent/../../x", "~nobody/x", "$HOME/x", "a\x00b"]
+        ),
+        NASTY_TEXT.map(lambda s: "/nonexistent-" + s.replace("\x00", "")),
+    )
+)
+def test_pg_migrate_refuses_paths_that_are_no_directory_of_migrations(pg_cluster, empty_db, run_db, path):
+    assume(not os.path.isdir(os.path.expanduser(os.path.expandvars(path))))  # e.g. ../../etc is /etc
+    before = _catalog(pg_cluster, empty_db)
+    args = {**pg_cluster.login(empty_db), "path": path}
+    message = _failed(run_db(pg_migrate, args))
+    assert (
+        "path=" in message
+        or "not a directory" in message
+        or "'path'" in message
+        or "a migration file" in message
+    ), message
+    assert _catalog(pg_cluster, empty_db) == before
+
+
+@FIXTURES
+@given(name=NASTY_TEXT.filter(lambda s: "\x00" not in s and "/" not in s and s not in (".", "..")))
+def test_pg_migrate_refuses_badly_named_migration_files(pg_cluster, empty_db, run_db, tmp_path_factory, name):
+    directory = tmp_path_factory.mktemp("migrations")
+    try:
+        (directory / f"{name}.sql").write_text("CREATE TABLE should_not_exist (id int);")
+    except OSError:
+        assume(False)
+    assume(not pg_migrate.FILE_RE.match(f"{name}.sql"))
+    before = _catalog(pg_cluster, empty_db)
+    _failed(
+        run_db(pg_migrate, {**pg_cluster.login(empty_db), "path": str(directory)}),
+        "a migration file must be named",
+    )
+    assert _catalog(pg_cluster, empty_db) == before
+
+
+@FIXTURES
+@given(
+    option=st.sampled_from(["lock_key", "lock_timeout", "login_port", "connect_timeout"]), value=NASTY_TEXT
+)
+def test_pg_migrate_refuses_integers_that_are_not(pg_cluster, empty_db, run_db, option, value):
+    assume(not value.strip().lstrip("+-").isdigit())
+    before = _catalog(pg_cluster, empty_db)
+    args = {**pg_cluster.login(empty_db), "path": str(MIGRATIONS), option: value}
+    _failed(run_db(pg_migrate, args), f"'{option}'", "int")
+    assert _catalog(pg_cluster, empty_db) == before
+
+
+bad_identifiers = st.one_of(
+    st.sampled_from(INJECTIONS),
+    NASTY_TEXT,
+    st.text(st.sampled_from("abc_"), min_size=64, max_size=100),
+).filter(lambda s: not pii_keyring.envelope._IDENTIFIER.match(s))
+
+
+@FIXTURES
+@given(
+    field=st.sampled_from(["table", "column", "id_column", "source_column"]),
+    value=bad_identifiers,
+)
+def test_pii_keyring_refuses_bad_identifiers_in_columns(pg_cluster, migrated_db, run_db, aws, field, value):
+    before = _catalog(pg_cluster, migrated_db)
+    purpose = "blind_index" if field == "source_column" else "pii"
+    column = {"table": "users", "column": "email_bidx" if purpose == "blind_index" else "email_ciphertext"}
+    if purpose == "blind_index":
+        column["source_column"] = "email_ciphertext"
+    assume(not (field == "id_column" and value == ""))  # empty means the default, id
+    column[field] = value
+    args = {**pg_cluster.login(migrated_db), "purpose": purpose, "kms_key_id": "alias/x", "region": REGION}
+    result = run_db(pii_keyring, {**args, "columns": [column]})
+    if field == "source_column" and value == "":
+        _failed(result, "columns[0].source_column is required when purpose=blind_index")
+    else:
+        _failed(result, "columns[0]: ", f"{field} {value!r} must match")
+    assert _catalog(pg_cluster, migrated_db) == before
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"purpose": v}, _not_in(["pii", "blind_index"])),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "rotated"])),
+        st.builds(
+            lambda v: {"batch_size": v}, st.one_of(st.integers(max_value=0), st.integers(min_value=100001))
+        ),
+        st.builds(
+            lambda v: {"batch_size": v}, NASTY_TEXT.filter(lambda s: not s.strip().lstrip("+-").isdigit())
+        ),
+        st.builds(lambda v: {"kms_key_id": v}, st.text(" \t\n", min_size=1, max_size=5)),
+        st.builds(lambda v: {"connect_timeout": v}, st.integers(max_value=0)),
+        st.builds(
+            lambda v: {"columns": v}, st.one_of(NOT_A_LIST, st.lists(st.integers(), min_size=1, max_size=2))
+        ),
+    )
+)
+def test_pii_keyring_refuses_bad_options(pg_cluster, migrated_db, run_db, aws, args):
+    before = _catalog(pg_cluster, migrated_db)
+    login = {**pg_cluster.login(migrated_db), "purpose": "pii", "kms_key_id": "alias/x", "region": REGION}
+    option = next(iter(args))
+    _failed(run_db(pii_keyring, {**login, **args}), option)
+    assert _catalog(pg_cluster, migrated_db) == before
+
+
+def test_pii_keyring_refuses_a_source_column_for_pii(pg_cluster, migrated_db, run_db, aws):
+    before = _catalog(pg_cluster, migrated_db)
+    column = {"table": "users", "column": "email_ciphertext", "source_column": "email_ciphertext"}
+    args = {**pg_cluster.login(migrated_db), "purpose": "pii", "kms_key_id": "alias/x", "region": REGION}
+    _failed(run_db(pii_keyring, {**args, "columns": [column]}), "columns[0].source_column is only valid")
+    assert _catalog(pg_cluster, migrated_db) == before
+
+
+def test_pii_keyring_refuses_an_identifier_ending_in_a_newline(pg_cluster, migrated_db, run_db, aws):
+    column = {"table": "users\n", "column": "email_ciphertext"}
+    args = {**pg_cluster.login(migrated_db), "purpose": "pii", "kms_key_id": "alias/x", "region": REGION}
+    _failed(run_db(pii_keyring, {**args, "columns": [column]}), "columns[0]: ", "must match")
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"fail_on_break": v}, NOT_A_BOOL),
+        st.builds(
+            lambda v: {"expected_heads": v},
+            st.one_of(NOT_A_LIST, st.lists(st.integers(), min_size=1, max_size=2)),
+        ),
+        st.builds(lambda v: {"ssl_mode": v}, _not_in([])),
+        st.builds(
+            lambda v: {"login_port": v}, NASTY_TEXT.filter(lambda s: not s.strip().lstrip("+-").isdigit())
+        ),
+    )
+)
+def test_audit_verify_refuses_bad_options(pg_cluster, migrated_db, run_db, args):
+    before = _catalog(pg_cluster, migrated_db)
+    option = next(iter(args))
+    _failed(run_db(audit_verify, {**pg_cluster.login(migrated_db, user="auditor"), **args}), option)
+    assert _catalog(pg_cluster, migrated_db) == before
+
+
+def test_audit_verify_names_a_non_numeric_expected_heads_key(pg_cluster, migrated_db, run_db):
+    args = {**pg_cluster.login(migrated_db, user="auditor"), "expected_heads": {"shard-0": {"seq": 1}}}
+    _failed(run_db(audit_verify, args), "expected_heads")
+
+
+def test_every_module_has_a_property():
+    modules = {p.stem for p in pathlib.Path(pg_migrate.__file__).parent.glob("*.py") if p.stem != "__init__"}
+    tested = {
+        m.__name__.rsplit(".", 1)[1]
+        for m in (
+            audit_verify,
+            cloudwatch_dashboard,
+            config_recorder,
+            config_rules,
+            ec2_vpc_flow_log,
+            guardduty_detector,
+            iam_openid_connect_provider,
+            pg_migrate,
+            pii_keyring,
+            securityhub_hub,
+            sns_topic_encryption,
+        )
+    }
+    assert modules == tested
