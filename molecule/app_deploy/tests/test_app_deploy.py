@@ -265,15 +265,20 @@ def test_modes(host, path, mode, group):
     assert entry.mode == mode, f"{path}: {oct(entry.mode)}"
 
 
-def test_haproxy_access_log_is_json_and_rotated_daily_for_thirty_days(host):
+def test_haproxy_and_colour_logs_are_json_and_rotated_daily_for_thirty_days(host):
     rotation = host.file("/etc/logrotate.d/giftcrypto-app-molecule").content_string
-    assert "/var/log/giftcrypto/app-molecule/haproxy.log {" in rotation
+    logs = "/var/log/giftcrypto/app-molecule"
+    assert f"{logs}/haproxy.log {logs}/api-*.log {{" in rotation
     assert "    rotate 30" in rotation.splitlines() and "    copytruncate" in rotation.splitlines()
     check = host.run("logrotate --debug /etc/logrotate.d/giftcrypto-app-molecule")
     assert check.rc == 0, check.stderr
-    lines = host.file("/var/log/giftcrypto/app-molecule/haproxy.log").content_string.split("\n")[:-1]
+    lines = host.file(f"{logs}/haproxy.log").content_string.split("\n")[:-1]
     requests = [json.loads(line) for line in lines if line.startswith("{")]
     assert requests and all({"time", "request_id", "status"} <= set(r) for r in requests)
+    colour = state()["active"]
+    lines = host.file(f"{logs}/api-{colour}.log").content_string.split("\n")[:-1]
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert records and all({"time", "level", "msg", "logger"} <= set(r) for r in records), colour
 
 
 def test_no_secret_is_world_accessible():
