@@ -242,6 +242,8 @@ def test_the_history_keeps_what_a_later_commit_removed(tmp_path):
     git("config", "user.name", "t")
     (repo / "conf").mkdir()
     (repo / "conf" / "app.yml").write_text("user: app\npassword: hunter2-but-longer\n")
+    digest = "9cadc012cf345bc452222ad0f983edd297bc9329"  # pragma: allowlist secret
+    (repo / ".secrets.baseline").write_text(json.dumps({"hashed_secret": digest}) + "\n")
     git("add", ".")
     git("commit", "-q", "-m", "one")
     (repo / "conf" / "app.yml").write_text("user: app\n")
@@ -249,7 +251,9 @@ def test_the_history_keeps_what_a_later_commit_removed(tmp_path):
 
     out = tmp_path / "history"
     meta = gate.extract_history(out, repo)
-    assert meta == {"commits": 2, "files": 1, "shallow": False}
+    assert meta == {"commits": 2, "files": 2, "shallow": False}
+    # The baseline's hashes are not secrets: never written out for the history scan.
+    assert not list(out.glob("*/.secrets.baseline"))
     (written,) = out.glob("*/conf/app.yml")
     assert written.read_text() == "user: app\npassword: hunter2-but-longer\n"
     assert json.loads(out.with_suffix(".json").read_text())["commits"] == 2
