@@ -66,6 +66,29 @@ def runner(module: ModuleType, capsys: pytest.CaptureFixture) -> Callable[..., d
     return run
 
 
+def module_fixtures(module: ModuleType) -> tuple:
+    """The fixtures every module's test file uses: ``aws_environment`` (autouse, the dummy AWS
+    environment), ``botocore_loader`` (one per test module) and ``run_module`` (``runner`` of module).
+
+    Assign them at module level: ``aws_environment, botocore_loader, run_module = module_fixtures(m)``.
+    """
+
+    @pytest.fixture(autouse=True)
+    def aws_environment(monkeypatch, tmp_path):
+        dummy_environment(monkeypatch, tmp_path)
+
+    @pytest.fixture(scope="module")
+    def botocore_loader():
+        with shared_botocore_loader():
+            yield
+
+    @pytest.fixture
+    def run_module(capsys, botocore_loader):
+        return runner(module, capsys)
+
+    return aws_environment, botocore_loader, run_module
+
+
 @contextlib.contextmanager
 def fake_operations(handlers: dict[str, Callable[[dict], dict]]) -> Iterator[list]:
     """Answers the named API operations with ``handlers`` instead of moto (which lacks them).

@@ -18,20 +18,7 @@ from tests.unit.moto_modules import ACCOUNT_ID, REGION
 NAME = "giftcrypto-test-overview"
 
 
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch, tmp_path):
-    moto_modules.dummy_environment(monkeypatch, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def botocore_loader():
-    with moto_modules.shared_botocore_loader():
-        yield
-
-
-@pytest.fixture
-def run_module(capsys, botocore_loader):
-    return moto_modules.runner(cloudwatch_dashboard, capsys)
+aws_environment, botocore_loader, run_module = moto_modules.module_fixtures(cloudwatch_dashboard)
 
 
 def _widget(title: str, metric: str) -> dict:

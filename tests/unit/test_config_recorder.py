@@ -23,20 +23,7 @@ PRESENT = {
 }
 
 
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch, tmp_path):
-    moto_modules.dummy_environment(monkeypatch, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def botocore_loader():
-    with moto_modules.shared_botocore_loader():
-        yield
-
-
-@pytest.fixture
-def run_module(capsys, botocore_loader):
-    return moto_modules.runner(config_recorder, capsys)
+aws_environment, botocore_loader, run_module = moto_modules.module_fixtures(config_recorder)
 
 
 def _config():

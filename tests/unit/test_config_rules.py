@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import boto3
-import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import config_rules
 from moto import mock_aws
 
@@ -33,20 +32,7 @@ RULES = [
 TAGS = {"Project": "GiftCrypto", "Layer": "security"}
 
 
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch, tmp_path):
-    moto_modules.dummy_environment(monkeypatch, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def botocore_loader():
-    with moto_modules.shared_botocore_loader():
-        yield
-
-
-@pytest.fixture
-def run_module(capsys, botocore_loader):
-    return moto_modules.runner(config_rules, capsys)
+aws_environment, botocore_loader, run_module = moto_modules.module_fixtures(config_rules)
 
 
 def _rules() -> dict[str, dict]:

@@ -38,6 +38,21 @@ from tests.unit.moto_modules import ACCOUNT_ID, REGION
 from tests.unit.pg_cluster import MIGRATIONS
 from tests.unit.strategies import INJECTIONS, NASTY_TEXT
 
+# Every module this file drives; test_every_module_has_a_property checks none is missing.
+COVERED = (
+    audit_verify,
+    cloudwatch_dashboard,
+    config_recorder,
+    config_rules,
+    ec2_vpc_flow_log,
+    guardduty_detector,
+    iam_openid_connect_provider,
+    pg_migrate,
+    pii_keyring,
+    securityhub_hub,
+    sns_topic_encryption,
+)
+
 FIXTURES = settings(
     max_examples=25,
     deadline=None,
@@ -784,20 +799,5 @@ def test_audit_verify_names_a_non_numeric_expected_heads_key(pg_cluster, migrate
 
 def test_every_module_has_a_property():
     modules = {p.stem for p in pathlib.Path(pg_migrate.__file__).parent.glob("*.py") if p.stem != "__init__"}
-    tested = {
-        m.__name__.rsplit(".", 1)[1]
-        for m in (
-            audit_verify,
-            cloudwatch_dashboard,
-            config_recorder,
-            config_rules,
-            ec2_vpc_flow_log,
-            guardduty_detector,
-            iam_openid_connect_provider,
-            pg_migrate,
-            pii_keyring,
-            securityhub_hub,
-            sns_topic_encryption,
-        )
-    }
+    tested = {m.__name__.rsplit(".", 1)[1] for m in COVERED}
     assert modules == tested

@@ -9,7 +9,6 @@ UntagResource): those operations are answered by the small fake below, on top of
 from __future__ import annotations
 
 import boto3
-import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import securityhub_hub
 from moto import mock_aws
 from moto.securityhub.models import securityhub_backends
@@ -22,20 +21,7 @@ CIS = f"arn:aws:securityhub:{REGION}::standards/cis-aws-foundations-benchmark/v/
 HUB_ARN = f"arn:aws:securityhub:{REGION}:{ACCOUNT_ID}:hub/default"
 
 
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch, tmp_path):
-    moto_modules.dummy_environment(monkeypatch, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def botocore_loader():
-    with moto_modules.shared_botocore_loader():
-        yield
-
-
-@pytest.fixture
-def run_module(capsys, botocore_loader):
-    return moto_modules.runner(securityhub_hub, capsys)
+aws_environment, botocore_loader, run_module = moto_modules.module_fixtures(securityhub_hub)
 
 
 class FakeStandards:

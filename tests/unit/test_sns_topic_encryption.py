@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import boto3
-import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import sns_topic_encryption
 from moto import mock_aws
 
 from tests.unit import moto_modules
 from tests.unit.moto_modules import ACCOUNT_ID, REGION
 
-
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch, tmp_path):
-    moto_modules.dummy_environment(monkeypatch, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def botocore_loader():
-    with moto_modules.shared_botocore_loader():
-        yield
-
-
-@pytest.fixture
-def run_module(capsys, botocore_loader):
-    return moto_modules.runner(sns_topic_encryption, capsys)
+aws_environment, botocore_loader, run_module = moto_modules.module_fixtures(sns_topic_encryption)
 
 
 def _world() -> tuple[str, str, str]:
