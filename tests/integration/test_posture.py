@@ -1,0 +1,450 @@
+"""AWS posture of the deployed local platform, one test per control.
+
+Each test checks one control of the AWS Foundational Security Best Practices standard (FSBP, the
+control ids Security Hub uses: ``CloudTrail.2``, ``IAM.7``...) or of the CIS AWS Foundations
+Benchmark, against what `nox -s deploy-local` created on the local AWS endpoint, with boto3 and
+nothing else: the test name carries the control id (``test_cloudtrail_2_...`` is CloudTrail.2).
+The same assertions hold for staging and production because the same roles create them; the
+endpoint answers the describe calls exactly as AWS documents them for these services.
+
+Where the local endpoint cannot show a control (account-level facts such as the root user's MFA or
+access keys), there is no test: a test that cannot fail would prove nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("local_vars")
+
+# Ports that FSBP EC2.19 calls high-risk: none may be open to the world.
+HIGH_RISK_PORTS = (20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000)
+HIGH_RISK_PORTS += (5432, 5500, 5601, 6379, 8080, 8088, 8888, 9200, 9300)
+WORLD = ("0.0.0.0/0", "::/0")
+PURPOSES = ("rds", "eks", "s3", "logs", "pii", "elasticache")
+
+
+@pytest.fixture(scope="module")
+def prefix(local_vars) -> str:
+    return f"{local_vars['platform_name']}-{local_vars['platform_environment']}"
+
+
+@pytest.fixture(scope="module")
+def vpc(aws, prefix) -> dict:
+    vpcs = aws("ec2").describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [prefix]}])["Vpcs"]
+    assert len(vpcs) == 1, f"expected one VPC named {prefix}, found {len(vpcs)}"
+    return vpcs[0]
+
+
+@pytest.fixture(scope="module")
+def trail(aws, prefix) -> dict:
+    trails = {t["Name"]: t for t in aws("cloudtrail").describe_trails()["trailList"]}
+    assert f"{prefix}-audit" in trails, f"no trail {prefix}-audit among {sorted(trails)}"
+    return trails[f"{prefix}-audit"]
+
+
+@pytest.fixture(scope="module")
+def keys(aws, prefix) -> dict[str, str]:
+    """purpose -> key id of the platform's customer-managed keys (by their aliases)."""
+    aliases = aws("kms").list_aliases()["Aliases"]
+    found = {a["AliasName"].removeprefix(f"alias/{prefix}-"): a["TargetKeyId"] for a in aliases}
+    missing = sorted(set(PURPOSES) - set(found))
+    assert not missing, f"no customer-managed key for {missing}"
+    return {purpose: found[purpose] for purpose in PURPOSES}
+
+
+@pytest.fixture(scope="module")
+def security_groups(aws, vpc) -> list[dict]:
+    return aws("ec2").describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
+        "SecurityGroups"
+    ]
+
+
+@pytest.fixture(scope="module")
+def password_policy(aws) -> dict:
+    return aws("iam").get_account_password_policy()["PasswordPolicy"]
+
+
+@pytest.fixture(scope="module")
+def our_buckets(aws, prefix) -> list[str]:
+    buckets = [b["Name"] for b in aws("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
+    assert buckets, f"no bucket of {prefix}"
+    return buckets
+
+
+def _world_rules(group: dict) -> list[dict]:
+    return [
+        rule
+        for rule in group["IpPermissions"]
+        if any(r.get("CidrIp") in WORLD for r in rule.get("IpRanges", []))
+        or any(r.get("CidrIpv6") in WORLD for r in rule.get("Ipv6Ranges", []))
+    ]
+
+
+def _covers(rule: dict, port: int) -> bool:
+    if rule.get("IpProtocol") == "-1":
+        return True
+    return rule.get("FromPort", 0) <= port <= rule.get("ToPort", 65535)
+
+
+def _bucket_policy(aws, bucket: str) -> dict:
+    return json.loads(aws("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+
+
+# --- CloudTrail ------------------------------------------------------------------------------------
+
+
+@pytest.mark.soc2("CC7.2")
+def test_cloudtrail_1_multi_region_trail_with_management_events(aws, trail):
+    assert trail["IsMultiRegionTrail"] is True
+    assert trail["IncludeGlobalServiceEvents"] is True
+    assert aws("cloudtrail").get_trail_status(Name=trail["TrailARN"])["IsLogging"] is True
+
+
+@pytest.mark.soc2("CC6.1", "CC7.2")
+def test_cloudtrail_2_encrypted_with_kms(trail, keys, aws):
+    key_id = aws("kms").describe_key(KeyId=trail["KmsKeyId"])["KeyMetadata"]["KeyId"]
+    assert key_id == keys["logs"], "CloudTrail must be encrypted with the platform's logs key"
+
+
+@pytest.mark.soc2("CC7.2")
+def test_cloudtrail_4_log_file_validation(trail):
+    assert trail["LogFileValidationEnabled"] is True
+
+
+@pytest.mark.soc2("CC7.2")
+def test_cloudtrail_5_integrated_with_cloudwatch_logs(trail, aws):
+    group = trail["CloudWatchLogsLogGroupArn"].split(":log-group:")[1].removesuffix(":*")
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in groups] == [group]
+    assert trail["CloudWatchLogsRoleArn"].endswith("-cloudtrail-logs")
+
+
+@pytest.mark.soc2("CC6.1", "CC7.2")
+def test_cloudtrail_6_trail_bucket_not_public(aws, trail):
+    """CIS 3.3 (FSBP CloudTrail.6): the bucket of the trail's logs blocks every public access."""
+    config = aws("s3").get_public_access_block(Bucket=trail["S3BucketName"])["PublicAccessBlockConfiguration"]
+    assert all(config.values()), config
+
+
+# --- AWS Config, GuardDuty, Security Hub --------------------------------------------------------------
+
+
+@pytest.mark.soc2("CC7.2")
+def test_config_1_recorder_records_all_resources(aws):
+    config = aws("config")
+    recorders = config.describe_configuration_recorders()["ConfigurationRecorders"]
+    assert len(recorders) == 1
+    group = recorders[0]["recordingGroup"]
+    assert group["allSupported"] is True and group["includeGlobalResourceTypes"] is True
+    status = config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
+    assert status[0]["recording"] is True
+    assert config.describe_delivery_channels()["DeliveryChannels"], "no delivery channel"
+    rules = config.describe_config_rules()["ConfigRules"]
+    assert len(rules) >= 5 and all(r["ConfigRuleState"] == "ACTIVE" for r in rules)
+
+
+@pytest.mark.soc2("CC7.2")
+def test_guardduty_1_enabled_with_high_findings_routed(aws, prefix):
+    guardduty = aws("guardduty")
+    detectors = guardduty.list_detectors()["DetectorIds"]
+    assert len(detectors) == 1
+    assert guardduty.get_detector(DetectorId=detectors[0])["Status"] == "ENABLED"
+    events = aws("events")
+    rule = events.describe_rule(Name=f"{prefix}-guardduty-high-severity")
+    assert rule["State"] == "ENABLED"
+    assert json.loads(rule["EventPattern"])["source"] == ["aws.guardduty"]
+    targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert [t["Arn"].rsplit(":", 1)[1] for t in targets] == [f"{prefix}-critical"]
+
+
+@pytest.mark.soc2("CC7.2")
+def test_securityhub_1_enabled(aws):
+    hub = aws("securityhub").describe_hub()
+    assert hub["HubArn"].endswith(":hub/default")
+
+
+# --- EC2 / VPC ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.soc2("CC6.6")
+def test_ec2_2_default_security_group_allows_nothing(security_groups):
+    default = [g for g in security_groups if g["GroupName"] == "default"]
+    assert len(default) == 1
+    assert default[0]["IpPermissions"] == [], "the VPC's default security group must have no ingress"
+    assert default[0]["IpPermissionsEgress"] == [], "the VPC's default security group must have no egress"
+
+
+@pytest.mark.soc2("CC7.2")
+def test_ec2_6_vpc_flow_logging_enabled(aws, vpc):
+    logs = aws("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc["VpcId"]]}])[
+        "FlowLogs"
+    ]
+    assert [(f["TrafficType"], f["FlowLogStatus"]) for f in logs] == [("ALL", "ACTIVE")]
+
+
+@pytest.mark.soc2("CC6.6")
+def test_ec2_18_only_https_open_to_the_world(security_groups):
+    """EC2.18: unrestricted ingress only on authorised ports (ours: 443 and 80, on the ALB's group)."""
+    for group in security_groups:
+        for rule in _world_rules(group):
+            assert rule["IpProtocol"] == "tcp", f"{group['GroupName']}: {rule}"
+            assert (rule["FromPort"], rule["ToPort"]) in {(443, 443), (80, 80)}, f"{group['GroupName']}"
+            assert group["GroupName"].endswith("-alb"), f"{group['GroupName']} is open to the world"
+
+
+@pytest.mark.soc2("CC6.6")
+@pytest.mark.parametrize("port", HIGH_RISK_PORTS)
+def test_ec2_19_no_high_risk_port_open_to_the_world(security_groups, port):
+    for group in security_groups:
+        for rule in _world_rules(group):
+            assert not _covers(rule, port), f"{group['GroupName']} opens {port} to the world"
+
+
+@pytest.mark.soc2("CC6.6")
+def test_ec2_21_network_acls_block_admin_ports_from_the_world(aws, vpc):
+    acls = aws("ec2").describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
+        "NetworkAcls"
+    ]
+    ours = [a for a in acls if not a["IsDefault"]]
+    assert ours, "the VPC has no network ACL of ours"
+    for acl in ours:
+        for entry in acl["Entries"]:
+            if entry["Egress"] or entry["RuleAction"] != "allow":
+                continue
+            if entry.get("CidrBlock") not in WORLD and entry.get("Ipv6CidrBlock") not in WORLD:
+                continue
+            span = entry.get("PortRange", {"From": 0, "To": 65535})
+            for port in (22, 3389):
+                assert entry["Protocol"] not in ("-1",), f"{acl['NetworkAclId']} allows everything"
+                assert not span["From"] <= port <= span["To"], f"{acl['NetworkAclId']} allows {port}"
+
+
+@pytest.mark.soc2("CC6.6")
+def test_ec2_53_no_remote_admin_from_the_world(security_groups):
+    for group in security_groups:
+        for rule in _world_rules(group):
+            for port in (22, 3389):
+                assert not _covers(rule, port), f"{group['GroupName']} opens {port} to the world"
+
+
+# --- IAM --------------------------------------------------------------------------------------------
+
+
+def _our_policy_documents(aws, prefix):
+    iam = aws("iam")
+    for policy in iam.list_policies(Scope="Local")["Policies"]:
+        if policy["PolicyName"].startswith(prefix):
+            version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+            yield policy["PolicyName"], version["PolicyVersion"]["Document"]
+    for role in iam.list_roles()["Roles"]:
+        if role["RoleName"].startswith(prefix):
+            for name in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]:
+                yield (
+                    f"{role['RoleName']}/{name}",
+                    iam.get_role_policy(RoleName=role["RoleName"], PolicyName=name)["PolicyDocument"],
+                )
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.soc2("CC6.1", "CC6.3")
+def test_iam_1_no_policy_grants_full_administrative_privileges(aws, prefix):
+    documents = list(_our_policy_documents(aws, prefix))
+    assert documents, "no policy of ours found"
+    for name, document in documents:
+        document = json.loads(document) if isinstance(document, str) else document
+        for statement in _as_list(document["Statement"]):
+            if statement["Effect"] != "Allow" or "Action" not in statement:
+                continue
+            actions = _as_list(statement["Action"])
+            resources = _as_list(statement.get("Resource", []))
+            assert not ("*" in actions and "*" in resources), f"{name} allows * on *"
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_2_users_get_permissions_only_through_groups(aws):
+    iam = aws("iam")
+    for user in iam.list_users()["Users"]:
+        name = user["UserName"]
+        assert iam.list_attached_user_policies(UserName=name)["AttachedPolicies"] == [], name
+        assert iam.list_user_policies(UserName=name)["PolicyNames"] == [], name
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_7_password_policy_is_strong(password_policy):
+    assert password_policy["MinimumPasswordLength"] >= 14
+    assert password_policy["AllowUsersToChangePassword"] is True
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_11_password_requires_uppercase(password_policy):
+    assert password_policy["RequireUppercaseCharacters"] is True
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_12_password_requires_lowercase(password_policy):
+    assert password_policy["RequireLowercaseCharacters"] is True
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_13_password_requires_symbols(password_policy):
+    assert password_policy["RequireSymbols"] is True
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_14_password_requires_numbers(password_policy):
+    assert password_policy["RequireNumbers"] is True
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_15_password_minimum_length_14(password_policy):
+    assert password_policy["MinimumPasswordLength"] >= 14
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_16_password_reuse_prevented(password_policy):
+    assert password_policy["PasswordReusePrevention"] >= 24
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_17_passwords_expire_within_90_days(password_policy):
+    assert password_policy["ExpirePasswords"] is True
+    assert password_policy["MaxPasswordAge"] <= 90
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_cis_1_14_admins_need_mfa(aws, prefix):
+    """CIS 1.10/1.14 in spirit: every action of the admin group is denied without MFA."""
+    iam = aws("iam")
+    group = f"{prefix}-admins"
+    documents = []
+    for attached in iam.list_attached_group_policies(GroupName=group)["AttachedPolicies"]:
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+        documents.append(version["PolicyVersion"]["Document"])
+    for name in iam.list_group_policies(GroupName=group)["PolicyNames"]:
+        documents.append(iam.get_group_policy(GroupName=group, PolicyName=name)["PolicyDocument"])
+    statements = [
+        s
+        for d in documents
+        for s in _as_list((json.loads(d) if isinstance(d, str) else d)["Statement"])
+        if s["Effect"] == "Deny"
+    ]
+
+    def denies_without_mfa(statement: dict, action: str) -> bool:
+        condition = statement.get("Condition", {}).get("BoolIfExists", {})
+        if condition.get("aws:MultiFactorAuthPresent") != "false" or statement.get("Resource") != "*":
+            return False
+        if "NotAction" in statement:
+            return not any(fnmatch.fnmatch(action, a) for a in _as_list(statement["NotAction"]))
+        return any(fnmatch.fnmatch(action, a) for a in _as_list(statement.get("Action", [])))
+
+    # Without MFA an admin can only set MFA up: everything else, e.g. reading data or changing IAM, is denied.
+    for action in ("s3:GetObject", "iam:CreateUser", "ec2:TerminateInstances", "kms:Decrypt"):
+        assert any(denies_without_mfa(s, action) for s in statements), f"{group}: {action} without MFA"
+    assert not any(denies_without_mfa(s, "iam:EnableMFADevice") for s in statements), (
+        f"{group}: enabling MFA itself is denied without MFA (admins would be locked out)"
+    )
+
+
+# --- KMS --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.soc2("CC6.1")
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_kms_4_key_rotation_enabled(aws, keys, purpose):
+    assert aws("kms").get_key_rotation_status(KeyId=keys[purpose])["KeyRotationEnabled"] is True
+
+
+@pytest.mark.soc2("CC6.1")
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_kms_3_key_not_scheduled_for_deletion(aws, keys, purpose):
+    metadata = aws("kms").describe_key(KeyId=keys[purpose])["KeyMetadata"]
+    assert metadata["KeyState"] == "Enabled"
+    assert metadata["KeyManager"] == "CUSTOMER"
+
+
+# --- S3 ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.soc2("CC6.1")
+def test_s3_8_buckets_block_public_access(aws, our_buckets):
+    for bucket in our_buckets:
+        config = aws("s3").get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert config == {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        }, bucket
+
+
+@pytest.mark.soc2("CC6.7")
+def test_s3_5_buckets_require_ssl(aws, our_buckets):
+    for bucket in our_buckets:
+        statements = _as_list(_bucket_policy(aws, bucket)["Statement"])
+        deny_plaintext = [
+            s
+            for s in statements
+            if s["Effect"] == "Deny"
+            and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+        ]
+        assert deny_plaintext, f"{bucket} does not deny requests without TLS"
+
+
+@pytest.mark.soc2("CC6.1")
+def test_s3_17_buckets_encrypted_with_kms(aws, our_buckets, keys):
+    for bucket in our_buckets:
+        rules = aws("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        default = rules[0]["ApplyServerSideEncryptionByDefault"]
+        assert default["SSEAlgorithm"] == "aws:kms", bucket
+        assert default.get("KMSMasterKeyID"), f"{bucket} uses the AWS-managed key"
+
+
+@pytest.mark.soc2("CC7.2")
+def test_s3_14_buckets_versioned(aws, our_buckets):
+    for bucket in our_buckets:
+        assert aws("s3").get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled", bucket
+
+
+# --- SNS, Secrets Manager, CloudWatch Logs ------------------------------------------------------------
+
+
+@pytest.mark.soc2("CC6.1")
+def test_sns_1_topics_encrypted_with_kms(aws, prefix):
+    sns = aws("sns")
+    topics = [
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].split(":")[-1].startswith(prefix)
+    ]
+    assert {t.rsplit(":", 1)[1] for t in topics} >= {f"{prefix}-critical", f"{prefix}-warning"}
+    for topic in topics:
+        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId"), topic
+
+
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_aws_secrets_encrypted_with_their_key(aws, local_vars, keys):
+    """The AWS services' secrets (RDS master, Redis AUTH) are encrypted with their service's key."""
+    base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
+    secrets = aws("secretsmanager")
+    for name, purpose in ((f"{base}/rds/master", "rds"), (f"{base}/elasticache/auth-token", "elasticache")):
+        key = secrets.describe_secret(SecretId=name)["KmsKeyId"]
+        assert aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == keys[purpose], name
+
+
+@pytest.mark.soc2("CC7.2")
+def test_cloudwatch_16_log_groups_retained_and_encrypted(aws, local_vars, keys):
+    """CloudWatch.16 asks for a retention period; ours: application 30 days, audit a year, logs key."""
+    base = f"/{local_vars['platform_name']}/{local_vars['platform_environment']}/"
+    groups = {
+        g["logGroupName"]: g for g in aws("logs").describe_log_groups(logGroupNamePrefix=base)["logGroups"]
+    }
+    assert groups[f"{base}audit"]["retentionInDays"] >= 365
+    assert groups[f"{base}application"]["retentionInDays"] >= 30
+    for name, group in groups.items():
+        assert group.get("retentionInDays"), f"{name} keeps logs forever"
