@@ -398,11 +398,28 @@ def test_s3_5_buckets_require_ssl(aws, our_buckets):
         assert deny_plaintext, f"{bucket} does not deny requests without TLS"
 
 
+def _alb_access_log_buckets(aws) -> set[str]:
+    """Buckets a load balancer writes its access logs to: Elastic Load Balancing delivers only into
+    buckets encrypted with S3-managed keys (SSE-S3), the one documented exception to S3.17."""
+    elbv2 = aws("elbv2")
+    buckets = set()
+    for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
+        found = elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]
+        attributes = {a["Key"]: a["Value"] for a in found}
+        if attributes.get("access_logs.s3.enabled") == "true":
+            buckets.add(attributes.get("access_logs.s3.bucket"))
+    return buckets
+
+
 @pytest.mark.soc2("CC6.1")
 def test_s3_17_buckets_encrypted_with_kms(aws, our_buckets, keys):
+    access_log_buckets = _alb_access_log_buckets(aws)
     for bucket in our_buckets:
         rules = aws("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
         default = rules[0]["ApplyServerSideEncryptionByDefault"]
+        if bucket in access_log_buckets:
+            assert default["SSEAlgorithm"] == "AES256", f"{bucket}: ELB access logs need SSE-S3"
+            continue
         assert default["SSEAlgorithm"] == "aws:kms", bucket
         assert default.get("KMSMasterKeyID"), f"{bucket} uses the AWS-managed key"
 
@@ -411,6 +428,148 @@ def test_s3_17_buckets_encrypted_with_kms(aws, our_buckets, keys):
 def test_s3_14_buckets_versioned(aws, our_buckets):
     for bucket in our_buckets:
         assert aws("s3").get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled", bucket
+
+
+# --- Edge (aws_edge): the load balancer <platform>-<env>, its WAF web ACL, the assets distribution ---
+
+
+@pytest.fixture(scope="module")
+def load_balancer(aws, prefix) -> dict:
+    (found,) = aws("elbv2").describe_load_balancers(Names=[prefix])["LoadBalancers"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def listeners(aws, load_balancer) -> dict[int, dict]:
+    found = aws("elbv2").describe_listeners(LoadBalancerArn=load_balancer["LoadBalancerArn"])["Listeners"]
+    return {listener["Port"]: listener for listener in found}
+
+
+@pytest.fixture(scope="module")
+def load_balancer_attributes(aws, load_balancer) -> dict[str, str]:
+    found = aws("elbv2").describe_load_balancer_attributes(LoadBalancerArn=load_balancer["LoadBalancerArn"])
+    return {a["Key"]: a["Value"] for a in found["Attributes"]}
+
+
+@pytest.fixture(scope="module")
+def web_acl(aws, prefix) -> dict:
+    wafv2 = aws("wafv2")
+    (summary,) = [
+        a for a in wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"] if a["Name"] == f"{prefix}-edge"
+    ]
+    return wafv2.get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["WebACL"]
+
+
+@pytest.fixture(scope="module")
+def distribution(aws, prefix) -> dict:
+    cloudfront = aws("cloudfront")
+    items = cloudfront.list_distributions()["DistributionList"].get("Items") or []
+    (found,) = [d for d in items if d["Comment"].startswith(f"{prefix} assets")]
+    return cloudfront.get_distribution(Id=found["Id"])["Distribution"]
+
+
+@pytest.mark.soc2("CC6.7")
+def test_elb_1_http_redirected_to_https(listeners):
+    for port, listener in listeners.items():
+        if listener["Protocol"] != "HTTP":
+            continue
+        actions = listener["DefaultActions"]
+        assert [a["Type"] for a in actions] == ["redirect"], port
+        assert actions[0]["RedirectConfig"]["Protocol"] == "HTTPS", port
+    assert any(listener["Protocol"] == "HTTPS" for listener in listeners.values())
+
+
+@pytest.mark.soc2("CC6.6")
+def test_elb_4_drops_invalid_http_headers(load_balancer_attributes):
+    assert load_balancer_attributes.get("routing.http.drop_invalid_header_fields.enabled") == "true"
+
+
+@pytest.mark.soc2("CC7.2")
+def test_elb_5_access_logging_enabled(aws, load_balancer_attributes):
+    assert load_balancer_attributes.get("access_logs.s3.enabled") == "true"
+    bucket = load_balancer_attributes["access_logs.s3.bucket"]
+    assert aws("s3").get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+
+
+@pytest.mark.soc2("CC6.6")
+def test_elb_16_associated_with_waf_web_acl(aws, load_balancer, web_acl):
+    answer = aws("wafv2").get_web_acl_for_resource(ResourceArn=load_balancer["LoadBalancerArn"])
+    assert answer["WebACL"]["ARN"] == web_acl["ARN"]
+
+
+@pytest.mark.soc2("CC6.7")
+def test_elb_17_https_listeners_use_a_recommended_tls13_policy(listeners):
+    https = [listener for listener in listeners.values() if listener["Protocol"] == "HTTPS"]
+    assert https
+    for listener in https:
+        assert listener["SslPolicy"].startswith(
+            ("ELBSecurityPolicy-TLS13-1-2-", "ELBSecurityPolicy-TLS13-1-3-")
+        )
+
+
+@pytest.mark.soc2("CC6.6")
+def test_waf_10_web_acl_has_managed_and_rate_rules(web_acl):
+    statements = [rule["Statement"] for rule in web_acl["Rules"]]
+    managed = {s["ManagedRuleGroupStatement"]["Name"] for s in statements if "ManagedRuleGroupStatement" in s}
+    assert managed >= {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesSQLiRuleSet",
+    }
+    assert any("RateBasedStatement" in s for s in statements)
+
+
+@pytest.mark.soc2("CC7.2")
+def test_waf_11_web_acl_logging_enabled(aws, web_acl):
+    logging = aws("wafv2").get_logging_configuration(ResourceArn=web_acl["ARN"])["LoggingConfiguration"]
+    (destination,) = logging["LogDestinationConfigs"]
+    group = destination.split(":log-group:", 1)[1]
+    assert group.startswith("aws-waf-logs-")
+    (found,) = aws("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert found.get("kmsKeyId"), f"{group} is not encrypted with a customer-managed key"
+
+
+@pytest.mark.soc2("CC7.2")
+def test_cloudfront_1_default_root_object(distribution):
+    assert distribution["DistributionConfig"].get("DefaultRootObject")
+
+
+@pytest.mark.soc2("CC6.7")
+def test_cloudfront_3_viewers_use_https(distribution):
+    config = distribution["DistributionConfig"]
+    behaviors = [config["DefaultCacheBehavior"], *(config.get("CacheBehaviors", {}).get("Items") or [])]
+    for behavior in behaviors:
+        assert behavior["ViewerProtocolPolicy"] in ("redirect-to-https", "https-only")
+    assert config["ViewerCertificate"]["MinimumProtocolVersion"] in (
+        "TLSv1.2_2021",
+        "TLSv1.2_2025",
+        "TLSv1.3_2025",
+    )
+
+
+@pytest.mark.soc2("CC6.1")
+def test_cloudfront_13_s3_origin_uses_origin_access_control(aws, distribution):
+    """The local endpoint (moto 5.2) drops an origin's OriginAccessControlId from its answers; what it
+    shows is checked: the origin has no legacy OAI, an OAC that always signs exists for it, and the
+    bucket admits CloudFront only for this distribution. The field itself is checked when answered."""
+    (origin,) = distribution["DistributionConfig"]["Origins"]["Items"]
+    assert origin.get("S3OriginConfig", {}).get("OriginAccessIdentity", "") == ""
+    bucket = origin["DomainName"].split(".s3.", 1)[0]
+    oacs = aws("cloudfront").list_origin_access_controls()["OriginAccessControlList"].get("Items") or []
+    signing = {
+        o["Id"]
+        for o in oacs
+        if o["SigningBehavior"] == "always" and o["OriginAccessControlOriginType"] == "s3"
+    }
+    assert signing, "no origin access control signs every request"
+    if "OriginAccessControlId" in origin:
+        assert origin["OriginAccessControlId"] in signing
+    statements = _as_list(_bucket_policy(aws, bucket)["Statement"])
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert allows, f"{bucket} admits no one"
+    for statement in allows:
+        assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        assert statement["Condition"]["StringEquals"]["AWS:SourceArn"] == distribution["ARN"]
 
 
 # --- SNS, Secrets Manager, CloudWatch Logs ------------------------------------------------------------
@@ -448,3 +607,140 @@ def test_cloudwatch_16_log_groups_retained_and_encrypted(aws, local_vars, keys):
     assert groups[f"{base}application"]["retentionInDays"] >= 30
     for name, group in groups.items():
         assert group.get("retentionInDays"), f"{name} keeps logs forever"
+
+
+# --- ElastiCache (aws_elasticache): the replication group <platform>-<env> ---------------------
+# ElastiCache.7 (not the default subnet group) has no test: the endpoint does not describe the
+# group's member clusters, where the subnet group is named, so a test could not fail.
+
+
+@pytest.fixture(scope="module")
+def replication_group(aws, prefix) -> dict:
+    groups = {
+        g["ReplicationGroupId"]: g
+        for g in aws("elasticache").describe_replication_groups()["ReplicationGroups"]
+        if g["Status"] != "deleting"
+    }
+    assert prefix in groups, f"no replication group {prefix} among {sorted(groups)}"
+    return groups[prefix]
+
+
+@pytest.mark.soc2("A1.2")
+def test_elasticache_1_automatic_backups_kept_a_week(replication_group):
+    assert replication_group["SnapshotRetentionLimit"] >= 7
+    assert replication_group["SnapshotWindow"]
+
+
+def test_elasticache_2_automatic_minor_version_upgrades(replication_group):
+    assert replication_group["AutoMinorVersionUpgrade"] is True
+
+
+@pytest.mark.soc2("A1.2")
+def test_elasticache_3_automatic_failover_across_zones(replication_group):
+    assert replication_group["AutomaticFailover"] == "enabled"
+    assert replication_group["MultiAZ"] == "enabled"
+    assert len(replication_group["MemberClusters"]) >= 2
+
+
+@pytest.mark.soc2("CC6.1")
+def test_elasticache_4_encrypted_at_rest_with_the_elasticache_key(aws, replication_group, keys):
+    assert replication_group["AtRestEncryptionEnabled"] is True
+    key = aws("kms").describe_key(KeyId=replication_group["KmsKeyId"])["KeyMetadata"]["KeyId"]
+    assert key == keys["elasticache"]
+
+
+@pytest.mark.soc2("CC6.1", "CC6.7")
+def test_elasticache_5_encrypted_in_transit(replication_group):
+    assert replication_group["TransitEncryptionEnabled"] is True
+
+
+@pytest.mark.soc2("CC6.1")
+def test_elasticache_6_redis_auth_enabled(replication_group):
+    """ElastiCache.6 asks AUTH of Redis before 6; ours has it on every version."""
+    assert replication_group["AuthTokenEnabled"] is True
+
+
+# ----- compute: EKS and ECR (roles/aws_eks)
+
+
+@pytest.fixture(scope="module")
+def cluster(aws, prefix) -> dict:
+    """The platform's EKS cluster (aws_eks_cluster_name defaults to <platform>-<env>)."""
+    names = aws("eks").list_clusters()["clusters"]
+    assert prefix in names, f"no EKS cluster {prefix} among {sorted(names)}"
+    return aws("eks").describe_cluster(name=prefix)["cluster"]
+
+
+@pytest.fixture(scope="module")
+def repositories(aws, local_vars) -> list[dict]:
+    found = [
+        r
+        for r in aws("ecr").describe_repositories()["repositories"]
+        if r["repositoryName"].startswith(f"{local_vars['platform_name']}/")
+    ]
+    assert found, f"no ECR repository {local_vars['platform_name']}/*"
+    return found
+
+
+@pytest.mark.soc2("CC6.1")
+def test_eks_1_endpoint_not_publicly_accessible(cluster, local_vars):
+    """EKS.1; locally the endpoint is what the inventory says (public only for its listed CIDRs)."""
+    vpc = cluster["resourcesVpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is bool(local_vars.get("aws_eks_endpoint_public_access", False))
+    if vpc["endpointPublicAccess"]:
+        assert not set(vpc.get("publicAccessCidrs", [])) & set(WORLD), vpc
+        assert sorted(vpc["publicAccessCidrs"]) == sorted(local_vars["aws_eks_public_access_cidrs"])
+
+
+def test_eks_2_supported_kubernetes_version(cluster, local_vars):
+    supported = local_vars.get("aws_eks_supported_versions", ["1.29", "1.30", "1.31", "1.32"])
+    assert cluster["version"] in supported, f"{cluster['version']} is not one of {supported}"
+    assert cluster["version"] == local_vars["aws_eks_kubernetes_version"]
+
+
+@pytest.mark.soc2("CC6.1")
+def test_eks_3_secrets_encrypted_with_the_eks_key(aws, cluster, keys):
+    configs = [c for c in cluster.get("encryptionConfig", []) if "secrets" in c["resources"]]
+    assert configs, f"the cluster's secrets are not envelope-encrypted: {cluster.get('encryptionConfig')}"
+    key = aws("kms").describe_key(KeyId=configs[0]["provider"]["keyArn"])["KeyMetadata"]["KeyId"]
+    assert key == keys["eks"]
+
+
+@pytest.mark.soc2("CC7.2")
+def test_eks_8_audit_logging_enabled(cluster):
+    enabled = {
+        t for entry in cluster["logging"]["clusterLogging"] if entry["enabled"] for t in entry["types"]
+    }
+    assert {"api", "audit", "authenticator"} <= enabled, enabled
+
+
+def test_ecr_1_scan_on_push(repositories):
+    unscanned = [
+        r["repositoryName"] for r in repositories if not r["imageScanningConfiguration"]["scanOnPush"]
+    ]
+    assert not unscanned
+
+
+def test_ecr_2_tag_immutability(repositories):
+    mutable = [r["repositoryName"] for r in repositories if r["imageTagMutability"] != "IMMUTABLE"]
+    assert not mutable
+
+
+def test_ecr_3_lifecycle_policy(aws, repositories):
+    for repository in repositories:
+        text = aws("ecr").get_lifecycle_policy(repositoryName=repository["repositoryName"])[
+            "lifecyclePolicyText"
+        ]
+        rules = json.loads(text)["rules"]
+        assert any(rule["selection"]["tagStatus"] == "untagged" for rule in rules), rules
+        assert all(rule["action"]["type"] == "expire" for rule in rules)
+
+
+@pytest.mark.soc2("CC6.1")
+def test_ecr_repositories_encrypted_with_kms(aws, repositories, keys):
+    for repository in repositories:
+        config = repository["encryptionConfiguration"]
+        assert config["encryptionType"] == "KMS", config
+        key = aws("kms").describe_key(KeyId=config["kmsKey"])["KeyMetadata"]["KeyId"]
+        assert key == keys["s3"]

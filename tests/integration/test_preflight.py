@@ -8,7 +8,7 @@ import shutil
 import pytest
 import yaml
 
-from tests.integration.conftest import LOCAL_INVENTORY, run_playbook
+from tests.integration.conftest import LOCAL_INVENTORY, ROOT, run_playbook
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +101,321 @@ def test_bad_inventory_is_refused_before_any_change(case, tmp_path, aws):
     assert "PLAY [Local AWS endpoint]" not in result.stdout
     assert "changed=0" in result.stdout
     assert _snapshot(aws) == before
+
+
+def _database_snapshot(aws):
+    """The network's snapshot plus what the database layer would create."""
+    rds = aws("rds")
+    return {
+        **_snapshot(aws),
+        "db_instances": sorted(i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]),
+        "db_parameter_groups": sorted(
+            g["DBParameterGroupName"] for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+        ),
+        "db_subnet_groups": sorted(
+            g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]
+        ),
+        "roles": sorted(r["RoleName"] for r in aws("iam").list_roles()["Roles"]),
+    }
+
+
+# The database layer's refusals (roles/aws_rds/tasks/validate.yml, included by roles/preflight);
+# aws_rds_environment stands in for a production inventory without the production approval.
+DATABASE_CASES = {
+    "rds_publicly_accessible": (
+        {"aws_rds_publicly_accessible": True},
+        "aws_rds_publicly_accessible=True: the database is never publicly accessible",
+    ),
+    "rds_backup_retention_under_7_days": (
+        {"aws_rds_backup_retention_days": 5},
+        "aws_rds_backup_retention_days=5: must be 7 to 35 days",
+    ),
+    "rds_single_az_in_production": (
+        {
+            "aws_rds_environment": "production",
+            "aws_rds_multi_az": False,
+            "aws_rds_skip_final_snapshot": False,
+        },
+        "aws_rds_environment=production with aws_rds_multi_az=False",
+    ),
+    "rds_deletion_protection_off_in_production": (
+        {
+            "aws_rds_environment": "production",
+            "aws_rds_deletion_protection": False,
+            "aws_rds_skip_final_snapshot": False,
+        },
+        "aws_rds_multi_az=True, aws_rds_deletion_protection=False",
+    ),
+    "rds_instance_class_not_allowed": (
+        {"aws_rds_instance_class": "db.m5.24xlarge"},
+        "aws_rds_instance_class=db.m5.24xlarge / aws_rds_replica_instance_class=db.m5.24xlarge: "
+        "must be one of aws_rds_allowed_instance_classes",
+    ),
+    "rds_too_many_replicas": (
+        {"aws_rds_replica_count": 9},
+        "aws_rds_replica_count=9: must be 0 to 5 read replicas",
+    ),
+    "rds_engine_not_14": (
+        {"aws_rds_engine_version": "16.4"},
+        "aws_rds_engine_version=16.4 with aws_rds_parameter_group_family=postgres14",
+    ),
+    "rds_port_open_to_the_world": (
+        {"aws_rds_allowed_cidrs": ["10.8.0.0/16", "0.0.0.0/0"]},
+        "aws_rds_allowed_cidrs: 0.0.0.0/0 opens the port to the world",
+    ),
+    "rds_monitoring_off": (
+        {"aws_rds_monitoring_interval": 0},
+        "aws_rds_monitoring_interval must be one of: 1, 5, 10, 15, 30, 60, got: 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATABASE_CASES))
+def test_bad_database_inventory_is_refused_before_any_change(case, tmp_path, aws):
+    changes, message = DATABASE_CASES[case]
+    before = _database_snapshot(aws)
+    result = run_playbook(inventory=_inventory(tmp_path, "rds.yml", **changes), timeout=300)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert "PLAY [Preflight]" in result.stdout
+    assert "PLAY [Network]" not in result.stdout
+    assert "PLAY [Database (AWS)" not in result.stdout
+    assert "changed=0" in result.stdout
+    assert _database_snapshot(aws) == before
+
+
+def _cache_snapshot(aws):
+    """The network's snapshot plus what the cache layer would create."""
+    elasticache = aws("elasticache")
+    return {
+        **_snapshot(aws),
+        "replication_groups": sorted(
+            (g["ReplicationGroupId"], g["Status"])
+            for g in elasticache.describe_replication_groups()["ReplicationGroups"]
+        ),
+        "cache_subnet_groups": sorted(
+            g["CacheSubnetGroupName"] for g in elasticache.describe_cache_subnet_groups()["CacheSubnetGroups"]
+        ),
+    }
+
+
+# The cache layer's refusals (roles/aws_elasticache/tasks/validate.yml, included by roles/preflight);
+# aws_elasticache_environment stands in for a production inventory without the production approval.
+CACHE_CASES = {
+    "elasticache_at_rest_encryption_off": (
+        {"aws_elasticache_at_rest_encryption": False},
+        "aws_elasticache_at_rest_encryption=False, aws_elasticache_transit_encryption=True: the cache holds",
+    ),
+    "elasticache_transit_encryption_off": (
+        {"aws_elasticache_transit_encryption": False},
+        "aws_elasticache_at_rest_encryption=True, aws_elasticache_transit_encryption=False: the cache holds",
+    ),
+    "elasticache_auth_disabled": (
+        {"aws_elasticache_auth_enabled": False},
+        "aws_elasticache_auth_enabled=False: every client authenticates with the AUTH token",
+    ),
+    "elasticache_failover_off_in_production": (
+        {
+            "aws_elasticache_environment": "production",
+            "aws_elasticache_automatic_failover": False,
+            "aws_elasticache_multi_az": False,
+            "aws_elasticache_skip_final_snapshot": False,
+        },
+        "aws_elasticache_environment=production with aws_elasticache_automatic_failover=False",
+    ),
+    "elasticache_single_node_in_production": (
+        {
+            "aws_elasticache_environment": "production",
+            "aws_elasticache_node_count": 1,
+            "aws_elasticache_automatic_failover": False,
+            "aws_elasticache_multi_az": False,
+            "aws_elasticache_skip_final_snapshot": False,
+        },
+        "aws_elasticache_node_count=1, aws_elasticache_skip_final_snapshot=False: production's cache needs",
+    ),
+    "elasticache_snapshot_retention_under_7_days": (
+        {"aws_elasticache_snapshot_retention_days": 3},
+        "aws_elasticache_snapshot_retention_days=3 (7 to 35 days",
+    ),
+    "elasticache_node_type_not_allowed": (
+        {"aws_elasticache_node_type": "cache.r6g.16xlarge"},
+        "aws_elasticache_node_type=cache.r6g.16xlarge: must be one of aws_elasticache_allowed_node_types",
+    ),
+    "elasticache_engine_not_7": (
+        {"aws_elasticache_engine_version": "6.2"},
+        "aws_elasticache_engine_version=6.2 with aws_elasticache_parameter_group_family=redis7",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CACHE_CASES))
+def test_bad_cache_inventory_is_refused_before_any_change(case, tmp_path, aws):
+    changes, message = CACHE_CASES[case]
+    before = _cache_snapshot(aws)
+    result = run_playbook(inventory=_inventory(tmp_path, "elasticache.yml", **changes), timeout=300)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert "PLAY [Preflight]" in result.stdout
+    assert "PLAY [Network]" not in result.stdout
+    assert "PLAY [Cache (AWS)" not in result.stdout
+    assert "changed=0" in result.stdout
+    assert _cache_snapshot(aws) == before
+
+
+def _compute_snapshot(aws):
+    """The network's snapshot plus what the compute layer would create."""
+    eks = aws("eks")
+    clusters = sorted(eks.list_clusters()["clusters"])
+    return {
+        **_snapshot(aws),
+        "clusters": [
+            (
+                name,
+                eks.describe_cluster(name=name)["cluster"]["resourcesVpcConfig"].get("endpointPublicAccess"),
+            )
+            for name in clusters
+        ],
+        "node_groups": {
+            name: sorted(eks.list_nodegroups(clusterName=name)["nodegroups"]) for name in clusters
+        },
+        "repositories": sorted(
+            r["repositoryName"] for r in aws("ecr").describe_repositories()["repositories"]
+        ),
+    }
+
+
+GENERAL = {"name": "general", "instance_type": "t3.medium", "min_size": 2, "desired_size": 2, "max_size": 4}
+
+# The compute layer's refusals (roles/aws_eks/tasks/validate.yml, included by roles/preflight);
+# aws_eks_environment stands in for a production inventory without the production approval.
+COMPUTE_CASES = {
+    "eks_public_endpoint_in_production": (
+        {
+            "aws_eks_environment": "production",
+            "aws_eks_endpoint_public_access": True,
+            "aws_eks_public_access_cidrs": ["198.51.100.0/24"],
+            "aws_eks_cluster_log_retention_days": 365,
+            "aws_eks_ecr_force_delete": False,
+        },
+        "aws_eks_endpoint_public_access=true with aws_eks_environment=production",
+    ),
+    "eks_public_endpoint_open_to_the_world": (
+        {
+            "aws_eks_endpoint_public_access": True,
+            "aws_eks_public_access_cidrs": ["198.51.100.0/24", "0.0.0.0/0"],
+        },
+        "aws_eks_public_access_cidrs=['198.51.100.0/24', '0.0.0.0/0']: "
+        "0.0.0.0/0 opens the API endpoint to the world",
+    ),
+    "eks_node_group_sizes_inconsistent": (
+        {"aws_eks_node_groups": [{**GENERAL, "min_size": 3, "desired_size": 5, "max_size": 4}]},
+        "aws_eks_node_groups: general: min_size=3, desired_size=5, max_size=4 must satisfy",
+    ),
+    "eks_instance_type_not_allowed": (
+        {"aws_eks_node_groups": [{**GENERAL, "instance_type": "p4d.24xlarge"}]},
+        "general: instance_type=p4d.24xlarge is not one of aws_eks_allowed_instance_types",
+    ),
+    "eks_audit_log_missing": (
+        {"aws_eks_cluster_log_types": ["api", "authenticator"]},
+        "aws_eks_cluster_log_types=['api', 'authenticator'] must include api, audit, authenticator "
+        "(missing: audit)",
+    ),
+    "eks_kubernetes_version_not_supported": (
+        {"aws_eks_kubernetes_version": "1.23"},
+        "aws_eks_kubernetes_version=1.23: must be one of aws_eks_supported_versions",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMPUTE_CASES))
+def test_bad_compute_inventory_is_refused_before_any_change(case, tmp_path, aws):
+    changes, message = COMPUTE_CASES[case]
+    before = _compute_snapshot(aws)
+    result = run_playbook(inventory=_inventory(tmp_path, "eks.yml", **changes), timeout=300)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert "PLAY [Preflight]" in result.stdout
+    assert "PLAY [Network]" not in result.stdout
+    assert "PLAY [Compute (AWS)" not in result.stdout
+    assert "changed=0" in result.stdout
+    assert _compute_snapshot(aws) == before
+
+
+def _edge_snapshot(aws):
+    """The network's snapshot plus what the edge layer would create."""
+    return {
+        **_snapshot(aws),
+        "buckets": sorted(b["Name"] for b in aws("s3").list_buckets()["Buckets"]),
+        "load_balancers": sorted(
+            lb["LoadBalancerName"] for lb in aws("elbv2").describe_load_balancers()["LoadBalancers"]
+        ),
+        "web_acls": sorted(a["Name"] for a in aws("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]),
+        "distributions": sorted(
+            d["Id"] for d in aws("cloudfront").list_distributions()["DistributionList"].get("Items") or []
+        ),
+        "certificates": sorted(
+            c["CertificateArn"] for c in aws("acm").list_certificates()["CertificateSummaryList"]
+        ),
+    }
+
+
+def _edge_buckets(purpose: str, **changes) -> dict:
+    """The role's default buckets with one bucket's settings changed."""
+    defaults = ROOT / "roles" / "aws_edge" / "defaults" / "main.yml"
+    buckets = yaml.safe_load(defaults.read_text())["aws_edge_buckets"]
+    buckets[purpose] = {**buckets[purpose], **changes}
+    return buckets
+
+
+# The edge layer's refusals (roles/aws_edge/tasks/validate.yml, included by roles/preflight);
+# aws_edge_environment stands in for a staging inventory.
+EDGE_CASES = {
+    "edge_http_listener_not_redirecting": (
+        {"aws_edge_http_listener_action": "forward"},
+        "aws_edge_http_listener_action=forward, aws_edge_drop_invalid_header_fields=True: port 80 only "
+        "redirects to HTTPS (HTTP_301, FSBP ELB.1)",
+    ),
+    "edge_tls_policy_not_allowed": (
+        {"aws_edge_ssl_policy": "ELBSecurityPolicy-2016-08"},
+        "aws_edge_ssl_policy=ELBSecurityPolicy-2016-08: the HTTPS listener",
+    ),
+    "edge_bucket_without_encryption": (
+        {"aws_edge_buckets": _edge_buckets("backups", sse_algorithm="none")},
+        "aws_edge_buckets: backups: sse_algorithm=none - every bucket is encrypted (aws:kms)",
+    ),
+    "edge_bucket_without_versioning": (
+        {"aws_edge_buckets": _edge_buckets("assets", versioning=False)},
+        "aws_edge_buckets: assets must be versioned (versioning: true, FSBP S3.14)",
+    ),
+    "edge_waf_rate_limit_out_of_range": (
+        {"aws_edge_waf_rate_limit": 50},
+        "aws_edge_waf_rate_limit=50 (100 to 20000 requests per 5 minutes and IP)",
+    ),
+    "edge_cloudfront_protocol_below_tls12_2021": (
+        {"aws_edge_cloudfront_minimum_protocol_version": "TLSv1.1_2016"},
+        "aws_edge_cloudfront_minimum_protocol_version=TLSv1.1_2016 (TLSv1.2_2021, TLSv1.2_2025 or "
+        "TLSv1.3_2025: nothing older)",
+    ),
+    "edge_self_signed_certificate_outside_local": (
+        {"aws_edge_environment": "staging"},
+        "aws_edge_certificate_source=self_signed with aws_edge_environment=staging",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+def test_bad_edge_inventory_is_refused_before_any_change(case, tmp_path, aws):
+    changes, message = EDGE_CASES[case]
+    before = _edge_snapshot(aws)
+    result = run_playbook(inventory=_inventory(tmp_path, "edge.yml", **changes), timeout=300)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert "PLAY [Preflight]" in result.stdout
+    assert "PLAY [Network]" not in result.stdout
+    assert "PLAY [Edge (AWS)" not in result.stdout
+    assert "changed=0" in result.stdout
+    assert _edge_snapshot(aws) == before

@@ -10,24 +10,34 @@ or the database catalog (and bookkeeping rows) compared before and after.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import re
 
 import boto3
 import botocore.exceptions
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import (
     audit_verify,
+    cloudfront_origin_access_control,
     cloudwatch_dashboard,
     config_recorder,
     config_rules,
     ec2_vpc_flow_log,
+    eks_cluster,
+    eks_nodegroup,
+    elasticache_parameter_group,
+    elasticache_replication_group,
+    elb_load_balancer_attributes,
     guardduty_detector,
     iam_openid_connect_provider,
     pg_migrate,
     pii_keyring,
+    rds_parameter_group,
     securityhub_hub,
     sns_topic_encryption,
+    wafv2_association,
 )
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -41,16 +51,24 @@ from tests.unit.strategies import INJECTIONS, NASTY_TEXT
 # Every module this file drives; test_every_module_has_a_property checks none is missing.
 COVERED = (
     audit_verify,
+    cloudfront_origin_access_control,
     cloudwatch_dashboard,
     config_recorder,
     config_rules,
     ec2_vpc_flow_log,
+    eks_cluster,
+    eks_nodegroup,
+    elasticache_parameter_group,
+    elasticache_replication_group,
+    elb_load_balancer_attributes,
     guardduty_detector,
     iam_openid_connect_provider,
     pg_migrate,
     pii_keyring,
+    rds_parameter_group,
     securityhub_hub,
     sns_topic_encryption,
+    wafv2_association,
 )
 
 FIXTURES = settings(
@@ -286,6 +304,120 @@ def test_iam_oidc_refuses_a_thumbprint_ending_in_a_newline(run):
         {"url": "https://new.example.test", "client_ids": ["x"], "thumbprints": [GOOD_THUMBPRINT + "\n"]},
     )
     _failed(result, "thumbprints must be 40 hexadecimal digits")
+
+
+# cloudfront_origin_access_control and wafv2_association
+
+
+def _origin_access_controls():
+    return _client("cloudfront").list_origin_access_controls()["OriginAccessControlList"].get("Items") or []
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"name": v},
+            st.one_of(st.just(""), st.text(min_size=65, max_size=80), st.sampled_from(INJECTIONS)),
+        ),
+        st.builds(
+            lambda v: {"name": "oac", "signing_behavior": v}, _not_in(["always", "never", "no-override"])
+        ),
+        st.builds(
+            lambda v: {"name": "oac", "origin_type": v},
+            _not_in(["s3", "mediastore", "mediapackagev2", "lambda"]),
+        ),
+        st.builds(lambda v: {"name": "oac", "description": v}, st.text(min_size=257, max_size=300)),
+    )
+)
+def test_cloudfront_origin_access_control_refuses_bad_options(run, args):
+    assume(
+        not (
+            args.get("name")
+            and len(args) == 1
+            and 1 <= len(args["name"]) <= 64
+            and not any(c.isspace() or not c.isprintable() for c in args["name"])
+        )
+    )
+    option = next(k for k in args if k != "name" or len(args) == 1)
+    _failed(run(cloudfront_origin_access_control, args), option)
+    assert _origin_access_controls() == []
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"web_acl_arn": v}, NASTY_TEXT),
+        st.builds(
+            lambda v: {
+                "web_acl_arn": "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/a/1",
+                "resource_arns": [v],
+            },
+            NASTY_TEXT,
+        ),
+        st.builds(
+            lambda v: {
+                "web_acl_arn": "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/a/1",
+                "resource_arns": v,
+            },
+            NOT_A_LIST,
+        ),
+        st.builds(
+            lambda v: {"web_acl_arn": "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/a/1", "state": v},
+            _not_in(["present", "absent"]),
+        ),
+    )
+)
+def test_wafv2_association_refuses_bad_options(run, args):
+    option = list(args)[-1]
+    value = args[option]
+    assume(not (isinstance(value, str) and value.startswith("arn:aws")))
+    assume(
+        not (isinstance(value, list) and all(isinstance(v, str) and v.startswith("arn:aws") for v in value))
+    )
+    _failed(run(wafv2_association, args), option)
+    assert _client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []
+
+
+# elb_load_balancer_attributes
+
+ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/w/0a"
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"load_balancer_arn": v, "attributes": {"a.b": "1"}}, NASTY_TEXT),
+        st.builds(
+            lambda v: {
+                "load_balancer_arn": ALB_ARN,
+                "attributes": {v: "true"},
+            },
+            NASTY_TEXT,
+        ),
+        st.builds(
+            lambda v: {
+                "load_balancer_arn": ALB_ARN,
+                "attributes": v,
+            },
+            NOT_A_LIST,
+        ),
+    )
+)
+def test_elb_load_balancer_attributes_refuses_bad_options(run, args):
+    attributes = args["attributes"]
+    assume(
+        not (
+            isinstance(attributes, dict)
+            and all(re.match(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", k) for k in attributes)
+            and args["load_balancer_arn"].startswith("arn:aws:elasticloadbalancing")
+        )
+    )
+    option = (
+        "load_balancer_arn" if not args["load_balancer_arn"].startswith("arn:aws:elastic") else "attributes"
+    )
+    _failed(run(elb_load_balancer_attributes, args), option)
+    assert _client("elbv2").describe_load_balancers()["LoadBalancers"] == []
 
 
 # sns_topic_encryption
@@ -536,6 +668,347 @@ def test_securityhub_hub_refuses_bad_options(run, args):
     option = next(iter(args))
     _failed(run(securityhub_hub, args), option)
     assert _hub() is None
+
+
+# rds_parameter_group
+
+
+def _parameter_groups():
+    client = _client("rds")
+    return sorted(
+        (
+            g["DBParameterGroupName"],
+            tuple(
+                sorted(
+                    (p["ParameterName"], p.get("ParameterValue"))
+                    for p in client.describe_db_parameters(DBParameterGroupName=g["DBParameterGroupName"])[
+                        "Parameters"
+                    ]
+                )
+            ),
+        )
+        for g in client.describe_db_parameter_groups()["DBParameterGroups"]
+    )
+
+
+def _seed_parameter_group():
+    client = _client("rds")
+    if any(
+        g["DBParameterGroupName"] == "keep"
+        for g in client.describe_db_parameter_groups()["DBParameterGroups"]
+    ):
+        return
+    client.create_db_parameter_group(
+        DBParameterGroupName="keep", DBParameterGroupFamily="postgres14", Description="k"
+    )
+    client.modify_db_parameter_group(
+        DBParameterGroupName="keep",
+        Parameters=[{"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "immediate"}],
+    )
+
+
+@FIXTURES
+@given(name=NASTY_TEXT.filter(lambda s: not rds_parameter_group.NAME_PATTERN.fullmatch(s)))
+def test_rds_parameter_group_refuses_bad_names(run, name):
+    _seed_parameter_group()
+    before = _parameter_groups()
+    result = run(
+        rds_parameter_group, {"name": name, "family": "postgres14", "parameters": {"rds.force_ssl": 0}}
+    )
+    _failed(result, "Refused the parameter group", "name=")
+    assert _parameter_groups() == before
+
+
+@FIXTURES
+@given(
+    key=st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+        lambda s: not rds_parameter_group.PARAMETER_NAME.fullmatch(s)
+    ),
+    value=st.one_of(NASTY_TEXT, st.integers(), st.booleans()),
+)
+def test_rds_parameter_group_refuses_bad_parameter_names(run, key, value):
+    _seed_parameter_group()
+    before = _parameter_groups()
+    result = run(rds_parameter_group, {"name": "keep", "family": "postgres14", "parameters": {key: value}})
+    _failed(result, "is not a parameter name")
+    assert _parameter_groups() == before
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"parameters": {"work_mem": v}}, NOT_A_STRING),
+        st.builds(lambda v: {"parameters": v}, NOT_A_LIST),
+        st.builds(
+            lambda v: {"family": v},
+            NASTY_TEXT.filter(lambda s: not rds_parameter_group.FAMILY_PATTERN.fullmatch(s)),
+        ),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "absent"])),
+        st.builds(lambda v: {"apply_method": v}, _not_in(["auto", "immediate", "pending-reboot"])),
+        st.builds(lambda v: {"purge_parameters": v}, NOT_A_BOOL),
+    )
+)
+def test_rds_parameter_group_refuses_bad_options(run, args):
+    _seed_parameter_group()
+    before = _parameter_groups()
+    option = next(iter(args))
+    result = run(rds_parameter_group, {"name": "keep", "family": "postgres14", **args})
+    _failed(result, option)
+    assert _parameter_groups() == before
+
+
+# elasticache_replication_group
+
+
+def _replication_groups():
+    return sorted(
+        (g["ReplicationGroupId"], g["Status"], g["CacheNodeType"], g["SnapshotRetentionLimit"])
+        for g in _client("elasticache").describe_replication_groups()["ReplicationGroups"]
+    )
+
+
+CACHE_GROUP = {"replication_group_id": "keep", "cache_node_type": "cache.t4g.small", "node_count": 2}
+
+
+@FIXTURES
+@given(
+    group_id=NASTY_TEXT.filter(lambda s: not elasticache_replication_group.ID_PATTERN.fullmatch(s)),
+    state=st.sampled_from(["present", "absent"]),
+)
+def test_elasticache_replication_group_refuses_bad_identifiers(run, group_id, state):
+    before = _replication_groups()
+    args = {**CACHE_GROUP, "replication_group_id": group_id, "state": state}
+    result = run(elasticache_replication_group, args)
+    _failed(result, "Refused the replication group", "replication_group_id=")
+    assert _replication_groups() == before
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"node_count": v}, st.one_of(st.integers(max_value=0), st.integers(min_value=7))),
+        st.builds(
+            lambda v: {"snapshot_retention_limit": v},
+            st.one_of(st.integers(max_value=-1), st.integers(min_value=36)),
+        ),
+        st.builds(
+            lambda v: {"snapshot_window": v},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+                lambda s: not elasticache_replication_group.WINDOW.fullmatch(s)
+            ),
+        ),
+        st.builds(
+            lambda v: {"preferred_maintenance_window": v},
+            NASTY_TEXT.filter(lambda s: not elasticache_replication_group.WEEKLY_WINDOW.fullmatch(s)),
+        ),
+        st.builds(
+            lambda v: {"engine_version": v},
+            NASTY_TEXT.filter(lambda s: not elasticache_replication_group.VERSION.fullmatch(s)),
+        ),
+        st.builds(lambda v: {"at_rest_encryption": v}, NOT_A_BOOL),
+        st.builds(lambda v: {"transit_encryption": v}, NOT_A_BOOL),
+        st.builds(lambda v: {"engine": v}, _not_in(["redis"])),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "absent"])),
+        st.builds(lambda v: {"port": v}, st.one_of(st.integers(max_value=0), st.integers(min_value=65536))),
+    )
+)
+def test_elasticache_replication_group_refuses_bad_options(run, args):
+    before = _replication_groups()
+    option = next(iter(args))
+    _failed(run(elasticache_replication_group, {**CACHE_GROUP, **args}), option)
+    assert _replication_groups() == before
+
+
+@FIXTURES
+@given(token=st.text(st.characters(codec="ascii", min_codepoint=33, max_codepoint=126), max_size=15))
+def test_elasticache_replication_group_never_echoes_a_refused_token(run, token):
+    assume(len(token) >= 4)  # Ansible masks no_log values everywhere, but not the shortest ones
+    before = _replication_groups()
+    message = _failed(run(elasticache_replication_group, {**CACHE_GROUP, "auth_token": token}), "auth_token")
+    assert token not in message
+    assert _replication_groups() == before
+
+
+# elasticache_parameter_group (moto implements no cache parameter groups: a refusal must make no call)
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"name": v},
+            NASTY_TEXT.filter(lambda s: not elasticache_parameter_group.NAME_PATTERN.fullmatch(s)),
+        ),
+        st.builds(
+            lambda v: {"family": v},
+            NASTY_TEXT.filter(lambda s: not elasticache_parameter_group.FAMILY_PATTERN.fullmatch(s)),
+        ),
+        st.builds(
+            lambda v: {"parameters": {v: "1"}},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+                lambda s: not elasticache_parameter_group.PARAMETER_NAME.fullmatch(s)
+            ),
+        ),
+        st.builds(lambda v: {"parameters": {"maxmemory-policy": v}}, NOT_A_STRING),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "absent"])),
+    )
+)
+def test_elasticache_parameter_group_refuses_bad_options_without_a_call(run, args):
+    option = next(iter(args))
+    operations = (
+        "DescribeCacheParameterGroups",
+        "DescribeCacheParameters",
+        "CreateCacheParameterGroup",
+        "ModifyCacheParameterGroup",
+        "DeleteCacheParameterGroup",
+        "AddTagsToResource",
+        "RemoveTagsFromResource",
+        "ListTagsForResource",
+    )
+    with moto_modules.fake_operations(dict.fromkeys(operations, lambda params: {})) as calls:
+        result = run(elasticache_parameter_group, {"name": "keep", "family": "redis7", **args})
+    _failed(result, option)
+    assert calls == []
+
+
+# eks_cluster and eks_nodegroup
+
+
+EKS_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/keep"
+
+
+def _eks_state():
+    eks = _client("eks")
+    return sorted(
+        (
+            name,
+            json_dumps(eks.describe_cluster(name=name)["cluster"].get("resourcesVpcConfig", {})),
+            tuple(
+                (
+                    g,
+                    json_dumps(
+                        eks.describe_nodegroup(clusterName=name, nodegroupName=g)["nodegroup"][
+                            "scalingConfig"
+                        ]
+                    ),
+                )
+                for g in sorted(eks.list_nodegroups(clusterName=name)["nodegroups"])
+            ),
+        )
+        for name in eks.list_clusters()["clusters"]
+    )
+
+
+def json_dumps(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _seed_cluster():
+    eks = _client("eks")
+    if "keep" in eks.list_clusters()["clusters"]:
+        return
+    eks.create_cluster(
+        name="keep", roleArn=EKS_ROLE, resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]}
+    )
+    eks.create_nodegroup(
+        clusterName="keep",
+        nodegroupName="general",
+        nodeRole=EKS_ROLE,
+        subnets=["subnet-1"],
+        scalingConfig={"minSize": 1, "desiredSize": 1, "maxSize": 2},
+    )
+
+
+world = st.one_of(
+    st.just("0.0.0.0/0"),
+    st.just("::/0"),
+    st.builds(lambda a, b: f"{a}.{b}.0.0/0", st.integers(0, 255), st.integers(0, 255)),
+)
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"name": v}, NASTY_TEXT.filter(lambda s: not eks_cluster.NAME_PATTERN.fullmatch(s))
+        ),
+        st.builds(
+            lambda v: {"version": v},
+            NASTY_TEXT.filter(lambda s: not eks_cluster.VERSION_PATTERN.fullmatch(s)),
+        ),
+        st.builds(
+            lambda cidrs: {"endpoint_public_access": True, "public_access_cidrs": cidrs},
+            st.lists(
+                st.one_of(world, NASTY_TEXT.filter(lambda s: "/" not in s or not s.strip())),
+                min_size=1,
+                max_size=3,
+            ),
+        ),
+        st.builds(lambda v: {"secrets_kms_key_arn": v}, st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT)),
+        st.builds(lambda v: {"logging_types": [v]}, _not_in(eks_cluster.LOG_TYPES)),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "absent"])),
+        st.builds(lambda v: {"endpoint_public_access": v}, NOT_A_BOOL),
+    )
+)
+def test_eks_cluster_refuses_bad_options(run, args):
+    _seed_cluster()
+    before = _eks_state()
+    option = next(iter(args))
+    if option == "endpoint_public_access" and "public_access_cidrs" in args:
+        option = "public_access_cidrs"
+    result = run(
+        eks_cluster, {"name": "keep", "role_arn": EKS_ROLE, "subnets": ["subnet-1", "subnet-2"], **args}
+    )
+    _failed(result, option)
+    assert _eks_state() == before
+
+
+@FIXTURES
+@given(
+    sizes=st.tuples(st.integers(-5, 20), st.integers(-5, 20), st.integers(-5, 20)).filter(
+        lambda t: not (0 <= t[0] <= t[1] <= t[2] and t[2] >= 1)
+    )
+)
+def test_eks_nodegroup_refuses_sizes_out_of_order(run, sizes):
+    _seed_cluster()
+    before = _eks_state()
+    low, want, high = sizes
+    result = run(
+        eks_nodegroup,
+        {"cluster_name": "keep", "name": "general", "min_size": low, "desired_size": want, "max_size": high},
+    )
+    _failed(result, "Refused the EKS node group", "_size=")
+    assert _eks_state() == before
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"name": v}, NASTY_TEXT.filter(lambda s: not eks_nodegroup.NAME_PATTERN.fullmatch(s))
+        ),
+        st.builds(
+            lambda v: {"cluster_name": v},
+            NASTY_TEXT.filter(lambda s: not eks_nodegroup.NAME_PATTERN.fullmatch(s)),
+        ),
+        st.builds(
+            lambda v: {"instance_types": [v]},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+                lambda s: not eks_nodegroup.INSTANCE_TYPE.fullmatch(s)
+            ),
+        ),
+        st.builds(lambda v: {"capacity_type": v}, _not_in(["ON_DEMAND", "SPOT"])),
+        st.builds(lambda v: {"min_size": v}, NOT_A_STRING),
+        st.builds(lambda v: {"labels": v}, NOT_A_LIST),
+    )
+)
+def test_eks_nodegroup_refuses_bad_options(run, args):
+    _seed_cluster()
+    before = _eks_state()
+    base = {"cluster_name": "keep", "name": "general", "min_size": 1, "desired_size": 1, "max_size": 2}
+    result = run(eks_nodegroup, {**base, **args})
+    _failed(result, next(iter(args)))
+    assert _eks_state() == before
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,294 @@
+"""What aws_edge built, read back from the scenario's AWS endpoint with boto3, and how the role behaves
+on a converged account (plan) and on a changed one (a bucket made public again is repaired)."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+ENDPOINT = "http://127.0.0.1:4596"
+REGION = "us-east-1"
+NAME = "gcedge-local"
+ACCOUNT = "123456789012"
+PURPOSES = ("assets", "backups", "logs")
+REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
+
+
+def _client(service):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",  # pragma: allowlist secret
+    )
+
+
+def _bucket(purpose: str) -> str:
+    return f"{NAME}-{purpose}-{ACCOUNT}"
+
+
+@pytest.fixture(scope="module")
+def s3_key_arn():
+    kms = _client("kms")
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    return kms.describe_key(KeyId=aliases[f"alias/{NAME}-s3"])["KeyMetadata"]["Arn"]
+
+
+@pytest.fixture(scope="module")
+def alb():
+    (found,) = _client("elbv2").describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def listeners(alb):
+    found = _client("elbv2").describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]
+    return {listener["Port"]: listener for listener in found}
+
+
+@pytest.fixture(scope="module")
+def web_acl():
+    acls = _client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+    (summary,) = [a for a in acls if a["Name"] == f"{NAME}-edge"]
+    return _client("wafv2").get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["WebACL"]
+
+
+@pytest.fixture(scope="module")
+def distribution():
+    items = _client("cloudfront").list_distributions()["DistributionList"].get("Items") or []
+    (found,) = [d for d in items if d["Comment"].startswith(f"{NAME} assets")]
+    return _client("cloudfront").get_distribution(Id=found["Id"])["Distribution"]
+
+
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_bucket_versioned_private_tls_only_and_tagged(purpose):
+    s3 = _client("s3")
+    bucket = _bucket(purpose)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny == [
+        {
+            "Sid": "DenyRequestsWithoutTls",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+    # Nothing is allowed to everyone.
+    assert all(s["Principal"] != "*" for s in policy["Statement"] if s["Effect"] == "Allow")
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert set(tags) >= REQUIRED_TAGS
+    assert tags["Purpose"] == purpose
+
+
+@pytest.mark.parametrize("purpose", ["assets", "backups"])
+def test_assets_and_backups_encrypted_with_the_s3_key(purpose, s3_key_arn):
+    (rule,) = _client("s3").get_bucket_encryption(Bucket=_bucket(purpose))[
+        "ServerSideEncryptionConfiguration"
+    ]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": s3_key_arn,
+    }
+    assert rule["BucketKeyEnabled"] is True
+
+
+def test_access_log_bucket_encrypted_with_s3_managed_keys_and_open_to_log_delivery_only():
+    bucket = _bucket("logs")
+    (rule,) = _client("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    policy = json.loads(_client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {
+        '{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}',
+        '{"AWS": "arn:aws:iam::127311923021:root"}',
+    }
+    assert {s["Action"] for s in allows} == {"s3:PutObject"}
+    assert {s["Resource"] for s in allows} == {f"arn:aws:s3:::{bucket}/alb/AWSLogs/{ACCOUNT}/*"}
+
+
+def test_lifecycle_rules():
+    s3 = _client("s3")
+    (logs,) = s3.get_bucket_lifecycle_configuration(Bucket=_bucket("logs"))["Rules"]
+    assert logs["Status"] == "Enabled"
+    assert logs["Expiration"]["Days"] == 365
+    assert logs["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    (backups,) = s3.get_bucket_lifecycle_configuration(Bucket=_bucket("backups"))["Rules"]
+    assert backups["Transitions"] == [{"Days": 30, "StorageClass": "GLACIER"}]
+    assert backups["NoncurrentVersionExpiration"]["NoncurrentDays"] == 365
+    (assets,) = s3.get_bucket_lifecycle_configuration(Bucket=_bucket("assets"))["Rules"]
+    assert assets["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+
+
+def test_certificate_is_self_signed_for_both_names_and_on_the_https_listener(listeners):
+    acm = _client("acm")
+    (summary,) = [
+        c
+        for c in acm.list_certificates()["CertificateSummaryList"]
+        if c["DomainName"] == "api.local.giftcrypto.example"
+    ]
+    certificate = acm.describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+    assert certificate["Type"] == "IMPORTED"
+    assert set(certificate["SubjectAlternativeNames"]) == {
+        "api.local.giftcrypto.example",
+        "assets.local.giftcrypto.example",
+    }
+    assert listeners[443]["Certificates"] == [{"CertificateArn": summary["CertificateArn"]}]
+
+
+def test_load_balancer_public_subnets_and_alb_group(alb):
+    ec2 = _client("ec2")
+    assert alb["Scheme"] == "internet-facing"
+    subnets = ec2.describe_subnets(SubnetIds=[z["SubnetId"] for z in alb["AvailabilityZones"]])["Subnets"]
+    assert {t["Value"] for s in subnets for t in s["Tags"] if t["Key"] == "Tier"} == {"public"}
+    (group,) = ec2.describe_security_groups(GroupIds=alb["SecurityGroups"])["SecurityGroups"]
+    assert group["GroupName"] == f"{NAME}-alb"
+
+
+def test_http_redirects_to_https_and_https_uses_the_tls13_policy(listeners):
+    assert set(listeners) == {80, 443}
+    (redirect,) = listeners[80]["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert redirect["RedirectConfig"]["Port"] == "443"
+    assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+    (forward,) = listeners[443]["DefaultActions"]
+    assert forward["Type"] == "forward"
+    (group,) = _client("elbv2").describe_target_groups(TargetGroupArns=[forward["TargetGroupArn"]])[
+        "TargetGroups"
+    ]
+    assert (group["TargetGroupName"], group["Protocol"], group["Port"]) == (f"{NAME}-api", "HTTP", 8080)
+    assert group["HealthCheckPath"] == "/readyz"
+
+
+def test_load_balancer_attributes(alb):
+    found = _client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=alb["LoadBalancerArn"])
+    attributes = {a["Key"]: a["Value"] for a in found["Attributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == _bucket("logs")
+    assert attributes["access_logs.s3.prefix"] == "alb"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+
+
+def test_web_acl_rules_association_and_logging(web_acl, alb):
+    rules = sorted(web_acl["Rules"], key=lambda r: r["Priority"])
+    managed = [r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in rules[:-1]]
+    assert managed == [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesSQLiRuleSet",
+    ]
+    rate = rules[-1]["Statement"]["RateBasedStatement"]
+    assert (rate["Limit"], rate["AggregateKeyType"]) == (1000, "IP")
+    assert "Block" in rules[-1]["Action"]
+    wafv2 = _client("wafv2")
+    assert (
+        wafv2.get_web_acl_for_resource(ResourceArn=alb["LoadBalancerArn"])["WebACL"]["ARN"] == web_acl["ARN"]
+    )
+    logging = wafv2.get_logging_configuration(ResourceArn=web_acl["ARN"])["LoggingConfiguration"]
+    assert logging["LogDestinationConfigs"] == [
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:aws-waf-logs-{NAME}"
+    ]
+    (group,) = _client("logs").describe_log_groups(logGroupNamePrefix=f"aws-waf-logs-{NAME}")["logGroups"]
+    assert group["retentionInDays"] == 365
+    assert group.get("kmsKeyId")
+
+
+def test_distribution_https_only_tls12_2021_root_object_and_bucket_reads_only_for_it(distribution):
+    config = distribution["DistributionConfig"]
+    assert config["Enabled"] is True
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert config["ViewerCertificate"]["SSLSupportMethod"] == "sni-only"
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["Aliases"]["Items"] == ["assets.local.giftcrypto.example"]
+    (origin,) = config["Origins"]["Items"]
+    assert origin["DomainName"] == f"{_bucket('assets')}.s3.{REGION}.amazonaws.com"
+    assert origin.get("S3OriginConfig", {}).get("OriginAccessIdentity", "") == ""
+    oacs = _client("cloudfront").list_origin_access_controls()["OriginAccessControlList"]["Items"]
+    (oac,) = [o for o in oacs if o["Name"] == f"{NAME}-assets"]
+    assert (oac["SigningBehavior"], oac["SigningProtocol"], oac["OriginAccessControlOriginType"]) == (
+        "always",
+        "sigv4",
+        "s3",
+    )
+    if "OriginAccessControlId" in origin:  # moto 5.2 drops the field; AWS always answers it
+        assert origin["OriginAccessControlId"] == oac["Id"]
+    policy = json.loads(_client("s3").get_bucket_policy(Bucket=_bucket("assets"))["Policy"])
+    (reads,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert reads["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert reads["Action"] == "s3:GetObject"
+    assert reads["Condition"] == {"StringEquals": {"AWS:SourceArn": distribution["ARN"]}}
+
+
+def _converge(*extra: str) -> subprocess.CompletedProcess:
+    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
+    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
+        [
+            str(playbook),
+            "-i",
+            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
+            str(scenario / "converge.yml"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+
+
+def _recap(output: str) -> tuple[int, int]:
+    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)", output)
+    assert found, output[-3000:]
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_plan_of_the_converged_layer_changes_nothing():
+    result = _converge("--check", "--diff")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _recap(result.stdout) == (0, 0)
+
+
+def test_a_bucket_opened_by_hand_is_planned_then_repaired():
+    s3 = _client("s3")
+    bucket = _bucket("backups")
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+
+    plan = _converge("--check")
+    assert plan.returncode == 0, plan.stdout[-3000:]
+    assert f"would update the bucket {bucket}" in plan.stdout
+    assert _recap(plan.stdout)[0] >= 1
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
+
+    result = _converge()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert (
+        s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+        is True
+    )
+    assert _recap(_converge().stdout) == (0, 0)

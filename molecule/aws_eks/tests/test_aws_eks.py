@@ -1,0 +1,238 @@
+"""What aws_eks built, read back from the scenario's AWS endpoint with boto3, and how the role behaves
+on bad input, on a converged account (plan) and on a change of scaling."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+ENDPOINT = "http://127.0.0.1:4594"
+REGION = "us-east-1"
+NAME = "gceks-local"
+REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
+
+
+def _client(service):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",  # pragma: allowlist secret
+    )
+
+
+def _key_id(alias_or_arn: str) -> str:
+    return _client("kms").describe_key(KeyId=alias_or_arn)["KeyMetadata"]["KeyId"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    return _client("eks").describe_cluster(name=NAME)["cluster"]
+
+
+@pytest.fixture(scope="module")
+def private_subnets():
+    subnets = _client("ec2").describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])[
+        "Subnets"
+    ]
+    return sorted(s["SubnetId"] for s in subnets)
+
+
+def _node_group(name):
+    return _client("eks").describe_nodegroup(clusterName=NAME, nodegroupName=name)["nodegroup"]
+
+
+def test_cluster_in_the_private_subnets_with_the_baselines_role(cluster, private_subnets):
+    assert sorted(cluster["resourcesVpcConfig"]["subnetIds"]) == private_subnets
+    assert cluster["roleArn"].endswith(f":role/{NAME}-eks-cluster")
+    assert cluster["version"] == "1.30"
+    assert set(cluster["tags"]) >= REQUIRED_TAGS
+
+
+def test_eks_1_endpoint_private_and_public_only_for_the_listed_range(cluster):
+    vpc = cluster["resourcesVpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["publicAccessCidrs"] == ["198.51.100.0/24"]
+
+
+def test_eks_3_secrets_encrypted_with_the_eks_key(cluster):
+    (config,) = cluster["encryptionConfig"]
+    assert config["resources"] == ["secrets"]
+    assert _key_id(config["provider"]["keyArn"]) == _key_id(f"alias/{NAME}-eks")
+
+
+def test_eks_8_control_plane_logs(cluster):
+    enabled = {t for e in cluster["logging"]["clusterLogging"] if e["enabled"] for t in e["types"]}
+    assert enabled == {"api", "audit", "authenticator", "scheduler"}
+
+
+def test_control_plane_log_group_encrypted_and_retained():
+    groups = _client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{NAME}/cluster")["logGroups"]
+    (group,) = groups
+    assert group["retentionInDays"] == 30
+    assert _key_id(group["kmsKeyId"]) == _key_id(f"alias/{NAME}-logs")
+
+
+def test_node_groups_sizes_types_role_and_subnets(private_subnets):
+    general, scaling = _node_group("general"), _node_group("scaling")
+    assert general["instanceTypes"] == ["t3.medium"]
+    assert general["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 4}
+    assert general["labels"] == {"workload": "general"}
+    assert scaling["instanceTypes"] == ["t3.large"]
+    assert scaling["scalingConfig"] == {"minSize": 0, "desiredSize": 1, "maxSize": 4}
+    for group in (general, scaling):
+        assert group["nodeRole"].endswith(f":role/{NAME}-eks-node")
+        assert sorted(group["subnets"]) == private_subnets
+
+
+def test_irsa_oidc_provider_of_the_clusters_issuer(cluster):
+    issuer = cluster["identity"]["oidc"]["issuer"].removeprefix("https://")
+    providers = [
+        p["Arn"] for p in _client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    ]
+    assert any(arn.endswith(f":oidc-provider/{issuer}") for arn in providers), providers
+    provider = _client("iam").get_open_id_connect_provider(
+        OpenIDConnectProviderArn=next(a for a in providers if a.endswith(issuer))
+    )
+    assert provider["ClientIDList"] == ["sts.amazonaws.com"]
+
+
+@pytest.mark.parametrize("name", ["gceks/api", "gceks/worker"])
+def test_ecr_repository_immutable_scanned_encrypted_with_lifecycle(name):
+    ecr = _client("ecr")
+    (repository,) = ecr.describe_repositories(repositoryNames=[name])["repositories"]
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    assert repository["imageScanningConfiguration"]["scanOnPush"] is True
+    assert repository["encryptionConfiguration"]["encryptionType"] == "KMS"
+    assert _key_id(repository["encryptionConfiguration"]["kmsKey"]) == _key_id(f"alias/{NAME}-s3")
+    rules = json.loads(ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])["rules"]
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
+    assert rules[1]["selection"]["countNumber"] == 30
+
+
+def _converge(*extra: str) -> subprocess.CompletedProcess:
+    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
+    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
+        [
+            str(playbook),
+            "-i",
+            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
+            str(scenario / "converge.yml"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+
+
+def _recap(output: str) -> tuple[int, int]:
+    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)", output)
+    assert found, output[-3000:]
+    return int(found.group(1)), int(found.group(2))
+
+
+def _snapshot():
+    eks = _client("eks")
+    cluster = eks.describe_cluster(name=NAME)["cluster"]
+    return (
+        cluster["version"],
+        cluster["resourcesVpcConfig"].get("endpointPublicAccess"),
+        sorted(cluster["resourcesVpcConfig"].get("publicAccessCidrs", [])),
+        sorted(
+            (g, json.dumps(_node_group(g)["scalingConfig"], sort_keys=True))
+            for g in eks.list_nodegroups(clusterName=NAME)["nodegroups"]
+        ),
+        sorted(r["repositoryName"] for r in _client("ecr").describe_repositories()["repositories"]),
+    )
+
+
+GENERAL = {"name": "general", "instance_type": "t3.medium", "min_size": 2, "desired_size": 2, "max_size": 4}
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        (
+            {
+                "aws_eks_environment": "production",
+                "aws_eks_cluster_log_retention_days": 365,
+                "aws_eks_ecr_force_delete": False,
+            },
+            "aws_eks_endpoint_public_access=true with aws_eks_environment=production",
+        ),
+        ({"aws_eks_public_access_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0 opens the API endpoint to the world"),
+        ({"aws_eks_public_access_cidrs": []}, "needs at least one CIDR"),
+        ({"aws_eks_kubernetes_version": "1.24"}, "aws_eks_kubernetes_version=1.24: must be one of"),
+        ({"aws_eks_cluster_log_types": ["api", "authenticator"]}, "(missing: audit)"),
+        (
+            {"aws_eks_node_groups": [{**GENERAL, "min_size": 5}]},
+            "general: min_size=5, desired_size=2, max_size=4 must satisfy",
+        ),
+        (
+            {"aws_eks_node_groups": [{**GENERAL, "instance_type": "x2iedn.32xlarge"}]},
+            "instance_type=x2iedn.32xlarge is not one of aws_eks_allowed_instance_types",
+        ),
+        ({"aws_eks_node_groups": [GENERAL, GENERAL]}, "node group names must be unique"),
+    ],
+)
+def test_bad_input_is_refused_before_any_aws_call(extra_vars, message):
+    before = _snapshot()
+    result = _converge("-e", json.dumps(extra_vars))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert _recap(result.stdout) == (0, 1)
+    assert "Find the security baseline's keys" not in result.stdout
+    assert _snapshot() == before
+
+
+def test_plan_of_the_converged_layer_changes_nothing():
+    result = _converge("--check", "--diff")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _recap(result.stdout) == (0, 0)
+
+
+def test_plan_reports_a_scaling_change_and_a_private_endpoint_without_making_them():
+    before = _snapshot()
+    groups = [
+        {**GENERAL, "max_size": 6},
+        {
+            "name": "scaling",
+            "instance_type": "t3.large",
+            "min_size": 0,
+            "desired_size": 1,
+            "max_size": 4,
+            "keep_desired_size": True,
+        },
+    ]
+    result = _converge(
+        "--check",
+        "--diff",
+        "-e",
+        json.dumps({"aws_eks_node_groups": groups, "aws_eks_endpoint_public_access": False}),
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _recap(result.stdout) == (2, 0)
+    assert re.search(r"^\+\s+\"max_size\": 6", result.stdout, re.MULTILINE), result.stdout[-3000:]
+    assert _snapshot() == before
+
+
+def test_a_changed_instance_type_is_refused_naming_it():
+    groups = [{**GENERAL, "instance_type": "t3.xlarge"}]
+    result = _converge("-e", json.dumps({"aws_eks_node_groups": groups}))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr  # the error is printed on stderr
+    assert "instance_types=['t3.xlarge']: the node group has ['t3.medium'], which EKS cannot change" in output
+    assert _node_group("general")["instanceTypes"] == ["t3.medium"]

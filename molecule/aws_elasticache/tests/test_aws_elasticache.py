@@ -1,0 +1,289 @@
+"""What aws_elasticache built, read back from the scenario's AWS endpoint with boto3, and how the
+role behaves on bad input, on a converged account (plan) and without the earlier layers."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+ENDPOINT = "http://127.0.0.1:4591"
+REGION = "us-east-1"
+NAME = "gcredis-local"
+REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
+
+
+def _client(service):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",  # pragma: allowlist secret
+    )
+
+
+@pytest.fixture(scope="module")
+def elasticache_key_arn():
+    kms = _client("kms")
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    return kms.describe_key(KeyId=aliases[f"alias/{NAME}-elasticache"])["KeyMetadata"]["Arn"]
+
+
+@pytest.fixture(scope="module")
+def group():
+    found = _client("elasticache").describe_replication_groups()["ReplicationGroups"]
+    groups = {g["ReplicationGroupId"]: g for g in found}
+    return groups[NAME]
+
+
+@pytest.fixture(scope="module")
+def auth_token():
+    secret = _client("secretsmanager").get_secret_value(SecretId="gcredis/local/elasticache/auth-token")
+    return json.loads(secret["SecretString"])["auth_token"]
+
+
+# --- The replication group ----------------------------------------------------------------------
+
+
+def test_group_is_redis_on_the_inventorys_node_type(group):
+    assert group["Status"] == "available"
+    assert group["Engine"] == "redis"
+    assert group["ClusterEnabled"] is False
+    assert group["CacheNodeType"] == "cache.t4g.small"
+    assert group["NodeGroups"][0]["PrimaryEndpoint"]["Port"] == 6379
+
+
+def test_three_nodes_with_automatic_failover_across_zones(group):
+    """The member names are what aws_observability's alarms watch (<id>-001 .. -00N)."""
+    assert group["MemberClusters"] == [f"{NAME}-001", f"{NAME}-002", f"{NAME}-003"]
+    assert group["AutomaticFailover"] == "enabled"
+    assert group["MultiAZ"] == "enabled"
+
+
+def test_encrypted_at_rest_with_the_elasticache_key_and_in_transit(group, elasticache_key_arn):
+    assert group["AtRestEncryptionEnabled"] is True
+    assert group["KmsKeyId"] == elasticache_key_arn
+    assert group["TransitEncryptionEnabled"] is True
+
+
+def test_auth_token_set(group):
+    assert group["AuthTokenEnabled"] is True
+
+
+def test_snapshots_kept_two_weeks_in_the_window(group):
+    assert group["SnapshotRetentionLimit"] == 14
+    assert group["SnapshotWindow"] == "02:00-03:00"
+    assert group["AutoMinorVersionUpgrade"] is True
+
+
+def test_group_is_tagged(group):
+    tags = {
+        t["Key"]: t["Value"]
+        for t in _client("elasticache").list_tags_for_resource(ResourceName=group["ARN"])["TagList"]
+    }
+    assert set(tags) >= REQUIRED_TAGS
+    assert tags["Name"] == NAME
+
+
+def test_subnet_group_spans_only_the_database_subnets():
+    (subnet_group,) = _client("elasticache").describe_cache_subnet_groups(
+        CacheSubnetGroupName=f"{NAME}-cache"
+    )["CacheSubnetGroups"]
+    ids = [s["SubnetIdentifier"] for s in subnet_group["Subnets"]]
+    subnets = _client("ec2").describe_subnets(SubnetIds=ids)["Subnets"]
+    assert len(subnets) == 3
+    assert {s["AvailabilityZone"] for s in subnets} == {"us-east-1a", "us-east-1b", "us-east-1c"}
+    for subnet in subnets:
+        assert {t["Key"]: t["Value"] for t in subnet["Tags"]}["Tier"] == "database"
+
+
+def test_the_auth_token_is_not_in_the_molecule_output(auth_token):
+    log = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log"
+    text = log.read_text()
+    assert "Ensure the Redis 7 replication group" in text  # the converge is in there
+    assert len(auth_token) >= 16
+    assert auth_token not in text
+
+
+# --- Runs of the converge playbook -------------------------------------------------------------
+
+
+def _converge(*extra: str) -> subprocess.CompletedProcess:
+    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
+    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
+        [
+            str(playbook),
+            "-i",
+            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
+            str(scenario / "converge.yml"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+
+
+def _recap(output: str) -> tuple[int, int]:
+    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)", output)
+    assert found, output[-3000:]
+    return int(found.group(1)), int(found.group(2))
+
+
+def _snapshot():
+    elasticache = _client("elasticache")
+    return (
+        sorted(
+            (
+                g["ReplicationGroupId"],
+                g["Status"],
+                g["CacheNodeType"],
+                len(g["MemberClusters"]),
+                g["SnapshotRetentionLimit"],
+                g["AtRestEncryptionEnabled"],
+                g["TransitEncryptionEnabled"],
+            )
+            for g in elasticache.describe_replication_groups()["ReplicationGroups"]
+        ),
+        sorted(
+            g["CacheSubnetGroupName"] for g in elasticache.describe_cache_subnet_groups()["CacheSubnetGroups"]
+        ),
+        sorted(g["GroupName"] for g in _client("ec2").describe_security_groups()["SecurityGroups"]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        ({"aws_elasticache_at_rest_encryption": False}, "aws_elasticache_at_rest_encryption=False"),
+        ({"aws_elasticache_transit_encryption": False}, "aws_elasticache_transit_encryption=False"),
+        ({"aws_elasticache_auth_enabled": False}, "aws_elasticache_auth_enabled=False"),
+        (
+            {
+                "aws_elasticache_environment": "production",
+                "aws_elasticache_automatic_failover": False,
+                "aws_elasticache_multi_az": False,
+                "aws_elasticache_skip_final_snapshot": False,
+            },
+            "production's cache needs automatic failover and Multi-AZ",
+        ),
+        ({"aws_elasticache_node_count": 1}, "at least 2 with failover or Multi-AZ"),
+        (
+            {"aws_elasticache_snapshot_retention_days": 5},
+            "aws_elasticache_snapshot_retention_days=5 (7 to 35 days",
+        ),
+        (
+            {"aws_elasticache_node_type": "cache.x2gd.16xlarge"},
+            "aws_elasticache_node_type=cache.x2gd.16xlarge",
+        ),
+        ({"aws_elasticache_engine_version": "6.2"}, "aws_elasticache_engine_version=6.2"),
+        ({"aws_elasticache_parameters": {"maxmemory-policy": "evict-all"}}, "maxmemory-policy must be set"),
+        (
+            {"aws_elasticache_environment": "staging", "aws_elasticache_parameter_group_enabled": False},
+            "only the local endpoint, which does not implement cache parameter groups",
+        ),
+    ],
+)
+def test_bad_input_is_refused_before_any_aws_call(extra_vars, message):
+    before = _snapshot()
+    result = _converge("-e", json.dumps(extra_vars))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert _recap(result.stdout) == (0, 1)
+    assert "Find the security baseline's elasticache key" not in result.stdout
+    assert _snapshot() == before
+
+
+def test_plan_of_the_converged_layer_changes_nothing():
+    result = _converge("--check", "--diff")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _recap(result.stdout) == (0, 0)
+
+
+def test_plan_reports_a_bigger_node_type_and_retention_without_applying_them():
+    before = _snapshot()
+    result = _converge(
+        "--check",
+        "--diff",
+        "-e",
+        json.dumps(
+            {"aws_elasticache_node_type": "cache.t4g.medium", "aws_elasticache_snapshot_retention_days": 21}
+        ),
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _recap(result.stdout) == (1, 0)
+    assert re.search(r"^\+.*cache_node_type\W+cache\.t4g\.medium", result.stdout, re.MULTILINE), (
+        result.stdout[-3000:]
+    )
+    assert re.search(r"^\+.*snapshot_retention_limit\W+21", result.stdout, re.MULTILINE)
+    assert _snapshot() == before
+
+
+def test_a_node_type_change_is_applied_and_then_converged():
+    try:
+        result = _converge("-e", json.dumps({"aws_elasticache_node_type": "cache.t4g.medium"}))
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert _recap(result.stdout) == (1, 0)
+        (group,) = _client("elasticache").describe_replication_groups(ReplicationGroupId=NAME)[
+            "ReplicationGroups"
+        ]
+        assert group["CacheNodeType"] == "cache.t4g.medium"
+    finally:
+        assert _recap(_converge().stdout) == (1, 0)  # back to the inventory's type
+    assert _recap(_converge().stdout) == (0, 0)
+
+
+def test_a_cache_group_opened_to_the_world_is_refused():
+    ec2 = _client("ec2")
+    (sg,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{NAME}-cache"]}])[
+        "SecurityGroups"
+    ]
+    permission = {
+        "IpProtocol": "tcp",
+        "FromPort": 6379,
+        "ToPort": 6379,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+    }
+    ec2.authorize_security_group_ingress(GroupId=sg["GroupId"], IpPermissions=[permission])
+    try:
+        before = _snapshot()
+        result = _converge()
+        assert result.returncode != 0
+        output = " ".join((result.stdout + result.stderr).split())
+        assert f"{NAME}-cache ({sg['GroupId']}) has ingress rules" in output
+        assert _recap(result.stdout) == (0, 1)
+        assert _snapshot() == before
+    finally:
+        ec2.revoke_security_group_ingress(GroupId=sg["GroupId"], IpPermissions=[permission])
+
+
+def test_without_the_earlier_layers_a_run_is_refused_before_any_change():
+    before = _snapshot()
+    result = _converge("-e", json.dumps({"platform_name": "gcnone"}))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "Not found: alias/gcnone-local-elasticache (an enabled KMS key, aws_security_baseline)" in output
+    assert "the VPC gcnone-local (aws_network)" in output
+    assert "the secret gcnone/local/elasticache/auth-token (aws_security_baseline)" in output
+    assert _recap(result.stdout) == (0, 1)
+    assert _snapshot() == before
+
+
+def test_without_the_earlier_layers_a_plan_lists_what_would_be_created():
+    before = _snapshot()
+    result = _converge("--check", "-e", json.dumps({"platform_name": "gcnone"}))
+    assert result.returncode == 0, result.stdout[-3000:]
+    # The subnet group and the replication group (no parameter group locally).
+    assert _recap(result.stdout) == (2, 0)
+    assert "resources are planned against placeholders" in result.stdout
+    assert _snapshot() == before
