@@ -26,7 +26,7 @@ def _secret_values(aws) -> dict[str, str]:
             if not isinstance(fields, dict):
                 fields = {"value": value}
             for key, field in fields.items():
-                if key in {"password", "value", "token", "secret"} and isinstance(field, str):
+                if key in {"password", "value", "token", "secret", "cipher_pass"} and isinstance(field, str):
                     found[f"{entry['Name']}:{key}"] = field
     return found
 

@@ -140,3 +140,79 @@ def test_server_log_is_json_and_kept_a_year(host):
     assert "    rotate 365" in rotation.splitlines()
     debug = host.run("logrotate --debug /etc/logrotate.d/giftcrypto-postgresql-molecule")
     assert debug.rc == 0, debug.stderr
+
+
+BACKUP_CONFIG = "/etc/pgbackrest/molecule.conf"
+BACKUP_REPO = "/var/lib/pgbackrest/molecule"
+BACKUP_SECRET = "giftcrypto/molecule/postgres/backup"  # pragma: allowlist secret
+
+
+def _pgbackrest(host, *args):
+    cmd = host.run(
+        "runuser -u postgres -- pgbackrest --config=%s --stanza=molecule " + " ".join(["%s"] * len(args)),
+        BACKUP_CONFIG,
+        *args,
+    )
+    assert cmd.rc == 0, cmd.stderr + cmd.stdout
+    return cmd.stdout
+
+
+@pytest.fixture(scope="module")
+def backup_secret():
+    sm = boto3.client(
+        "secretsmanager",
+        endpoint_url="http://127.0.0.1:4566",
+        region_name="us-east-1",
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",
+    )
+    return json.loads(sm.get_secret_value(SecretId=BACKUP_SECRET)["SecretString"])
+
+
+def test_archiving_to_pgbackrest(host):
+    assert _psql(host, "show archive_mode") == "on"
+    assert _psql(host, "show archive_command") == (
+        f"pgbackrest --config={BACKUP_CONFIG} --stanza=molecule archive-push %p"
+    )
+    assert 1 <= int(_psql(host, "select setting from pg_settings where name = 'archive_timeout'")) <= 60
+    # pgbackrest check: forces a WAL switch and waits until the segment is in the repository.
+    _pgbackrest(host, "check")
+    archiver = "select failed_count = 0 or last_archived_time > last_failed_time from pg_stat_archiver"
+    assert _psql(host, archiver) == "t"
+
+
+def test_stanza_has_a_full_backup(host):
+    (info,) = json.loads(_pgbackrest(host, "--output=json", "info"))
+    assert info["name"] == "molecule"
+    assert info["status"]["code"] == 0, info["status"]
+    assert info["cipher"] == "aes-256-cbc"
+    assert [b["type"] for b in info["backup"]][:1] == ["full"]
+    assert info["archive"] and info["archive"][0]["max"]
+
+
+def test_backup_schedule_and_cron_daemon(host):
+    schedule = host.file("/etc/cron.d/giftcrypto-pgbackrest-molecule")
+    assert (schedule.user, schedule.group, schedule.mode) == ("root", "root", 0o644)
+    lines = [line for line in schedule.content_string.splitlines() if "pgbackrest" in line and line[0] != "#"]
+    assert any("--type=full backup" in line for line in lines)
+    assert any("--type=diff backup" in line for line in lines)
+    assert all(line.split()[5] == "postgres" for line in lines)
+    assert host.run("start-stop-daemon --status --pidfile /var/run/crond.pid --exec /usr/sbin/cron").rc == 0
+
+
+def test_repository_encrypted_and_passphrase_only_in_secrets_manager(host, backup_secret):
+    passphrase = backup_secret["cipher_pass"]
+    assert backup_secret["cipher_type"] == "aes-256-cbc" and len(passphrase) >= 32
+    config = host.file(BACKUP_CONFIG)
+    # The passphrase is in the configuration, which only root and postgres may read.
+    assert (config.user, config.group, config.mode) == ("root", "postgres", 0o640)
+    assert host.file(BACKUP_REPO).mode == 0o750 and host.file(BACKUP_REPO).user == "postgres"
+    # Every file of the repository is OpenSSL-encrypted ("Salted__" header) and none holds the
+    # passphrase or a readable INI section.
+    files = host.run("find %s -type f", BACKUP_REPO).stdout.split()
+    assert any(f.endswith("backup.info") for f in files) and len(files) > 3
+    for path in files:
+        head = host.run("head -c 8 %s", path).stdout
+        assert head == "Salted__", path
+    assert host.run("grep -rlF -- %s %s", passphrase, BACKUP_REPO).stdout == ""
+    assert host.run("grep -rl -- '\\[backup:current\\]' %s", BACKUP_REPO).stdout == ""
