@@ -81,20 +81,75 @@ def _playbook(session: nox.Session, env: dict[str, str], target: str, *extra: st
     _run(session, env, "ansible-playbook", "-i", f"inventories/{target}", "playbooks/site.yml", *extra)
 
 
+# The pre-commit hooks' own cache (nothing is installed there: every hook is local) stays in the
+# checkout instead of ~/.cache/pre-commit.
+PRE_COMMIT_HOME = ROOT / ".cache" / "pre-commit"
+# Commit messages are conventional commits (commitizen, .cz.toml) from the commit after this one on.
+# It is the last commit made before commitizen was adopted (HEAD when the hooks were written, the
+# dependency groups of issue 9): the history up to it is not conventional and is left as it is, so
+# `nox -s lint` checks the commits of HEAD's history after it (`cz check --rev-range <it>..HEAD`).
+# (A commit id reads as a high-entropy string to detect-secrets, hence the pragma.)
+COMMITIZEN_ADOPTED_AFTER = "0577dd0c50af8e899bdc00acb32e351de0e49cd5"  # pragma: allowlist secret
+
+
+def _git_env(env: dict[str, str]) -> dict[str, str]:
+    """env for git reading this checkout whoever owns it (a CI container runs as root on a checkout
+    of the runner's user, which git refuses as "dubious ownership"): safe.directory for ROOT only,
+    given as command-line configuration (GIT_CONFIG_*), nothing written to any git config."""
+    count = int(os.environ.get("GIT_CONFIG_COUNT", "0"))
+    return {
+        **env,
+        "GIT_CONFIG_COUNT": str(count + 1),
+        f"GIT_CONFIG_KEY_{count}": "safe.directory",
+        f"GIT_CONFIG_VALUE_{count}": str(ROOT),
+    }
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """yamllint, ruff, ansible-lint (production profile), squawk, ansible-doc of every module."""
-    env = _shared_env(session)
-    _run(session, env, "yamllint", "--strict", ".")
-    _run(session, env, "ruff", "check", ".")
-    _run(session, env, "ruff", "format", "--check", ".")
-    _run(session, env, "ansible-lint", "--profile", "production", "--strict")
-    if MIGRATIONS:
-        _run(session, env, "squawk", "--config", "sql/squawk.toml", *MIGRATIONS)
+    """The pre-commit hooks on every file, ansible-doc of every module, the workflows, commit messages.
+
+    .pre-commit-config.yaml holds the checks a commit runs (ruff, ruff format, yamllint, ansible-lint
+    with the production profile, squawk, detect-secrets against .secrets.baseline, whitespace, file
+    endings and sizes, the generated role READMEs and module reference, the changelog fragments);
+    here they run on every file of the tree: the tracked ones and the new ones git does not ignore
+    (a file not yet added is linted too, as `ruff check .` did). Then what a hook cannot do: each
+    module through ansible-doc, the GitHub workflows, and the messages of the commits since
+    commitizen's adoption.
+    """
+    env = _git_env(_shared_env(session))
+    # The secret scan's hook runs detect-secrets from the environment of `nox -s security`.
+    _security_tools(session, "security")
+    listing = ("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    listed = str(_run(session, env, "git", *listing, silent=True, log=False)).split("\0")
+    files = sorted({f for f in listed if f and os.path.lexists(ROOT / f)})
+    session.log(f"pre-commit run --show-diff-on-failure --files ({len(files)} files)")
+    hooks_env = {**env, "PRE_COMMIT_HOME": str(PRE_COMMIT_HOME)}
+    _run(session, hooks_env, "pre-commit", "run", "--show-diff-on-failure", "--files", *files, log=False)
     modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
     for module in modules:
         _run(session, env, "ansible-doc", f"giftcrypto.platform.{module}", silent=True)
     _lint_github(session, env)
+    _lint_commits(session, env)
+
+
+def _lint_commits(session: nox.Session, env: dict[str, str]) -> None:
+    """commitizen on the messages of the commits after COMMITIZEN_ADOPTED_AFTER (conventional commits)."""
+    kind = _run(
+        session, env, "git", "cat-file", "-t", COMMITIZEN_ADOPTED_AFTER, success_codes=[0, 128], silent=True
+    )
+    if str(kind).strip() != "commit":
+        session.error(
+            f"cannot check the commit messages: {COMMITIZEN_ADOPTED_AFTER} (the last commit before "
+            "commitizen) is not in this clone. A shallow clone? Fetch the history "
+            "(`git fetch --unshallow`; actions/checkout with fetch-depth: 0)"
+        )
+    since = f"{COMMITIZEN_ADOPTED_AFTER}..HEAD"
+    count = int(str(_run(session, env, "git", "rev-list", "--count", since, silent=True)).strip())
+    if not count:
+        session.log(f"no commit after {COMMITIZEN_ADOPTED_AFTER[:12]} yet: no commit message to check")
+        return
+    _run(session, env, "cz", "check", "--rev-range", since)
 
 
 def _lint_github(session: nox.Session, env: dict[str, str]) -> None:
@@ -227,11 +282,46 @@ def integration(session: nox.Session) -> None:
     _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", junit, *session.posargs)
 
 
+# `--record` of the deploy, plan and rollback sessions: ARA's callback writes every run (plays, tasks,
+# results, changed or not) to a sqlite database of the checkout, browsed with `ara` or its web UI.
+ARA_DIR = ROOT / ".ara"
+
+
+def _record(session: nox.Session, env: dict[str, str]) -> dict[str, str]:
+    """With the posarg --record (taken out of the posargs): env with ARA's callback recording the run.
+
+    Installs the `record` group (ara[server]) into the shared environment and points Ansible at
+    ARA's callback with the offline API client (no server to run): the database is
+    .ara/ansible.sqlite (gitignored; it holds task results, which no_log tasks keep censored).
+    """
+    if "--record" not in session.posargs:
+        return env
+    session.posargs[:] = [arg for arg in session.posargs if arg != "--record"]
+    record_requirements = nox.project.dependency_groups(PYPROJECT, "record")
+    _run(session, env, "python", "-m", "pip", "install", "--quiet", *record_requirements)
+    callbacks = str(_run(session, env, "python", "-m", "ara.setup.callback_plugins", silent=True)).strip()
+    ara = {
+        "ARA_API_CLIENT": "offline",
+        "ARA_BASE_DIR": str(ARA_DIR),
+        "ARA_DATABASE_NAME": str(ARA_DIR / "ansible.sqlite"),
+    }
+    session.log(
+        f"recording the run with ARA in {ARA_DIR / 'ansible.sqlite'}; browse it with "
+        f"`ARA_BASE_DIR={ARA_DIR} .venv/bin/ara playbook list` (then `ara playbook show <id>`, "
+        f"`ara result list --playbook <id> --changed`) or the web UI: `ARA_BASE_DIR={ARA_DIR} "
+        ".venv/bin/ara-manage runserver 127.0.0.1:8000`"
+    )
+    return {**env, **ara, "ANSIBLE_CALLBACK_PLUGINS": callbacks}
+
+
 @nox.session(name="deploy-local", default=False)
 @nox.session(name="deploy-staging", default=False)
 @nox.session(name="deploy-production", default=False)
 def deploy(session: nox.Session) -> None:
-    """Runs playbooks/site.yml on inventories/<env>. Production needs an explicit approval."""
+    """Runs playbooks/site.yml on inventories/<env>. Production needs an explicit approval.
+
+    `-- --record` records the run with ARA (.ara/ansible.sqlite).
+    """
     target = session.name.removeprefix("deploy-")
     extra: list[str] = []
     if target == "production":
@@ -250,7 +340,7 @@ def deploy(session: nox.Session) -> None:
                 "environment's required reviewers approve). Run `nox -s plan-production` first."
             )
         extra = ["-e", "platform_production_approved=true"]
-    env = _shared_env(session)
+    env = _record(session, _shared_env(session))
     _playbook(session, env, target, *extra, *session.posargs)
 
 
@@ -258,9 +348,12 @@ def deploy(session: nox.Session) -> None:
 @nox.session(name="plan-staging", default=False)
 @nox.session(name="plan-production", default=False)
 def plan(session: nox.Session) -> None:
-    """site.yml in check mode with --diff, ending with a per-layer summary (create/change/unchanged)."""
+    """site.yml in check mode with --diff, ending with a per-layer summary (create/change/unchanged).
+
+    `-- --record` records the run with ARA (.ara/ansible.sqlite).
+    """
     target = session.name.removeprefix("plan-")
-    env = _shared_env(session)
+    env = _record(session, _shared_env(session))
     env["ANSIBLE_CALLBACKS_ENABLED"] = "giftcrypto.platform.plan_summary"
     _playbook(session, env, target, "--check", "--diff", *session.posargs)
 
@@ -269,9 +362,12 @@ def plan(session: nox.Session) -> None:
 @nox.session(name="rollback-staging", default=False)
 @nox.session(name="rollback-production", default=False)
 def rollback(session: nox.Session) -> None:
-    """Traffic back to the previous release at once (playbooks/rollback.yml); never a down migration."""
+    """Traffic back to the previous release at once (playbooks/rollback.yml); never a down migration.
+
+    `-- --record` records the run with ARA (.ara/ansible.sqlite).
+    """
     target = session.name.removeprefix("rollback-")
-    env = _shared_env(session)
+    env = _record(session, _shared_env(session))
     _run(
         session,
         env,
@@ -313,6 +409,14 @@ def seed_local(session: nox.Session) -> None:
     """Sample users, profiles and wallets in the local database, through the real envelope path."""
     env = _shared_env(session)
     _run(session, env, "python", "tools/seed_local.py", *session.posargs)
+
+
+@nox.session(name="dr-drill", default=False)
+def dr_drill(session: nox.Session) -> None:
+    """Disaster-recovery drill (issue 8): transfers, a disaster, a point-in-time restore; RPO and RTO."""
+    env = _shared_env(session)
+    # Full bench data set by default; `nox -s dr-drill -- --scale 0.01` for a small one.
+    _run(session, env, "python", "tools/dr_drill.py", *session.posargs)
 
 
 # nox -s security (issue 8): every report goes to tests/output/security/, then tools/security_gate.py
@@ -434,3 +538,47 @@ def evidence(session: nox.Session) -> None:
     """
     env = _shared_env(session)
     _run(session, env, "python", "tools/soc2_evidence.py", *session.posargs)
+
+
+# Debian packages of the diagrams: graphviz's dot renders the PNGs (diagrams and the ER diagram);
+# postgresql-15 runs the throwaway cluster the ER diagram reads (tests/unit/pg_cluster.py).
+DOCS_DEBIAN_PACKAGES = {"dot": "graphviz", "/usr/lib/postgresql/15/bin/initdb": "postgresql-15"}
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Regenerates the documentation built from the code (issue 9); a clean main gives no diff.
+
+    The role READMEs' variables sections (tools/role_docs.py, from meta/argument_specs.yml), the
+    plugin reference docs/reference/ (tools/module_docs.py, from ansible-doc), the architecture
+    diagrams from the inventories (tools/architecture_diagram.py) and the ER diagram read from the
+    catalog of a throwaway PostgreSQL 15 migrated with sql/migrations (tools/er_diagram.py; its
+    --dsn reads a deployed database instead, the same schema). `-- --check` changes nothing
+    and fails when a role README or a reference page is stale (what `nox -s lint` checks).
+    """
+    env = _shared_env(session)
+    check = "--check" in session.posargs
+    docs_requirements = nox.project.dependency_groups(PYPROJECT, "docs")
+    _run(session, env, "python", "-m", "pip", "install", "--quiet", *docs_requirements)
+    _run(session, env, "python", "tools/role_docs.py", *(["--check"] if check else []))
+    _run(session, env, "python", "tools/module_docs.py", *(["--check"] if check else []))
+    if check:
+        session.log("--check: the diagrams are not regenerated nor compared")
+        return
+    _debian_tools(session, DOCS_DEBIAN_PACKAGES)
+    _run(session, env, "python", "tools/architecture_diagram.py")
+    _run(session, env, "python", "tools/er_diagram.py")
+
+
+@nox.session(default=False)
+def build(session: nox.Session) -> None:
+    """The collection artifact, dist/giftcrypto-platform-<version>.tar.gz (ansible-galaxy collection build).
+
+    galaxy.yml's build_ignore keeps tests, Molecule, the service, docs and caches out of it; it
+    installs offline with `ansible-galaxy collection install --offline dist/giftcrypto-platform-*.tar.gz`
+    (tests/unit/test_collection_build.py checks that into an empty collections path).
+    """
+    env = _shared_env(session)
+    dist = ROOT / "dist"
+    build_args = ("collection", "build", "--force", "--output-path", str(dist), str(ROOT))
+    _run(session, env, "ansible-galaxy", *build_args)

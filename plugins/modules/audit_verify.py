@@ -39,8 +39,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: The module only reads; check mode runs the same verification.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
   - giftcrypto.platform.postgres
 """

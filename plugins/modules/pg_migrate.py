@@ -54,8 +54,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Only reads, and returns the migrations it would apply or revert.
   diff_mode:
     support: full
+    description: Returns the applied versions before and after the run (or the planned run in check mode).
 notes:
   - A migration file must not contain transaction control (BEGIN/COMMIT) or statements that
     cannot run in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM).
