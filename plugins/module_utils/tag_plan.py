@@ -9,7 +9,10 @@ and are kept in what a resource ends up with.
 
 from __future__ import annotations
 
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
 
 
 def plan_tags(have: dict | None, wanted: dict | None, purge: bool) -> tuple[dict, dict, list]:
@@ -31,3 +34,14 @@ def plan_tags(have: dict | None, wanted: dict | None, purge: bool) -> tuple[dict
 def settable(tags: dict | None) -> dict:
     """The tags a create request may carry (without the reserved ``aws:`` keys)."""
     return {key: value for key, value in (tags or {}).items() if not key.startswith("aws:")}
+
+
+def resource_tags(client, arn: str | None) -> dict:
+    """The tags of a resource whose service lists them by ``ResourceName`` (RDS, ElastiCache).
+
+    ``client`` is wrapped with ``AWSRetry`` (the call passes ``aws_retry=True``); no ARN, no tags.
+    """
+    if not arn:
+        return {}
+    answer = client.list_tags_for_resource(aws_retry=True, ResourceName=arn)
+    return boto3_tag_list_to_ansible_dict(answer.get("TagList") or [])

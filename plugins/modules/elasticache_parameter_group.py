@@ -96,9 +96,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
 )
-from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import plan_tags, settable
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import (
+    plan_tags,
+    resource_tags,
+    settable,
+)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 FAMILY_PATTERN = re.compile(r"^(redis|memcached|valkey)[0-9][0-9.x]*$")
@@ -155,14 +158,6 @@ def _values(client, name):
         request["Marker"] = page["Marker"]
 
 
-def _tags(client, arn):
-    if not arn:
-        return {}
-    return boto3_tag_list_to_ansible_dict(
-        client.list_tags_for_resource(aws_retry=True, ResourceName=arn).get("TagList") or []
-    )
-
-
 def _view(group, tags):
     if not group:
         return {}
@@ -196,7 +191,7 @@ def main():
     try:
         group = _describe(client, name)
         values = _values(client, name) if group else {}
-        tags_before = _tags(client, group.get("ARN")) if group else {}
+        tags_before = resource_tags(client, group.get("ARN")) if group else {}
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Could not read the cache parameter group {name}")
     before = {
@@ -283,7 +278,7 @@ def main():
             )
         group = _describe(client, name) or group
         values = _values(client, name)
-        tags_final = _tags(client, group.get("ARN"))
+        tags_final = resource_tags(client, group.get("ARN"))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Could not write the cache parameter group {name}")
     after = {

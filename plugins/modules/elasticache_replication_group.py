@@ -277,9 +277,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
 )
-from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import plan_tags, settable
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import (
+    plan_tags,
+    resource_tags,
+    settable,
+)
 
 ID_PATTERN = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,39}(?<!-)$")
 SNAPSHOT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
@@ -377,13 +380,6 @@ def _primary_member(client, group):
         return None
     found = clusters.get("CacheClusters") or []
     return found[0] if found else None
-
-
-def _tags(client, arn):
-    if not arn:
-        return {}
-    answer = client.list_tags_for_resource(aws_retry=True, ResourceName=arn)
-    return boto3_tag_list_to_ansible_dict(answer.get("TagList") or [])
 
 
 def _endpoint(value):
@@ -671,7 +667,7 @@ def _read(client, group_id):
     group = _describe(client, group_id)
     if group is None or group.get("Status") == "deleting":
         return group, None, {}
-    return group, _primary_member(client, group), _tags(client, group.get("ARN"))
+    return group, _primary_member(client, group), resource_tags(client, group.get("ARN"))
 
 
 def _absent(module, client, group, before):

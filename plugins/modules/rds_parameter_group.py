@@ -159,9 +159,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
 )
-from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import plan_tags, settable
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import (
+    plan_tags,
+    resource_tags,
+    settable,
+)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 FAMILY_PATTERN = re.compile(r"^[a-z][a-z0-9.-]{1,62}$")
@@ -224,13 +227,6 @@ def _describe_parameters(client, name):
         if not marker:
             return parameters
         request["Marker"] = marker
-
-
-def _tags(client, arn):
-    if not arn:
-        return {}
-    answer = client.list_tags_for_resource(aws_retry=True, ResourceName=arn)
-    return boto3_tag_list_to_ansible_dict(answer.get("TagList") or [])
 
 
 def _is_catalogue(described):
@@ -350,7 +346,7 @@ def main():
     try:
         group = _describe_group(client, name)
         described = _describe_parameters(client, name) if group else {}
-        tags_before = _tags(client, group.get("DBParameterGroupArn")) if group else {}
+        tags_before = resource_tags(client, group.get("DBParameterGroupArn")) if group else {}
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Could not read the parameter group {name}")
     before_view = _view(group, tags_before)
@@ -441,7 +437,7 @@ def main():
         _write(module, client, name, described, to_modify, to_reset)
         group = _describe_group(client, name) or group
         described = _describe_parameters(client, name)
-        tags_final = _tags(client, group.get("DBParameterGroupArn"))
+        tags_final = resource_tags(client, group.get("DBParameterGroupArn"))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Could not write the parameter group {name}")
     after_view = _view(group, tags_final)
