@@ -185,6 +185,75 @@ def test_bad_database_inventory_is_refused_before_any_change(case, tmp_path, aws
     assert _database_snapshot(aws) == before
 
 
+def _backup_snapshot(aws):
+    """The network's snapshot plus what the backup layer would create (both regions)."""
+    return {
+        **_snapshot(aws),
+        **{
+            f"vaults_{region}": sorted(
+                v["BackupVaultName"] for v in aws("backup", region).list_backup_vaults()["BackupVaultList"]
+            )
+            for region in ("us-east-1", "us-west-2")
+        },
+        "plans": sorted(p["BackupPlanName"] for p in aws("backup").list_backup_plans()["BackupPlansList"]),
+        "dr_key_aliases": sorted(a["AliasName"] for a in aws("kms", "us-west-2").list_aliases()["Aliases"]),
+        "roles": sorted(r["RoleName"] for r in aws("iam").list_roles()["Roles"]),
+    }
+
+
+# The backup layer's refusals (roles/aws_backup/tasks/validate.yml, included by roles/preflight);
+# aws_backup_environment stands in for a production inventory without the production approval.
+BACKUP_CASES = {
+    "backup_dr_region_equal_to_primary": (
+        {"aws_backup_dr_region": "us-east-1"},
+        "aws_backup_dr_region=us-east-1: the DR region must differ from aws_region (us-east-1)",
+    ),
+    "backup_retention_under_policy": (
+        {"aws_backup_retention_days": 14},
+        "aws_backup_retention_days=14, aws_backup_dr_retention_days=30: the backup policy keeps every "
+        "recovery point and its DR copy at least 30 days",
+    ),
+    "backup_schedule_not_daily": (
+        {"aws_backup_schedule": "cron(0 5 ? * SUN *)"},
+        "aws_backup_schedule=cron(0 5 ? * SUN *): the plan runs daily",
+    ),
+    "backup_selection_tag_missing": (
+        {"aws_backup_selection_tag_key": ""},
+        "resources are selected by one tag (for example Backup=daily)",
+    ),
+    "backup_aws_managed_key": (
+        {"aws_backup_kms_key_alias": "alias/aws/backup"},
+        "aws_backup_kms_key_alias=alias/aws/backup: the vaults are encrypted with a customer-managed key",
+    ),
+    "backup_dr_copy_off_in_production": (
+        {"aws_backup_environment": "production", "aws_backup_dr_copy_enabled": False},
+        "aws_backup_environment=production with aws_backup_dr_copy_enabled=False",
+    ),
+    "backup_selection_misses_the_database": (
+        {
+            "aws_backup_selection_enabled": True,
+            "aws_rds_tags": {**TAGS_WITHOUT_COST_CENTER, "CostCenter": "platform-engineering"},
+        },
+        "aws_rds_tags has Backup=(none): the backup selection takes resources tagged Backup=daily",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BACKUP_CASES))
+def test_bad_backup_inventory_is_refused_before_any_change(case, tmp_path, aws):
+    changes, message = BACKUP_CASES[case]
+    before = _backup_snapshot(aws)
+    result = run_playbook(inventory=_inventory(tmp_path, "backup.yml", **changes), timeout=300)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert "PLAY [Preflight]" in result.stdout
+    assert "PLAY [Network]" not in result.stdout
+    assert "PLAY [Backup (AWS)" not in result.stdout
+    assert "changed=0" in result.stdout
+    assert _backup_snapshot(aws) == before
+
+
 def _cache_snapshot(aws):
     """The network's snapshot plus what the cache layer would create."""
     elasticache = aws("elasticache")

@@ -20,6 +20,7 @@ import botocore.exceptions
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import (
     audit_verify,
+    backup_vault,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
     config_recorder,
@@ -34,6 +35,7 @@ from ansible_collections.giftcrypto.platform.plugins.modules import (
     iam_openid_connect_provider,
     pg_migrate,
     pii_keyring,
+    rds_automated_backups_replication,
     rds_parameter_group,
     securityhub_hub,
     sns_topic_encryption,
@@ -51,6 +53,7 @@ from tests.unit.strategies import INJECTIONS, NASTY_TEXT
 # Every module this file drives; test_every_module_has_a_property checks none is missing.
 COVERED = (
     audit_verify,
+    backup_vault,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
     config_recorder,
@@ -65,6 +68,7 @@ COVERED = (
     iam_openid_connect_provider,
     pg_migrate,
     pii_keyring,
+    rds_automated_backups_replication,
     rds_parameter_group,
     securityhub_hub,
     sns_topic_encryption,
@@ -668,6 +672,113 @@ def test_securityhub_hub_refuses_bad_options(run, args):
     option = next(iter(args))
     _failed(run(securityhub_hub, args), option)
     assert _hub() is None
+
+
+# backup_vault
+
+
+def _vaults():
+    client = _client("backup")
+    return sorted(
+        (
+            v["BackupVaultName"],
+            v.get("EncryptionKeyArn", ""),
+            tuple(sorted(client.list_tags(ResourceArn=v["BackupVaultArn"])["Tags"].items())),
+        )
+        for v in client.list_backup_vaults()["BackupVaultList"]
+    )
+
+
+def _seed_vault():
+    client = _client("backup")
+    if any(v["BackupVaultName"] == "keep" for v in client.list_backup_vaults()["BackupVaultList"]):
+        return
+    key = _client("kms").create_key(Description="keep")["KeyMetadata"]["Arn"]
+    client.create_backup_vault(
+        BackupVaultName="keep", EncryptionKeyArn=key, BackupVaultTags={"Project": "GiftCrypto"}
+    )
+
+
+@FIXTURES
+@given(
+    name=st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+        lambda s: not backup_vault.NAME_PATTERN.fullmatch(s)
+    ),
+    state=st.sampled_from(["present", "absent"]),
+)
+def test_backup_vault_refuses_bad_names(run, name, state):
+    _seed_vault()
+    before = _vaults()
+    result = run(backup_vault, {"name": name, "allow_aws_managed_key": True, "state": state})
+    _failed(result, "Refused the backup vault", "name=")
+    assert _vaults() == before
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"encryption_key_arn": v},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT, st.just("alias/aws/backup")).filter(
+                lambda s: not backup_vault.KEY_ARN_PATTERN.fullmatch(s)
+            ),
+        ),
+        st.builds(lambda v: {"tags": v}, NOT_A_LIST),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "absent"])),
+        st.builds(lambda v: {"allow_aws_managed_key": v}, NOT_A_BOOL),
+        st.builds(lambda v: {"purge_tags": v}, NOT_A_BOOL),
+    ),
+    name=st.sampled_from(["keep", "new-vault"]),
+)
+def test_backup_vault_refuses_bad_options(run, args, name):
+    _seed_vault()
+    before = _vaults()
+    option = next(iter(args))
+    _failed(run(backup_vault, {"name": name, **args}), option)
+    assert _vaults() == before
+
+
+# rds_automated_backups_replication (moto lacks the start call: any call that reached it would fail
+# differently; the properties assert the refusal names the option before any write)
+
+REPLICATION_ARGS = {
+    "region": "us-west-2",
+    "source_db_instance_arn": f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db:keep",
+    "backup_retention_period": 7,
+}
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"source_db_instance_arn": v},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+                lambda s: not rds_automated_backups_replication.SOURCE_ARN.fullmatch(s)
+            ),
+        ),
+        st.builds(
+            lambda v: {"kms_key_id": v},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+                lambda s: not rds_automated_backups_replication.KEY.fullmatch(s)
+            ),
+        ),
+        st.builds(lambda v: {"backup_retention_period": v}, st.integers().filter(lambda n: not 1 <= n <= 35)),
+        st.builds(lambda v: {"backup_retention_period": v}, NOT_A_STRING),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "absent"])),
+    )
+)
+def test_rds_automated_backups_replication_refuses_bad_options(run, args):
+    calls = []
+    with moto_modules.fake_operations(
+        {
+            "StartDBInstanceAutomatedBackupsReplication": lambda p: calls.append(p) or {},
+            "StopDBInstanceAutomatedBackupsReplication": lambda p: calls.append(p) or {},
+        }
+    ):
+        result = run(rds_automated_backups_replication, {**REPLICATION_ARGS, **args})
+    _failed(result, next(iter(args)))
+    assert calls == []
 
 
 # rds_parameter_group
