@@ -60,6 +60,24 @@ def _shared_env(session: nox.Session) -> dict[str, str]:
     }
 
 
+# The deploy, plan, rollback, destroy, integration and dr-drill sessions run Ansible with Mitogen's
+# linear strategy: one persistent interpreter per host instead of a new Python process per task,
+# so boto3, botocore and the module utilities are imported once per run, not once per task. It
+# halves a no-op deploy-local (docs/benchmarks.md). GIFTCRYPTO_MITOGEN=0 runs vanilla Ansible (as
+# `ansible-playbook` alone and Molecule do); the playbooks behave the same under both.
+MITOGEN_ENV = "GIFTCRYPTO_MITOGEN"
+
+
+def _ansible_env(env: dict[str, str]) -> dict[str, str]:
+    """env plus Mitogen's strategy (unless GIFTCRYPTO_MITOGEN=0), for the sessions that run playbooks."""
+    if os.environ.get(MITOGEN_ENV, "1") == "0":
+        return env
+    strategies = sorted(VENV.glob("lib/python3*/site-packages/ansible_mitogen/plugins/strategy"))
+    if not strategies:
+        raise RuntimeError(f"mitogen is not installed in {VENV} (a dependency in pyproject.toml)")
+    return {**env, "ANSIBLE_STRATEGY_PLUGINS": str(strategies[-1]), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
 def _run(session: nox.Session, env: dict[str, str], program: str, *args: str, **kwargs) -> str | bool | None:
     """Runs a program of the shared environment (by absolute path: nox resolves names on its own PATH)."""
     local = VENV / "bin" / program
@@ -274,7 +292,7 @@ def molecule(session: nox.Session) -> None:
 @nox.session
 def integration(session: nox.Session) -> None:
     """Deploys the local environment and tests it: lifecycle, preflight, posture, services."""
-    env = _shared_env(session)
+    env = _ansible_env(_shared_env(session))
     # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it.
     _playbook(session, env, "local")
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
@@ -340,8 +358,23 @@ def deploy(session: nox.Session) -> None:
                 "environment's required reviewers approve). Run `nox -s plan-production` first."
             )
         extra = ["-e", "platform_production_approved=true"]
-    env = _record(session, _shared_env(session))
+    env = _record(session, _ansible_env(_shared_env(session)))
     _playbook(session, env, target, *extra, *session.posargs)
+
+
+# `nox -s plan-staging -- --local-endpoint`: the staging (or production) plan against the local AWS
+# endpoint of `deploy-local` instead of the account: every resource of that environment shows as
+# "create" and nothing is created. The vars file switches off what only the endpoint lacks.
+LOCAL_ENDPOINT_PLAN_ARGS = (
+    "-e",
+    "aws_endpoint_url=http://127.0.0.1:4566",
+    "-e",
+    "aws_access_key_id=local-dummy-access-key",
+    "-e",
+    "aws_secret_access_key=local-dummy-secret-key",  # pragma: allowlist secret
+    "-e",
+    "@playbooks/vars/local_endpoint_gaps.yml",
+)
 
 
 @nox.session(name="plan-local", default=False)
@@ -350,12 +383,19 @@ def deploy(session: nox.Session) -> None:
 def plan(session: nox.Session) -> None:
     """site.yml in check mode with --diff, ending with a per-layer summary (create/change/unchanged).
 
+    `-- --local-endpoint` plans staging or production against the local AWS endpoint (no account).
+
     `-- --record` records the run with ARA (.ara/ansible.sqlite).
     """
     target = session.name.removeprefix("plan-")
-    env = _record(session, _shared_env(session))
+    extra: list[str] = []
+    if "--local-endpoint" in session.posargs:
+        session.posargs[:] = [arg for arg in session.posargs if arg != "--local-endpoint"]
+        if target != "local":
+            extra = [*LOCAL_ENDPOINT_PLAN_ARGS]
+    env = _record(session, _ansible_env(_shared_env(session)))
     env["ANSIBLE_CALLBACKS_ENABLED"] = "giftcrypto.platform.plan_summary"
-    _playbook(session, env, target, "--check", "--diff", *session.posargs)
+    _playbook(session, env, target, "--check", "--diff", *extra, *session.posargs)
 
 
 @nox.session(name="rollback-local", default=False)
@@ -367,7 +407,7 @@ def rollback(session: nox.Session) -> None:
     `-- --record` records the run with ARA (.ara/ansible.sqlite).
     """
     target = session.name.removeprefix("rollback-")
-    env = _record(session, _shared_env(session))
+    env = _record(session, _ansible_env(_shared_env(session)))
     _run(
         session,
         env,
@@ -382,7 +422,7 @@ def rollback(session: nox.Session) -> None:
 @nox.session(name="destroy-local", default=False)
 def destroy_local(session: nox.Session) -> None:
     """Removes every local resource and stops the local AWS endpoint (production refuses destroy)."""
-    env = _shared_env(session)
+    env = _ansible_env(_shared_env(session))
     _run(
         session, env, "ansible-playbook", "-i", "inventories/local", "playbooks/destroy.yml", *session.posargs
     )
@@ -414,7 +454,7 @@ def seed_local(session: nox.Session) -> None:
 @nox.session(name="dr-drill", default=False)
 def dr_drill(session: nox.Session) -> None:
     """Disaster-recovery drill (issue 8): transfers, a disaster, a point-in-time restore; RPO and RTO."""
-    env = _shared_env(session)
+    env = _ansible_env(_shared_env(session))
     # Full bench data set by default; `nox -s dr-drill -- --scale 0.01` for a small one.
     _run(session, env, "python", "tools/dr_drill.py", *session.posargs)
 
