@@ -57,6 +57,7 @@ ROLES = (
     "ci-deploy",
     "vpc-flow-logs",
     "rds-monitoring",
+    "backup",
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()
@@ -78,6 +79,10 @@ AWS_MANAGED_ALLOWED: dict[str, dict[str, str]] = {
         "service-role/AmazonRDSEnhancedMonitoringRole": (
             "RDS enhanced monitoring writes OS metrics to its own CloudWatch log group (AWS's role policy)"
         ),
+    },
+    "role/backup": {
+        "service-role/AWSBackupServiceRolePolicyForBackup": "AWS Backup backs up the selection",
+        "service-role/AWSBackupServiceRolePolicyForRestores": "AWS Backup restores on request",
     },
     "group/admins": {
         "AdministratorAccess": (
