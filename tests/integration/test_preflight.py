@@ -37,6 +37,21 @@ def _snapshot(aws):
     }
 
 
+def _assert_refused(aws, tmp_path, file, changes, message, layer_play, snapshot):
+    """site.yml on the inventory with `changes` in group_vars/all/<file>: refused by preflight with
+    `message`, before the network's play and the layer's own play, with nothing changed."""
+    before = snapshot(aws)
+    result = run_playbook(inventory=_inventory(tmp_path, file, **changes), timeout=300)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert "PLAY [Preflight]" in result.stdout
+    assert "PLAY [Network]" not in result.stdout
+    assert f"PLAY [{layer_play}" not in result.stdout
+    assert "changed=0" in result.stdout
+    assert snapshot(aws) == before
+
+
 TAGS_WITHOUT_COST_CENTER = {"Project": "GiftCrypto", "Environment": "local", "ManagedBy": "ansible"}
 OVERLAPPING = {
     "public": ["10.42.0.0/24", "10.42.1.0/24", "10.42.2.0/24"],
@@ -91,16 +106,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_inventory_is_refused_before_any_change(case, tmp_path, aws):
     file, changes, message = CASES[case]
-    before = _snapshot(aws)
-    result = run_playbook(inventory=_inventory(tmp_path, file, **changes), timeout=300)
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert message in output, output[-3000:]
-    assert "PLAY [Preflight]" in result.stdout
-    assert "PLAY [Network]" not in result.stdout
-    assert "PLAY [Local AWS endpoint]" not in result.stdout
-    assert "changed=0" in result.stdout
-    assert _snapshot(aws) == before
+    _assert_refused(aws, tmp_path, file, changes, message, "Local AWS endpoint", _snapshot)
 
 
 def _database_snapshot(aws):
@@ -173,16 +179,7 @@ DATABASE_CASES = {
 @pytest.mark.parametrize("case", sorted(DATABASE_CASES))
 def test_bad_database_inventory_is_refused_before_any_change(case, tmp_path, aws):
     changes, message = DATABASE_CASES[case]
-    before = _database_snapshot(aws)
-    result = run_playbook(inventory=_inventory(tmp_path, "rds.yml", **changes), timeout=300)
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert message in output, output[-3000:]
-    assert "PLAY [Preflight]" in result.stdout
-    assert "PLAY [Network]" not in result.stdout
-    assert "PLAY [Database (AWS)" not in result.stdout
-    assert "changed=0" in result.stdout
-    assert _database_snapshot(aws) == before
+    _assert_refused(aws, tmp_path, "rds.yml", changes, message, "Database (AWS)", _database_snapshot)
 
 
 def _backup_snapshot(aws):
@@ -242,16 +239,7 @@ BACKUP_CASES = {
 @pytest.mark.parametrize("case", sorted(BACKUP_CASES))
 def test_bad_backup_inventory_is_refused_before_any_change(case, tmp_path, aws):
     changes, message = BACKUP_CASES[case]
-    before = _backup_snapshot(aws)
-    result = run_playbook(inventory=_inventory(tmp_path, "backup.yml", **changes), timeout=300)
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert message in output, output[-3000:]
-    assert "PLAY [Preflight]" in result.stdout
-    assert "PLAY [Network]" not in result.stdout
-    assert "PLAY [Backup (AWS)" not in result.stdout
-    assert "changed=0" in result.stdout
-    assert _backup_snapshot(aws) == before
+    _assert_refused(aws, tmp_path, "backup.yml", changes, message, "Backup (AWS)", _backup_snapshot)
 
 
 def _cache_snapshot(aws):
@@ -321,16 +309,7 @@ CACHE_CASES = {
 @pytest.mark.parametrize("case", sorted(CACHE_CASES))
 def test_bad_cache_inventory_is_refused_before_any_change(case, tmp_path, aws):
     changes, message = CACHE_CASES[case]
-    before = _cache_snapshot(aws)
-    result = run_playbook(inventory=_inventory(tmp_path, "elasticache.yml", **changes), timeout=300)
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert message in output, output[-3000:]
-    assert "PLAY [Preflight]" in result.stdout
-    assert "PLAY [Network]" not in result.stdout
-    assert "PLAY [Cache (AWS)" not in result.stdout
-    assert "changed=0" in result.stdout
-    assert _cache_snapshot(aws) == before
+    _assert_refused(aws, tmp_path, "elasticache.yml", changes, message, "Cache (AWS)", _cache_snapshot)
 
 
 def _compute_snapshot(aws):
@@ -401,16 +380,7 @@ COMPUTE_CASES = {
 @pytest.mark.parametrize("case", sorted(COMPUTE_CASES))
 def test_bad_compute_inventory_is_refused_before_any_change(case, tmp_path, aws):
     changes, message = COMPUTE_CASES[case]
-    before = _compute_snapshot(aws)
-    result = run_playbook(inventory=_inventory(tmp_path, "eks.yml", **changes), timeout=300)
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert message in output, output[-3000:]
-    assert "PLAY [Preflight]" in result.stdout
-    assert "PLAY [Network]" not in result.stdout
-    assert "PLAY [Compute (AWS)" not in result.stdout
-    assert "changed=0" in result.stdout
-    assert _compute_snapshot(aws) == before
+    _assert_refused(aws, tmp_path, "eks.yml", changes, message, "Compute (AWS)", _compute_snapshot)
 
 
 def _edge_snapshot(aws):
@@ -478,13 +448,4 @@ EDGE_CASES = {
 @pytest.mark.parametrize("case", sorted(EDGE_CASES))
 def test_bad_edge_inventory_is_refused_before_any_change(case, tmp_path, aws):
     changes, message = EDGE_CASES[case]
-    before = _edge_snapshot(aws)
-    result = run_playbook(inventory=_inventory(tmp_path, "edge.yml", **changes), timeout=300)
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert message in output, output[-3000:]
-    assert "PLAY [Preflight]" in result.stdout
-    assert "PLAY [Network]" not in result.stdout
-    assert "PLAY [Edge (AWS)" not in result.stdout
-    assert "changed=0" in result.stdout
-    assert _edge_snapshot(aws) == before
+    _assert_refused(aws, tmp_path, "edge.yml", changes, message, "Edge (AWS)", _edge_snapshot)
