@@ -63,19 +63,21 @@ def _shared_env(session: nox.Session) -> dict[str, str]:
 # The deploy, plan, rollback, destroy, integration and dr-drill sessions run Ansible with Mitogen's
 # linear strategy: one persistent interpreter per host instead of a new Python process per task,
 # so boto3, botocore and the module utilities are imported once per run, not once per task. It
-# halves a no-op deploy-local (docs/benchmarks.md). GIFTCRYPTO_MITOGEN=0 runs vanilla Ansible (as
-# `ansible-playbook` alone and Molecule do); the playbooks behave the same under both.
+# halves a no-op deploy-local (docs/benchmarks.md). The collection's own strategy of that name
+# (plugins/strategy/mitogen_linear.py) also lists the installed collections once per run instead of
+# once per task. GIFTCRYPTO_MITOGEN=0 runs vanilla Ansible (as `ansible-playbook` alone and
+# Molecule do); the playbooks behave the same under both.
 MITOGEN_ENV = "GIFTCRYPTO_MITOGEN"
+MITOGEN_STRATEGY = "giftcrypto.platform.mitogen_linear"
 
 
 def _ansible_env(env: dict[str, str]) -> dict[str, str]:
-    """env plus Mitogen's strategy (unless GIFTCRYPTO_MITOGEN=0), for the sessions that run playbooks."""
+    """env plus the Mitogen strategy (unless GIFTCRYPTO_MITOGEN=0), for the sessions that run playbooks."""
     if os.environ.get(MITOGEN_ENV, "1") == "0":
         return env
-    strategies = sorted(VENV.glob("lib/python3*/site-packages/ansible_mitogen/plugins/strategy"))
-    if not strategies:
+    if not sorted(VENV.glob("lib/python3*/site-packages/ansible_mitogen/plugins/strategy")):
         raise RuntimeError(f"mitogen is not installed in {VENV} (a dependency in pyproject.toml)")
-    return {**env, "ANSIBLE_STRATEGY_PLUGINS": str(strategies[-1]), "ANSIBLE_STRATEGY": "mitogen_linear"}
+    return {**env, "ANSIBLE_STRATEGY": MITOGEN_STRATEGY}
 
 
 def _run(session: nox.Session, env: dict[str, str], program: str, *args: str, **kwargs) -> str | bool | None:

@@ -3,7 +3,7 @@
     python tools/module_docs.py            rewrite docs/reference/
     python tools/module_docs.py --check    exit 1 naming each page that is missing, stale or obsolete
 
-One Markdown page per documented plugin of plugins/ (modules, and the callback; a filter without
+One Markdown page per documented plugin of plugins/ (modules, the callback, the strategy; a filter without
 documentation is listed in the index as such), and an index, docs/reference/README.md, that also
 links the roles' READMEs (tools/role_docs.py). The pages render on GitHub: no Sphinx needed.
 antsibull-docs writes RST only (its ``simplified-rst`` output is marked experimental, its default
@@ -44,6 +44,7 @@ PLUGIN_TYPES = {
     "lookup": "lookup",
     "inventory": "inventory",
     "connection": "connection",
+    "strategy": "strategy",
     "become": "become",
     "cache": "cache",
     "vars": "vars",
@@ -172,6 +173,8 @@ def page(name: str, kind: str, data: dict[str, Any]) -> str:
             *rows,
             "",
         ]
+    elif kind == "module":
+        lines += ["## Parameters", "", "None: the module takes no options.", ""]
     attributes = doc.get("attributes") or {}
     if attributes:
         lines += ["## Attributes", "", "| Attribute | Support | Description |", "|---|---|---|"]
