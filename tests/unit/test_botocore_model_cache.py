@@ -132,3 +132,70 @@ class TestStrategyCollectionList:
 
         module, _ = strategy
         assert issubclass(module.StrategyModule, StrategyModule)
+
+
+class TestStrategyLookups:
+    """giftcrypto.platform.mitogen_linear loads the lookups a task names in the controller, once."""
+
+    @staticmethod
+    def _task(args=None, loop=None, when=None, variables=None, loop_with=None):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            args=args or {}, loop=loop, when=when or [], vars=variables or {}, loop_with=loop_with
+        )
+
+    def test_names_are_found_in_arguments_conditions_loops_and_variables(self):
+        from ansible_collections.giftcrypto.platform.plugins.strategy import mitogen_linear
+
+        task = self._task(
+            args={
+                "content": "{{ lookup('ansible.builtin.template', 'a.j2') }}",
+                "nested": [{"x": "{{ q( \"env\", 'H') }}"}],
+            },
+            when=["query('amazon.aws.secretsmanager_secret', name) | length > 0"],
+            loop="{{ lookup('ansible.builtin.fileglob', '*.sql', wantlist=True) }}",
+            variables={"seq": "{{ range(3) | list }}", "v": "{{ lookup(name_in_a_variable) }}"},
+            loop_with="items",
+        )
+        assert mitogen_linear._lookup_names(task) == {
+            "ansible.builtin.template",
+            "env",
+            "amazon.aws.secretsmanager_secret",
+            "ansible.builtin.fileglob",
+            "items",
+        }
+
+    def test_each_lookup_is_loaded_once_and_aws_ones_parse_their_service(self, monkeypatch):
+        from ansible_collections.giftcrypto.platform.plugins.strategy import mitogen_linear
+
+        loaded, parsed = [], []
+        monkeypatch.setattr(mitogen_linear, "_LOADED", set())
+        monkeypatch.setattr(mitogen_linear.lookup_loader, "get", lambda name: loaded.append(name) or None)
+        monkeypatch.setattr(mitogen_linear, "_parse_service_model", parsed.append)
+        task = self._task(
+            args={"a": "{{ lookup('amazon.aws.secretsmanager_secret', 'x') }}"}, loop_with="items"
+        )
+        mitogen_linear._load_lookups(task)
+        mitogen_linear._load_lookups(task)
+        assert sorted(loaded) == ["amazon.aws.secretsmanager_secret", "items"]
+        assert parsed == ["secretsmanager"]
+
+    def test_a_lookup_that_fails_to_load_is_left_to_the_worker(self, monkeypatch):
+        from ansible_collections.giftcrypto.platform.plugins.strategy import mitogen_linear
+
+        def broken(name):
+            raise RuntimeError(f"cannot load {name}")
+
+        monkeypatch.setattr(mitogen_linear, "_LOADED", set())
+        monkeypatch.setattr(mitogen_linear.lookup_loader, "get", broken)
+        mitogen_linear._load_lookups(self._task(args={"a": "{{ lookup('nowhere.none.thing') }}"}))
+        assert "nowhere.none.thing" in mitogen_linear._LOADED
+
+    def test_parsing_a_service_model_fills_the_shared_cache_without_a_request(self, file_reads):
+        from ansible_collections.giftcrypto.platform.plugins.strategy import mitogen_linear
+
+        mitogen_linear._parse_service_model("sqs")
+        assert len(_sqs_model_reads(file_reads)) == 1
+        botocore.session.get_session().create_client("sqs", region_name="us-east-1")
+        assert len(_sqs_model_reads(file_reads)) == 1
