@@ -85,10 +85,19 @@ modified:
 
 import re
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
+try:
     import botocore
+    import botocore.parsers
+
+    # What a call can raise: the API's errors, botocore's own, and an answer that is not the API's
+    # (an endpoint that answers an HTML page, as the local endpoint does for an operation it lacks).
+    API_ERRORS = (
+        botocore.exceptions.ClientError,
+        botocore.exceptions.BotoCoreError,
+        botocore.parsers.ResponseParserError,
+    )
 except ImportError:
-    pass  # handled by AnsibleAWSModule
+    API_ERRORS = ()  # AnsibleAWSModule fails first, naming the missing botocore
 
 from ansible.module_utils.six import string_types
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -135,6 +144,17 @@ def check_input(params):
         elif as_text(value) is None:
             problems.append(f"parameters.{key}: a value must be text, a number or a boolean")
     return problems
+
+
+def _fail(module, error, msg):
+    """fail_json_aws, except for an answer that is not the API's: that one is named, and cut short."""
+    if isinstance(error, botocore.parsers.ResponseParserError):
+        module.fail_json(
+            msg=f"{msg}: the endpoint's answer is not an ElastiCache API response. An endpoint without "
+            "cache parameter groups (moto 5.2) answers an HTML page; the staging plan against the local "
+            "endpoint sets aws_elasticache_parameter_group_enabled: false. botocore: " + str(error)[:300]
+        )
+    module.fail_json_aws(error, msg=msg)
 
 
 def _describe(client, name):
@@ -192,8 +212,8 @@ def main():
         group = _describe(client, name)
         values = _values(client, name) if group else {}
         tags_before = resource_tags(client, group.get("ARN")) if group else {}
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the cache parameter group {name}")
+    except API_ERRORS as e:
+        _fail(module, e, f"Could not read the cache parameter group {name}")
     before = {
         "parameter_group": _view(group, tags_before),
         "parameters": {k: values.get(k) for k in sorted(wanted)},
@@ -205,8 +225,8 @@ def main():
                 client.delete_cache_parameter_group(aws_retry=True, CacheParameterGroupName=name)
             except is_boto3_error_code(NOT_FOUND):
                 pass
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-                module.fail_json_aws(e, msg=f"Could not delete the cache parameter group {name}")
+            except API_ERRORS as e:  # pylint: disable=duplicate-except
+                _fail(module, e, f"Could not delete the cache parameter group {name}")
         module.exit_json(
             changed=group is not None,
             parameter_group={},
@@ -279,8 +299,8 @@ def main():
         group = _describe(client, name) or group
         values = _values(client, name)
         tags_final = resource_tags(client, group.get("ARN"))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not write the cache parameter group {name}")
+    except API_ERRORS as e:
+        _fail(module, e, f"Could not write the cache parameter group {name}")
     after = {
         "parameter_group": _view(group, tags_final),
         "parameters": {k: values.get(k) for k in sorted(wanted)},

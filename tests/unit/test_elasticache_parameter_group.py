@@ -162,3 +162,19 @@ def test_bad_input_is_refused_before_any_call(run_module, fake, changes, message
     result = run_module(_args(**changes))
     assert result["rc"] == 1 and message in result["msg"]
     assert fake.calls == []
+
+
+def test_an_answer_that_is_not_the_api_fails_cleanly(run_module):
+    """moto 5.2 answers an HTML page for cache parameter groups: a clear failure, not a traceback."""
+    import botocore.parsers
+
+    def html(_params):
+        raise botocore.parsers.ResponseParserError("Unable to parse response: <html>" + "x" * 2000)
+
+    with mock_aws(), moto_modules.fake_operations({"DescribeCacheParameterGroups": html}):
+        result = run_module(_args())
+    assert result["failed"] is True
+    assert "Could not read the cache parameter group" in result["msg"]
+    assert "not an ElastiCache API response" in result["msg"]
+    assert "aws_elasticache_parameter_group_enabled" in result["msg"]
+    assert len(result["msg"]) < 800
