@@ -134,10 +134,12 @@ def test_failed_logins_are_counted_and_alerted(monitoring, local_vars):
     ):
         assert time.time() < deadline, "mtail did not count all 13 failed logins"
         time.sleep(0.2)
-    assert (
-        monitoring.mtail_counter("giftcrypto_postgres_auth_failures_total", user="app_rw", source="pgbouncer")
-        >= 1
-    )
+    # pgBouncer writes its own log, which mtail reads on its own schedule: wait for it as well.
+    deadline = time.time() + 15
+    counter = "giftcrypto_postgres_auth_failures_total"
+    while monitoring.mtail_counter(counter, user="app_rw", source="pgbouncer") < 1:
+        assert time.time() < deadline, "mtail did not count the failed login through pgBouncer within 15 s"
+        time.sleep(0.2)
 
     note = monitoring.wait_for_notification(
         "PostgresAuthenticationFailures", "firing", after=started, timeout=60
