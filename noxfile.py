@@ -75,7 +75,7 @@ def _ansible_env(env: dict[str, str]) -> dict[str, str]:
     """env plus the Mitogen strategy (unless GIFTCRYPTO_MITOGEN=0), for the sessions that run playbooks."""
     if os.environ.get(MITOGEN_ENV, "1") == "0":
         return env
-    if not sorted(VENV.glob("lib/python3*/site-packages/ansible_mitogen/plugins/strategy")):
+    if not any(VENV.glob("lib/python3*/site-packages/ansible_mitogen/plugins/strategy")):
         raise RuntimeError(f"mitogen is not installed in {VENV} (a dependency in pyproject.toml)")
     return {**env, "ANSIBLE_STRATEGY": MITOGEN_STRATEGY}
 
