@@ -60,24 +60,12 @@ def _shared_env(session: nox.Session) -> dict[str, str]:
     }
 
 
-# The deploy, plan, rollback, destroy, integration and dr-drill sessions run Ansible with Mitogen's
-# linear strategy: one persistent interpreter per host instead of a new Python process per task,
-# so boto3, botocore and the module utilities are imported once per run, not once per task. It
-# halves a no-op deploy-local (docs/benchmarks.md). The collection's own strategy of that name
-# (plugins/strategy/mitogen_linear.py) also lists the installed collections once per run instead of
-# once per task. GIFTCRYPTO_MITOGEN=0 runs vanilla Ansible (as `ansible-playbook` alone and
-# Molecule do); the playbooks behave the same under both.
-MITOGEN_ENV = "GIFTCRYPTO_MITOGEN"
-MITOGEN_STRATEGY = "giftcrypto.platform.mitogen_linear"
-
-
-def _ansible_env(env: dict[str, str]) -> dict[str, str]:
-    """env plus the Mitogen strategy (unless GIFTCRYPTO_MITOGEN=0), for the sessions that run playbooks."""
-    if os.environ.get(MITOGEN_ENV, "1") == "0":
-        return env
-    if not any(VENV.glob("lib/python3*/site-packages/ansible_mitogen/plugins/strategy")):
-        raise RuntimeError(f"mitogen is not installed in {VENV} (a dependency in pyproject.toml)")
-    return {**env, "ANSIBLE_STRATEGY": MITOGEN_STRATEGY}
+# The inventories run every task on the controller through the collection's connection plugin
+# giftcrypto.platform.local_forkserver: ansible.builtin.local, with each Python module run in a fork
+# of an interpreter that has already imported ansible's module_utils and boto3 (a new interpreter per
+# task spent most of a no-op deploy recompiling and importing them: docs/benchmarks.md). It needs no
+# session setting, so `ansible-playbook` alone gets it too; GIFTCRYPTO_FORKSERVER=0 turns it off
+# (plain ansible.builtin.local behaviour, the same results).
 
 
 def _run(session: nox.Session, env: dict[str, str], program: str, *args: str, **kwargs) -> str | bool | None:
@@ -294,7 +282,7 @@ def molecule(session: nox.Session) -> None:
 @nox.session
 def integration(session: nox.Session) -> None:
     """Deploys the local environment and tests it: lifecycle, preflight, posture, services."""
-    env = _ansible_env(_shared_env(session))
+    env = _shared_env(session)
     # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it.
     _playbook(session, env, "local")
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
@@ -360,7 +348,7 @@ def deploy(session: nox.Session) -> None:
                 "environment's required reviewers approve). Run `nox -s plan-production` first."
             )
         extra = ["-e", "platform_production_approved=true"]
-    env = _record(session, _ansible_env(_shared_env(session)))
+    env = _record(session, _shared_env(session))
     _playbook(session, env, target, *extra, *session.posargs)
 
 
@@ -395,7 +383,7 @@ def plan(session: nox.Session) -> None:
         session.posargs[:] = [arg for arg in session.posargs if arg != "--local-endpoint"]
         if target != "local":
             extra = [*LOCAL_ENDPOINT_PLAN_ARGS]
-    env = _record(session, _ansible_env(_shared_env(session)))
+    env = _record(session, _shared_env(session))
     env["ANSIBLE_CALLBACKS_ENABLED"] = "giftcrypto.platform.plan_summary"
     _playbook(session, env, target, "--check", "--diff", *extra, *session.posargs)
 
@@ -409,7 +397,7 @@ def rollback(session: nox.Session) -> None:
     `-- --record` records the run with ARA (.ara/ansible.sqlite).
     """
     target = session.name.removeprefix("rollback-")
-    env = _record(session, _ansible_env(_shared_env(session)))
+    env = _record(session, _shared_env(session))
     _run(
         session,
         env,
@@ -424,7 +412,7 @@ def rollback(session: nox.Session) -> None:
 @nox.session(name="destroy-local", default=False)
 def destroy_local(session: nox.Session) -> None:
     """Removes every local resource and stops the local AWS endpoint (production refuses destroy)."""
-    env = _ansible_env(_shared_env(session))
+    env = _shared_env(session)
     _run(
         session, env, "ansible-playbook", "-i", "inventories/local", "playbooks/destroy.yml", *session.posargs
     )
@@ -456,7 +444,7 @@ def seed_local(session: nox.Session) -> None:
 @nox.session(name="dr-drill", default=False)
 def dr_drill(session: nox.Session) -> None:
     """Disaster-recovery drill (issue 8): transfers, a disaster, a point-in-time restore; RPO and RTO."""
-    env = _ansible_env(_shared_env(session))
+    env = _shared_env(session)
     # Full bench data set by default; `nox -s dr-drill -- --scale 0.01` for a small one.
     _run(session, env, "python", "tools/dr_drill.py", *session.posargs)
 

@@ -21,7 +21,6 @@ import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import (
     audit_verify,
     backup_vault,
-    botocore_model_cache,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
     config_recorder,
@@ -55,7 +54,6 @@ from tests.unit.strategies import INJECTIONS, NASTY_TEXT
 COVERED = (
     audit_verify,
     backup_vault,
-    botocore_model_cache,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
     config_recorder,
@@ -1381,19 +1379,6 @@ def test_audit_verify_refuses_bad_options(pg_cluster, migrated_db, run_db, args)
 def test_audit_verify_names_a_non_numeric_expected_heads_key(pg_cluster, migrated_db, run_db):
     args = {**pg_cluster.login(migrated_db, user="auditor"), "expected_heads": {"shard-0": {"seq": 1}}}
     _failed(run_db(audit_verify, args), "expected_heads")
-
-
-@FIXTURES
-@given(
-    option=st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True).filter(lambda s: not s.startswith("_")),
-    value=st.one_of(st.booleans(), st.integers(), NASTY_TEXT),
-)
-def test_botocore_model_cache_refuses_any_option_before_touching_botocore(run, option, value):
-    import botocore.loaders
-
-    init = botocore.loaders.Loader.__init__
-    _failed(run(botocore_model_cache, {option: value}), option)
-    assert botocore.loaders.Loader.__init__ is init
 
 
 def test_every_module_has_a_property():
