@@ -59,18 +59,11 @@ options:
             type: str
             choices: [ENABLED, DISABLED]
             default: ENABLED
-  state:
-    description: Whether the detector exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports what would be created or changed without calling a write API.
-  - Supports diff (the detector's settings and tags before and after).
   - Tags are read from C(GetDetector) and changed with C(TagResource) and C(UntagResource).
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
 extends_documentation_fragment:
+  - giftcrypto.platform.aws_resource
+  - giftcrypto.platform.aws_resource.state
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -95,6 +88,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: What the run did or would do to the detector (the collection's result contract).
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: The detector's settings that differ (C(tags) for its tags).
+  returned: always
+  type: list
+  elements: str
+  sample: [finding_publishing_frequency]
+unverified:
+  description: What the run could not verify (nothing, for a detector).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 detector_id:
   description: ID of the detector (empty when absent, or in check mode before it exists).
   returned: always
@@ -115,206 +125,137 @@ detector:
     tags: {Project: GiftCrypto}
 """
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from typing import ClassVar
 
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import plan_tags, settable
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    AWSResource,
+    run,
+    tag_by_arn_dict,
+)
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import settable
+
+STATUS = ["ENABLED", "DISABLED"]
+FEATURE = {
+    "name": {"type": "str", "required": True},
+    "status": {"type": "str", "default": "ENABLED", "choices": STATUS},
+}
 
 
-def _normalize(detector_id, described):
-    """The comparable view of a GetDetector answer (features by name, sub-features by feature/name)."""
-    if not described:
-        return {}
-    features = {}
-    additional = {}
-    for feature in described.get("Features") or []:
-        features[feature["Name"]] = feature.get("Status")
-        for sub in feature.get("AdditionalConfiguration") or []:
-            additional[f"{feature['Name']}/{sub['Name']}"] = sub.get("Status")
-    return {
-        "detector_id": detector_id,
-        "status": described.get("Status"),
-        "finding_publishing_frequency": described.get("FindingPublishingFrequency"),
-        "features": features,
-        "additional_configuration": additional,
-        "service_role": described.get("ServiceRole", ""),
-        "tags": dict(described.get("Tags") or {}),
+class Detector(AWSResource):
+    service = "guardduty"
+    resource = "detector"
+    noun = "GuardDuty detector"
+    shared = ("state", "tags", "purge_tags")
+    options: ClassVar[dict] = {
+        "enable": {"type": "bool", "default": True},
+        "finding_publishing_frequency": {
+            "type": "str",
+            "choices": ["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"],
+        },
+        "features": {
+            "type": "list",
+            "elements": "dict",
+            "options": {
+                **FEATURE,
+                "additional_configuration": {"type": "list", "elements": "dict", "options": FEATURE},
+            },
+        },
     }
 
+    def describe(self):
+        ids = self.paginate("list_detectors")["DetectorIds"]
+        if not ids:
+            return None
+        return {"DetectorId": ids[0], **self.client.get_detector(aws_retry=True, DetectorId=ids[0])}
 
-def _wanted_features(module):
-    features = {}
-    additional = {}
-    for feature in module.params["features"] or []:
-        features[feature["name"]] = feature["status"]
-        for sub in feature.get("additional_configuration") or []:
-            additional[f"{feature['name']}/{sub['name']}"] = sub["status"]
-    return features, additional
+    def view(self, described):
+        features = {}
+        additional = {}
+        for feature in described.get("Features") or []:
+            features[feature["Name"]] = feature.get("Status")
+            for sub in feature.get("AdditionalConfiguration") or []:
+                additional[f"{feature['Name']}/{sub['Name']}"] = sub.get("Status")
+        return {
+            "detector_id": described["DetectorId"],
+            "status": described.get("Status"),
+            "finding_publishing_frequency": described.get("FindingPublishingFrequency"),
+            "features": features,
+            "additional_configuration": additional,
+            "service_role": described.get("ServiceRole", ""),
+            "tags": dict(described.get("Tags") or {}),
+        }
 
+    def _wanted(self):
+        features = {}
+        additional = {}
+        for feature in self.params["features"] or []:
+            features[feature["name"]] = feature["status"]
+            for sub in feature.get("additional_configuration") or []:
+                additional[f"{feature['name']}/{sub['name']}"] = sub["status"]
+        return features, additional
 
-def _features_request(module):
-    request = []
-    for feature in module.params["features"] or []:
-        item = {"Name": feature["name"], "Status": feature["status"]}
-        if feature.get("additional_configuration"):
-            item["AdditionalConfiguration"] = [
-                {"Name": sub["name"], "Status": sub["status"]} for sub in feature["additional_configuration"]
-            ]
-        request.append(item)
-    return request
+    def plan(self, current):
+        base = current or {
+            "detector_id": "",
+            "finding_publishing_frequency": "SIX_HOURS",
+            "features": {},
+            "additional_configuration": {},
+            "service_role": "",
+        }
+        features, additional = self._wanted()
+        return {
+            **base,
+            "status": "ENABLED" if self.params["enable"] else "DISABLED",
+            "finding_publishing_frequency": self.params["finding_publishing_frequency"]
+            or base["finding_publishing_frequency"],
+            "features": {**base["features"], **features},
+            "additional_configuration": {**base["additional_configuration"], **additional},
+        }
 
+    def _settings(self):
+        request = {"Enable": self.params["enable"]}
+        if self.params["finding_publishing_frequency"]:
+            request["FindingPublishingFrequency"] = self.params["finding_publishing_frequency"]
+        features = []
+        for feature in self.params["features"] or []:
+            item = {"Name": feature["name"], "Status": feature["status"]}
+            if feature.get("additional_configuration"):
+                item["AdditionalConfiguration"] = [
+                    {"Name": sub["name"], "Status": sub["status"]}
+                    for sub in feature["additional_configuration"]
+                ]
+            features.append(item)
+        if features:
+            request["Features"] = features
+        return request
 
-def _settings_to_change(current, module):
-    """Names of the settings (not tags) that differ; an empty list means nothing to update."""
-    params = module.params
-    changes = []
-    if current["status"] != ("ENABLED" if params["enable"] else "DISABLED"):
-        changes.append("status")
-    frequency = params["finding_publishing_frequency"]
-    if frequency and current["finding_publishing_frequency"] != frequency:
-        changes.append("finding_publishing_frequency")
-    features, additional = _wanted_features(module)
-    if any(current["features"].get(name) != status for name, status in features.items()):
-        changes.append("features")
-    if any(current["additional_configuration"].get(name) != status for name, status in additional.items()):
-        changes.append("additional_configuration")
-    return changes
+    def create(self, planned):
+        request = self._settings()
+        if settable(planned["tags"]):
+            request["Tags"] = settable(planned["tags"])
+        self.client.create_detector(aws_retry=True, **request)
 
+    def update(self, current, planned, changes):
+        self.client.update_detector(aws_retry=True, DetectorId=current["detector_id"], **self._settings())
 
-def _planned(module, current, tags):
-    """What the detector looks like once the wanted settings are applied to ``current``."""
-    params = module.params
-    features, additional = _wanted_features(module)
-    base = current or {
-        "detector_id": "",
-        "finding_publishing_frequency": "SIX_HOURS",
-        "features": {},
-        "additional_configuration": {},
-        "service_role": "",
-    }
-    return {
-        **base,
-        "status": "ENABLED" if params["enable"] else "DISABLED",
-        "finding_publishing_frequency": params["finding_publishing_frequency"]
-        or base["finding_publishing_frequency"],
-        "features": {**base["features"], **features},
-        "additional_configuration": {**base["additional_configuration"], **additional},
-        "tags": tags,
-    }
+    def delete(self, current):
+        self.client.delete_detector(aws_retry=True, DetectorId=current["detector_id"])
 
+    def tag(self, current, to_set, to_unset):
+        account_id, partition = get_aws_account_info(self.module)
+        arn = f"arn:{partition}:guardduty:{self.module.region}:{account_id}:detector/{current['detector_id']}"
+        tag_by_arn_dict(self.client, arn, to_set, to_unset)
 
-@AWSRetry.jittered_backoff(retries=10)
-def _list_detector_ids(client):
-    return client.get_paginator("list_detectors").paginate().build_full_result()["DetectorIds"]
+    def outputs(self, view):
+        return {"detector_id": view.get("detector_id", "")}
 
-
-def _find(client):
-    ids = _list_detector_ids(client)
-    if not ids:
-        return None, {}
-    return ids[0], client.get_detector(aws_retry=True, DetectorId=ids[0])
-
-
-def _detector_arn(module, detector_id):
-    account_id, partition = get_aws_account_info(module)
-    return f"arn:{partition}:guardduty:{module.region}:{account_id}:detector/{detector_id}"
+    def name(self, view):
+        return (view or {}).get("detector_id", "")
 
 
 def main():
-    feature_spec = dict(
-        name=dict(type="str", required=True),
-        status=dict(type="str", default="ENABLED", choices=["ENABLED", "DISABLED"]),
-    )
-    argument_spec = dict(
-        enable=dict(type="bool", default=True),
-        finding_publishing_frequency=dict(type="str", choices=["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"]),
-        features=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                **feature_spec,
-                additional_configuration=dict(type="list", elements="dict", options=dict(feature_spec)),
-            ),
-        ),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    client = module.client("guardduty", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-
-    try:
-        detector_id, described = _find(client)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not describe the GuardDuty detector")
-    before = _normalize(detector_id, described)
-
-    if params["state"] == "absent":
-        if detector_id and not module.check_mode:
-            try:
-                client.delete_detector(aws_retry=True, DetectorId=detector_id)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Could not delete the GuardDuty detector {detector_id}")
-        module.exit_json(
-            changed=bool(detector_id), detector_id="", detector={}, diff={"before": before, "after": {}}
-        )
-
-    tags, to_set, to_unset = plan_tags(before.get("tags"), params["tags"], params["purge_tags"])
-
-    if not detector_id:
-        planned = _planned(module, None, tags)
-        if module.check_mode:
-            module.exit_json(changed=True, detector_id="", detector={}, diff={"before": {}, "after": planned})
-        request = {"Enable": params["enable"]}
-        if params["finding_publishing_frequency"]:
-            request["FindingPublishingFrequency"] = params["finding_publishing_frequency"]
-        if params["features"]:
-            request["Features"] = _features_request(module)
-        if settable(tags):
-            request["Tags"] = settable(tags)
-        try:
-            detector_id = client.create_detector(aws_retry=True, **request)["DetectorId"]
-            after = _normalize(detector_id, client.get_detector(aws_retry=True, DetectorId=detector_id))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg="Could not create the GuardDuty detector")
-        module.exit_json(
-            changed=True, detector_id=detector_id, detector=after, diff={"before": {}, "after": after}
-        )
-
-    changes = _settings_to_change(before, module)
-    changed = bool(changes or to_set or to_unset)
-    if module.check_mode or not changed:
-        after = _planned(module, before, tags) if changed else before
-        module.exit_json(
-            changed=changed, detector_id=detector_id, detector=after, diff={"before": before, "after": after}
-        )
-
-    try:
-        if changes:
-            request = {"DetectorId": detector_id, "Enable": params["enable"]}
-            if params["finding_publishing_frequency"]:
-                request["FindingPublishingFrequency"] = params["finding_publishing_frequency"]
-            if params["features"]:
-                request["Features"] = _features_request(module)
-            client.update_detector(aws_retry=True, **request)
-        if to_set or to_unset:
-            arn = _detector_arn(module, detector_id)
-            if to_unset:
-                client.untag_resource(aws_retry=True, ResourceArn=arn, TagKeys=to_unset)
-            if to_set:
-                client.tag_resource(aws_retry=True, ResourceArn=arn, Tags=to_set)
-        after = _normalize(detector_id, client.get_detector(aws_retry=True, DetectorId=detector_id))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not update the GuardDuty detector {detector_id}")
-    module.exit_json(
-        changed=True, detector_id=detector_id, detector=after, diff={"before": before, "after": after}
-    )
+    run(Detector)
 
 
 if __name__ == "__main__":

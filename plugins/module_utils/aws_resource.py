@@ -1,0 +1,326 @@
+# Copyright: GiftCrypto platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The one flow of the collection's own AWS modules, and the result contract they all return.
+
+A module of ours exists only for a real AWS gap (each says which in its DOCUMENTATION). It describes
+its resource with a subclass of :class:`AWSResource` that supplies the service-specific hooks; this
+base owns everything they used to repeat: the shared options, input validation before any call,
+the describe with its declared not-found codes, the plan, the exit in check mode, create / update /
+delete, tags, waiting, the re-read, error handling (every AWS error through ``fail_json_aws`` with
+what the module was doing), and the result.
+
+The flow of a run::
+
+    validate()  -> problems, named by option: fail before any API call
+    describe()  -> the raw answer, or None (absent: None, or an error code in ``not_found``)
+    view()      -> the comparable view of the resource (what the result and the diff show)
+    state=absent:  delete() when it exists, wait("absent")
+    state=present: plan() the view to reach, differences() with the current view, tags planned
+                   with compare_aws_tags; check mode exits here with the plan; otherwise
+                   create() or update() and tag(), wait("present"), describe() again
+
+The result contract (``plan_summary`` reads it as it is)::
+
+    <resource>  the resource's view after the run (in check mode: as planned; {} when absent)
+    planned     what the run did or, in check mode, would do: create, update, delete or none
+    changes     the names of the settings that differ (every planned setting for a creation,
+                ``tags`` for the tags); empty when nothing changes
+    unverified  what the run could not verify (a check run before a resource it depends on exists)
+    diff        {"before": view, "after": view}, when the run asks for a diff (--diff)
+    changed     planned != "none"
+
+plus each module's own outputs (identifiers that callers register, e.g. ``detector_id``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, ClassVar
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
+    import botocore.exceptions
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+)
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import plan_tags, settable
+
+SHARED_OPTIONS: dict[str, dict[str, Any]] = {
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "tags": {"type": "dict", "aliases": ["resource_tags"]},
+    "purge_tags": {"type": "bool", "default": True},
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 900},
+}
+PLANNED = ("create", "update", "delete", "none")
+RETRIES = 10
+
+
+class ResourceProblem(Exception):
+    """A failure the module explains itself (no AWS error behind it): the run fails with this message."""
+
+
+class AWSResource:
+    """One AWS resource (or setting) that a module keeps as its options describe it.
+
+    Subclasses set the class attributes and override the hooks; ``run()`` does the rest.
+    """
+
+    #: boto3 service name of the client (``self.client``)
+    service: ClassVar[str] = ""
+    #: the result's key for the resource's view, e.g. ``detector``
+    resource: ClassVar[str] = ""
+    #: what messages call it, e.g. ``GuardDuty detector``
+    noun: ClassVar[str] = ""
+    #: the module's own options (an argument_spec)
+    options: ClassVar[dict[str, Any]] = {}
+    #: which of SHARED_OPTIONS the module offers
+    shared: ClassVar[tuple[str, ...]] = ("state",)
+    #: error codes of describe() that mean "it does not exist"
+    not_found: ClassVar[tuple[str, ...]] = ()
+    #: AnsibleAWSModule keyword arguments (mutually_exclusive, required_if...)
+    module_kwargs: ClassVar[dict[str, Any]] = {}
+    #: whether create() sets the tags itself (otherwise the base calls tag() after creating)
+    tags_on_create: ClassVar[bool] = True
+
+    def __init__(self, module: AnsibleAWSModule | None = None) -> None:
+        spec = {name: dict(SHARED_OPTIONS[name]) for name in self.shared}
+        spec.update(self.options)
+        self.module = module or AnsibleAWSModule(
+            argument_spec=spec, supports_check_mode=True, **self.module_kwargs
+        )
+        self.params = self.module.params
+        self.unverified: list[str] = []
+        self._client = None
+
+    @property
+    def client(self):
+        """The service's client, retrying throttling and transient errors with jittered backoff."""
+        if self._client is None:
+            self._client = self.module.client(
+                self.service, retry_decorator=AWSRetry.jittered_backoff(retries=RETRIES)
+            )
+        return self._client
+
+    # --- hooks -----------------------------------------------------------------------------------
+
+    def validate(self) -> dict[str, str]:
+        """Problems with the options, by option name (checked before any API call)."""
+        return {}
+
+    def describe(self) -> Any:
+        """The resource as the API describes it, or None when it does not exist."""
+        raise NotImplementedError
+
+    def view(self, described: Any) -> dict[str, Any]:
+        """The comparable view of a describe() answer (with ``tags`` when the module manages tags)."""
+        raise NotImplementedError
+
+    def plan(self, current: dict[str, Any] | None) -> dict[str, Any]:
+        """The view the options ask for, from the current view (None: the resource does not exist)."""
+        raise NotImplementedError
+
+    def differences(self, current: dict[str, Any], planned: dict[str, Any]) -> list[str]:
+        """The settings (not tags) that differ; by default every key whose value differs."""
+        return sorted(key for key, value in planned.items() if key != "tags" and current.get(key) != value)
+
+    def create(self, planned: dict[str, Any]) -> None:
+        """Creates the resource as planned (with its tags when ``tags_on_create``)."""
+        raise ResourceProblem(f"the {self.noun} does not exist and this module does not create one")
+
+    def update(self, current: dict[str, Any], planned: dict[str, Any], changes: list[str]) -> None:
+        """Brings the existing resource from current to planned for the settings named in changes."""
+        raise ResourceProblem(f"this module cannot change {', '.join(changes)} of an existing {self.noun}")
+
+    def delete(self, current: dict[str, Any]) -> None:
+        raise ResourceProblem(f"this module does not delete a {self.noun}")
+
+    def tag(self, current: dict[str, Any], to_set: dict[str, str], to_unset: list[str]) -> None:
+        """Sets to_set and removes to_unset on the resource (see the TagAdapter helpers)."""
+        raise ResourceProblem(f"this module does not tag a {self.noun}")
+
+    def wait(self, goal: str) -> None:
+        """Waits until the resource is usable (goal ``present``) or gone (``absent``); by default nothing."""
+
+    def outputs(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Module-specific results beside the contract (identifiers callers register)."""
+        return {}
+
+    def name(self, view: dict[str, Any] | None) -> str:
+        """How messages name this resource (``the <noun> <name>``)."""
+        return ""
+
+    # --- helpers for the hooks ---------------------------------------------------------------------
+
+    def poll(self, done, what: str, delay: float = 5.0) -> dict[str, Any]:
+        """describe() until done(view) is true (view {} when absent), at most wait_timeout seconds."""
+        deadline = time.monotonic() + int(
+            self.params.get("wait_timeout") or SHARED_OPTIONS["wait_timeout"]["default"]
+        )
+        while True:
+            described = self._describe()
+            view = self.view(described) if described is not None else {}
+            if done(view):
+                return view
+            if time.monotonic() > deadline:
+                raise ResourceProblem(
+                    f"timed out waiting for the {self.noun}{self._called(view)} to be {what}"
+                )
+            time.sleep(delay)
+
+    def paginate(self, operation: str, **kwargs) -> dict[str, Any]:
+        """Every page of operation, merged (build_full_result), retried as the client's calls are."""
+
+        @AWSRetry.jittered_backoff(retries=RETRIES)
+        def pages():
+            return self.client.get_paginator(operation).paginate(**kwargs).build_full_result()
+
+        return pages()
+
+    def is_error(self, error: Exception, *codes: str) -> bool:
+        """Whether error is an AWS ClientError with one of codes."""
+        response = getattr(error, "response", None) or {}
+        return (response.get("Error") or {}).get("Code") in codes
+
+    # --- the flow ----------------------------------------------------------------------------------
+
+    def _called(self, view: dict[str, Any] | None) -> str:
+        label = self.name(view) if view is not None else ""
+        return f" {label}" if label else ""
+
+    def _describe(self) -> Any:
+        try:
+            return self.describe()
+        except botocore.exceptions.ClientError as error:
+            if self.not_found and self.is_error(error, *self.not_found):
+                return None
+            raise
+
+    def _step(self, doing: str, view: dict[str, Any] | None, function, *args):
+        """Runs one step of the flow; an AWS error fails the module, saying what it was doing."""
+        try:
+            return function(*args)
+        except ResourceProblem as problem:
+            self.module.fail_json(msg=f"{doing} the {self.noun}{self._called(view)}: {problem}")
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            self.module.fail_json_aws(
+                error, msg=f"Could not {doing.lower()} the {self.noun}{self._called(view)}"
+            )
+
+    def _read(self, doing: str, view: dict[str, Any] | None) -> dict[str, Any]:
+        described = self._step(doing, view, self._describe)
+        return self.view(described) if described is not None else {}
+
+    def _exit(self, planned: str, before: dict, after: dict, changes: list[str]) -> None:
+        result = {
+            "changed": planned != "none",
+            self.resource: after,
+            "planned": planned,
+            "changes": changes,
+            "unverified": self.unverified,
+            **self.outputs(after),
+        }
+        if self.module._diff:
+            result["diff"] = {"before": before, "after": after}
+        self.module.exit_json(**result)
+
+    def run(self) -> None:
+        problems = self.validate()
+        if problems:
+            listed = "; ".join(f"{option}: {problem}" for option, problem in problems.items())
+            self.module.fail_json(msg=f"Refused before any change: {listed}", problems=problems)
+        before = self._read("Read", None)
+        if self.params.get("state", "present") == "absent":
+            self._absent(before)
+        self._present(before)
+
+    def _absent(self, before: dict[str, Any]) -> None:
+        if not before:
+            self._exit("none", {}, {}, [])
+        if not self.module.check_mode:
+            self._step("Delete", before, self.delete, before)
+            if self.params.get("wait", True):
+                self._step("Wait for the deletion of", before, self.wait, "absent")
+        self._exit("delete", before, {}, sorted(before))
+
+    def _present(self, before: dict[str, Any]) -> None:
+        planned = self._step("Plan", before or None, self.plan, before or None)
+        to_set: dict[str, str] = {}
+        to_unset: list[str] = []
+        if "tags" in self.shared:
+            planned["tags"], to_set, to_unset = plan_tags(
+                before.get("tags"), self.params["tags"], self.params["purge_tags"]
+            )
+        wait = self.params.get("wait", True)
+        if not before:
+            changes = sorted(planned)
+            if self.module.check_mode:
+                self._exit("create", {}, planned, changes)
+            self._step("Create", planned, self.create, planned)
+            after = self._read("Read the new", planned)
+            if "tags" in self.shared and not self.tags_on_create and settable(planned["tags"]):
+                self._step("Tag", after, self.tag, after, settable(planned["tags"]), [])
+            if wait:
+                self._step("Wait for", after, self.wait, "present")
+            self._exit("create", {}, self._read("Read the new", after), changes)
+        changes = self._step("Compare", before, self.differences, before, planned)
+        settings = list(changes)
+        if to_set or to_unset:
+            changes = [*changes, "tags"]
+        if not changes:
+            self._exit("none", before, before, [])
+        if self.module.check_mode:
+            self._exit("update", before, planned, changes)
+        if settings:
+            self._step("Update", before, self.update, before, planned, settings)
+        if to_set or to_unset:
+            self._step("Tag", before, self.tag, before, to_set, to_unset)
+        if wait and settings:
+            self._step("Wait for", before, self.wait, "present")
+        self._exit("update", before, self._read("Read the updated", before), changes)
+
+
+def run(resource_class: type[AWSResource]) -> None:
+    """The main() of a module: its resource, run."""
+    resource_class().run()
+
+
+# --- tag adapters: the tagging APIs our modules meet ---------------------------------------------
+
+
+def tag_by_arn_dict(client, arn: str, to_set: dict, to_unset: list, arn_key: str = "ResourceArn") -> None:
+    """tag_resource(<arn_key>=arn, Tags={...}) / untag_resource(<arn_key>=arn, TagKeys=[...]) (GuardDuty,
+    Security Hub, ...)."""
+    if to_unset:
+        client.untag_resource(aws_retry=True, **{arn_key: arn, "TagKeys": to_unset})
+    if to_set:
+        client.tag_resource(aws_retry=True, **{arn_key: arn, "Tags": to_set})
+
+
+def tag_by_arn_list(client, arn: str, to_set: dict, to_unset: list, arn_key: str = "ResourceARN") -> None:
+    """tag_resource(<arn_key>=arn, Tags=[{Key, Value}]) / untag_resource(<arn_key>=arn, TagKeys=[...])
+    (CloudWatch, ...)."""
+    if to_unset:
+        client.untag_resource(aws_retry=True, **{arn_key: arn, "TagKeys": to_unset})
+    if to_set:
+        client.tag_resource(aws_retry=True, **{arn_key: arn, "Tags": ansible_dict_to_boto3_tag_list(to_set)})
+
+
+def tag_by_resource_name(client, arn: str, to_set: dict, to_unset: list) -> None:
+    """add_tags_to_resource / remove_tags_from_resource by ResourceName (RDS, ElastiCache)."""
+    if to_unset:
+        client.remove_tags_from_resource(aws_retry=True, ResourceName=arn, TagKeys=to_unset)
+    if to_set:
+        client.add_tags_to_resource(
+            aws_retry=True, ResourceName=arn, Tags=ansible_dict_to_boto3_tag_list(to_set)
+        )
+
+
+def tags_from_list(tag_list: list | None) -> dict:
+    """A [{Key, Value}] tag list as a dict."""
+    return boto3_tag_list_to_ansible_dict(tag_list or [])

@@ -1,0 +1,191 @@
+"""One contract test over every AWS module of the collection (plugins/module_utils/aws_resource.py).
+
+Each module runs the life cycle the amazon.aws integration targets run, against moto: check mode on
+nothing, create, check mode again, apply again, an update in check mode then applied, and (where the
+module deletes) the deletion the same way. At each step: ``changed`` and ``planned`` say the same
+thing, check mode calls no write API (every AWS call is recorded), the resource's view is under its
+key, ``changes`` names what differs, and ``diff`` is there exactly when the run asks for one.
+
+A module's own behaviour stays in its own test file; this file holds what they all promise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import pathlib
+from collections.abc import Callable
+from unittest import mock
+
+import boto3
+import botocore.client
+import pytest
+from moto import mock_aws
+
+from tests.unit import moto_modules
+from tests.unit.moto_modules import REGION
+
+MODULES = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules"
+# Our modules that are not AWS modules (PostgreSQL): the contract does not apply.
+NOT_AWS = {"audit_verify", "pg_migrate", "pii_keyring"}
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Check")
+
+
+@dataclasses.dataclass
+class Case:
+    """How to run one module through the life cycle."""
+
+    present: dict
+    update: dict
+    setup: Callable[[], dict] = lambda: {}  # prerequisites (boto3, under moto); returns options to add
+    deletes: bool = True
+    fake: dict = dataclasses.field(
+        default_factory=dict
+    )  # operations moto lacks (moto_modules.fake_operations)
+
+
+CASES: dict[str, Case] = {
+    "guardduty_detector": Case(
+        present={"finding_publishing_frequency": "FIFTEEN_MINUTES", "tags": {"Layer": "security"}},
+        # (moto has no GuardDuty TagResource: the tags are tested in test_guardduty_detector.py)
+        update={"finding_publishing_frequency": "ONE_HOUR", "tags": {"Layer": "security"}},
+    ),
+}
+
+
+def _aws_modules() -> list[str]:
+    return sorted(p.stem for p in MODULES.glob("*.py") if p.stem != "__init__" and p.stem not in NOT_AWS)
+
+
+def test_every_aws_module_is_in_the_contract_test():
+    assert sorted(CASES) == _aws_modules()
+
+
+@contextlib.contextmanager
+def _recorded():
+    """Every AWS operation called inside the block, in order (moto still answers them)."""
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation_name, api_params):
+        calls.append(operation_name)
+        return original(self, operation_name, api_params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+        yield calls
+
+
+def _writes(calls: list[str]) -> list[str]:
+    return [call for call in calls if not call.startswith(READ_PREFIXES)]
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch, tmp_path):
+    moto_modules.dummy_environment(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def botocore_loader():
+    with moto_modules.shared_botocore_loader():
+        yield
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@mock_aws
+def test_the_life_cycle_keeps_the_contract(name, capsys, botocore_loader):
+    case = CASES[name]
+    module = importlib.import_module(f"ansible_collections.giftcrypto.platform.plugins.modules.{name}")
+    run = moto_modules.runner(module, capsys)
+    fake = moto_modules.fake_operations(case.fake) if case.fake else contextlib.nullcontext()
+    with fake:
+        extra = case.setup()
+        present = {**case.present, **extra}
+        update = {**case.update, **extra}
+
+        def step(args, check_mode, planned, diff=True):
+            with _recorded() as calls:
+                result = run(args, check_mode=check_mode, diff=diff)
+            assert result["rc"] == 0, result
+            assert result["planned"] == planned, result
+            assert result["changed"] is (planned != "none"), result
+            assert isinstance(result["changes"], list) and isinstance(result["unverified"], list), result
+            assert (planned == "none") is (result["changes"] == []), result
+            assert module_resource in result, result
+            if check_mode:
+                assert _writes(calls) == [], f"check mode called {_writes(calls)}"
+            if diff:
+                assert set(result["diff"]) == {"before", "after"}, result
+                assert result["diff"]["after"] == result[module_resource], result
+            else:
+                assert "diff" not in result, result
+            return result
+
+        module_resource = _resource_key(module)
+        assert step(present, True, "create")["diff"]["before"] == {}
+        created = step(present, False, "create")
+        assert created[module_resource], created
+        step(present, True, "none")
+        step(present, False, "none", diff=False)
+        changed = step(update, True, "update")
+        assert changed["diff"]["before"] == created[module_resource]
+        step(update, False, "update")
+        step(update, False, "none")
+        if case.deletes:
+            absent = {**update, "state": "absent"}
+            step(absent, True, "delete")
+            assert step(absent, False, "delete")[module_resource] == {}
+            step(absent, False, "none")
+            step(absent, True, "none")
+
+
+def _resource_key(module) -> str:
+    classes = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and getattr(value, "resource", "") and value.__module__ == module.__name__
+    ]
+    assert len(classes) == 1, f"{module.__name__} should define one AWSResource subclass"
+    return classes[0].resource
+
+
+def test_a_problem_with_the_options_is_refused_before_any_call(capsys, botocore_loader):
+    from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSResource
+
+    class Refusing(AWSResource):
+        service = "guardduty"
+        resource = "thing"
+        noun = "thing"
+
+        def validate(self):
+            return {"size": "must be at least 1, got 0"}
+
+        def describe(self):  # pragma: no cover - never reached
+            raise AssertionError("described before validating")
+
+    module = type("m", (), {"main": staticmethod(lambda: Refusing().run())})
+    with mock_aws(), _recorded() as calls:
+        result = moto_modules.runner(module, capsys)({})
+    assert result["failed"] is True
+    assert result["msg"] == "Refused before any change: size: must be at least 1, got 0"
+    assert result["problems"] == {"size": "must be at least 1, got 0"}
+    assert calls == []
+
+
+def test_an_aws_error_names_what_the_module_was_doing(capsys, botocore_loader):
+    from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSResource
+
+    class Failing(AWSResource):
+        service = "guardduty"
+        resource = "thing"
+        noun = "GuardDuty thing"
+
+        def describe(self):
+            return self.client.get_detector(aws_retry=True, DetectorId="nope")
+
+    module = type("m", (), {"main": staticmethod(lambda: Failing().run())})
+    with mock_aws():
+        boto3.client("guardduty", region_name=REGION)
+        result = moto_modules.runner(module, capsys)({})
+    assert result["failed"] is True
+    assert result["msg"].startswith("Could not read the GuardDuty thing"), result["msg"]
