@@ -12,9 +12,16 @@ description:
     resources to create or change when the playbook ends.
   - Made for C(ansible-playbook --check --diff) (C(nox -s plan-<env>)); in a real run it reports
     what was created and changed.
-  - A changed result counts as a creation when it carries no identifier of an existing resource
-    (a check-mode result of a resource that does not exist yet has none), otherwise as a change.
-    Bookkeeping tasks (facts, asserts, lookups, C(*_info) and C(*_facts) modules, includes) are not
+  - What a changed result is comes from the module itself, never from the look of its values.
+    The collection's AWS modules return their result contract (C(planned) is C(create),
+    C(update), C(delete) or C(none); C(plugins/module_utils/aws_resource.py)). A module that
+    returns a diff (with C(--diff), such as C(file), C(copy), C(template) and several amazon.aws modules) is a
+    creation when the diff's before is empty or absent, a deletion when its after is, a change
+    otherwise. A stock AWS module without either is read through the key of its documented
+    return values that holds the resource it found (C(STOCK_FOUND_KEYS)); empty or missing in a
+    check-mode result means there was nothing to find, so a creation. Anything else that changed
+    counts as a change, listed with a note that the module does not say whether it creates.
+  - Bookkeeping tasks (facts, asserts, lookups, C(*_info) and C(*_facts) modules, includes) are not
     resources and are not counted. Results skipped because the module cannot run in check mode are
     counted as "could not check", so the plan never claims "no change" for what it did not look at;
     that includes C(command) and C(shell) tasks, which are not counted when they run (reads) but
@@ -33,7 +40,6 @@ options:
 """
 
 import json
-import re
 
 from ansible.plugins.callback import CallbackBase
 
@@ -66,11 +72,48 @@ NOT_RESOURCES = {
 # Not resources, but they change things when they run: when check mode skips them, the plan lists
 # them as "could not check" instead of leaving them out.
 SKIPPED_IN_CHECK_MODE_MATTERS = {"command", "shell"}
-ID_KEY = re.compile(r"(^|_)(id|arn)$")
-ID_VALUE = re.compile(r"^(arn:|[a-z0-9]+-[0-9a-f]{6,}$|/|[A-Za-z0-9-]{6,}$)")
-# Placeholders that stand for IDs not yet known in check mode: ours (aws_network) and the
-# amazon.aws modules' own (e.g. rtb-xxxxxxxx).
-PLACEHOLDERS = ("planned-by-check-mode", "xxxxxxxx")
+# Stock AWS modules that return no diff: the key (a dotted path) of their documented return values
+# under which they return the resource they found. A check-mode run that finds nothing leaves it
+# empty or out (ec2_vpc_route_table returns a stand-in id then, but never the table's routes, which
+# every real table has: its local route).
+STOCK_FOUND_KEYS = {
+    "amazon.aws.backup_plan": "backup_plan_id",
+    "amazon.aws.backup_selection": "backup_selection.selection_id",
+    "amazon.aws.backup_vault": "vault.backup_vault_arn",
+    "amazon.aws.cloudtrail": "trail.name",
+    "amazon.aws.cloudwatch_metric_alarm": "alarm_arn",
+    "amazon.aws.cloudwatchevent_rule": "rule.arn",
+    "amazon.aws.cloudwatchlogs_log_group": "log_group_name",
+    "amazon.aws.ec2_eip": "allocation_id",
+    "amazon.aws.ec2_security_group": "group_id",
+    # (it returns `result`, which its documentation calls `endpoints`)
+    "amazon.aws.ec2_vpc_endpoint": "result.vpc_endpoint_id",
+    "amazon.aws.ec2_vpc_igw": "gateway_id",
+    "amazon.aws.ec2_vpc_nacl": "nacl_id",
+    "amazon.aws.ec2_vpc_nat_gateway": "create_time",
+    "amazon.aws.ec2_vpc_net": "vpc.id",
+    "amazon.aws.ec2_vpc_route_table": "route_table.routes",
+    "amazon.aws.ec2_vpc_subnet": "subnet.id",
+    "amazon.aws.elb_application_lb": "load_balancer_arn",
+    "amazon.aws.iam_group": "iam_group.group.arn",
+    "amazon.aws.iam_managed_policy": "policy.arn",
+    "amazon.aws.iam_role": "iam_role.arn",
+    "amazon.aws.kms_key": "key_arn",
+    "amazon.aws.rds_instance": "db_instance_arn",
+    "amazon.aws.rds_instance_param_group": "db_parameter_group_arn",
+    "amazon.aws.rds_subnet_group": "subnet_group.db_subnet_group_arn",
+    "amazon.aws.s3_bucket": "name",
+    "community.aws.acm_certificate": "certificate.arn",
+    "community.aws.cloudfront_distribution": "arn",
+    "community.aws.ecs_ecr": "repository.repositoryArn",
+    "community.aws.eks_nodegroup": "nodegroup_arn",
+    "community.aws.elasticache_subnet_group": "cache_subnet_group.arn",
+    "community.aws.elb_target_group": "target_group_arn",
+    "community.aws.secretsmanager_secret": "secret.arn",
+    "community.aws.sns_topic": "sns_topic.topic_arn",
+    "community.aws.wafv2_web_acl": "arn",
+}
+CONTRACT = {"create": "create", "update": "change", "delete": "delete"}
 
 
 def _short_action(action):
@@ -87,27 +130,46 @@ def _skipped_by_check_mode(result):
     return "check mode" in reason.lower()
 
 
-def _has_existing_id(value, depth=0):
-    """Whether a module result names an existing resource (an ID or ARN that is not a placeholder)."""
-    if depth > 2:
-        return False
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in ("item", "invocation", "diff", "_ansible_item_label"):
-                continue
-            if (
-                isinstance(item, str)
-                and ID_KEY.search(key)
-                and item
-                and not any(placeholder in item for placeholder in PLACEHOLDERS)
-                and ID_VALUE.match(item)
-            ):
-                return True
-            if isinstance(item, dict | list) and _has_existing_id(item, depth + 1):
-                return True
-    elif isinstance(value, list):
-        return any(_has_existing_id(item, depth + 1) for item in value[:5])
-    return False
+def _empty(value):
+    """Whether a diff side stands for nothing: no content, no keys, or a path that is absent."""
+    if value in (None, "", {}, []):
+        return True
+    return isinstance(value, dict) and value.get("state") == "absent"
+
+
+def _from_diff(diff):
+    """create, delete or change from a module's diff (a dict or a list of them); None without one."""
+    sides = [d for d in (diff if isinstance(diff, list) else [diff]) if isinstance(d, dict) and "before" in d]
+    if not sides:
+        return None
+    if all(_empty(d.get("before")) for d in sides):
+        return "create"
+    if all(_empty(d.get("after")) for d in sides):
+        return "delete"
+    return "change"
+
+
+def _found(result, path):
+    value = result
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return False
+        value = value[key]
+    return value not in (None, "", {}, [])
+
+
+def classify(action, result):
+    """What a changed result did: (create, change or delete, whether the module said which)."""
+    planned = result.get("planned")
+    if planned in CONTRACT:
+        return CONTRACT[planned], True
+    from_diff = _from_diff(result.get("diff"))
+    if from_diff:
+        return from_diff, True
+    path = STOCK_FOUND_KEYS.get(action or "")
+    if path is not None:
+        return ("change" if _found(result, path) else "create"), True
+    return "change", False
 
 
 class CallbackModule(CallbackBase):
@@ -157,7 +219,12 @@ class CallbackModule(CallbackBase):
         if result.get("failed"):
             return
         if result.get("changed"):
-            kind = "change" if _has_existing_id(result) else "create"
+            kind, said = classify(getattr(task, "resolved_action", None) or task.action, result)
+            if kind == "delete":
+                what = f"{what} (delete)"
+                kind = "change"
+            elif not said:
+                what = f"{what} (create or change: the module does not say)"
             bucket[kind].append(what)
         else:
             bucket["unchanged"] += 1

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.callback.plan_summary import (
+    STOCK_FOUND_KEYS,
     CallbackModule,
-    _has_existing_id,
     _is_resource_action,
+    classify,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -34,78 +35,113 @@ SUBNET_RETAGGED = {  # amazon.aws.ec2_vpc_subnet, an existing subnet whose tags 
     },
 }
 VPC_RETAGGED = {"changed": True, "vpc": {"id": "vpc-0abc1234def567890", "cidr_block": "10.42.0.0/16"}}
-ROUTE_TABLE_PLANNED = {  # amazon.aws.ec2_vpc_route_table's placeholder in check mode
+ROUTE_TABLE_PLANNED = {  # amazon.aws.ec2_vpc_route_table's stand-in in check mode: no routes
     "changed": True,
     "route_table": {"id": "rtb-xxxxxxxx", "route_table_id": "rtb-xxxxxxxx", "vpc_id": "vpc-xxxxxxxx"},
 }
-OUR_PLACEHOLDER = {  # aws_network's placeholder for IDs check mode cannot know
+ROUTE_TABLE_CHANGED = {
     "changed": True,
-    "nat_gateway_id": "planned-by-check-mode-nat-a",
+    "route_table": {
+        "id": "rtb-0123456789abcdef0",
+        "routes": [{"destination_cidr_block": "10.42.0.0/16", "gateway_id": "local"}],
+    },
 }
-FLOW_LOG_PLANNED = {  # giftcrypto.platform.ec2_vpc_flow_log, check mode, nothing yet
+FLOW_LOG_PLANNED = {  # giftcrypto.platform.ec2_vpc_flow_log, check mode, nothing yet: its contract
     "changed": True,
-    "flow_log": {},
-    "flow_log_id": "",
-    "replaced": False,
+    "planned": "create",
+    "changes": ["resource_id", "traffic_type"],
+    "flow_log": {"resource_id": "vpc-0abc1234def567890"},
     "diff": {"before": {}, "after": {"resource_id": "vpc-0abc1234def567890"}},
 }
-SECRET_CHANGED = {  # an ARN is an ID too
+DETECTOR_DELETED = {"changed": True, "planned": "delete", "changes": ["status"], "detector": {}}
+DETECTOR_UPDATED = {
+    "changed": True,
+    "planned": "update",
+    "changes": ["tags"],
+    "detector": {"detector_id": "x"},
+}
+SECRET_CHANGED = {
     "changed": True,
     "secret": {"arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:giftcrypto/local/x-AbCdEf"},
 }
-COPY_PLANNED = {  # ansible.builtin.copy in check mode: no ID at all
+COPY_PLANNED = {  # ansible.builtin.copy in check mode with --diff, a new file
     "changed": True,
     "dest": "/tmp/new/file.txt",
-    "mode": "0644",
-    "uid": 0,
-    "gid": 0,
     "diff": [{"before": "", "after": "hello"}],
+}
+COPY_CHANGED = {"changed": True, "dest": "/tmp/f", "diff": [{"before": "old", "after": "hello"}]}
+FILE_PLANNED = {  # ansible.builtin.file in check mode, a directory to create
+    "changed": True,
+    "diff": {
+        "before": {"path": "/tmp/d", "state": "absent"},
+        "after": {"path": "/tmp/d", "state": "directory"},
+    },
+}
+FILE_REMOVED = {
+    "changed": True,
+    "diff": {
+        "before": {"path": "/tmp/d", "state": "directory"},
+        "after": {"path": "/tmp/d", "state": "absent"},
+    },
 }
 
 
 @pytest.mark.parametrize(
-    ("result", "existing"),
+    ("action", "result", "expected"),
     [
-        (SUBNET_PLANNED, False),
-        (SUBNET_RETAGGED, True),
-        (VPC_RETAGGED, True),
-        (ROUTE_TABLE_PLANNED, False),
-        (OUR_PLACEHOLDER, False),
-        (FLOW_LOG_PLANNED, False),
-        (SECRET_CHANGED, True),
-        (COPY_PLANNED, False),
-        ({"changed": True, "results": [{"vpc_id": "vpc-0abc1234def567890"}]}, True),
-        ({"changed": True, "id": ""}, False),
-        ({"changed": True, "id": "abc"}, False),  # too short to be an AWS ID
-        ({"changed": True, "a": {"b": {"c": {"vpc_id": "vpc-0abc1234def567890"}}}}, False),  # too deep
-    ],
-    ids=[
-        "subnet-planned",
-        "subnet-retagged",
-        "vpc-retagged",
-        "rtb-placeholder",
-        "planned-by-check-mode",
-        "flow-log-planned",
-        "arn",
-        "copy",
-        "list",
-        "empty-id",
-        "short-id",
-        "too-deep",
+        ("amazon.aws.ec2_vpc_subnet", SUBNET_PLANNED, ("create", True)),
+        ("amazon.aws.ec2_vpc_subnet", SUBNET_RETAGGED, ("change", True)),
+        ("amazon.aws.ec2_vpc_net", VPC_RETAGGED, ("change", True)),
+        ("amazon.aws.ec2_vpc_route_table", ROUTE_TABLE_PLANNED, ("create", True)),
+        ("amazon.aws.ec2_vpc_route_table", ROUTE_TABLE_CHANGED, ("change", True)),
+        ("giftcrypto.platform.ec2_vpc_flow_log", FLOW_LOG_PLANNED, ("create", True)),
+        ("giftcrypto.platform.guardduty_detector", DETECTOR_DELETED, ("delete", True)),
+        ("giftcrypto.platform.guardduty_detector", DETECTOR_UPDATED, ("change", True)),
+        ("community.aws.secretsmanager_secret", SECRET_CHANGED, ("change", True)),
+        ("community.aws.secretsmanager_secret", {"changed": True}, ("create", True)),
+        ("ansible.builtin.copy", COPY_PLANNED, ("create", True)),
+        ("ansible.builtin.copy", COPY_CHANGED, ("change", True)),
+        ("ansible.builtin.file", FILE_PLANNED, ("create", True)),
+        ("ansible.builtin.file", FILE_REMOVED, ("delete", True)),
+        # a module that says nothing: counted as a change, and said to be unclassified
+        (
+            "community.postgresql.postgresql_user",
+            {"changed": True, "queries": ["ALTER ROLE x"]},
+            ("change", False),
+        ),
+        # the contract wins over a diff, and over the look of any value
+        (
+            "giftcrypto.platform.x",
+            {"changed": True, "planned": "create", "id": "vpc-0abc1234def567890"},
+            ("create", True),
+        ),
     ],
 )
-def test_has_existing_id(result, existing):
-    assert _has_existing_id(result) is existing
+def test_classify_reads_what_the_module_says(action, result, expected):
+    assert classify(action, result) == expected
 
 
-def test_ids_in_the_invocation_the_diff_or_the_loop_item_are_not_the_resource():
-    # The module arguments name the parent (vpc_id), the diff can name the old flow log: neither is
-    # the resource the result is about.
-    assert _has_existing_id({**SUBNET_PLANNED, "item": {"vpc_id": "vpc-0abc1234def567890"}}) is False
-    assert (
-        _has_existing_id({"changed": True, "diff": {"before": {"flow_log_id": "fl-0123456789abcdef0"}}})
-        is False
+def test_every_stock_key_names_a_documented_return_value():
+    import os
+
+    os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    completed = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK.with_name("ansible-doc")), "--json", *sorted(STOCK_FOUND_KEYS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
+    docs = json.loads(completed.stdout)
+    # ec2_vpc_endpoint returns `result`, which its documentation calls `endpoints`.
+    undocumented = {"amazon.aws.ec2_vpc_endpoint": "result"}
+    for module, path in STOCK_FOUND_KEYS.items():
+        if undocumented.get(module) == path.split(".")[0]:
+            continue
+        returned = docs[module].get("return") or {}
+        top = path.split(".")[0]
+        assert top in returned, f"{module} documents no return value {top} ({sorted(returned)})"
 
 
 @pytest.mark.parametrize(
@@ -215,7 +251,10 @@ def test_a_module_returning_results_outside_a_loop_is_still_counted(callback):
     callback.v2_runner_on_ok(
         _runner_result("ansible.builtin.dnf", {"changed": True, "results": ["Installed: redis"]}, "Redis")
     )
-    assert callback.summary()["layers"][0]["to_create"] == ["Redis"]
+    # (dnf returns no diff: it does not say whether it installs or upgrades)
+    assert callback.summary()["layers"][0]["to_change"] == [
+        "Redis (create or change: the module does not say)"
+    ]
 
 
 def test_commands_count_only_when_check_mode_skipped_them(callback):
@@ -397,10 +436,10 @@ def test_check_run_totals_and_printed_table(check_run):
 def test_applied_run_then_the_plan_shows_no_changes(tmp_path):
     work = _workspace(tmp_path)
     # expect cannot run for real here (no pexpect); it only matters to the check-mode plan.
-    stdout, plan = _run_playbook(work, "--skip-tags", "needs_pexpect")
+    stdout, plan = _run_playbook(work, "--skip-tags", "needs_pexpect", "--diff")
     assert plan["check_mode"] is False
     assert (work / "out" / "worker.conf").read_text() == "worker"
-    # copy returns no ID: what it wrote counts as created; the command that ran is not a resource.
+    # copy's diff has nothing before: what it wrote counts as created; the command is not a resource.
     assert plan["totals"] == {"create": 3, "change": 0, "unchanged": 2, "unchecked": 0}
     assert "PLAN SUMMARY (applied)" in stdout
     assert "Plan: 3 to create, 0 to change, 2 unchanged, 0 could not be checked (apply)." in stdout
