@@ -176,3 +176,30 @@ def test_s3_gateway_endpoint(ec2, vpc):
     assert [e["ServiceName"] for e in endpoints] == ["com.amazonaws.us-east-1.s3"]
     assert endpoints[0]["VpcEndpointType"] == "Gateway"
     assert len(endpoints[0]["RouteTableIds"]) == 2
+
+
+def test_a_route_nobody_declared_is_purged_and_the_endpoint_routes_stay(ec2, vpc, converge, recap):
+    # The S3 endpoint's routes are not declared (ec2_vpc_route_table cannot): a run that finds no
+    # drift does not purge (so the module does not warn about them), one that finds a CIDR route
+    # made by CreateRoute that nothing declares removes it and keeps the endpoint's.
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["RouteTables"]
+    database = next(t for t in tables if _tags(t).get("Name") == f"{NAME}-database")
+    (igw,) = ec2.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}]
+    )["InternetGateways"]
+    ec2.create_route(
+        RouteTableId=database["RouteTableId"],
+        DestinationCidrBlock="10.99.0.0/16",
+        GatewayId=igw["InternetGatewayId"],
+    )
+    purged = converge()
+    assert recap(purged.stdout) == (1, 0), purged.stdout[-3000:]
+    routes = ec2.describe_route_tables(RouteTableIds=[database["RouteTableId"]])["RouteTables"][0]["Routes"]
+    assert not [r for r in routes if r.get("DestinationCidrBlock") == "10.99.0.0/16"]
+    assert [
+        r for r in routes if r.get("GatewayId", "").startswith("vpce-") and r.get("DestinationPrefixListId")
+    ]
+    again = converge()
+    assert recap(again.stdout) == (0, 0), again.stdout[-3000:]
+    assert "Skipping purging" not in again.stdout + again.stderr
+    assert "[DEPRECATION WARNING]" not in again.stdout + again.stderr
