@@ -277,19 +277,20 @@ def ensure(args: argparse.Namespace) -> dict:
     source = pathlib.Path(args.source).resolve()
     tag = f"{version(source)}-{source_digest(source)[:12]}"
     image = f"{args.registry}/{args.repository}"
-    result = {"tag": tag, "image": image, "built": False, "digest": "", "reference": ""}
+    result = {"tag": tag, "version": version(source), "image": image, "built": False, "digest": "", "reference": ""}
     try:
         result["digest"] = registry_digest(args.registry, args.repository, tag)
     except (urllib.error.URLError, OSError) as error:
         if not args.check:
             raise SystemExit(f"the registry {args.registry} does not answer: {error}")
         result["registry_error"] = str(error)
+    if args.check:
+        result["built"] = not result["digest"]
+        return result
+    # Cheap (dpkg-query, two small files): also on a no-op, since the colours' podman needs them.
+    result["host_changed"] = ensure_packages() | ensure_containers_conf(args.registry)
     if not result["digest"]:
         result["built"] = True
-        if args.check:
-            return result
-        ensure_packages()
-        ensure_containers_conf(args.registry)
         base, _ = ensure_base()
         with tempfile.TemporaryDirectory() as tmp:
             digest_file = pathlib.Path(tmp) / "digest"
@@ -300,6 +301,10 @@ def ensure(args: argparse.Namespace) -> dict:
             raise SystemExit(f"the registry serves {served or 'nothing'} for {image}:{tag}, pushed {pushed}")
         result["digest"] = served
     result["reference"] = f"{image}@{result['digest']}"
+    # The colours start with --pull never: the image is in podman's storage before the switch.
+    if not image_exists(result["reference"]):
+        run(*PODMAN, "pull", "--quiet", result["reference"], stdout=subprocess.DEVNULL)
+        result["pulled"] = True
     return result
 
 
