@@ -2,6 +2,7 @@
 """The GiftCrypto API's container image, built here from nothing and pushed to a registry by digest.
 
     container_image.py ensure --source service --registry 127.0.0.1:5000 --repository giftcrypto/api
+    container_image.py context --source service --output /tmp/context     (what CI builds)
     container_image.py smoke --image 127.0.0.1:5000/giftcrypto/api@sha256:... --port 18080
 
 `ensure` prints one JSON object: the image's tag (the service's version and a digest of the files
@@ -360,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     ensure_parser.add_argument("--registry", required=True, help="host:port of the registry (plain HTTP, loopback)")
     ensure_parser.add_argument("--repository", required=True, help="repository in the registry, e.g. giftcrypto/api")
     ensure_parser.add_argument("--check", action="store_true", help="say whether it would build; change nothing")
+    context_parser = commands.add_parser("context", help="write the build context (CI builds it with its own engine)")
+    context_parser.add_argument("--source", required=True, help="the service's directory (service/)")
+    context_parser.add_argument("--output", required=True, help="an empty or missing directory")
     smoke_parser = commands.add_parser("smoke", help="start a container and ask /healthz and /readyz")
     smoke_parser.add_argument("--image", required=True)
     smoke_parser.add_argument("--port", type=int, default=18080)
@@ -367,7 +371,14 @@ def main(argv: list[str] | None = None) -> int:
     smoke_parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the container")
     smoke_parser.add_argument("--mount", action="append", default=[], help="a host file mounted read-only")
     args = parser.parse_args(argv)
-    result = ensure(args) if args.command == "ensure" else smoke(args)
+    if args.command == "context":
+        output = pathlib.Path(args.output)
+        output.mkdir(parents=True, exist_ok=True)
+        source = pathlib.Path(args.source).resolve()
+        build_context(source, output)
+        result = {"context": str(output), "tag": f"{version(source)}-{source_digest(source)[:12]}"}
+    else:
+        result = ensure(args) if args.command == "ensure" else smoke(args)
     print(json.dumps(result, sort_keys=True))
     return 0
 
