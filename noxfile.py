@@ -686,7 +686,11 @@ def aws_calls(session: nox.Session) -> None:
         ("deploy-noop", ["playbooks/site.yml"], "local"),
         ("plan-local", ["playbooks/site.yml", "--check", "--diff"], "local"),
         ("plan-staging", ["playbooks/site.yml", "--check", "--diff", *LOCAL_ENDPOINT_PLAN_ARGS], "staging"),
-        ("plan-production", ["playbooks/site.yml", "--check", "--diff", *LOCAL_ENDPOINT_PLAN_ARGS], "production"),
+        (
+            "plan-production",
+            ["playbooks/site.yml", "--check", "--diff", *LOCAL_ENDPOINT_PLAN_ARGS],
+            "production",
+        ),
         ("rollback", ["playbooks/rollback.yml"], "local"),
     ]
     runs = []
@@ -734,12 +738,22 @@ def image(session: nox.Session) -> None:
             f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {tmp}/data\n"
             "http:\n  addr: 127.0.0.1:5999\n"
         )
-        registry = subprocess.Popen(["docker-registry", "serve", str(config)], stderr=subprocess.DEVNULL)  # noqa: S603,S607
+        registry = subprocess.Popen(["docker-registry", "serve", str(config)], stderr=subprocess.DEVNULL)
         try:
             time.sleep(1)
             started = time.monotonic()
-            ensure = ("ensure", "--source", "service", "--registry", "127.0.0.1:5999", "--repository", "giftcrypto/api")
-            result = json.loads(str(_run(session, env, "python", tool, *ensure, silent=True)).strip().splitlines()[-1])
+            ensure = (
+                "ensure",
+                "--source",
+                "service",
+                "--registry",
+                "127.0.0.1:5999",
+                "--repository",
+                "giftcrypto/api",
+            )
+            result = json.loads(
+                str(_run(session, env, "python", tool, *ensure, silent=True)).strip().splitlines()[-1]
+            )
             session.log(f"image {result['reference']} ({time.monotonic() - started:.1f} s)")
             smoke = [
                 "smoke",
@@ -766,17 +780,20 @@ def image(session: nox.Session) -> None:
 
 @nox.session(name="service-lock", default=False)
 def service_lock(session: nox.Session) -> None:
-    """Rewrites service/requirements.lock (the image's dependencies, with hashes) from service/pyproject.toml."""
+    """Rewrites service/requirements.lock (the image's pinned dependencies, with hashes) with uv."""
     env = _shared_env(session)
     # uv compiles the lock (one well-kept tool, in an environment of its own: .nox/service-lock).
     venv = ROOT / ".nox" / "service-lock"
     if not (venv / "bin" / "uv").exists():
         session.run(sys.executable, "-m", "virtualenv", "--quiet", str(venv), external=True)
-        session.run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv>=0.9,<1", external=True)
+        session.run(
+            str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv>=0.9,<1", external=True
+        )
     tools = venv / "bin"
     header = (
-        "# The service's dependencies, pinned with their hashes: what the image installs (Containerfile) and\n"
-        "# what `nox -s security` audits. Regenerate with `nox -s service-lock` after changing pyproject.toml.\n"
+        "# The service's dependencies, pinned with their hashes: what the image installs\n"
+        "# (Containerfile) and what `nox -s security` audits. Regenerate with\n"
+        "# `nox -s service-lock` after changing pyproject.toml.\n"
     )
     compiled = ROOT / "service" / "requirements.lock"
     compile_args = ("pip", "compile", "service/pyproject.toml", "--generate-hashes", "--no-header", "--quiet")

@@ -30,7 +30,14 @@ RECORD = ROOT / "tests" / "aws_calls" / "record.json"
 # What the deploy role runs: the platform (site.yml and the layer playbooks it imports, also run on
 # their own) and the rollback. destroy.yml (local only, refused elsewhere), restore*.yml (people,
 # during a disaster) and Molecule's own plays are not the deploy role's.
-NOT_DEPLOY_PLAYBOOKS = ("destroy.yml", "restore.yml", "restore_rds.yml", "converge.yml", "prepare.yml", "verify.yml")
+NOT_DEPLOY_PLAYBOOKS = (
+    "destroy.yml",
+    "restore.yml",
+    "restore_rds.yml",
+    "converge.yml",
+    "prepare.yml",
+    "verify.yml",
+)
 
 # botocore's service name -> IAM's service prefix, where they differ.
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing"}
@@ -157,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     for playbook, task, call in sorted(new):
         print(f"{call}: made by {playbook} / {task}, not in {args.record}", file=sys.stderr)
     if new:
-        print("record the calls again (`nox -s aws-calls`) and check the deploy role's policy", file=sys.stderr)
+        print(
+            "record the calls again (`nox -s aws-calls`) and check the deploy role's policy", file=sys.stderr
+        )
     return 1 if new else 0
 
 

@@ -110,7 +110,9 @@ def _groups(groups):
             {
                 "type": f.get("type"),
                 "pattern": f.get("pattern"),
-                "exclude_matched_pattern": bool(f.get("excludeMatchedPattern", f.get("exclude_matched_pattern", False))),
+                "exclude_matched_pattern": bool(
+                    f.get("excludeMatchedPattern", f.get("exclude_matched_pattern", False))
+                ),
             }
             for f in group
         ]
@@ -120,7 +122,14 @@ def _groups(groups):
 
 def _api_groups(groups):
     return [
-        [{"type": f["type"], "pattern": f["pattern"], "excludeMatchedPattern": f["exclude_matched_pattern"]} for f in group]
+        [
+            {
+                "type": f["type"],
+                "pattern": f["pattern"],
+                "excludeMatchedPattern": f["exclude_matched_pattern"],
+            }
+            for f in group
+        ]
         for group in groups
     ]
 
@@ -149,9 +158,13 @@ def validate(module):
     for group in groups:
         for item in group:
             if not isinstance(item, dict) or set(item) - {"type", "pattern", "exclude_matched_pattern"}:
-                module.fail_json(msg=f"filter_groups: {item!r} is not a filter (type, pattern, exclude_matched_pattern)")
+                module.fail_json(
+                    msg=f"filter_groups: {item!r} is not a filter (type, pattern, exclude_matched_pattern)"
+                )
             if item.get("type") not in FILTER_TYPES:
-                module.fail_json(msg=f"filter_groups: type {item.get('type')!r} is not one of {', '.join(FILTER_TYPES)}")
+                module.fail_json(
+                    msg=f"filter_groups: type {item.get('type')!r} is not one of {', '.join(FILTER_TYPES)}"
+                )
             if not isinstance(item.get("pattern"), str) or not item["pattern"]:
                 module.fail_json(msg=f"filter_groups: the {item['type']} filter needs a pattern")
 
@@ -179,17 +192,27 @@ def main():
                 client.delete_webhook(aws_retry=True, projectName=name)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 module.fail_json_aws(e, msg=f"Could not delete the webhook of {name}")
-        module.exit_json(changed=bool(changes), changes=changes, webhook={}, diff={"before": current, "after": {}})
+        module.exit_json(
+            changed=bool(changes), changes=changes, webhook={}, diff={"before": current, "after": {}}
+        )
 
     groups = _groups(module.params["filter_groups"])
-    wanted = {"url": current.get("url", ""), "build_type": module.params["build_type"], "filter_groups": groups}
+    wanted = {
+        "url": current.get("url", ""),
+        "build_type": module.params["build_type"],
+        "filter_groups": groups,
+    }
     changes = []
     if not current:
         changes.append("create the webhook")
     elif current["filter_groups"] != groups or current["build_type"] != wanted["build_type"]:
         changes.append("update the webhook's filter groups and build type")
     if changes and not module.check_mode:
-        arguments = {"projectName": name, "filterGroups": _api_groups(groups), "buildType": wanted["build_type"]}
+        arguments = {
+            "projectName": name,
+            "filterGroups": _api_groups(groups),
+            "buildType": wanted["build_type"],
+        }
         try:
             if current:
                 client.update_webhook(aws_retry=True, **arguments)
@@ -198,7 +221,9 @@ def main():
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             module.fail_json_aws(e, msg=f"Could not {changes[0]} of {name}")
         wanted = describe(client, module, name)
-    module.exit_json(changed=bool(changes), changes=changes, webhook=wanted, diff={"before": current, "after": wanted})
+    module.exit_json(
+        changed=bool(changes), changes=changes, webhook=wanted, diff={"before": current, "after": wanted}
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ options:
     elements: dict
     suboptions:
       policy_arn:
-        description: ARN of the access policy (for example C(arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy)).
+        description:
+          - ARN of the access policy, for example
+            C(arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy).
         type: str
         required: true
       scope:
@@ -116,19 +118,24 @@ access_entry:
   type: dict
   sample:
     principal_arn: arn:aws:iam::123456789012:role/giftcrypto-staging-ci-deploy
-    access_entry_arn: arn:aws:eks:eu-west-1:123456789012:access-entry/giftcrypto-staging/role/123456789012/giftcrypto-staging-ci-deploy/1a2b
+    access_entry_arn: >-
+      arn:aws:eks:eu-west-1:123456789012:access-entry/giftcrypto-staging/role/123456789012/giftcrypto-staging-ci-deploy/1a2b
     kubernetes_groups: []
     username: arn:aws:sts::123456789012:assumed-role/giftcrypto-staging-ci-deploy/{{SessionName}}
     type: STANDARD
     access_policies:
-      - {policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", scope: cluster, namespaces: []}
+      - policy_arn: arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy
+        scope: cluster
+        namespaces: []
     tags: {Project: GiftCrypto}
 changes:
   description: What was (or, in check mode, would be) done, one line each.
   returned: always
   type: list
   elements: str
-  sample: ["create the access entry", "associate arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy (cluster)"]
+  sample:
+    - create the access entry
+    - associate arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy (cluster)
 """
 
 try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
@@ -154,6 +161,11 @@ def _policies(associated):
     return sorted(views, key=lambda v: v["policy_arn"])
 
 
+def _scope(policy):
+    """cluster, or namespace followed by the namespaces (what the changes say)."""
+    return " ".join([policy["scope"], ",".join(policy["namespaces"])]).strip()
+
+
 def _wanted_policies(module):
     wanted = module.params["access_policies"]
     if wanted is None:
@@ -173,7 +185,9 @@ def _wanted_policies(module):
 
 def describe(client, module, cluster, principal):
     try:
-        entry = client.describe_access_entry(aws_retry=True, clusterName=cluster, principalArn=principal)["accessEntry"]
+        entry = client.describe_access_entry(aws_retry=True, clusterName=cluster, principalArn=principal)[
+            "accessEntry"
+        ]
     except botocore.exceptions.ClientError as e:
         if e.response["Error"]["Code"] == "ResourceNotFoundException":
             return {}
@@ -202,15 +216,19 @@ def plan(module, current):
     """(changes, wanted view) for state=present."""
     params = module.params
     changes = []
-    wanted = dict(current) if current else {
-        "principal_arn": params["principal_arn"],
-        "access_entry_arn": "",
-        "kubernetes_groups": [],
-        "username": params["username"] or "",
-        "type": params["type"],
-        "access_policies": [],
-        "tags": {},
-    }
+    wanted = (
+        dict(current)
+        if current
+        else {
+            "principal_arn": params["principal_arn"],
+            "access_entry_arn": "",
+            "kubernetes_groups": [],
+            "username": params["username"] or "",
+            "type": params["type"],
+            "access_policies": [],
+            "tags": {},
+        }
+    )
     if not current:
         changes.append("create the access entry")
     groups = sorted(params["kubernetes_groups"]) if params["kubernetes_groups"] is not None else None
@@ -232,9 +250,15 @@ def plan(module, current):
         have = {p["policy_arn"]: p for p in wanted["access_policies"]}
         for policy in policies:
             if have.get(policy["policy_arn"]) != policy:
-                changes.append(f"associate {policy['policy_arn']} ({policy['scope']}{' ' + ','.join(policy['namespaces']) if policy['namespaces'] else ''})")
+                changes.append(f"associate {policy['policy_arn']} ({_scope(policy)})")
         kept = policies + (
-            [] if module.params["purge_access_policies"] else [p for p in wanted["access_policies"] if p["policy_arn"] not in {w["policy_arn"] for w in policies}]
+            []
+            if module.params["purge_access_policies"]
+            else [
+                p
+                for p in wanted["access_policies"]
+                if p["policy_arn"] not in {w["policy_arn"] for w in policies}
+            ]
         )
         for arn in sorted(set(have) - {p["policy_arn"] for p in kept}):
             changes.append(f"disassociate {arn}")
@@ -243,7 +267,9 @@ def plan(module, current):
         to_set, to_remove = compare_aws_tags(wanted["tags"], params["tags"], params["purge_tags"])
         if to_set or to_remove:
             if current:
-                changes.append(f"tag {sorted(to_set)}" + (f", untag {sorted(to_remove)}" if to_remove else ""))
+                changes.append(
+                    f"tag {sorted(to_set)}" + (f", untag {sorted(to_remove)}" if to_remove else "")
+                )
             tags = {k: v for k, v in wanted["tags"].items() if k not in to_remove}
             tags.update(to_set)
             wanted["tags"] = tags
@@ -270,7 +296,9 @@ def apply(client, module, current, wanted):
             if wanted["username"] != current["username"]:
                 update["username"] = wanted["username"]
             if update:
-                client.update_access_entry(aws_retry=True, clusterName=cluster, principalArn=principal, **update)
+                client.update_access_entry(
+                    aws_retry=True, clusterName=cluster, principalArn=principal, **update
+                )
             to_set, to_remove = compare_aws_tags(current["tags"], wanted["tags"], True)
             arn = current["access_entry_arn"]
             if to_remove:
@@ -280,14 +308,20 @@ def apply(client, module, current, wanted):
         have = {p["policy_arn"]: p for p in (current or {}).get("access_policies", [])}
         want = {p["policy_arn"]: p for p in wanted["access_policies"]}
         for arn in sorted(set(have) - set(want)):
-            client.disassociate_access_policy(aws_retry=True, clusterName=cluster, principalArn=principal, policyArn=arn)
+            client.disassociate_access_policy(
+                aws_retry=True, clusterName=cluster, principalArn=principal, policyArn=arn
+            )
         for arn, policy in sorted(want.items()):
             if have.get(arn) != policy:
                 scope = {"type": policy["scope"]}
                 if policy["scope"] == "namespace":
                     scope["namespaces"] = policy["namespaces"]
                 client.associate_access_policy(
-                    aws_retry=True, clusterName=cluster, principalArn=principal, policyArn=arn, accessScope=scope
+                    aws_retry=True,
+                    clusterName=cluster,
+                    principalArn=principal,
+                    policyArn=arn,
+                    accessScope=scope,
                 )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Could not apply the access entry of {principal} on {cluster}")
@@ -299,7 +333,9 @@ def main():
         principal_arn=dict(type="str", required=True),
         kubernetes_groups=dict(type="list", elements="str"),
         username=dict(type="str"),
-        type=dict(type="str", choices=["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX"], default="STANDARD"),
+        type=dict(
+            type="str", choices=["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX"], default="STANDARD"
+        ),
         access_policies=dict(
             type="list",
             elements="dict",
@@ -317,11 +353,20 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     for policy in module.params["access_policies"] or []:
         if policy["scope"] == "namespace" and not policy["namespaces"]:
-            module.fail_json(msg=f"access_policies: {policy['policy_arn']} has a namespace scope without namespaces")
+            module.fail_json(
+                msg=f"access_policies: {policy['policy_arn']} has a namespace scope without namespaces"
+            )
         if policy["scope"] == "cluster" and policy["namespaces"]:
-            module.fail_json(msg=f"access_policies: {policy['policy_arn']} has a cluster scope and namespaces {policy['namespaces']}")
+            module.fail_json(
+                msg=(
+                    f"access_policies: {policy['policy_arn']} has a cluster scope and namespaces "
+                    f"{policy['namespaces']}"
+                )
+            )
     if not module.params["principal_arn"].startswith("arn:"):
-        module.fail_json(msg=f"principal_arn={module.params['principal_arn']!r}: expected the ARN of an IAM role or user")
+        module.fail_json(
+            msg=f"principal_arn={module.params['principal_arn']!r}: expected the ARN of an IAM role or user"
+        )
     client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=2))
     cluster, principal = module.params["cluster_name"], module.params["principal_arn"]
     current = describe(client, module, cluster, principal)
@@ -333,14 +378,20 @@ def main():
                 client.delete_access_entry(aws_retry=True, clusterName=cluster, principalArn=principal)
             except botocore.exceptions.ClientError as e:
                 if e.response["Error"]["Code"] != "ResourceNotFoundException":
-                    module.fail_json_aws(e, msg=f"Could not delete the access entry of {principal} on {cluster}")
-        module.exit_json(changed=bool(changes), changes=changes, access_entry={}, diff={"before": current, "after": {}})
+                    module.fail_json_aws(
+                        e, msg=f"Could not delete the access entry of {principal} on {cluster}"
+                    )
+        module.exit_json(
+            changed=bool(changes), changes=changes, access_entry={}, diff={"before": current, "after": {}}
+        )
 
     changes, wanted = plan(module, current)
     if changes and not module.check_mode:
         apply(client, module, current, wanted)
         wanted = describe(client, module, cluster, principal)
-    module.exit_json(changed=bool(changes), changes=changes, access_entry=wanted, diff={"before": current, "after": wanted})
+    module.exit_json(
+        changed=bool(changes), changes=changes, access_entry=wanted, diff={"before": current, "after": wanted}
+    )
 
 
 if __name__ == "__main__":

@@ -240,7 +240,10 @@ def test_unreachable_cluster_fails_a_staging_deploy_after_rendering(tmp_path):
     result = _run("staging", tmp_path, variables)
     output = " ".join(result.stdout.split())
     assert result.returncode != 0, output
-    assert f"no Kubernetes cluster reachable: manifests rendered to {tmp_path / 'manifests'}, not applied" in output
+    assert (
+        f"no Kubernetes cluster reachable: manifests rendered to {tmp_path / 'manifests'}, not applied"
+        in output
+    )
     assert "the release was not applied to EKS on staging: the cluster did not answer" in output
     assert "app_deploy_eks_require_cluster is true here" in output
     assert (tmp_path / "manifests" / "51-deployment-green.yml").is_file()

@@ -11,11 +11,10 @@ policy lacks fails here; so does a grant that nothing calls any more.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pathlib
 import re
-
-import importlib.util
 import sys
 
 import jinja2
@@ -44,7 +43,9 @@ VARIABLES = {
 
 
 def _policy() -> dict:
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(POLICY.read_text())
+    # JSON, not HTML: nothing to escape (Ansible renders it the same way, autoescape off).
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    template = environment.from_string(POLICY.read_text())
     return json.loads(template.render(**VARIABLES))
 
 
@@ -135,14 +136,22 @@ def test_iam_and_kms_writes_are_scoped_to_the_platforms_own_resources():
     for statement in _statements():
         actions = _listed(statement.get("Action", []))
         resources = _listed(statement.get("Resource", []))
-        risky = [a for a in actions if re.match(r"iam:(Create|Put|Attach|Delete|Detach|Update|Tag|Untag|PassRole)", a)]
+        risky = [
+            a
+            for a in actions
+            if re.match(r"iam:(Create|Put|Attach|Delete|Detach|Update|Tag|Untag|PassRole)", a)
+        ]
         if risky:
             assert "*" not in resources, statement["Sid"]
             assert all(
-                r.startswith(("arn:aws:iam::123456789012:role/giftcrypto-staging-",
-                              "arn:aws:iam::123456789012:policy/giftcrypto-staging-",
-                              "arn:aws:iam::123456789012:group/giftcrypto-staging-",
-                              "arn:aws:iam::123456789012:oidc-provider/"))
+                r.startswith(
+                    (
+                        "arn:aws:iam::123456789012:role/giftcrypto-staging-",
+                        "arn:aws:iam::123456789012:policy/giftcrypto-staging-",
+                        "arn:aws:iam::123456789012:group/giftcrypto-staging-",
+                        "arn:aws:iam::123456789012:oidc-provider/",
+                    )
+                )
                 or r == "arn:aws:iam::123456789012:group/admins"
                 for r in resources
             ), (statement["Sid"], resources)
@@ -181,7 +190,9 @@ def test_the_recorder_attributes_each_call_to_its_playbook_and_task(tmp_path):
     log.write_text("".join(json.dumps(line) + "\n" for line in lines))
     runs = aws_calls.read_runs([log])
     assert runs == {
-        "site.yml": {"giftcrypto.platform.aws_network : Ensure the VPC": {"ec2:DescribeVpcs", "ec2:CreateVpc"}},
+        "site.yml": {
+            "giftcrypto.platform.aws_network : Ensure the VPC": {"ec2:DescribeVpcs", "ec2:CreateVpc"}
+        },
         "rollback.yml": {"Roll back": {"eks:DescribeCluster"}},
     }
     record = tmp_path / "record.json"
@@ -203,7 +214,10 @@ def test_the_botocore_plugin_records_each_call_through_the_public_event_system(t
     monkeypatch.setenv("BOTOCORE_EXPERIMENTAL__PLUGINS", "giftcrypto_aws_calls=giftcrypto_aws_calls")
     sys.modules.pop("giftcrypto_aws_calls", None)
     client = botocore.session.get_session().create_client(
-        "ec2", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b"  # noqa: S106
+        "ec2",
+        region_name="eu-west-1",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
     )
     with Stubber(client) as stub:
         stub.add_response("describe_vpcs", {"Vpcs": []})

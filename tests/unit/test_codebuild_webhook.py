@@ -47,7 +47,12 @@ def codebuild():
         projects[params["projectName"]].pop("webhook")
         return {}
 
-    handlers = {"BatchGetProjects": batch_get, "CreateWebhook": create, "UpdateWebhook": update, "DeleteWebhook": delete}
+    handlers = {
+        "BatchGetProjects": batch_get,
+        "CreateWebhook": create,
+        "UpdateWebhook": update,
+        "DeleteWebhook": delete,
+    }
     with mock_aws(), moto_modules.fake_operations(handlers) as calls:
         yield {"projects": projects, "calls": calls}
 
@@ -73,7 +78,12 @@ def test_lifecycle_check_create_noop_update_delete(run_module, codebuild):
         assert run_module({"project_name": PROJECT}, check_mode=check)["changed"] is False
     assert _writes(codebuild["calls"]) == []
 
-    only_main = [[{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}, {"type": "REPOSITORY_NAME", "pattern": "giftcrypto.platform"}]]
+    only_main = [
+        [
+            {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
+            {"type": "REPOSITORY_NAME", "pattern": "giftcrypto.platform"},
+        ]
+    ]
     result = run_module({"project_name": PROJECT, "filter_groups": only_main})
     assert result["changes"] == ["update the webhook's filter groups and build type"]
     assert _writes(codebuild["calls"]) == ["UpdateWebhook"]

@@ -15,14 +15,17 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 ALLOWLIST = ROOT / ".github" / "image-allowlist.yaml"
-_spec = importlib.util.spec_from_file_location("check_allowlist", ROOT / ".github" / "scripts" / "check_allowlist.py")
+_spec = importlib.util.spec_from_file_location(
+    "check_allowlist", ROOT / ".github" / "scripts" / "check_allowlist.py"
+)
 check_allowlist = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(check_allowlist)
 
 # The label of an AWS CodeBuild-hosted GitHub Actions runner: codebuild-<project>-<run id>-<attempt>
 # (the project roles/ci_runner creates in the private subnets).
 IN_VPC_RUNNER = re.compile(
-    r"^codebuild-\$\{\{ vars\.(STAGING|PRODUCTION)_RUNNER_PROJECT \}\}-\$\{\{ github\.run_id \}\}-\$\{\{ github\.run_attempt \}\}$"
+    r"^codebuild-\$\{\{ vars\.(STAGING|PRODUCTION)_RUNNER_PROJECT \}\}"
+    r"-\$\{\{ github\.run_id \}\}-\$\{\{ github\.run_attempt \}\}$"
 )
 
 
@@ -76,7 +79,11 @@ def test_cd_staging_builds_scans_then_pushes_the_image(staging):
 
 def test_cd_staging_attaches_an_sbom_to_the_digest(staging):
     image = staging["image"]
-    sbom = [s for s in _steps(image) if _uses(s) == "aquasecurity/trivy-action" and s["with"].get("format") == "cyclonedx"]
+    sbom = [
+        s
+        for s in _steps(image)
+        if _uses(s) == "aquasecurity/trivy-action" and s["with"].get("format") == "cyclonedx"
+    ]
     assert sbom and sbom[0]["with"]["output"] == "sbom.cdx.json"
     run = _run(image)
     assert "oras attach --artifact-type application/vnd.cyclonedx+json" in run
@@ -106,7 +113,9 @@ def test_cd_staging_smoke_tests_and_notifies(staging):
     # No silent success: a staging without health URLs fails instead of warning.
     assert "::error::variable STAGING_HEALTH_URLS is not set" in run
     notify = staging["notify"]
-    assert notify["needs"] == ["image", "deploy"] and notify["uses"] == "./.github/workflows/notify-failure.yml"
+    assert (
+        notify["needs"] == ["image", "deploy"] and notify["uses"] == "./.github/workflows/notify-failure.yml"
+    )
 
 
 def test_cd_production_deploys_the_digest_staging_ran_after_the_approval(production):
@@ -130,12 +139,17 @@ def test_every_action_is_pinned_by_commit():
         for job in yaml.safe_load(path.read_text())["jobs"].values():
             for step in job.get("steps", []):
                 if "uses" in step:
-                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (path.name, step["uses"])
+                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (
+                        path.name,
+                        step["uses"],
+                    )
 
 
 def test_the_containerfile_pins_its_base_by_digest_and_runs_unprivileged():
     text = (ROOT / "service" / "Containerfile").read_text()
-    assert re.search(r"^ARG BASE_IMAGE=docker\.io/library/debian:bookworm-slim@sha256:[0-9a-f]{64}$", text, re.M)
+    assert re.search(
+        r"^ARG BASE_IMAGE=docker\.io/library/debian:bookworm-slim@sha256:[0-9a-f]{64}$", text, re.M
+    )
     assert re.search(r"^USER 10001:10001$", text, re.M)
     assert "org.opencontainers.image.revision" in text
 
@@ -207,5 +221,9 @@ def test_the_minimal_parser_reads_what_pyyaml_reads(tmp_path):
     minimal = check_allowlist._parse_minimal(text)
     parsed = yaml.safe_load(text)
     assert [e["id"] for e in minimal["vulnerabilities"]] == [e["id"] for e in parsed["vulnerabilities"]]
-    assert [e["statement"] for e in minimal["vulnerabilities"]] == [e["statement"] for e in parsed["vulnerabilities"]]
-    assert [e["expired_at"] for e in minimal["vulnerabilities"]] == [str(e["expired_at"]) for e in parsed["vulnerabilities"]]
+    assert [e["statement"] for e in minimal["vulnerabilities"]] == [
+        e["statement"] for e in parsed["vulnerabilities"]
+    ]
+    assert [e["expired_at"] for e in minimal["vulnerabilities"]] == [
+        str(e["expired_at"]) for e in parsed["vulnerabilities"]
+    ]

@@ -44,7 +44,8 @@ def eks():
     policies: dict[str, dict[str, dict]] = {}
 
     def arn(principal):
-        return f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:access-entry/{CLUSTER}/role/{principal.rsplit('/', 1)[1]}/1a2b"
+        name = principal.rsplit("/", 1)[1]
+        return f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:access-entry/{CLUSTER}/role/{name}/1a2b"
 
     def entry(params):
         if params["principalArn"] not in entries:
@@ -58,7 +59,9 @@ def eks():
             "principalArn": principal,
             "kubernetesGroups": params.get("kubernetesGroups", []),
             "accessEntryArn": arn(principal),
-            "username": params.get("username", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/x/{{{{SessionName}}}}"),
+            "username": params.get(
+                "username", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/x/{{{{SessionName}}}}"
+            ),
             "type": params.get("type", "STANDARD"),
             "tags": dict(params.get("tags", {})),
         }
@@ -138,7 +141,9 @@ def test_lifecycle_check_create_noop_change_delete(run_module, eks):
     result = run_module(PRESENT)
     assert result["changed"] is True and result["rc"] == 0, result
     assert _writes(eks["calls"]) == ["CreateAccessEntry", "AssociateAccessPolicy"]
-    assert result["access_entry"]["access_policies"] == [{"policy_arn": ADMIN, "scope": "cluster", "namespaces": []}]
+    assert result["access_entry"]["access_policies"] == [
+        {"policy_arn": ADMIN, "scope": "cluster", "namespaces": []}
+    ]
     assert eks["entries"][PRINCIPAL]["tags"] == {"Project": "GiftCrypto"}
 
     # Again, and in check mode: nothing to do.
@@ -152,7 +157,9 @@ def test_lifecycle_check_create_noop_change_delete(run_module, eks):
     changed = {
         **PRESENT,
         "kubernetes_groups": ["giftcrypto-deployers"],
-        "access_policies": [{"policy_arn": EDIT, "scope": "namespace", "namespaces": ["monitoring", "giftcrypto"]}],
+        "access_policies": [
+            {"policy_arn": EDIT, "scope": "namespace", "namespaces": ["monitoring", "giftcrypto"]}
+        ],
         "tags": {"Project": "GiftCrypto", "Layer": "ci"},
     }
     result = run_module(changed)
@@ -164,7 +171,10 @@ def test_lifecycle_check_create_noop_change_delete(run_module, eks):
         "tag ['Layer']",
     ]
     assert set(eks["policies"][PRINCIPAL]) == {EDIT}
-    assert eks["policies"][PRINCIPAL][EDIT]["accessScope"] == {"type": "namespace", "namespaces": ["giftcrypto", "monitoring"]}
+    assert eks["policies"][PRINCIPAL][EDIT]["accessScope"] == {
+        "type": "namespace",
+        "namespaces": ["giftcrypto", "monitoring"],
+    }
     assert eks["entries"][PRINCIPAL]["kubernetesGroups"] == ["giftcrypto-deployers"]
     assert result["diff"]["before"]["access_policies"][0]["policy_arn"] == ADMIN
 
@@ -179,7 +189,9 @@ def test_lifecycle_check_create_noop_change_delete(run_module, eks):
 
 def test_policies_not_listed_stay_without_purge(run_module, eks):
     run_module(PRESENT)
-    result = run_module({**PRESENT, "access_policies": [{"policy_arn": EDIT}], "purge_access_policies": False})
+    result = run_module(
+        {**PRESENT, "access_policies": [{"policy_arn": EDIT}], "purge_access_policies": False}
+    )
     assert result["changes"] == [f"associate {EDIT} (cluster)"]
     assert set(eks["policies"][PRINCIPAL]) == {ADMIN, EDIT}
 
@@ -187,7 +199,10 @@ def test_policies_not_listed_stay_without_purge(run_module, eks):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"access_policies": [{"policy_arn": EDIT, "scope": "namespace"}]}, "namespace scope without namespaces"),
+        (
+            {"access_policies": [{"policy_arn": EDIT, "scope": "namespace"}]},
+            "namespace scope without namespaces",
+        ),
         ({"access_policies": [{"policy_arn": EDIT, "namespaces": ["a"]}]}, "cluster scope and namespaces"),
         ({"principal_arn": "giftcrypto-staging-ci-deploy"}, "expected the ARN of an IAM role or user"),
     ],

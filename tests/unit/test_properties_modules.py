@@ -652,9 +652,15 @@ _ACCESS_ENTRY_OPERATIONS = (
         st.builds(lambda v: {"type": v}, _not_in([])),
         st.builds(lambda v: {"purge_access_policies": v}, NOT_A_BOOL),
         st.builds(lambda v: {"access_policies": v}, NOT_A_LIST),
-        st.builds(lambda v: {"access_policies": [{"policy_arn": "arn:aws:eks::aws:x", "scope": v}]}, _not_in([])),
         st.builds(
-            lambda v: {"access_policies": [{"policy_arn": "arn:aws:eks::aws:x", "scope": "namespace", "namespaces": v}]},
+            lambda v: {"access_policies": [{"policy_arn": "arn:aws:eks::aws:x", "scope": v}]}, _not_in([])
+        ),
+        st.builds(
+            lambda v: {
+                "access_policies": [
+                    {"policy_arn": "arn:aws:eks::aws:x", "scope": "namespace", "namespaces": v}
+                ]
+            },
             st.just([]),
         ),
         st.builds(lambda v: {"principal_arn": v}, NASTY_TEXT.filter(lambda s: not s.startswith("arn:"))),
@@ -675,12 +681,20 @@ def test_eks_access_entry_refuses_bad_options_before_any_call(run, args):
         st.builds(lambda v: {"state": v}, _not_in([])),
         st.builds(lambda v: {"build_type": v}, _not_in([])),
         st.builds(lambda v: {"filter_groups": v}, NOT_A_LIST),
-        st.builds(lambda v: {"filter_groups": [[{"type": v, "pattern": "PUSH"}]]}, _not_in(list(codebuild_webhook.FILTER_TYPES))),
-        st.builds(lambda v: {"filter_groups": [[{"type": "EVENT", "pattern": v}]]}, st.sampled_from(["", None, 3])),
+        st.builds(
+            lambda v: {"filter_groups": [[{"type": v, "pattern": "PUSH"}]]},
+            _not_in(list(codebuild_webhook.FILTER_TYPES)),
+        ),
+        st.builds(
+            lambda v: {"filter_groups": [[{"type": "EVENT", "pattern": v}]]}, st.sampled_from(["", None, 3])
+        ),
     )
 )
 def test_codebuild_webhook_refuses_bad_options_before_any_call(run, args):
-    handlers = {name: (lambda params: {}) for name in ("BatchGetProjects", "CreateWebhook", "UpdateWebhook", "DeleteWebhook")}
+    handlers = {
+        name: (lambda params: {})
+        for name in ("BatchGetProjects", "CreateWebhook", "UpdateWebhook", "DeleteWebhook")
+    }
     with moto_modules.fake_operations(handlers) as calls:
         message = _failed(run(codebuild_webhook, {"project_name": "giftcrypto-staging-ci-runner", **args}))
     assert next(iter(args)) in message or "filter" in message, message

@@ -1,3 +1,4 @@
+# ruff: noqa: S603, S607  (a test runs podman and supervisorctl)
 """The scenario's release: served through HAProxy over verified TLS, on the colour the state file
 names, locked down; then a second release and a rollback (playbooks/rollback.yml) move the traffic
 and back, with the other colour kept warm.
@@ -99,7 +100,7 @@ def playbook(path: pathlib.Path, *extra: str) -> None:
     assert (inventory / "ansible_inventory.yml").exists()
     env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_INVENTORY"}
     ansible_playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    result = subprocess.run(  # noqa: S603 -- a fixed argv: a playbook of ours and the scenario's inventory
+    result = subprocess.run(
         [str(ansible_playbook), "-i", str(inventory), "--limit", "localhost", str(path), *extra],
         cwd=path.parent,
         env=env,
@@ -283,8 +284,20 @@ def test_the_image_is_labelled_and_carries_no_build_tool():
     assert labels["org.opencontainers.image.title"] == "giftcrypto-api"
     assert "org.opencontainers.image.revision" in labels
     tools = subprocess.run(
-        ["podman", "--runtime", "runc", "run", "--rm", "--pull", "never", "--entrypoint", "/bin/sh", image, "-c",
-         "ls /opt/giftcrypto-api/bin; command -v gcc cc pip pip3 || true"],
+        [
+            "podman",
+            "--runtime",
+            "runc",
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--entrypoint",
+            "/bin/sh",
+            image,
+            "-c",
+            "ls /opt/giftcrypto-api/bin; command -v gcc cc pip pip3 || true",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -20,7 +20,7 @@ def _client(service: str):
         region_name="us-east-1",
         endpoint_url=ENDPOINT,
         aws_access_key_id="molecule-dummy-access-key",
-        aws_secret_access_key="molecule-dummy-secret-key",  # noqa: S106 (the endpoint's dummy key)
+        aws_secret_access_key="molecule-dummy-secret-key",
     )
 
 
@@ -57,11 +57,17 @@ def test_the_service_role_grants_the_builds_needs_and_nothing_wide():
     assert iam.list_attached_role_policies(RoleName=NAME)["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName=NAME, PolicyName="ci-runner-permissions")["PolicyDocument"]
     document = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
-    actions = {a for s in document["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    actions = {
+        a
+        for s in document["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
     assert "logs:PutLogEvents" in actions and "ec2:CreateNetworkInterfacePermission" in actions
     assert not [a for a in actions if a.endswith(":*") or a == "*"]
     assert not [a for a in actions if a.startswith(("iam:", "sts:", "eks:", "kms:", "secretsmanager:"))]
-    permission = next(s for s in document["Statement"] if s.get("Sid") == "AttachTheBuildsInterfacesToThePrivateSubnets")
+    permission = next(
+        s for s in document["Statement"] if s.get("Sid") == "AttachTheBuildsInterfacesToThePrivateSubnets"
+    )
     subnets = permission["Condition"]["ArnEquals"]["ec2:Subnet"]
     assert len(subnets) == 2 and all(":subnet/subnet-" in s for s in subnets)
 

@@ -1,3 +1,4 @@
+# ruff: noqa: S603, S607  (a test runs podman)
 """The scenario's registry: the Registry HTTP API V2 on loopback only, as its own user, and an image
 pushed with podman read back by its digest (what app_deploy does with the API's image)."""
 
@@ -50,7 +51,10 @@ def test_configuration_and_storage(host):
 def pushed(tmp_path_factory):
     """A one-file image imported with podman and pushed to the scenario's registry by tag."""
     if subprocess.run(["which", "podman"], capture_output=True, check=False).returncode != 0:
-        pytest.fail("podman is not installed: app_deploy installs it; run the app_deploy scenario or apt-get install podman")
+        pytest.fail(
+            "podman is not installed: app_deploy installs it; run the app_deploy scenario "
+            "or apt-get install podman"
+        )
     work = tmp_path_factory.mktemp("image")
     content = work / "hello.txt"
     content.write_text("giftcrypto local registry\n")
@@ -82,4 +86,6 @@ def test_an_image_pushed_by_tag_is_served_by_its_digest(pushed):
 
 
 def test_the_storage_holds_the_pushed_repository():
-    assert pathlib.Path("/var/lib/giftcrypto-registry-molecule/docker/registry/v2/repositories/molecule/hello").is_dir()
+    assert pathlib.Path(
+        "/var/lib/giftcrypto-registry-molecule/docker/registry/v2/repositories/molecule/hello"
+    ).is_dir()

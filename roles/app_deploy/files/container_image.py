@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ruff: noqa: S603, S607  (a build tool: it runs podman, mmdebstrap, apt-get and pip with arguments it builds)
 """The GiftCrypto API's container image, built here from nothing and pushed to a registry by digest.
 
     container_image.py ensure --source service --registry 127.0.0.1:5000 --repository giftcrypto/api
@@ -77,7 +78,9 @@ def run(*argv: str, **kwargs) -> subprocess.CompletedProcess:
 def source_files(source: pathlib.Path) -> list[pathlib.Path]:
     files = [source / name for name in CONTEXT_FILES]
     files += sorted(
-        p for p in (source / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        p
+        for p in (source / "src").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     )
     return files
 
@@ -112,7 +115,9 @@ MANIFEST_TYPES = ", ".join(
 def registry_digest(registry: str, repository: str, reference: str) -> str:
     """The digest the registry serves for a tag, or '' when it has no such tag."""
     request = urllib.request.Request(
-        f"http://{registry}/v2/{repository}/manifests/{reference}", method="HEAD", headers={"Accept": MANIFEST_TYPES}
+        f"http://{registry}/v2/{repository}/manifests/{reference}",
+        method="HEAD",
+        headers={"Accept": MANIFEST_TYPES},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback registry)
@@ -140,7 +145,9 @@ def ensure_packages() -> bool:
     if not missing:
         return False
     if os.geteuid() != 0:
-        raise SystemExit(f"missing Debian packages {', '.join(missing)}: run `sudo apt-get install {' '.join(missing)}`")
+        raise SystemExit(
+            f"missing Debian packages {', '.join(missing)}: run `sudo apt-get install {' '.join(missing)}`"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run("apt-get", "update", "-qq", env=env)
     run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
@@ -156,14 +163,19 @@ def ensure_containers_conf(registry: str) -> bool:
             text = re.sub(r"(?m)^\s*default_ulimits\s*=.*\n?", "", text)
             text = re.sub(r"(?m)^\[containers\]\s*$", "[containers]\ndefault_ulimits = []", text, count=1)
         else:
-            text = text + ("\n" if text and not text.endswith("\n") else "") + "[containers]\ndefault_ulimits = []\n"
+            text = (
+                text
+                + ("\n" if text and not text.endswith("\n") else "")
+                + "[containers]\ndefault_ulimits = []\n"
+            )
         CONTAINERS_CONF.parent.mkdir(parents=True, exist_ok=True)
         CONTAINERS_CONF.write_text(text)
         changed = True
     if registry:
         drop_in = REGISTRIES_DIR / "50-giftcrypto-local-registry.conf"
         wanted = (
-            "# The local registry standing in for ECR (giftcrypto.platform.local_registry): plain HTTP on loopback.\n"
+            "# The local registry standing in for ECR (giftcrypto.platform.local_registry):\n"
+            "# plain HTTP on loopback.\n"
             f'[[registry]]\nlocation = "{registry}"\ninsecure = true\n'
         )
         if not drop_in.exists() or drop_in.read_text() != wanted:
@@ -181,7 +193,7 @@ def mmdebstrap_args(tarball: pathlib.Path) -> list[str]:
         "--variant=minbase",
         "--mode=root",
         "--format=tar",
-        "--aptopt=Apt::Install-Recommends \"false\"",
+        '--aptopt=Apt::Install-Recommends "false"',
         "--dpkgopt=path-exclude=/usr/share/doc/*",
         "--dpkgopt=path-exclude=/usr/share/man/*",
         "--dpkgopt=path-exclude=/usr/share/locale/*",
@@ -195,9 +207,14 @@ def mmdebstrap_args(tarball: pathlib.Path) -> list[str]:
 def base_key(today: datetime.date | None = None) -> str:
     """What built the base: mmdebstrap's version and arguments, and the ISO week (security updates
     reach the base within a week; within it, the tarball is reused)."""
-    mmdebstrap = subprocess.run(["mmdebstrap", "--version"], capture_output=True, text=True, check=True).stdout
-    week = "%d-W%02d" % (today or datetime.date.today()).isocalendar()[:2]
-    material = json.dumps({"mmdebstrap": mmdebstrap.strip(), "args": mmdebstrap_args(pathlib.Path("x")), "week": week})
+    mmdebstrap = subprocess.run(
+        ["mmdebstrap", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    year, number = (today or datetime.date.today()).isocalendar()[:2]
+    week = f"{year}-W{number:02d}"
+    material = json.dumps(
+        {"mmdebstrap": mmdebstrap.strip(), "args": mmdebstrap_args(pathlib.Path("x")), "week": week}
+    )
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -218,7 +235,16 @@ def ensure_base() -> tuple[str, bool]:
         partial = tarball.with_suffix(".partial")
         run(*mmdebstrap_args(partial))
         partial.rename(tarball)
-    run(*PODMAN, "import", "--quiet", "--change", 'CMD ["/bin/bash"]', str(tarball), reference, stdout=subprocess.DEVNULL)
+    run(
+        *PODMAN,
+        "import",
+        "--quiet",
+        "--change",
+        'CMD ["/bin/bash"]',
+        str(tarball),
+        reference,
+        stdout=subprocess.DEVNULL,
+    )
     return reference, True
 
 
@@ -240,11 +266,36 @@ def build_context(source: pathlib.Path, context: pathlib.Path) -> None:
     # (CPython 3.11 on glibc x86_64, Debian bookworm) is the host's.
     pip = (sys.executable, "-m", "pip")
     download = ("download", "--quiet", "--require-hashes", "--only-binary=:all:", "--no-deps")
-    run(*pip, *download, "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64",
-        "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64", "--platform", "any",
-        "-r", str(context / "requirements.lock"), "-d", str(wheels), env={**os.environ, "PIP_CONSTRAINT": ""})
+    run(
+        *pip,
+        *download,
+        "--python-version",
+        "3.11",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--platform",
+        "manylinux2014_x86_64",
+        "--platform",
+        "manylinux_2_17_x86_64",
+        "--platform",
+        "any",
+        "-r",
+        str(context / "requirements.lock"),
+        "-d",
+        str(wheels),
+        env={**os.environ, "PIP_CONSTRAINT": ""},
+    )
     dist = context / "dist"
-    run(*pip, "wheel", "--quiet", "--no-deps", "-w", str(dist), str(context), env={**os.environ, "PIP_CONSTRAINT": ""})
+    run(
+        *pip,
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "-w",
+        str(dist),
+        str(context),
+        env={**os.environ, "PIP_CONSTRAINT": ""},
+    )
 
 
 def build_and_push(source: pathlib.Path, base: str, image: str, tag: str, digest_file: pathlib.Path) -> None:
@@ -278,12 +329,19 @@ def ensure(args: argparse.Namespace) -> dict:
     source = pathlib.Path(args.source).resolve()
     tag = f"{version(source)}-{source_digest(source)[:12]}"
     image = f"{args.registry}/{args.repository}"
-    result = {"tag": tag, "version": version(source), "image": image, "built": False, "digest": "", "reference": ""}
+    result = {
+        "tag": tag,
+        "version": version(source),
+        "image": image,
+        "built": False,
+        "digest": "",
+        "reference": "",
+    }
     try:
         result["digest"] = registry_digest(args.registry, args.repository, tag)
     except (urllib.error.URLError, OSError) as error:
         if not args.check:
-            raise SystemExit(f"the registry {args.registry} does not answer: {error}")
+            raise SystemExit(f"the registry {args.registry} does not answer: {error}") from error
         result["registry_error"] = str(error)
     if args.check:
         result["built"] = not result["digest"]
@@ -318,23 +376,48 @@ def smoke(args: argparse.Namespace) -> dict:
     mounts = []
     for path in args.mount:
         mounts += ["--volume", f"{path}:{path}:ro"]
-    run(*PODMAN, "run", "--detach", "--replace", "--name", name, "--network", "host", "--read-only",
-        "--cap-drop", "all", "--security-opt", "no-new-privileges", *env, *mounts,
-        args.image, "--host", "127.0.0.1", "--port", str(args.port), stdout=subprocess.DEVNULL)
+    run(
+        *PODMAN,
+        "run",
+        "--detach",
+        "--replace",
+        "--name",
+        name,
+        "--network",
+        "host",
+        "--read-only",
+        "--cap-drop",
+        "all",
+        "--security-opt",
+        "no-new-privileges",
+        *env,
+        *mounts,
+        args.image,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        stdout=subprocess.DEVNULL,
+    )
     answers: dict[str, dict] = {}
     try:
         deadline = time.monotonic() + args.timeout
         for path in ("/healthz", "/readyz"):
             while True:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{args.port}{path}", timeout=3) as response:  # noqa: S310
+                    with urllib.request.urlopen(f"http://127.0.0.1:{args.port}{path}", timeout=3) as response:
                         answers[path] = {"status": response.status, "body": json.loads(response.read())}
                 except urllib.error.HTTPError as error:
                     answers[path] = {"status": error.code, "body": json.loads(error.read() or b"{}")}
-                except (urllib.error.URLError, OSError, ValueError):
+                except (urllib.error.URLError, OSError, ValueError) as error:
                     if time.monotonic() > deadline:
-                        logs = subprocess.run([*PODMAN, "logs", name], capture_output=True, text=True, check=False)
-                        raise SystemExit(f"{path} did not answer within {args.timeout} s; logs:\n{logs.stdout}{logs.stderr}")
+                        logs = subprocess.run(
+                            [*PODMAN, "logs", name], capture_output=True, text=True, check=False
+                        )
+                        raise SystemExit(
+                            f"{path} did not answer within {args.timeout} s ({error}); logs:\n"
+                            f"{logs.stdout}{logs.stderr}"
+                        ) from error
                     time.sleep(0.5)
                     continue
                 break
@@ -356,12 +439,22 @@ def smoke(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    ensure_parser = commands.add_parser("ensure", help="build and push the image unless the registry has its tag")
+    ensure_parser = commands.add_parser(
+        "ensure", help="build and push the image unless the registry has its tag"
+    )
     ensure_parser.add_argument("--source", required=True, help="the service's directory (service/)")
-    ensure_parser.add_argument("--registry", required=True, help="host:port of the registry (plain HTTP, loopback)")
-    ensure_parser.add_argument("--repository", required=True, help="repository in the registry, e.g. giftcrypto/api")
-    ensure_parser.add_argument("--check", action="store_true", help="say whether it would build; change nothing")
-    context_parser = commands.add_parser("context", help="write the build context (CI builds it with its own engine)")
+    ensure_parser.add_argument(
+        "--registry", required=True, help="host:port of the registry (plain HTTP, loopback)"
+    )
+    ensure_parser.add_argument(
+        "--repository", required=True, help="repository in the registry, e.g. giftcrypto/api"
+    )
+    ensure_parser.add_argument(
+        "--check", action="store_true", help="say whether it would build; change nothing"
+    )
+    context_parser = commands.add_parser(
+        "context", help="write the build context (CI builds it with its own engine)"
+    )
     context_parser.add_argument("--source", required=True, help="the service's directory (service/)")
     context_parser.add_argument("--output", required=True, help="an empty or missing directory")
     smoke_parser = commands.add_parser("smoke", help="start a container and ask /healthz and /readyz")
