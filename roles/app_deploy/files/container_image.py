@@ -172,12 +172,17 @@ def ensure_containers_conf(registry: str) -> bool:
         CONTAINERS_CONF.write_text(text)
         changed = True
     if registry:
-        drop_in = REGISTRIES_DIR / "50-giftcrypto-local-registry.conf"
+        # One file per registry (the deploy's and `nox -s image`'s throwaway one do not overwrite each other).
+        drop_in = REGISTRIES_DIR / f"50-giftcrypto-{re.sub(r'[^A-Za-z0-9]+', '-', registry)}.conf"
         wanted = (
             "# The local registry standing in for ECR (giftcrypto.platform.local_registry):\n"
             "# plain HTTP on loopback.\n"
             f'[[registry]]\nlocation = "{registry}"\ninsecure = true\n'
         )
+        legacy = REGISTRIES_DIR / "50-giftcrypto-local-registry.conf"  # one file for every registry, before
+        if legacy.exists():
+            legacy.unlink()
+            changed = True
         if not drop_in.exists() or drop_in.read_text() != wanted:
             REGISTRIES_DIR.mkdir(parents=True, exist_ok=True)
             drop_in.write_text(wanted)
