@@ -110,6 +110,8 @@ def read_runs(paths: list[pathlib.Path]) -> dict[str, dict[str, set[str]]]:
             entry = json.loads(line)
             if "playbook" in entry:
                 playbook, task = entry["playbook"], "(before any task)"
+                if playbook not in NOT_DEPLOY_PLAYBOOKS:
+                    calls.setdefault(playbook, {})  # a playbook that calls nothing is recorded as such
             elif "task" in entry:
                 task = entry["task"]
             elif "call" in entry and playbook and playbook not in NOT_DEPLOY_PLAYBOOKS:

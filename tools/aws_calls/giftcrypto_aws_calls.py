@@ -8,8 +8,8 @@ Enabled for a run by the environment alone (noxfile.py's ``_aws_calls_env``), no
 
 botocore loads the modules that ``BOTOCORE_EXPERIMENTAL__PLUGINS`` names when it creates a client
 and calls their ``initialize_client_plugin(client)``; this one registers a handler on the client's
-own ``before-call`` event (botocore's public event system), which fires once per API call (retries
-included), before the request is signed and sent. The line is ``{"call": "<service>:<Operation>"}``
+own ``before-call`` event (botocore's public event system), which fires once per API call (before
+its retries), before the request is signed and sent. The line is ``{"call": "<service>:<Operation>"}``
 with botocore's service name (``ec2``, ``elbv2``, ``s3``...) and the operation's API name: what
 tools/aws_calls.py maps to IAM actions. The Ansible callback ``giftcrypto.platform.aws_calls``
 writes the playbook and task markers into the same file, so each call is attributed to its task.
@@ -43,4 +43,6 @@ def initialize_client_plugin(client) -> None:
     def record(model, **_kwargs) -> None:
         _append(path, {"call": f"{service}:{model.name}"})
 
-    client.meta.events.register("before-call", record, unique_id="giftcrypto-aws-calls")
+    # First among the handlers of every operation: one that answers the call itself (botocore's
+    # Stubber, for instance) stops the event, and the call must be recorded all the same.
+    client.meta.events.register_first("before-call.*.*", record, unique_id="giftcrypto-aws-calls")
