@@ -28,7 +28,7 @@ def _parse_minimal(text: str) -> dict:
     key = ""
     for raw in text.splitlines():
         line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-        if not line.strip() or re.match(r"^vulnerabilities:\s*(\[\])?$", line):
+        if not line.strip() or line.strip() == "---" or re.match(r"^vulnerabilities:\s*(\[\])?$", line):
             continue
         item = re.match(r"^\s*-\s+(\w+):\s*(.*)$", line)
         field = re.match(r"^\s+(\w+):\s*(.*)$", line)

@@ -208,6 +208,7 @@ def test_an_expired_entry_fails_the_script(tmp_path):
 def test_the_minimal_parser_reads_what_pyyaml_reads(tmp_path):
     text = (
         "# comment\n"
+        "---\n"
         "vulnerabilities:\n"
         "  - id: CVE-2026-1\n"
         "    statement: >-\n"
