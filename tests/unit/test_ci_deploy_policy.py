@@ -35,7 +35,6 @@ VARIABLES = {
     "aws_security_baseline_name": "giftcrypto-staging",
     "aws_security_baseline_ecr_repository_prefix": "giftcrypto",
     "aws_security_baseline_eks_cluster_name": "giftcrypto-staging",
-    "aws_security_baseline_secret_prefix": "giftcrypto/staging",
     "aws_security_baseline_dr_region": "us-west-2",
     "platform_name": "giftcrypto",
     "platform_environment": "staging",

@@ -20,7 +20,7 @@ def _client(service: str):
         region_name="us-east-1",
         endpoint_url=ENDPOINT,
         aws_access_key_id="molecule-dummy-access-key",
-        aws_secret_access_key="molecule-dummy-secret-key",
+        aws_secret_access_key="molecule-dummy-secret-key",  # pragma: allowlist secret
     )
 
 
