@@ -112,6 +112,8 @@ def read_runs(paths: list[pathlib.Path]) -> dict[str, dict[str, set[str]]]:
                 playbook, task = entry["playbook"], "(before any task)"
                 if playbook not in NOT_DEPLOY_PLAYBOOKS:
                     calls.setdefault(playbook, {})  # a playbook that calls nothing is recorded as such
+            elif "end" in entry:
+                playbook, task = "", "(after the playbook)"  # a caller's own calls, between playbooks
             elif "task" in entry:
                 task = entry["task"]
             elif "call" in entry and playbook and playbook not in NOT_DEPLOY_PLAYBOOKS:

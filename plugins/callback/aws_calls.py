@@ -7,11 +7,11 @@ type: aggregate
 short_description: Marks each playbook and task in the file the AWS API calls are recorded to
 version_added: 0.2.0
 description:
-  - Writes one JSON line when a playbook starts (its file name) and one when a task starts (its
-    role and name) to the file named by E(GIFTCRYPTO_AWS_CALLS), the file the botocore client
-    plugin C(tools/aws_calls/giftcrypto_aws_calls.py) appends every AWS API call to. Read in order,
+  - Writes one JSON line when a playbook starts (its file name), one when a task starts (its role
+    and name) and one when the playbook ends to the file named by E(GIFTCRYPTO_AWS_CALLS), the
+    file the botocore client plugin C(tools/aws_calls/giftcrypto_aws_calls.py) appends every AWS API call to. Read in order,
     each call belongs to the task last marked before it (tasks run one at a time on the
-    controller).
+    controller); a call after a playbook's end belongs to no task and is not counted.
   - C(tools/aws_calls.py) turns such a file into the record of the API calls a deploy, a plan and a
     rollback make, which the deploy role's policy is checked against (least privilege, issue 19).
   - Does nothing when the variable is unset. noxfile.py enables it with the botocore plugin
@@ -58,6 +58,10 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         self._append({"playbook": os.path.basename(playbook._file_name)})
+
+    def v2_playbook_on_stats(self, stats):
+        # The playbook's end: calls after it (a test's own boto3 calls between playbooks) are no task's.
+        self._append({"end": True})
 
     def v2_playbook_on_play_start(self, play):
         self._append({"play": play.get_name()})
