@@ -10,8 +10,9 @@ description:
   - Writes one JSON line when a playbook starts (its file name), one when a task starts (its role
     and name) and one when the playbook ends to the file named by E(GIFTCRYPTO_AWS_CALLS), the
     file the botocore client plugin C(tools/aws_calls/giftcrypto_aws_calls.py) appends every AWS
-    API call to. Read in order, each call belongs to the task last marked before it (tasks run one at a time on the
-    controller); a call after a playbook's end belongs to no task and is not counted.
+    API call to. Read in order, each call belongs to the task last marked before it (tasks run
+    one at a time on the controller); a call after a playbook's end belongs to no task and is not
+    counted.
   - C(tools/aws_calls.py) turns such a file into the record of the API calls a deploy, a plan and a
     rollback make, which the deploy role's policy is checked against (least privilege, issue 19).
   - Does nothing when the variable is unset. noxfile.py enables it with the botocore plugin
