@@ -283,11 +283,18 @@ def molecule(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Deploys the local environment and tests it: lifecycle, preflight, posture, services."""
     env = _shared_env(session)
+    # Every playbook of the session records its AWS API calls (tools/aws_calls.py checks them below).
+    AWS_CALLS_INTEGRATION.parent.mkdir(parents=True, exist_ok=True)
+    AWS_CALLS_INTEGRATION.unlink(missing_ok=True)
+    env = _aws_calls_env(env, AWS_CALLS_INTEGRATION)
     # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it.
     _playbook(session, env, "local")
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
     junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
     _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", junit, *session.posargs)
+    # A task that calls an API the committed record lacks fails here; the unit test
+    # tests/unit/test_ci_deploy_policy.py holds the record and the deploy role's policy equal.
+    _run(session, env, "python", "tools/aws_calls.py", "check", str(AWS_CALLS_INTEGRATION))
 
 
 # `--record` of the deploy, plan and rollback sessions: ARA's callback writes every run (plays, tasks,
@@ -302,6 +309,7 @@ def _record(session: nox.Session, env: dict[str, str]) -> dict[str, str]:
     ARA's callback with the offline API client (no server to run): the database is
     .ara/ansible.sqlite (gitignored; it holds task results, which no_log tasks keep censored).
     """
+    env = _aws_calls_env(env)
     if "--record" not in session.posargs:
         return env
     session.posargs[:] = [arg for arg in session.posargs if arg != "--record"]
@@ -384,7 +392,9 @@ def plan(session: nox.Session) -> None:
         if target != "local":
             extra = [*LOCAL_ENDPOINT_PLAN_ARGS]
     env = _record(session, _shared_env(session))
-    env["ANSIBLE_CALLBACKS_ENABLED"] = "giftcrypto.platform.plan_summary"
+    env["ANSIBLE_CALLBACKS_ENABLED"] = ",".join(
+        filter(None, (env.get("ANSIBLE_CALLBACKS_ENABLED", ""), "giftcrypto.platform.plan_summary"))
+    )
     _playbook(session, env, target, "--check", "--diff", *extra, *session.posargs)
 
 
@@ -546,6 +556,9 @@ def security(session: nox.Session) -> None:
         (out / "requirements-audited.txt").write_text("\n".join(r for r in frozen if "==" in r) + "\n")
         audited = ("-r", str(out / "requirements-audited.txt"), "-o", str(out / "pip-audit.json"))
         tool(tools / "pip-audit", *audit, "--desc", "on", "--aliases", "on", *audited, success_codes=[0, 1])
+        # What the API's image installs: its lock, every pin with its hashes (service/Containerfile).
+        image = ("-r", str(ROOT / "service" / "requirements.lock"), "-o", str(out / "pip-audit-image.json"))
+        tool(tools / "pip-audit", *audit, "--desc", "on", "--aliases", "on", *image, success_codes=[0, 1])
     else:
         said = "; ".join(d.get("skip_reason", "no vulnerability") for d in canary) or "no answer at all"
         why = (
@@ -612,3 +625,170 @@ def build(session: nox.Session) -> None:
     dist = ROOT / "dist"
     build_args = ("collection", "build", "--force", "--output-path", str(dist), str(ROOT))
     _run(session, env, "ansible-galaxy", *build_args)
+
+
+# --- Issue 19: the API's container image, the AWS calls of a deploy ---------------------------------
+# The deploy, plan, rollback and integration sessions record every AWS API call their playbooks make
+# when GIFTCRYPTO_AWS_CALLS names a file (integration always does: tests/output/aws_calls.jsonl).
+# botocore loads the client plugin tools/aws_calls/giftcrypto_aws_calls.py named by
+# BOTOCORE_EXPERIMENTAL__PLUGINS (it registers a handler on each client's before-call event:
+# botocore's public event system, nothing patched), and the callback giftcrypto.platform.aws_calls
+# marks each playbook and task in the same file.
+AWS_CALLS_ENV = "GIFTCRYPTO_AWS_CALLS"
+AWS_CALLS_INTEGRATION = ROOT / "tests" / "output" / "aws_calls.jsonl"
+AWS_CALLS_PLUGIN_DIR = ROOT / "tools" / "aws_calls"
+
+
+def _aws_calls_env(env: dict[str, str], path: pathlib.Path | None = None) -> dict[str, str]:
+    """env recording the AWS API calls to `path` (or to $GIFTCRYPTO_AWS_CALLS when set); else env."""
+    target = str(path) if path else os.environ.get(AWS_CALLS_ENV, env.get(AWS_CALLS_ENV, ""))
+    if not target:
+        return env
+    callbacks = env.get("ANSIBLE_CALLBACKS_ENABLED", os.environ.get("ANSIBLE_CALLBACKS_ENABLED", ""))
+    return {
+        **env,
+        AWS_CALLS_ENV: str(pathlib.Path(target).resolve()),
+        "BOTOCORE_EXPERIMENTAL__PLUGINS": "giftcrypto_aws_calls=giftcrypto_aws_calls",
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(AWS_CALLS_PLUGIN_DIR), env.get("PYTHONPATH", "")))),
+        "ANSIBLE_CALLBACKS_ENABLED": ",".join(filter(None, (callbacks, "giftcrypto.platform.aws_calls"))),
+    }
+
+
+@nox.session(name="aws-calls", default=False)
+def aws_calls(session: nox.Session) -> None:
+    """Records the AWS API calls of the deploy role's runs into tests/aws_calls/record.json.
+
+    Run it under the platform lock after changing tasks or merging (it destroys and redeploys the
+    local platform): `flock /tmp/giftcrypto-platform.lock nox -s aws-calls`. It records a cold and
+    a no-op deploy-local, plan-local, plan-staging and plan-production against the local endpoint,
+    and a rollback, then rewrites the record; tests/unit/test_ci_deploy_policy.py then says what the
+    deploy role's policy lacks or grants in excess.
+    """
+    env = _shared_env(session)
+    out = ROOT / "tests" / "output" / "aws-calls"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    # A release on EKS names its image: any valid tag and digest do for a plan.
+    remote_plan = [
+        *LOCAL_ENDPOINT_PLAN_ARGS,
+        "-e",
+        "app_deploy_release=aws-calls",
+        "-e",
+        "app_deploy_eks_image_digest=sha256:" + "0" * 64,
+    ]
+    steps = [
+        ("destroy", ["playbooks/destroy.yml"], "local"),
+        ("deploy-cold", ["playbooks/site.yml"], "local"),
+        ("deploy-noop", ["playbooks/site.yml"], "local"),
+        ("plan-local", ["playbooks/site.yml", "--check", "--diff"], "local"),
+        ("plan-staging", ["playbooks/site.yml", "--check", "--diff", *remote_plan], "staging"),
+        ("plan-production", ["playbooks/site.yml", "--check", "--diff", *remote_plan], "production"),
+        ("rollback", ["playbooks/rollback.yml"], "local"),
+    ]
+    runs = []
+    for name, args, inventory in steps:
+        path = out / f"{name}.jsonl"
+        extra = ["-e", "platform_production_approved=true"] if inventory == "production" else []
+        # A rollback needs a previous release: the deploys above made one only if a release changed.
+        codes = [0, 2] if name == "rollback" else [0]
+        _run(
+            session,
+            _aws_calls_env(env, path),
+            "ansible-playbook",
+            "-i",
+            f"inventories/{inventory}",
+            *args,
+            *extra,
+            success_codes=codes,
+        )
+        runs.append(str(path))
+    _run(session, env, "python", "tools/aws_calls.py", "record", *runs)
+
+
+@nox.session(default=False)
+def image(session: nox.Session) -> None:
+    """Builds the API's image here from nothing and starts a container whose /healthz and /readyz answer.
+
+    roles/app_deploy/files/container_image.py: podman, runc and mmdebstrap installed when missing,
+    the Debian bookworm base built by mmdebstrap (cached by what built it), service/Containerfile
+    built and pushed to a throwaway registry on loopback (Debian's docker-registry, port 5999), then
+    a container started on 127.0.0.1:18080: /healthz must answer 200 and /readyz 200, or 503 naming
+    what is not ready when the local platform is not deployed. `nox -s deploy-local` builds and
+    runs the same image through app_deploy (the release tests of `nox -s integration`).
+    """
+    import json
+    import subprocess
+    import tempfile
+    import time
+
+    env = _shared_env(session)
+    _debian_tools(session, {"docker-registry": "docker-registry"})
+    tool = str(ROOT / "roles" / "app_deploy" / "files" / "container_image.py")
+    with tempfile.TemporaryDirectory(prefix="giftcrypto-registry-") as tmp:
+        config = pathlib.Path(tmp) / "config.yml"
+        config.write_text(
+            f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {tmp}/data\n"
+            "http:\n  addr: 127.0.0.1:5999\n"
+        )
+        registry = subprocess.Popen(["docker-registry", "serve", str(config)], stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1)
+            started = time.monotonic()
+            ensure = (
+                "ensure",
+                "--source",
+                "service",
+                "--registry",
+                "127.0.0.1:5999",
+                "--repository",
+                "giftcrypto/api",
+            )
+            result = json.loads(
+                str(_run(session, env, "python", tool, *ensure, silent=True)).strip().splitlines()[-1]
+            )
+            session.log(f"image {result['reference']} ({time.monotonic() - started:.1f} s)")
+            smoke = [
+                "smoke",
+                "--image",
+                result["reference"],
+                "--port",
+                "18080",
+                "--env",
+                "AWS_ENDPOINT_URL=http://127.0.0.1:4566",
+                "--env",
+                "AWS_ACCESS_KEY_ID=local-dummy-access-key",
+                "--env",
+                "AWS_SECRET_ACCESS_KEY=local-dummy-secret-key",  # pragma: allowlist secret
+                "--env",
+                "AWS_REGION=us-east-1",
+            ]
+            if pathlib.Path("/etc/giftcrypto/pki/ca.crt").exists():
+                smoke += ["--mount", "/etc/giftcrypto/pki/ca.crt"]
+            _run(session, env, "python", tool, *smoke)
+        finally:
+            registry.terminate()
+            registry.wait(timeout=10)
+
+
+@nox.session(name="service-lock", default=False)
+def service_lock(session: nox.Session) -> None:
+    """Rewrites service/requirements.lock (the image's pinned dependencies, with hashes) with uv."""
+    env = _shared_env(session)
+    # uv compiles the lock (one well-kept tool, in an environment of its own: .nox/service-lock).
+    venv = ROOT / ".nox" / "service-lock"
+    if not (venv / "bin" / "uv").exists():
+        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(venv), external=True)
+        session.run(
+            str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv>=0.9,<1", external=True
+        )
+    tools = venv / "bin"
+    header = (
+        "# The service's dependencies, pinned with their hashes: what the image installs\n"
+        "# (Containerfile) and what `nox -s security` audits. Regenerate with\n"
+        "# `nox -s service-lock` after changing pyproject.toml.\n"
+    )
+    compiled = ROOT / "service" / "requirements.lock"
+    compile_args = ("pip", "compile", "service/pyproject.toml", "--generate-hashes", "--no-header", "--quiet")
+    platform = ("--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28")
+    session.run(str(tools / "uv"), *compile_args, *platform, "-o", str(compiled), env=env, external=True)
+    compiled.write_text(header + compiled.read_text())

@@ -21,7 +21,9 @@ What HIGH means, tool by tool:
 - squawk: every violation (squawk rates all its rules "warning"; lint fails on any of them);
 - detect-secrets: a secret of the tree that the audited baseline does not mark as a false positive
   (``"is_secret": false``), and a secret of the history whose value is not one of those;
-- pip-audit: every known vulnerability (the PyPI database gives no severity). When the database
+- pip-audit: every known vulnerability (the PyPI database gives no severity), in what the shared
+  environment and the service install (pip-audit.json) and in what the API's image installs
+  (pip-audit-image.json, from service/requirements.lock). When the database
   did not answer, the audit is skipped with a notice (REPORT_DIR/pip-audit.skipped), not failed.
 
 Standard library only: it runs with any Python 3.11.
@@ -301,14 +303,16 @@ def gate(reports: Path, baseline: Path) -> int:
             lambda p: secrets_history(p, baseline, os.path.relpath(history_dir, ROOT)),
         ),
         "pip-audit": (reports / "pip-audit.json", pip_audit),
+        # What the API's image installs (service/requirements.lock, its pins with their hashes).
+        "pip-audit (image)": (reports / "pip-audit-image.json", pip_audit),
     }
     findings: list[Finding] = []
     notes: list[str] = []
     problems: list[str] = []
     counts: dict[str, tuple[int, int]] = {}
     for tool, (path, parse) in sources.items():
-        if tool == "pip-audit" and (reports / "pip-audit.skipped").exists():
-            notes.append("pip-audit: SKIPPED: " + (reports / "pip-audit.skipped").read_text().strip())
+        if tool.startswith("pip-audit") and (reports / "pip-audit.skipped").exists():
+            notes.append(f"{tool}: SKIPPED: " + (reports / "pip-audit.skipped").read_text().strip())
             counts[tool] = (0, 0)
             continue
         if not path.exists():

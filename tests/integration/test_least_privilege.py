@@ -47,7 +47,8 @@ AWS_POLICY = "arn:aws:iam::aws:policy/"
 # --------------------------------------------------------------------------------------------------
 # IAM: what we create, and the AWS-managed policies we accept (principal -> {policy: reason})
 # --------------------------------------------------------------------------------------------------
-# aws_security_baseline, then aws_network (vpc-flow-logs) and aws_rds (rds-monitoring).
+# aws_security_baseline, then aws_network (vpc-flow-logs), aws_rds (rds-monitoring), aws_backup
+# (backup) and aws_ci_runner (ci-runner: the CodeBuild runner's service role, no managed policy).
 ROLES = (
     "eks-cluster",
     "eks-node",
@@ -58,6 +59,7 @@ ROLES = (
     "vpc-flow-logs",
     "rds-monitoring",
     "backup",
+    "ci-runner",
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()

@@ -227,8 +227,29 @@ def test_rendering_is_idempotent_and_removes_stale_manifests(tmp_path):
     assert not stale.exists(), "a manifest no longer rendered must be removed"
 
 
-def test_unreachable_cluster_is_reported_not_failed(tmp_path):
-    """Applying on, but the cluster does not answer: rendered from the variables, not applied."""
+def test_unreachable_cluster_fails_a_staging_deploy_after_rendering(tmp_path):
+    """Applying on, but the cluster does not answer: rendered from the variables, and on staging the
+    run fails (issue 19: no silent success; rendering without applying is for plans and local)."""
+    kubeconfig = unreachable_kubeconfig(tmp_path)
+    variables = {
+        "app_deploy_release": RELEASE,
+        "app_deploy_eks_apply": True,
+        "app_deploy_eks_kubeconfig": str(kubeconfig),
+        "app_deploy_eks_kube_context": "nowhere",
+    }
+    result = _run("staging", tmp_path, variables)
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0, output
+    assert (
+        f"no Kubernetes cluster reachable: manifests rendered to {tmp_path / 'manifests'}, not applied"
+        in output
+    )
+    assert "the release was not applied to EKS on staging: the cluster did not answer" in output
+    assert "app_deploy_eks_require_cluster is true here" in output
+    assert (tmp_path / "manifests" / "51-deployment-green.yml").is_file()
+
+
+def test_unreachable_cluster_is_only_reported_when_the_cluster_is_not_required(tmp_path):
     kubeconfig = unreachable_kubeconfig(tmp_path)
     output = _playbook(
         "staging",
@@ -236,6 +257,7 @@ def test_unreachable_cluster_is_reported_not_failed(tmp_path):
         {
             "app_deploy_release": RELEASE,
             "app_deploy_eks_apply": True,
+            "app_deploy_eks_require_cluster": False,
             "app_deploy_eks_kubeconfig": str(kubeconfig),
             "app_deploy_eks_kube_context": "nowhere",
         },

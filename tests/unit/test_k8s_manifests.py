@@ -192,13 +192,48 @@ def test_rendering_is_idempotent_and_removes_stale_manifests(tmp_path):
     assert not stale.exists(), "a manifest of a component no longer rendered must be removed"
 
 
-def test_unreachable_cluster_is_reported_not_failed(tmp_path):
-    """Applying on, but the cluster does not answer: rendered, not applied, the run goes on."""
+def test_unreachable_cluster_fails_a_staging_deploy_after_rendering(tmp_path):
+    """Applying on, but the cluster does not answer: rendered, not applied, and on staging the run
+    fails (issue 19: no silent success; rendering without applying is for plans and local)."""
+    kubeconfig = unreachable_kubeconfig(tmp_path)
+    extra_vars = {
+        "monitoring_eks_manifest_dir": str(tmp_path / "manifests"),
+        "monitoring_eks_test_facts": str(tmp_path / "facts.json"),
+        "monitoring_eks_apply": True,
+        "monitoring_eks_kubeconfig": str(kubeconfig),
+        "monitoring_eks_kube_context": "nowhere",
+    }
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(ROOT / "inventories" / "staging"),
+            str(PLAYBOOK),
+            "-e",
+            json.dumps(extra_vars),
+        ],
+        cwd=ROOT,
+        env=_ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0, output
+    assert f"no Kubernetes cluster reachable: manifests rendered to {tmp_path / 'manifests'}" in output
+    assert "monitoring_eks_require_cluster is true here" in output
+    assert (tmp_path / "manifests" / "10-prometheus.yml").is_file()
+
+
+def test_unreachable_cluster_is_reported_not_failed_when_not_required(tmp_path):
+    """Applying on, the cluster does not answer, the cluster not required: rendered, the run goes on."""
     kubeconfig = unreachable_kubeconfig(tmp_path)
     output = _playbook(
         "staging",
         tmp_path,
         monitoring_eks_apply=True,
+        monitoring_eks_require_cluster=False,
         monitoring_eks_kubeconfig=str(kubeconfig),
         monitoring_eks_kube_context="nowhere",
     )

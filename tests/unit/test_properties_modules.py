@@ -23,9 +23,11 @@ from ansible_collections.giftcrypto.platform.plugins.modules import (
     backup_vault,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
+    codebuild_webhook,
     config_recorder,
     config_rules,
     ec2_vpc_flow_log,
+    eks_access_entry,
     eks_cluster,
     eks_nodegroup,
     elasticache_parameter_group,
@@ -56,9 +58,11 @@ COVERED = (
     backup_vault,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
+    codebuild_webhook,
     config_recorder,
     config_rules,
     ec2_vpc_flow_log,
+    eks_access_entry,
     eks_cluster,
     eks_nodegroup,
     elasticache_parameter_group,
@@ -619,6 +623,80 @@ def test_config_recorder_needs_resource_types_or_all_supported(run):
     }
     _failed(run(config_recorder, wanted), "recording_group.resource_types is required")
     assert _recorders() == ([], [], [])
+
+
+# eks_access_entry (moto has no access entries: every operation of it is answered by a recorder,
+# so the property is that a bad option is refused before any of them is called)
+
+_ACCESS_ENTRY = {
+    "cluster_name": "giftcrypto-staging",
+    "principal_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/giftcrypto-staging-ci-deploy",
+}
+_ACCESS_ENTRY_OPERATIONS = (
+    "CreateAccessEntry",
+    "DescribeAccessEntry",
+    "UpdateAccessEntry",
+    "DeleteAccessEntry",
+    "AssociateAccessPolicy",
+    "DisassociateAccessPolicy",
+    "ListAssociatedAccessPolicies",
+)
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"state": v}, _not_in([])),
+        st.builds(lambda v: {"type": v}, _not_in([])),
+        st.builds(lambda v: {"purge_access_policies": v}, NOT_A_BOOL),
+        st.builds(lambda v: {"access_policies": v}, NOT_A_LIST),
+        st.builds(
+            lambda v: {"access_policies": [{"policy_arn": "arn:aws:eks::aws:x", "scope": v}]}, _not_in([])
+        ),
+        st.builds(
+            lambda v: {
+                "access_policies": [
+                    {"policy_arn": "arn:aws:eks::aws:x", "scope": "namespace", "namespaces": v}
+                ]
+            },
+            st.just([]),
+        ),
+        st.builds(lambda v: {"principal_arn": v}, NASTY_TEXT.filter(lambda s: not s.startswith("arn:"))),
+    )
+)
+def test_eks_access_entry_refuses_bad_options_before_any_call(run, args):
+    handlers = {name: (lambda params: {}) for name in _ACCESS_ENTRY_OPERATIONS}
+    with moto_modules.fake_operations(handlers) as calls:
+        option = next(iter(args))
+        message = _failed(run(eks_access_entry, {**_ACCESS_ENTRY, **args}))
+    assert option in message or "scope" in message or "namespace" in message, message
+    assert calls == []
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"state": v}, _not_in([])),
+        st.builds(lambda v: {"build_type": v}, _not_in([])),
+        st.builds(lambda v: {"filter_groups": v}, NOT_A_LIST),
+        st.builds(
+            lambda v: {"filter_groups": [[{"type": v, "pattern": "PUSH"}]]},
+            _not_in(list(codebuild_webhook.FILTER_TYPES)),
+        ),
+        st.builds(
+            lambda v: {"filter_groups": [[{"type": "EVENT", "pattern": v}]]}, st.sampled_from(["", None, 3])
+        ),
+    )
+)
+def test_codebuild_webhook_refuses_bad_options_before_any_call(run, args):
+    handlers = {
+        name: (lambda params: {})
+        for name in ("BatchGetProjects", "CreateWebhook", "UpdateWebhook", "DeleteWebhook")
+    }
+    with moto_modules.fake_operations(handlers) as calls:
+        message = _failed(run(codebuild_webhook, {"project_name": "giftcrypto-staging-ci-runner", **args}))
+    assert next(iter(args)) in message or "filter" in message, message
+    assert calls == []
 
 
 # guardduty_detector and securityhub_hub

@@ -1,3 +1,4 @@
+# ruff: noqa: S603, S607  (a test runs podman and supervisorctl)
 """The scenario's release: served through HAProxy over verified TLS, on the colour the state file
 names, locked down; then a second release and a rollback (playbooks/rollback.yml) move the traffic
 and back, with the other colour kept warm.
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import boto3
 import pytest
@@ -29,7 +31,8 @@ HTTPS_PORT = 58443
 HTTP_PORT = 58080
 COLOURS = {"blue": 58081, "green": 58082}
 CA = "/etc/giftcrypto/pki/ca.crt"
-BASE_DIR = "/opt/giftcrypto/api-molecule"
+REGISTRY = "127.0.0.1:55005"
+CONTAINER_PREFIX = "giftcrypto-api-molecule"
 CONFIG_DIR = "/etc/giftcrypto/app-molecule"
 STATE_DIR = "/var/lib/giftcrypto-app-molecule"
 LOG_DIR = "/var/log/giftcrypto/app-molecule"
@@ -97,7 +100,7 @@ def playbook(path: pathlib.Path, *extra: str) -> None:
     assert (inventory / "ansible_inventory.yml").exists()
     env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_INVENTORY"}
     ansible_playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    result = subprocess.run(  # noqa: S603 -- a fixed argv: a playbook of ours and the scenario's inventory
+    result = subprocess.run(
         [str(ansible_playbook), "-i", str(inventory), "--limit", "localhost", str(path), *extra],
         cwd=path.parent,
         env=env,
@@ -228,17 +231,79 @@ def test_listens_on_loopback_only(host):
         assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
-def test_the_colours_run_under_the_scenarios_own_supervisord_as_the_service_user(host):
+def _container(colour: str) -> dict:
+    inspected = subprocess.run(
+        ["podman", "--runtime", "runc", "inspect", "--type", "container", f"{CONTAINER_PREFIX}-{colour}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(inspected.stdout)[0]
+
+
+def test_the_colours_run_the_image_by_digest_under_the_scenarios_own_supervisord(host):
     active = state()["active"]
     status = host.run(f"supervisorctl -c {CONFIG_DIR}/supervisord.conf status api-{active}")
     assert status.rc == 0 and "RUNNING" in status.stdout, status.stdout + status.stderr
-    release = state()["colours"][active]["release"]
-    workers = [
-        p
-        for p in host.process.filter(comm="giftcrypto-api")
-        if f"{BASE_DIR}/releases/{release}/" in p.args and f"--port {COLOURS[active]}" in p.args
-    ]
-    assert workers and {p.user for p in workers} == {"giftcrypto-api"}
+    image = state()["colours"][active]["image"]
+    assert image.startswith(f"{REGISTRY}/giftcrypto/api@sha256:")
+    container = _container(active)
+    assert container["ImageName"] == image
+    assert container["State"]["Running"]
+    assert container["Config"]["User"] == "10001:10001"
+    assert container["HostConfig"]["ReadonlyRootfs"] is True
+    assert container["HostConfig"]["CapAdd"] in (None, [])
+    assert container["HostConfig"]["NetworkMode"] == "host"
+    # The only host path the colour sees: the local CA certificate, read-only.
+    assert [(m["Source"], m["RW"]) for m in container["Mounts"]] == [(CA, False)]
+    status = pathlib.Path(f"/proc/{container['State']['Pid']}/status").read_text()
+    uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+    assert set(uids) == {"10001"}
+    assert "--port " + str(COLOURS[active]) in " ".join(container["Args"])
+
+
+def test_the_image_of_each_colour_is_in_the_registry_by_digest():
+    for info in state()["colours"].values():
+        repository, digest = info["image"].removeprefix(f"{REGISTRY}/").split("@")
+        request = urllib.request.Request(
+            f"http://{REGISTRY}/v2/{repository}/manifests/{digest}",
+            method="HEAD",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+            assert response.headers["Docker-Content-Digest"] == digest
+        assert not info["failed"]
+
+
+def test_the_image_is_labelled_and_carries_no_build_tool():
+    image = state()["colours"][state()["active"]]["image"]
+    inspected = subprocess.run(
+        ["podman", "--runtime", "runc", "image", "inspect", image], capture_output=True, text=True, check=True
+    )
+    labels = json.loads(inspected.stdout)[0]["Labels"]
+    assert labels["org.opencontainers.image.title"] == "giftcrypto-api"
+    assert "org.opencontainers.image.revision" in labels
+    tools = subprocess.run(
+        [
+            "podman",
+            "--runtime",
+            "runc",
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--entrypoint",
+            "/bin/sh",
+            image,
+            "-c",
+            "ls /opt/giftcrypto-api/bin; command -v gcc cc pip pip3 || true",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "giftcrypto-api" in tools
+    assert not [t for t in tools if t.startswith("pip") or t.endswith(("/gcc", "/cc", "/pip", "/pip3"))]
 
 
 @pytest.mark.parametrize(
@@ -285,14 +350,16 @@ def test_no_secret_is_world_accessible():
     # The programs hold the service's AWS keys in their environment, haproxy.pem the TLS key:
     # nothing in the configuration is open to other users; of the certificate's files only the
     # certificate itself (public) is.
-    programs = list(pathlib.Path(CONFIG_DIR, "programs").glob("api-*.conf"))
+    programs = list(pathlib.Path(CONFIG_DIR, "programs").glob("api-*.env"))
     assert programs
     for path in [pathlib.Path(CONFIG_DIR), *pathlib.Path(CONFIG_DIR).rglob("*")]:
         assert path.lstat().st_mode & 0o007 == 0, f"{path}: {oct(path.lstat().st_mode)}"
     for path in pathlib.Path(CERT_DIR).iterdir():
         assert path.name == "server.crt" or path.lstat().st_mode & 0o007 == 0, path
     for program in programs:
-        assert program.stat().st_mode & 0o777 == 0o640 and "AWS_SECRET_ACCESS_KEY" in program.read_text()
+        assert program.stat().st_mode & 0o777 == 0o600 and "AWS_SECRET_ACCESS_KEY" in program.read_text()
+    for program in pathlib.Path(CONFIG_DIR, "programs").glob("api-*.conf"):
+        assert program.stat().st_mode & 0o777 == 0o640 and "AWS_SECRET_ACCESS_KEY" not in program.read_text()
 
 
 def test_no_secret_on_any_process_command_line():
@@ -313,13 +380,6 @@ def test_no_secret_on_any_process_command_line():
         leaked = [s[:4] + "..." for s in secrets if s in cmdline]
         assert not leaked, f"pid {proc.name}: {leaked} on its command line"
     assert checked > 10
-
-
-def test_the_release_of_each_colour_is_on_disk():
-    current = state()
-    releases = {p.name for p in pathlib.Path(BASE_DIR, "releases").iterdir()}
-    assert {info["release"] for info in current["colours"].values()} <= releases
-    assert not any(info["failed"] for info in current["colours"].values())
 
 
 # --- a second release, then a rollback -----------------------------------------------------------
