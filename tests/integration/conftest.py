@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import boto3
@@ -18,6 +19,8 @@ import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Ansible's marker and Python's warning categories (tools/no_deprecations.py, the deploy's check).
+DEPRECATION = re.compile(r"\[DEPRECATION WARNING\]|\b(Pending)?DeprecationWarning\b")
 # GIFTCRYPTO_INVENTORY points the tests at a copy of the local inventory (e.g. another endpoint port).
 LOCAL_INVENTORY = pathlib.Path(os.environ.get("GIFTCRYPTO_INVENTORY", ROOT / "inventories" / "local"))
 
@@ -80,7 +83,7 @@ def run_playbook(
     """Runs ansible-playbook from the checkout, capturing its output (for assertions on it)."""
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     full_env.update(env or {})
-    return subprocess.run(
+    result = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), playbook, *args],
         cwd=ROOT,
         env=full_env,
@@ -89,3 +92,11 @@ def run_playbook(
         timeout=timeout,
         check=False,
     )
+    assert_no_deprecations(result.stdout + result.stderr)
+    return result
+
+
+def assert_no_deprecations(output: str) -> None:
+    """Zero deprecation warnings (the platform's rule): every playbook a test runs is held to it too."""
+    found = [line for line in output.splitlines() if DEPRECATION.search(line)]
+    assert not found, "deprecation warnings in the run's output:\n" + "\n".join(found)

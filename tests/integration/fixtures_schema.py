@@ -25,6 +25,8 @@ import uuid
 import psycopg
 import pytest
 
+from tests.integration.conftest import assert_no_deprecations
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "sql" / "migrations"
 LOGIN_ROLES = ("migrator", "app_rw", "app_ro", "auditor")
@@ -158,7 +160,6 @@ def run_module(
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_DEPRECATION_WARNINGS": "0",
     }
     full_args = dict(args)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -187,6 +188,7 @@ def run_module(
         )
     finally:
         os.unlink(vars_file)
+    assert_no_deprecations(proc.stderr)
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
