@@ -61,3 +61,38 @@ def test_deprecations_are_told_apart_from_other_warnings():
         "PendingDeprecationWarning: y",
     ]
     assert no_deprecations.deprecations(lines) == ["[DEPRECATION WARNING]: x", "PendingDeprecationWarning: y"]
+
+
+IAM_ROLE_LINE = (
+    "[DEPRECATION WARNING]: In a release after 2026-05-01 iam_role.assume_role_policy_document_raw will no "
+    "longer be returned.  Since release 8.0.0 assume_role_policy_document has been returned with the same "
+    "format as iam_role.assume_role_policy_document_raw. This feature will be removed from collection "
+    "'amazon.aws' in a release after 2026-05-01."
+)
+
+
+def test_the_one_accepted_deprecation_expires_with_the_release_that_fixes_it(monkeypatch):
+    """amazon.aws 10.x announces it on every iam_role call; from 11.0.0 the line fails again."""
+    installed = no_deprecations.collection_version("amazon", "aws")
+    assert installed < (11, 0, 0), (
+        "amazon.aws 11 is here: drop ACCEPTED_UNTIL_FIXED and the *_instance_profile options"
+    )
+    assert no_deprecations.deprecations([IAM_ROLE_LINE]) == []
+    monkeypatch.setattr(no_deprecations, "collection_version", lambda *_: (11, 0, 0))
+    assert no_deprecations.deprecations([IAM_ROLE_LINE]) == [IAM_ROLE_LINE]
+    # Any other amazon.aws deprecation still fails, today.
+    monkeypatch.undo()
+    other = "[DEPRECATION WARNING]: In a release after 2026-05-01 the 'delete_instance_profile' option goes."
+    assert no_deprecations.deprecations([other]) == [other]
+    assert no_deprecations.collection_version("no_such", "collection") == (0,)
+
+
+def test_no_task_reads_the_deprecated_return_value():
+    """What makes the accepted line harmless: nothing of the collection uses the value it announces."""
+    readers = [
+        str(path.relative_to(ROOT))
+        for pattern in ("roles/**/*.yml", "playbooks/**/*.yml", "plugins/**/*.py", "molecule/**/*.yml")
+        for path in ROOT.glob(pattern)
+        if "assume_role_policy_document_raw" in path.read_text(errors="replace")
+    ]
+    assert readers == []
