@@ -305,6 +305,11 @@ def _schema_on_postgres17(session: nox.Session, env: dict[str, str], output: pat
         "tests.integration.postgres17",
         "-p",
         "no:cacheprovider",
+        # Two workers, one test file each at a time (the files share the server, not their databases).
+        "-n",
+        "2",
+        "--dist",
+        "loadfile",
         f"--junitxml={output / 'schema-postgres17.xml'}",
         extra_env=_postgres17(session, env),
     )

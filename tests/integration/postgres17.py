@@ -46,7 +46,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SERVER_BIN = pathlib.Path(
     os.environ.get("GIFTCRYPTO_POSTGRES17_BIN", ROOT / ".cache" / "postgres17" / "server" / "bin")
 )
-WORK = pathlib.Path(tempfile.mkdtemp(prefix="giftcrypto-pg17-"))
+# pytest-xdist's workers (`-n 2`) inherit the controller's environment: they reuse its directory,
+# inventory and servers (started once, by the controller) instead of starting their own.
+WORKER = "PYTEST_XDIST_WORKER" in os.environ and "GIFTCRYPTO_POSTGRES17_WORK" in os.environ
+WORK = pathlib.Path(
+    os.environ["GIFTCRYPTO_POSTGRES17_WORK"] if WORKER else tempfile.mkdtemp(prefix="giftcrypto-pg17-")
+)
 INVENTORY = WORK / "inventory"
 ADMIN = "giftcrypto_admin"
 DATABASE = "giftcrypto"
@@ -277,11 +282,17 @@ def _apply_schema() -> None:
 
 # The fixtures read the inventory when they are imported (before pytest_configure): the copy, with
 # the ports of this run, is written now and named to them.
-LOCAL = _inventory(_free_port(), _free_port())
-os.environ["GIFTCRYPTO_INVENTORY"] = str(INVENTORY)
+if WORKER:
+    LOCAL = {}
+else:
+    LOCAL = _inventory(_free_port(), _free_port())
+    os.environ["GIFTCRYPTO_INVENTORY"] = str(INVENTORY)
+    os.environ["GIFTCRYPTO_POSTGRES17_WORK"] = str(WORK)
 
 
 def pytest_configure(config):
+    if WORKER:
+        return
     _state["moto"] = _start_moto(LOCAL["local_aws_endpoint_port"])
     try:
         _state["postgres"] = _start_postgres(LOCAL["postgres_server_port"])
@@ -298,6 +309,8 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
+    if WORKER:
+        return
     if "postgres" in _state:
         subprocess.run(
             [
