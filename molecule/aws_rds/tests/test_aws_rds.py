@@ -68,9 +68,9 @@ def _tags(arn):
 # --- The primary --------------------------------------------------------------------------------
 
 
-def test_primary_is_postgres_14_on_an_allowed_class(primary):
+def test_primary_is_postgres_17_on_an_allowed_class(primary):
     assert primary["Engine"] == "postgres"
-    assert primary["EngineVersion"].startswith("14.")
+    assert primary["EngineVersion"] == "17.10"
     assert primary["DBInstanceClass"] == "db.t3.micro"
     assert primary["DBName"] == "giftcrypto"
     assert primary["Endpoint"]["Port"] == 5432
