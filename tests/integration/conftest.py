@@ -80,7 +80,7 @@ def run_playbook(
     """Runs ansible-playbook from the checkout, capturing its output (for assertions on it)."""
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     full_env.update(env or {})
-    return subprocess.run(
+    result = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), playbook, *args],
         cwd=ROOT,
         env=full_env,
@@ -89,3 +89,24 @@ def run_playbook(
         timeout=timeout,
         check=False,
     )
+    assert_no_deprecations(result.stdout + result.stderr)
+    return result
+
+
+def assert_no_deprecations(output: str) -> None:
+    """Zero deprecation warnings (the platform's rule): every playbook a test runs is held to it too,
+    with the deploy's check (tools/no_deprecations.py, its one accepted line included)."""
+    found = _no_deprecations.deprecations(output.splitlines())
+    assert not found, "deprecation warnings in the run's output:\n" + "\n".join(found)
+
+
+def _load_no_deprecations():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("no_deprecations", ROOT / "tools" / "no_deprecations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_no_deprecations = _load_no_deprecations()

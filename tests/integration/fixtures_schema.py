@@ -25,10 +25,22 @@ import uuid
 import psycopg
 import pytest
 
+from tests.integration.conftest import LOCAL_INVENTORY, assert_no_deprecations, load_group_vars
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "sql" / "migrations"
 LOGIN_ROLES = ("migrator", "app_rw", "app_ro", "auditor")
-SOCKET_DIR = "/var/run/postgresql"
+# The server's unix socket: the local inventory's postgres_server_socket_dir (Debian's default), or the
+# throwaway server's when tests/integration/postgres17.py stands in for it (another inventory).
+SOCKET_DIR = str(load_group_vars(LOCAL_INVENTORY).get("postgres_server_socket_dir", "/var/run/postgresql"))
+# The client tools of the server's major (psql, pg_dump): on PATH (Debian's postgresql-client-15) unless
+# GIFTCRYPTO_PG_CLIENT_BIN names their directory (pg_dump refuses a server of a newer major).
+PG_CLIENT_BIN = os.environ.get("GIFTCRYPTO_PG_CLIENT_BIN", "")
+
+
+def pg_tool(name: str) -> str:
+    """The path of a PostgreSQL client tool of the server's major (see PG_CLIENT_BIN)."""
+    return str(pathlib.Path(PG_CLIENT_BIN) / name) if PG_CLIENT_BIN else name
 
 
 class Database:
@@ -72,7 +84,7 @@ class Database:
                 "-u",
                 "postgres",
                 "--",
-                "psql",
+                pg_tool("psql"),
                 "-h",
                 SOCKET_DIR,
                 "-p",
@@ -158,7 +170,6 @@ def run_module(
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_DEPRECATION_WARNINGS": "0",
     }
     full_args = dict(args)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -187,6 +198,7 @@ def run_module(
         )
     finally:
         os.unlink(vars_file)
+    assert_no_deprecations(proc.stderr)
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.fixtures_schema import MIGRATIONS, SOCKET_DIR, migrate
+from tests.integration.fixtures_schema import MIGRATIONS, SOCKET_DIR, migrate, pg_tool
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ def schema_dump(db) -> str:
             "-u",
             "postgres",
             "--",
-            "pg_dump",
+            pg_tool("pg_dump"),
             "-h",
             SOCKET_DIR,
             "-p",

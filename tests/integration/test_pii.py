@@ -14,7 +14,9 @@ import subprocess
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.module_utils import envelope
 
+from tests.integration.conftest import LOCAL_INVENTORY
 from tests.integration.fixtures_pii import ROOT, libpq_env
+from tests.integration.fixtures_schema import pg_tool
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +101,8 @@ def test_seeding_goes_through_the_envelope_in_bulk(seeded_pii, fresh_keyring, pg
 
 def test_seed_tool_is_idempotent(pg_login, seed_tool, seeded_pii):
     env = {**os.environ, "PYTHONPATH": str(ROOT / ".collections")}
-    args = ["--users", "5", "--seed", str(seeded_pii.seed_number)]
+    # The inventory the tests read (GIFTCRYPTO_INVENTORY may name another one than inventories/local).
+    args = ["--users", "5", "--seed", str(seeded_pii.seed_number), "--inventory", str(LOCAL_INVENTORY)]
     if os.environ.get("GIFTCRYPTO_PII_TEST_LOGINS"):
         env.update(libpq_env(pg_login("app_rw")))
         args.append("--libpq-env")
@@ -117,7 +120,7 @@ def test_seed_tool_is_idempotent(pg_login, seed_tool, seeded_pii):
 def test_pg_dump_holds_no_plaintext_pii(seeded_pii, pg_login, fresh_keyring):
     login = pg_login("superuser")
     dump = subprocess.run(
-        ["pg_dump", "--no-owner", "--no-privileges"],
+        [pg_tool("pg_dump"), "--no-owner", "--no-privileges"],
         env={**os.environ, **libpq_env(login)}, capture_output=True, timeout=600, check=True,
     ).stdout.decode()  # fmt: skip
     assert "CREATE TABLE public.users" in dump and "COPY public.users" in dump

@@ -17,6 +17,10 @@ import fnmatch
 import json
 
 import pytest
+import yaml
+from ansible_collections.giftcrypto.platform.plugins.module_utils import aws_offerings
+
+from tests.integration.conftest import ROOT
 
 pytestmark = pytest.mark.usefixtures("local_vars")
 
@@ -609,6 +613,27 @@ def test_cloudwatch_16_log_groups_retained_and_encrypted(aws, local_vars, keys):
         assert group.get("retentionInDays"), f"{name} keeps logs forever"
 
 
+@pytest.mark.soc2("CC7.2")
+def test_audit_class_log_groups_are_kept_a_year(aws, local_vars, prefix):
+    """The same policy for every audit-class log: VPC flow logs, the trail, EKS's control plane, WAF."""
+    platform, environment = local_vars["platform_name"], local_vars["platform_environment"]
+    wanted = {
+        f"/{platform}/{environment}/vpc-flow-logs",
+        f"/{platform}/{environment}/cloudtrail",
+        f"/aws/eks/{prefix}/cluster",
+        f"aws-waf-logs-{prefix}",
+    }
+    pages = aws("logs").get_paginator("describe_log_groups").paginate()
+    found = {
+        g["logGroupName"]: g.get("retentionInDays")
+        for page in pages
+        for g in page["logGroups"]
+        if g["logGroupName"] in wanted
+    }
+    assert set(found) == wanted, sorted(wanted - set(found))
+    assert {name: days for name, days in found.items() if not days or days < 365} == {}
+
+
 # --- ElastiCache (aws_elasticache): the replication group <platform>-<env> ---------------------
 # ElastiCache.7 (not the default subnet group) has no test: the endpoint does not describe the
 # group's member clusters, where the subnet group is named, so a test could not fail.
@@ -694,9 +719,15 @@ def test_eks_1_endpoint_not_publicly_accessible(cluster, local_vars):
 
 
 def test_eks_2_supported_kubernetes_version(cluster, local_vars):
-    supported = local_vars.get("aws_eks_supported_versions", ["1.29", "1.30", "1.31", "1.32"])
+    """EKS.2: the cluster runs the pinned version, one in EKS standard support today (the catalogue)."""
+    defaults = yaml.safe_load((ROOT / "roles" / "aws_eks" / "defaults" / "main.yml").read_text())
+    supported = local_vars.get("aws_eks_supported_versions", defaults["aws_eks_supported_versions"])
     assert cluster["version"] in supported, f"{cluster['version']} is not one of {supported}"
     assert cluster["version"] == local_vars["aws_eks_kubernetes_version"]
+    catalogue = yaml.safe_load((ROOT / "roles" / "preflight" / "files" / "aws_catalogue.yml").read_text())
+    offered = aws_offerings.catalogue_offered(catalogue, local_vars["aws_region"])
+    check = {"eks_version": {"variable": "the cluster's version", "value": cluster["version"]}}
+    assert aws_offerings.offering_problems(check, offered) == []
 
 
 @pytest.mark.soc2("CC6.1")

@@ -100,6 +100,26 @@ CASES = {
         {"aws_network_vpc_cidr": None},
         "missing required arguments: aws_network_vpc_cidr",
     ),
+    # What only AWS knows, read from the dated catalogue locally (roles/preflight/files/aws_catalogue.yml).
+    "zones_of_another_region": (
+        "network.yml",
+        {"aws_network_availability_zones": ["eu-west-1a", "eu-west-1b", "eu-west-1c"]},
+        "aws_network_availability_zones: eu-west-1a, eu-west-1b, eu-west-1c are not zones of "
+        "aws_region=us-east-1 "
+        "(the catalogue roles/preflight/files/aws_catalogue.yml of 2026-12-06); its zones are us-east-1a,",
+    ),
+    "instance_type_not_offered_in_a_zone": (
+        "network.yml",
+        {"aws_network_availability_zones": ["us-east-1a", "us-east-1b", "us-east-1e"]},
+        "aws_rds_instance_class=db.t3.micro: t3.micro is not offered in us-east-1e (the catalogue "
+        "roles/preflight/files/aws_catalogue.yml of 2026-12-06); it is offered in us-east-1a, us-east-1b,",
+    ),
+    "flow_log_retention_under_policy": (
+        "network.yml",
+        {"aws_network_flow_logs_retention_days": 1},
+        "aws_network_flow_logs_retention_days=1: VPC flow logs are audit-class logs, which the policy "
+        "keeps a year",
+    ),
 }
 
 
@@ -161,9 +181,14 @@ DATABASE_CASES = {
         {"aws_rds_replica_count": 9},
         "aws_rds_replica_count=9: must be 0 to 5 read replicas",
     ),
-    "rds_engine_not_14": (
+    "rds_engine_not_17": (
         {"aws_rds_engine_version": "16.4"},
-        "aws_rds_engine_version=16.4 with aws_rds_parameter_group_family=postgres14",
+        "aws_rds_engine_version=16.4 with aws_rds_parameter_group_family=postgres17",
+    ),
+    "rds_minor_rds_no_longer_creates": (
+        {"aws_rds_engine_version": "17.4"},
+        "aws_rds_engine_version=17.4: RDS creates no new instance on it since 2026-05-01 (the catalogue "
+        "roles/preflight/files/aws_catalogue.yml of 2026-12-06); it creates 17.7, 17.8, 17.9, 17.10",
     ),
     "rds_port_open_to_the_world": (
         {"aws_rds_allowed_cidrs": ["10.8.0.0/16", "0.0.0.0/0"]},
@@ -374,6 +399,22 @@ COMPUTE_CASES = {
         {"aws_eks_kubernetes_version": "1.23"},
         "aws_eks_kubernetes_version=1.23: must be one of aws_eks_supported_versions",
     ),
+    # Even when the inventory's own list accepts it: the catalogue says EKS no longer creates it.
+    "eks_kubernetes_version_past_its_support": (
+        {"aws_eks_kubernetes_version": "1.31", "aws_eks_supported_versions": ["1.31"]},
+        "aws_eks_kubernetes_version=1.31: EKS creates no cluster on it (its extended support ended on "
+        "2026-11-26;",
+    ),
+    "eks_kubernetes_version_in_extended_support": (
+        {"aws_eks_kubernetes_version": "1.34", "aws_eks_supported_versions": ["1.34"]},
+        "aws_eks_kubernetes_version=1.34: its standard support ended on 2026-12-02 (billed extended "
+        "support until "
+        "2027-12-02,",
+    ),
+    "eks_control_plane_logs_kept_under_a_year": (
+        {"aws_eks_cluster_log_retention_days": 90},
+        "aws_eks_cluster_log_retention_days=90 must be a CloudWatch retention value of 365 days or more",
+    ),
 }
 
 
@@ -449,3 +490,44 @@ EDGE_CASES = {
 def test_bad_edge_inventory_is_refused_before_any_change(case, tmp_path, aws):
     changes, message = EDGE_CASES[case]
     _assert_refused(aws, tmp_path, "edge.yml", changes, message, "Edge (AWS)", _edge_snapshot)
+
+
+def _security_snapshot(aws):
+    """The network's snapshot plus what the security baseline would create."""
+    return {
+        **_snapshot(aws),
+        "keys": sorted(k["KeyId"] for k in aws("kms").list_keys()["Keys"]),
+        "roles": sorted(r["RoleName"] for r in aws("iam").list_roles()["Roles"]),
+        "trails": sorted(t["Name"] for t in aws("cloudtrail").describe_trails()["trailList"]),
+        "secrets": sorted(x["Name"] for x in aws("secretsmanager").list_secrets()["SecretList"]),
+    }
+
+
+# The security baseline's refusals (roles/aws_security_baseline/tasks/validate.yml), now in preflight:
+# before, a KMS deletion window of 3 days was refused only after the network layer had run.
+SECURITY_CASES = {
+    "kms_deletion_window_under_policy": (
+        {"aws_security_baseline_kms_deletion_window_days": 3},
+        "aws_security_baseline_kms_deletion_window_days=3 and "
+        "aws_security_baseline_secret_recovery_window_days=30: "
+        "each must be 7 to 30 days",
+    ),
+    "trail_retention_under_policy": (
+        {"aws_security_baseline_cloudtrail_log_retention_days": 90},
+        "aws_security_baseline_cloudtrail_log_retention_days=90: the trail is an audit-class log, which "
+        "the policy "
+        "keeps a year",
+    ),
+    "ci_subject_with_wildcards": (
+        {"aws_security_baseline_ci_subjects": ["repo:giftcrypto/*:ref:refs/heads/main"]},
+        "each subject must name one repository and a ref or environment",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SECURITY_CASES))
+def test_bad_security_inventory_is_refused_before_any_change(case, tmp_path, aws):
+    changes, message = SECURITY_CASES[case]
+    _assert_refused(
+        aws, tmp_path, "security_baseline.yml", changes, message, "Security baseline", _security_snapshot
+    )

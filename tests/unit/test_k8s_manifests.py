@@ -272,7 +272,7 @@ def test_strict_validation_refuses_unknown_fields():
         "datas": {"a": "b"},
     }
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(document, "1.29", strict=True)
+        kubernetes_validate.validate(document, "1.36", strict=True)
 
 
 def test_namespaced_objects_are_in_the_monitoring_namespace(render):

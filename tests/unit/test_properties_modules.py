@@ -14,12 +14,15 @@ import json
 import os
 import pathlib
 import re
+from unittest import mock
 
 import boto3
+import botocore.client
 import botocore.exceptions
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import (
     audit_verify,
+    aws_offerings_info,
     backup_vault,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
@@ -55,6 +58,7 @@ from tests.unit.strategies import INJECTIONS, NASTY_TEXT
 # Every module this file drives; test_every_module_has_a_property checks none is missing.
 COVERED = (
     audit_verify,
+    aws_offerings_info,
     backup_vault,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
@@ -1457,6 +1461,41 @@ def test_audit_verify_refuses_bad_options(pg_cluster, migrated_db, run_db, args)
 def test_audit_verify_names_a_non_numeric_expected_heads_key(pg_cluster, migrated_db, run_db):
     args = {**pg_cluster.login(migrated_db, user="auditor"), "expected_heads": {"shard-0": {"seq": 1}}}
     _failed(run_db(audit_verify, args), "expected_heads")
+
+
+# aws_offerings_info (read-only: a bad option is refused before any question is asked)
+
+
+def _not_matching(option):
+    return NASTY_TEXT.filter(lambda value: not aws_offerings_info.PATTERNS[option].match(value))
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"eks_versions": v}, NOT_A_BOOL),
+        st.builds(lambda v: {"cache_engine": v}, _not_in(["redis", "valkey"])),
+        st.builds(
+            lambda v: {"instance_types": [v], "zones": ["us-east-1a"]}, _not_matching("instance_types")
+        ),
+        st.builds(lambda v: {"zones": [v], "instance_types": ["t3.medium"]}, _not_matching("zones")),
+        st.builds(lambda v: {"eks_cluster_name": v}, _not_matching("eks_cluster_name")),
+        st.builds(lambda v: {"rds_engine_version": v}, _not_matching("rds_engine_version")),
+        st.builds(lambda v: {"rds_engine_version": "17.10", "rds_engine": v}, _not_matching("rds_engine")),
+    )
+)
+def test_aws_offerings_info_refuses_bad_options_without_asking_aws(run, args):
+    calls = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        calls.append(operation)
+        return original(self, operation, params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+        message = _failed(run(aws_offerings_info, args))
+    assert any(option in message for option in args), message
+    assert calls == []
 
 
 def test_every_module_has_a_property():

@@ -51,7 +51,7 @@ def _node_group(name):
 def test_cluster_in_the_private_subnets_with_the_baselines_role(cluster, private_subnets):
     assert sorted(cluster["resourcesVpcConfig"]["subnetIds"]) == private_subnets
     assert cluster["roleArn"].endswith(f":role/{NAME}-eks-cluster")
-    assert cluster["version"] == "1.30"
+    assert cluster["version"] == "1.36"
     assert set(cluster["tags"]) >= REQUIRED_TAGS
 
 
@@ -76,7 +76,7 @@ def test_eks_8_control_plane_logs(cluster):
 def test_control_plane_log_group_encrypted_and_retained():
     groups = _client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{NAME}/cluster")["logGroups"]
     (group,) = groups
-    assert group["retentionInDays"] == 30
+    assert group["retentionInDays"] == 365
     assert _key_id(group["kmsKeyId"]) == _key_id(f"alias/{NAME}-logs")
 
 

@@ -120,7 +120,7 @@ def test_flow_log_group_has_retention():
         aws_secret_access_key="molecule",
     )
     group = logs.describe_log_groups(logGroupNamePrefix="/giftcrypto/local/vpc-flow-logs")["logGroups"][0]
-    assert group["retentionInDays"] == 30
+    assert group["retentionInDays"] == 365
 
 
 def test_database_nacl_admits_only_the_app_tier(ec2, vpc):

@@ -68,9 +68,9 @@ def _tags(arn):
 # --- The primary --------------------------------------------------------------------------------
 
 
-def test_primary_is_postgres_14_on_an_allowed_class(primary):
+def test_primary_is_postgres_17_on_an_allowed_class(primary):
     assert primary["Engine"] == "postgres"
-    assert primary["EngineVersion"].startswith("14.")
+    assert primary["EngineVersion"] == "17.10"
     assert primary["DBInstanceClass"] == "db.t3.micro"
     assert primary["DBName"] == "giftcrypto"
     assert primary["Endpoint"]["Port"] == 5432
@@ -170,13 +170,13 @@ def test_security_groups_never_admit_the_world(primary):
 
 def test_parameter_group_values(primary):
     (membership,) = primary["DBParameterGroups"]
-    assert membership["DBParameterGroupName"] == f"{NAME}-postgres14"
+    assert membership["DBParameterGroupName"] == f"{NAME}-postgres17"
     rds = _client("rds")
-    (group,) = rds.describe_db_parameter_groups(DBParameterGroupName=f"{NAME}-postgres14")[
+    (group,) = rds.describe_db_parameter_groups(DBParameterGroupName=f"{NAME}-postgres17")[
         "DBParameterGroups"
     ]
-    assert group["DBParameterGroupFamily"] == "postgres14"
-    parameters = rds.describe_db_parameters(DBParameterGroupName=f"{NAME}-postgres14")["Parameters"]
+    assert group["DBParameterGroupFamily"] == "postgres17"
+    parameters = rds.describe_db_parameters(DBParameterGroupName=f"{NAME}-postgres17")["Parameters"]
     assert {p["ParameterName"]: p["ParameterValue"] for p in parameters} == PARAMETERS
     assert set(_tags(group["DBParameterGroupArn"])) >= REQUIRED_TAGS
 
@@ -192,7 +192,7 @@ def test_the_replica_follows_the_primary(instances, rds_key_arn):
     assert replica["KmsKeyId"] == rds_key_arn
     assert replica["PubliclyAccessible"] is False
     assert replica["DBSubnetGroup"]["DBSubnetGroupName"] == f"{NAME}-database"
-    assert replica["DBParameterGroups"][0]["DBParameterGroupName"] == f"{NAME}-postgres14"
+    assert replica["DBParameterGroups"][0]["DBParameterGroupName"] == f"{NAME}-postgres17"
     assert replica["MonitoringInterval"] == 30
     assert _tags(replica["DBInstanceArn"])["Name"] == REPLICA
 
@@ -216,7 +216,7 @@ def test_connection_secret_points_at_the_primary_with_tls(primary, master, rds_k
 def test_the_master_password_is_not_in_the_molecule_output(master):
     log = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log"
     text = log.read_text()
-    assert "Ensure the PostgreSQL 14 primary" in text  # the converge is in there
+    assert "Ensure the PostgreSQL 17 primary" in text  # the converge is in there
     assert len(master["password"]) >= 16
     assert master["password"] not in text
 
@@ -319,7 +319,7 @@ def test_plan_reports_a_parameter_and_a_replica_without_making_them():
     assert re.search(r"^\+.*work_mem\W+65536", result.stdout, re.MULTILINE), result.stdout[-3000:]
     assert f"{NAME}-replica-2" in result.stdout
     assert _snapshot() == before
-    parameters = _client("rds").describe_db_parameters(DBParameterGroupName=f"{NAME}-postgres14")[
+    parameters = _client("rds").describe_db_parameters(DBParameterGroupName=f"{NAME}-postgres17")[
         "Parameters"
     ]
     assert "work_mem" not in {p["ParameterName"] for p in parameters}

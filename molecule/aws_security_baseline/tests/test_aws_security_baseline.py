@@ -211,9 +211,20 @@ def test_ci_role_trusts_only_this_repository_and_only_pushes_images(account_id):
         for s in _policy_statements(document)
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
-    assert {a.split(":")[0] for a in actions} == {"ecr", "eks"}
+    assert {a.split(":")[0] for a in actions} == {"ec2", "ecr", "eks", "elasticache", "rds"}
     assert "eks:DescribeCluster" in actions
     assert not any(a.endswith("*") for a in actions)
+    # Preflight's questions to AWS (roles/*/tasks/validate_offerings.yml): exactly these reads.
+    (preflight,) = [s for s in _policy_statements(document) if s.get("Sid") == "PreflightAsksAws"]
+    assert set(preflight["Action"]) == {
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeInstanceTypeOfferings",
+        "eks:DescribeClusterVersions",
+        "elasticache:DescribeCacheEngineVersions",
+        "rds:DescribeDBEngineVersions",
+        "rds:DescribeDBMajorEngineVersions",
+        "rds:DescribeOrderableDBInstanceOptions",
+    }
 
 
 # --- Secrets Manager ------------------------------------------------------------------------

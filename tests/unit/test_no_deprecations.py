@@ -1,0 +1,98 @@
+"""tools/no_deprecations.py: the integration deploy fails on any deprecation warning in its output."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("no_deprecations", ROOT / "tools" / "no_deprecations.py")
+no_deprecations = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(no_deprecations)
+
+
+def _run(script: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return no_deprecations.run([sys.executable, "-c", script], out=out), out.getvalue()
+
+
+def test_a_clean_run_passes_and_its_output_is_shown():
+    code, output = _run("print('PLAY RECAP'); import sys; print('ok=3', file=sys.stderr)")
+    assert code == 0
+    assert output.splitlines() == ["PLAY RECAP", "ok=3"]
+
+
+def test_an_ansible_deprecation_fails_the_run_even_on_stderr():
+    line = (
+        "[DEPRECATION WARNING]: The 'port' alias is deprecated. This feature will be removed from collection"
+    )
+    code, output = _run(f"import sys; print({line!r}, file=sys.stderr); print('changed=0')")
+    assert code == no_deprecations.FOUND_DEPRECATIONS
+    assert output.endswith(
+        f"1 deprecation warning(s) in the output of {sys.executable}: failing.\n  {line}\n"
+    )
+
+
+def test_a_python_deprecation_warning_fails_the_run():
+    code, output = _run(
+        "import warnings; warnings.simplefilter('always'); warnings.warn('old', DeprecationWarning)"
+    )
+    assert code == no_deprecations.FOUND_DEPRECATIONS
+    assert "DeprecationWarning: old" in output
+
+
+def test_the_commands_own_failure_wins():
+    code, output = _run("import sys; print('[DEPRECATION WARNING]: x'); sys.exit(2)")
+    assert code == 2
+    assert "1 deprecation warning(s)" in output
+
+
+def test_no_command_is_a_usage_error(capsys):
+    assert no_deprecations.main([]) == 2
+    assert "no_deprecations.py" in capsys.readouterr().err
+
+
+def test_deprecations_are_told_apart_from_other_warnings():
+    lines = [
+        "[WARNING]: Deprecation warnings can be disabled",
+        "[DEPRECATION WARNING]: x",
+        "PendingDeprecationWarning: y",
+    ]
+    assert no_deprecations.deprecations(lines) == ["[DEPRECATION WARNING]: x", "PendingDeprecationWarning: y"]
+
+
+IAM_ROLE_LINE = (
+    "[DEPRECATION WARNING]: In a release after 2026-05-01 iam_role.assume_role_policy_document_raw will no "
+    "longer be returned.  Since release 8.0.0 assume_role_policy_document has been returned with the same "
+    "format as iam_role.assume_role_policy_document_raw. This feature will be removed from collection "
+    "'amazon.aws' in a release after 2026-05-01."
+)
+
+
+def test_the_one_accepted_deprecation_expires_with_the_release_that_fixes_it(monkeypatch):
+    """amazon.aws 10.x announces it on every iam_role call; from 11.0.0 the line fails again."""
+    installed = no_deprecations.collection_version("amazon", "aws")
+    assert installed < (11, 0, 0), (
+        "amazon.aws 11 is here: drop ACCEPTED_UNTIL_FIXED and the *_instance_profile options"
+    )
+    assert no_deprecations.deprecations([IAM_ROLE_LINE]) == []
+    monkeypatch.setattr(no_deprecations, "collection_version", lambda *_: (11, 0, 0))
+    assert no_deprecations.deprecations([IAM_ROLE_LINE]) == [IAM_ROLE_LINE]
+    # Any other amazon.aws deprecation still fails, today.
+    monkeypatch.undo()
+    other = "[DEPRECATION WARNING]: In a release after 2026-05-01 the 'delete_instance_profile' option goes."
+    assert no_deprecations.deprecations([other]) == [other]
+    assert no_deprecations.collection_version("no_such", "collection") == (0,)
+
+
+def test_no_task_reads_the_deprecated_return_value():
+    """What makes the accepted line harmless: nothing of the collection uses the value it announces."""
+    readers = [
+        str(path.relative_to(ROOT))
+        for pattern in ("roles/**/*.yml", "playbooks/**/*.yml", "plugins/**/*.py", "molecule/**/*.yml")
+        for path in ROOT.glob(pattern)
+        if "assume_role_policy_document_raw" in path.read_text(errors="replace")
+    ]
+    assert readers == []
