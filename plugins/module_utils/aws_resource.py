@@ -15,7 +15,7 @@ The flow of a run::
     validate()  -> problems, named by option: fail before any API call
     describe()  -> the raw answer, or None (absent: None, or an error code in ``not_found``)
     view()      -> the comparable view of the resource (what the result and the diff show)
-    state=absent:  delete() when it exists, wait("absent")
+    state=absent:  delete() when it exists (a not-found code from it: gone meanwhile), wait("absent")
     state=present: plan() the view to reach, differences() with the current view, tags planned
                    with compare_aws_tags; check mode exits here with the plan; otherwise
                    create() or update() and tag(), wait("present"), describe() again
@@ -152,7 +152,8 @@ class AWSResource:
         return {}
 
     def name(self, view: dict[str, Any] | None) -> str:
-        """How messages name this resource (``the <noun> <name>``)."""
+        """How messages name this resource (``the <noun> <name>``); view is None before the first read
+        (a resource found by its options can still be named from them)."""
         return ""
 
     # --- helpers for the hooks ---------------------------------------------------------------------
@@ -190,7 +191,7 @@ class AWSResource:
     # --- the flow ----------------------------------------------------------------------------------
 
     def _called(self, view: dict[str, Any] | None) -> str:
-        label = self.name(view) if view is not None else ""
+        label = self.name(view)
         return f" {label}" if label else ""
 
     def _describe(self) -> Any:
@@ -200,6 +201,14 @@ class AWSResource:
             if self.not_found and self.is_error(error, *self.not_found):
                 return None
             raise
+
+    def _delete(self, current: dict[str, Any]) -> None:
+        """delete(), where one of the not-found codes means it went meanwhile: the wanted state."""
+        try:
+            self.delete(current)
+        except botocore.exceptions.ClientError as error:
+            if not (self.not_found and self.is_error(error, *self.not_found)):
+                raise
 
     def _step(self, doing: str, view: dict[str, Any] | None, function, *args):
         """Runs one step of the flow; an AWS error fails the module, saying what it was doing."""
@@ -243,7 +252,7 @@ class AWSResource:
         if not before:
             self._exit("none", {}, {}, [])
         if not self.module.check_mode:
-            self._step("Delete", before, self.delete, before)
+            self._step("Delete", before, self._delete, before)
             if self.params.get("wait", True):
                 self._step("Wait for the deletion of", before, self.wait, "absent")
         self._exit("delete", before, {}, sorted(before))

@@ -171,7 +171,7 @@ def test_cloudwatch_dashboard_refuses_bad_names(run, name, state):
     _client("cloudwatch").put_dashboard(DashboardName="keep", DashboardBody=BODY)
     before = _dashboards()
     result = run(cloudwatch_dashboard, {"name": name, "body": BODY, "state": state})
-    _failed(result, "name=", "up to 255 letters, digits, hyphens or underscores")
+    _failed(result, "name: ", "up to 255 letters, digits, hyphens or underscores")
     assert _dashboards() == before
 
 
@@ -189,7 +189,7 @@ def test_cloudwatch_dashboard_refuses_bodies_without_a_widgets_list(run, body):
     _client("cloudwatch").put_dashboard(DashboardName="keep", DashboardBody=BODY)
     before = _dashboards()
     result = run(cloudwatch_dashboard, {"name": "keep", "body": body})
-    _failed(result, "Refused the body of the dashboard keep: body ")
+    _failed(result, "Refused before any change: body: ")
     assert _dashboards() == before
 
 
@@ -198,13 +198,13 @@ def test_cloudwatch_dashboard_refuses_bodies_without_a_widgets_list(run, body):
 def test_cloudwatch_dashboard_refuses_a_name_of_the_wrong_type(run, name):
     # Ansible turns a list or a dict into its text for a str option: the name rule refuses it.
     result = run(cloudwatch_dashboard, {"name": name, "body": BODY})
-    _failed(result, "name=", "up to 255 letters")
+    _failed(result, "name: ", "up to 255 letters")
     assert _dashboards() == []
 
 
 def test_cloudwatch_dashboard_refuses_a_name_ending_in_a_newline(run):
     result = run(cloudwatch_dashboard, {"name": "giftcrypto\n", "body": BODY})
-    _failed(result, "name=")
+    _failed(result, "name: ")
 
 
 # iam_openid_connect_provider
@@ -454,7 +454,10 @@ def test_sns_topic_encryption_refuses_unknown_or_malformed_topics(run, topic, ke
     before = _topics()
     message = _failed(run(sns_topic_encryption, {"topic_arn": topic, "kms_master_key_id": key}))
     assert message.startswith(
-        (f"The topic {topic} does not exist", f"Could not read the attributes of {topic}")
+        (
+            f"Create the encryption of the topic {topic}: the topic does not exist",
+            f"Could not read the encryption of the topic {topic}",
+        )
     )
     assert _topics() == before
 
