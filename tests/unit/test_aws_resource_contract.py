@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 
 from tests.unit import moto_modules
-from tests.unit.moto_modules import REGION
+from tests.unit.moto_modules import ACCOUNT_ID, REGION
 
 MODULES = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules"
 # Our modules that are not AWS modules (PostgreSQL): the contract does not apply.
@@ -50,6 +50,34 @@ def _topic() -> dict:
     return {"topic_arn": boto3.client("sns", region_name=REGION).create_topic(Name="contract")["TopicArn"]}
 
 
+def _standards_api() -> dict:
+    """Security Hub's standards operations, which moto lacks, in memory (test_securityhub_hub.py has more)."""
+    enabled: dict[str, str] = {}  # standards ARN -> subscription ARN
+
+    def get(_params):
+        return {
+            "StandardsSubscriptions": [
+                {"StandardsArn": arn, "StandardsSubscriptionArn": sub, "StandardsStatus": "READY"}
+                for arn, sub in enabled.items()
+            ]
+        }
+
+    def enable(params):
+        for request in params["StandardsSubscriptionRequests"]:
+            arn = request["StandardsArn"]
+            enabled[arn] = arn.replace("::standards/", f":{ACCOUNT_ID}:subscription/")
+        return {"StandardsSubscriptions": []}
+
+    def disable(params):
+        for arn, sub in list(enabled.items()):
+            if sub in params["StandardsSubscriptionArns"]:
+                del enabled[arn]
+        return {"StandardsSubscriptions": []}
+
+    return {"GetEnabledStandards": get, "BatchEnableStandards": enable, "BatchDisableStandards": disable}
+
+
+FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
 CASES: dict[str, Case] = {
@@ -68,6 +96,11 @@ CASES: dict[str, Case] = {
     "cloudwatch_dashboard": Case(
         present={"name": "contract", "body": {"widgets": []}},
         update={"name": "contract", "body": {"widgets": [TEXT]}},
+    ),
+    "securityhub_hub": Case(
+        present={"standards": [FSBP]},
+        update={"standards": [FSBP, "cis-aws-foundations-benchmark/v/3.0.0"]},
+        fake=_standards_api(),
     ),
 }
 
