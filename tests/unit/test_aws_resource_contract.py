@@ -77,6 +77,13 @@ def _standards_api() -> dict:
     return {"GetEnabledStandards": get, "BatchEnableStandards": enable, "BatchDisableStandards": disable}
 
 
+def _vpc_and_log_group() -> dict:
+    vpc = boto3.client("ec2", region_name=REGION).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    boto3.client("logs", region_name=REGION).create_log_group(logGroupName="/contract/flow")
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/flow-logs"
+    return {"resource_id": vpc, "log_group_name": "/contract/flow", "deliver_logs_permission_arn": role}
+
+
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
@@ -101,6 +108,11 @@ CASES: dict[str, Case] = {
         present={"standards": [FSBP]},
         update={"standards": [FSBP, "cis-aws-foundations-benchmark/v/3.0.0"]},
         fake=_standards_api(),
+    ),
+    "ec2_vpc_flow_log": Case(
+        present={"tags": {"Layer": "network"}},
+        update={"tags": {"Layer": "network"}, "traffic_type": "REJECT"},  # a replacement
+        setup=_vpc_and_log_group,
     ),
 }
 

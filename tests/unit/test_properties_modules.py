@@ -526,7 +526,7 @@ def test_ec2_vpc_flow_log_needs_the_delivery_role_for_cloudwatch(run):
     result = run(
         ec2_vpc_flow_log, {"resource_id": vpc, "log_group_name": "/x", "deliver_logs_permission_arn": ""}
     )
-    _failed(result, "deliver_logs_permission_arn is required")
+    _failed(result, "deliver_logs_permission_arn: required")
     assert _flow_logs() == []
 
 
