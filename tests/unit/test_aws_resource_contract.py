@@ -114,6 +114,14 @@ CASES: dict[str, Case] = {
         update={"tags": {"Layer": "network"}, "traffic_type": "REJECT"},  # a replacement
         setup=_vpc_and_log_group,
     ),
+    "iam_openid_connect_provider": Case(
+        present={
+            "url": "https://token.example.test",
+            "client_ids": ["sts.amazonaws.com"],
+            "tags": {"A": "1"},
+        },
+        update={"url": "https://token.example.test", "thumbprints": ["a" * 40], "tags": {"A": "2"}},
+    ),
 }
 
 

@@ -251,7 +251,7 @@ def test_iam_oidc_refuses_bad_thumbprints(run, thumbprints, good_first):
         iam_openid_connect_provider,
         {"url": "https://new.example.test", "client_ids": ["sts.amazonaws.com"], "thumbprints": wanted},
     )
-    _failed(result, "thumbprints must be 40 hexadecimal digits")
+    _failed(result, "thumbprints: must be 40 hexadecimal digits")
     assert _providers() == before
 
 
@@ -271,7 +271,7 @@ def test_iam_oidc_refuses_an_empty_url(run, url):
     result = run(
         iam_openid_connect_provider, {"url": url, "client_ids": ["x"], "thumbprints": [GOOD_THUMBPRINT]}
     )
-    _failed(result, "url must not be empty")
+    _failed(result, "url: must not be empty")
     assert _providers() == before
 
 
@@ -307,7 +307,7 @@ def test_iam_oidc_refuses_a_thumbprint_ending_in_a_newline(run):
         iam_openid_connect_provider,
         {"url": "https://new.example.test", "client_ids": ["x"], "thumbprints": [GOOD_THUMBPRINT + "\n"]},
     )
-    _failed(result, "thumbprints must be 40 hexadecimal digits")
+    _failed(result, "thumbprints: must be 40 hexadecimal digits")
 
 
 # cloudfront_origin_access_control and wafv2_association
