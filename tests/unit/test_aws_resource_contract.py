@@ -122,6 +122,10 @@ CASES: dict[str, Case] = {
         },
         update={"url": "https://token.example.test", "thumbprints": ["a" * 40], "tags": {"A": "2"}},
     ),
+    "cloudfront_origin_access_control": Case(
+        present={"name": "contract", "description": "first"},
+        update={"name": "contract", "description": "second"},
+    ),
 }
 
 
