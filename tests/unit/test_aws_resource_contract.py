@@ -84,6 +84,35 @@ def _vpc_and_log_group() -> dict:
     return {"resource_id": vpc, "log_group_name": "/contract/flow", "deliver_logs_permission_arn": role}
 
 
+def _replication_api() -> dict:
+    """The RDS automated backups replication calls moto lacks, in memory (with its describe)."""
+    backups: list[dict] = []
+
+    def describe(params):
+        wanted = params["Filters"][0]["Values"]
+        return {"DBInstanceAutomatedBackups": [b for b in backups if b["DBInstanceArn"] in wanted]}
+
+    def start(params):
+        backup = {
+            "DBInstanceArn": params["SourceDBInstanceArn"],
+            "DBInstanceAutomatedBackupsArn": f"arn:aws:rds:us-west-2:{ACCOUNT_ID}:auto-backup:ab-1",
+            "Status": "replicating",
+            "BackupRetentionPeriod": params["BackupRetentionPeriod"],
+        }
+        backups.append(backup)
+        return {"DBInstanceAutomatedBackup": backup}
+
+    def stop(params):
+        backups[:] = [b for b in backups if b["DBInstanceArn"] != params["SourceDBInstanceArn"]]
+        return {"DBInstanceAutomatedBackup": {}}
+
+    return {
+        "DescribeDBInstanceAutomatedBackups": describe,
+        "StartDBInstanceAutomatedBackupsReplication": start,
+        "StopDBInstanceAutomatedBackupsReplication": stop,
+    }
+
+
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
@@ -125,6 +154,14 @@ CASES: dict[str, Case] = {
     "cloudfront_origin_access_control": Case(
         present={"name": "contract", "description": "first"},
         update={"name": "contract", "description": "second"},
+    ),
+    "rds_automated_backups_replication": Case(
+        present={
+            "region": "us-west-2",
+            "source_db_instance_arn": f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db:contract",
+        },
+        update=None,  # nothing of a running replication changes (a different retention is a warning)
+        fake=_replication_api(),
     ),
 }
 
