@@ -113,7 +113,7 @@ class OriginAccessControl(AWSResource):
         problems = {}
         name = self.params["name"]
         if not 1 <= len(name) <= 64 or any(c.isspace() or not c.isprintable() for c in name):
-            problems["name"] = f"{name!r}: 1 to 64 printable characters without spaces"
+            problems["name"] = f"1 to 64 printable characters without spaces, got {name!r}"
         if len(self.params["description"]) > 256:
             problems["description"] = "at most 256 characters"
         return problems

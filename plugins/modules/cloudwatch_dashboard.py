@@ -170,7 +170,7 @@ class Dashboard(AWSResource):
         problems = {}
         name = self.params["name"]
         if not NAME_PATTERN.fullmatch(name):
-            problems["name"] = f"{name!r}: up to 255 letters, digits, hyphens or underscores"
+            problems["name"] = f"up to 255 letters, digits, hyphens or underscores, got {name!r}"
         if self.params["state"] == "present":
             self.body, problem = parse_body(self.params["body"])
             if problem:

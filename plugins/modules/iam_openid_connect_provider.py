@@ -140,8 +140,8 @@ class Provider(AWSResource):
             problems["url"] = "must not be empty"
         elif not URL.fullmatch(url):
             problems["url"] = (
-                f"{self.params['url']!r}: must be an https URL with a host name and no spaces or control "
-                "characters (e.g. https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE)"
+                "must be an https URL with a host name and no spaces or control characters "
+                f"(e.g. https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE), got {self.params['url']!r}"
             )
         bad = [t for t in self.params["thumbprints"] or [] if not THUMBPRINT.fullmatch(t)]
         if bad:
