@@ -183,6 +183,16 @@ class AWSResource:
 
         return pages()
 
+    def or_none(self, codes: tuple[str, ...], method, **kwargs) -> Any:
+        """method(aws_retry=True, **kwargs), or None when AWS answers one of codes: for a part of the
+        resource that may be missing while the rest exists (a delivery channel, a member cluster)."""
+        try:
+            return method(aws_retry=True, **kwargs)
+        except botocore.exceptions.ClientError as error:
+            if self.is_error(error, *codes):
+                return None
+            raise
+
     def is_error(self, error: Exception, *codes: str) -> bool:
         """Whether error is an AWS ClientError with one of codes."""
         response = getattr(error, "response", None) or {}

@@ -163,6 +163,16 @@ CASES: dict[str, Case] = {
         update=None,  # nothing of a running replication changes (a different retention is a warning)
         fake=_replication_api(),
     ),
+    "config_recorder": Case(
+        present={
+            "role_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/config",
+            "delivery_channel": {"s3_bucket_name": "contract-config"},
+        },
+        update={
+            "role_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/config",
+            "delivery_channel": {"s3_bucket_name": "contract-config", "delivery_frequency": "One_Hour"},
+        },
+    ),
 }
 
 

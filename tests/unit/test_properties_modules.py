@@ -620,7 +620,7 @@ def test_config_recorder_needs_resource_types_or_all_supported(run):
         "delivery_channel": {"s3_bucket_name": "giftcrypto-config"},
         "recording_group": {"all_supported": False, "resource_types": []},
     }
-    _failed(run(config_recorder, wanted), "recording_group.resource_types is required")
+    _failed(run(config_recorder, wanted), "recording_group.resource_types: required")
     assert _recorders() == ([], [], [])
 
 
