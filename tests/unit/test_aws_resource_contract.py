@@ -20,6 +20,7 @@ from unittest import mock
 
 import boto3
 import botocore.client
+import botocore.exceptions
 import pytest
 from moto import mock_aws
 
@@ -113,6 +114,53 @@ def _replication_api() -> dict:
     }
 
 
+def _cache_parameter_groups_api() -> dict:
+    """Cache parameter groups, which moto lacks, in memory (test_elasticache_parameter_group.py has more)."""
+    groups: dict[str, dict] = {}
+    tags: dict[str, str] = {}
+
+    def describe(params):
+        name = params["CacheParameterGroupName"]
+        if name not in groups:
+            error = {"Error": {"Code": "CacheParameterGroupNotFound", "Message": name}}
+            raise botocore.exceptions.ClientError(error, "DescribeCacheParameterGroups")
+        return {"CacheParameterGroups": [groups[name]["group"]]}
+
+    def create(params):
+        name = params["CacheParameterGroupName"]
+        group = {
+            "CacheParameterGroupName": name,
+            "CacheParameterGroupFamily": params["CacheParameterGroupFamily"],
+            "Description": params["Description"],
+            "ARN": f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:parametergroup:{name}",
+        }
+        groups[name] = {"group": group, "values": {"maxmemory-policy": "volatile-lru"}}
+        tags.update({t["Key"]: t["Value"] for t in params.get("Tags", [])})
+        return {"CacheParameterGroup": group}
+
+    def modify(params):
+        for pair in params["ParameterNameValues"]:
+            groups[params["CacheParameterGroupName"]]["values"][pair["ParameterName"]] = pair[
+                "ParameterValue"
+            ]
+        return {"CacheParameterGroupName": params["CacheParameterGroupName"]}
+
+    def parameters(params):
+        values = groups[params["CacheParameterGroupName"]]["values"]
+        return {"Parameters": [{"ParameterName": k, "ParameterValue": v} for k, v in values.items()]}
+
+    return {
+        "DescribeCacheParameterGroups": describe,
+        "DescribeCacheParameters": parameters,
+        "CreateCacheParameterGroup": create,
+        "ModifyCacheParameterGroup": modify,
+        "DeleteCacheParameterGroup": lambda params: groups.pop(params["CacheParameterGroupName"]) and {},
+        "ListTagsForResource": lambda _params: {"TagList": [{"Key": k, "Value": v} for k, v in tags.items()]},
+        "AddTagsToResource": lambda params: tags.update({t["Key"]: t["Value"] for t in params["Tags"]}) or {},
+        "RemoveTagsFromResource": lambda params: [tags.pop(k) for k in params["TagKeys"]] and {},
+    }
+
+
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
@@ -172,6 +220,16 @@ CASES: dict[str, Case] = {
             "role_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/config",
             "delivery_channel": {"s3_bucket_name": "contract-config", "delivery_frequency": "One_Hour"},
         },
+    ),
+    "elasticache_parameter_group": Case(
+        present={"name": "contract", "family": "redis7", "parameters": {"maxmemory-policy": "allkeys-lru"}},
+        update={
+            "name": "contract",
+            "family": "redis7",
+            "parameters": {"maxmemory-policy": "noeviction"},
+            "tags": {"A": "1"},
+        },
+        fake=_cache_parameter_groups_api(),
     ),
 }
 
