@@ -96,6 +96,8 @@ class AWSResource:
         )
         self.params = self.module.params
         self.unverified: list[str] = []
+        #: the view read at the start of the run ({} when absent): what a deletion's outputs() may name
+        self.before: dict[str, Any] = {}
         self._client = None
 
     @property
@@ -253,7 +255,7 @@ class AWSResource:
         if problems:
             listed = "; ".join(f"{option}: {problem}" for option, problem in problems.items())
             self.module.fail_json(msg=f"Refused before any change: {listed}", problems=problems)
-        before = self._read("Read", None)
+        before = self.before = self._read("Read", None)
         if self.params.get("state", "present") == "absent":
             self._absent(before)
         self._present(before)

@@ -161,6 +161,16 @@ def _cache_parameter_groups_api() -> dict:
     }
 
 
+def _subnets() -> dict:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]
+        for n, zone in ((1, "a"), (2, "b"))
+    ]
+    return {"subnets": [subnet["SubnetId"] for subnet in subnets]}
+
+
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
@@ -230,6 +240,17 @@ CASES: dict[str, Case] = {
             "tags": {"A": "1"},
         },
         fake=_cache_parameter_groups_api(),
+    ),
+    "eks_cluster": Case(
+        present={"name": "contract", "version": "1.30", "role_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/eks"},
+        update={
+            "name": "contract",
+            "version": "1.30",
+            "role_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/eks",
+            "logging_types": ["api", "audit", "authenticator", "scheduler"],
+            "tags": {"A": "1"},
+        },
+        setup=_subnets,
     ),
 }
 
