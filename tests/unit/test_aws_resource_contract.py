@@ -252,6 +252,17 @@ CASES: dict[str, Case] = {
         },
         setup=_subnets,
     ),
+    "elasticache_replication_group": Case(
+        # (wait=false: moto keeps a deleted group "deleting" for ever; the waits have their own tests)
+        present={"replication_group_id": "contract", "cache_node_type": "cache.t4g.small", "wait": False},
+        update={
+            "replication_group_id": "contract",
+            "cache_node_type": "cache.t4g.small",
+            "snapshot_retention_limit": 14,
+            "tags": {"A": "1"},
+            "wait": False,
+        },
+    ),
 }
 
 

@@ -893,7 +893,7 @@ def test_elasticache_replication_group_refuses_bad_identifiers(run, group_id, st
     before = _replication_groups()
     args = {**CACHE_GROUP, "replication_group_id": group_id, "state": state}
     result = run(elasticache_replication_group, args)
-    _failed(result, "Refused the replication group", "replication_group_id=")
+    _failed(result, "Refused before any change: ", "replication_group_id: ")
     assert _replication_groups() == before
 
 
