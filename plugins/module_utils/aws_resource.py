@@ -87,6 +87,8 @@ class AWSResource:
     module_kwargs: ClassVar[dict[str, Any]] = {}
     #: whether create() sets the tags itself (otherwise the base calls tag() after creating)
     tags_on_create: ClassVar[bool] = True
+    #: the option that names the resource in messages (``name()`` by default)
+    named_by: ClassVar[str] = ""
 
     def __init__(self, module: AnsibleAWSModule | None = None) -> None:
         spec = {name: dict(SHARED_OPTIONS[name]) for name in self.shared}
@@ -155,8 +157,8 @@ class AWSResource:
 
     def name(self, view: dict[str, Any] | None) -> str:
         """How messages name this resource (``the <noun> <name>``); view is None before the first read
-        (a resource found by its options can still be named from them)."""
-        return ""
+        (a resource found by its options can still be named from them); by default, the option named_by."""
+        return str(self.params.get(self.named_by) or "") if self.named_by else ""
 
     # --- helpers for the hooks ---------------------------------------------------------------------
 

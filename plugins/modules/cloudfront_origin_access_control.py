@@ -38,12 +38,8 @@ options:
 notes:
   - The signing protocol is always C(sigv4), the only one CloudFront offers.
   - An origin access control still used by a distribution cannot be deleted (CloudFront refuses).
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - giftcrypto.platform.aws_resource.state
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -55,7 +51,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the origin access control (the collection's result contract).
+  description: What the run did or would do to the origin access control (updated in place, with its ETag).
   returned: always
   type: str
   sample: update
@@ -66,7 +62,7 @@ changes:
   elements: str
   sample: [description]
 unverified:
-  description: What the run could not verify (nothing, for an origin access control).
+  description: Always empty, nothing of it goes unread.
   returned: always
   type: list
   elements: str
@@ -93,6 +89,7 @@ class OriginAccessControl(AWSResource):
     service = "cloudfront"
     resource = "origin_access_control"
     noun = "origin access control"
+    named_by = "name"
     etag = ""  # of the last answer of GetOriginAccessControl: updates and deletes are conditional on it
     options: ClassVar[dict] = {
         "name": {"type": "str", "required": True},
@@ -176,9 +173,6 @@ class OriginAccessControl(AWSResource):
 
     def outputs(self, view):
         return {"id": view.get("id", "")}
-
-    def name(self, view):
-        return self.params["name"]
 
 
 def main():

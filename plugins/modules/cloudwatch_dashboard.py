@@ -36,12 +36,8 @@ notes:
   - The diff shows the body as data (key order and whitespace do not count).
   - Dashboards are global to the account (their ARN has no region), but the API is regional.
   - CloudWatch dashboards take no tags.
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - giftcrypto.platform.aws_resource.state
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -74,18 +70,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the dashboard (the collection's result contract).
+  description: What the run did (in check mode, would do) to the dashboard; C(update) stores a new body.
   returned: always
   type: str
   sample: update
 changes:
-  description: The dashboard's settings that differ (C(body)).
+  description: The settings that differ (only C(body) can).
   returned: always
   type: list
   elements: str
   sample: [body]
 unverified:
-  description: What the run could not verify (nothing, for a dashboard).
+  description: Always empty, a run reads all of a dashboard.
   returned: always
   type: list
   elements: str
@@ -154,6 +150,7 @@ class Dashboard(AWSResource):
     service = "cloudwatch"
     resource = "dashboard"
     noun = "CloudWatch dashboard"
+    named_by = "name"
     # GetDashboard and DeleteDashboards answer ResourceNotFound (the DashboardNotFoundError fault).
     not_found = ("ResourceNotFound", "ResourceNotFoundException", "DashboardNotFoundError")
     options: ClassVar[dict] = {
@@ -209,9 +206,6 @@ class Dashboard(AWSResource):
             "body": view.get("body", {}),
             "validation_messages": self.messages,
         }
-
-    def name(self, view):
-        return self.params["name"]
 
 
 def main():

@@ -92,11 +92,8 @@ options:
 notes:
   - The view (RV(configuration)) holds the recorder, the delivery channel and the recording status.
   - Recorders and delivery channels carry no tags.
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, amazon.aws.common.modules,
+  amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -124,18 +121,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do (the collection's result contract).
+  description: What the run did or would do to the recorder, its delivery channel and its recording.
   returned: always
   type: str
   sample: update
 changes:
-  description: What differs, of C(recorder), C(delivery_channel) and C(recording).
+  description: Which of C(recorder), C(delivery_channel) and C(recording) differ.
   returned: always
   type: list
   elements: str
   sample: [delivery_channel]
 unverified:
-  description: What the run could not verify (nothing, for the recorder).
+  description: Always empty, as the recorder, its channel and its status are read on every run.
   returned: always
   type: list
   elements: str
@@ -212,6 +209,7 @@ class Recorder(AWSResource):
     service = "config"
     resource = "configuration"
     noun = "AWS Config recorder"
+    named_by = "name"
     options: ClassVar[dict] = {
         "name": {"type": "str", "default": "default"},
         "role_arn": {"type": "str"},
@@ -369,9 +367,6 @@ class Recorder(AWSResource):
 
     def outputs(self, view):
         return {**NOTHING, **view}
-
-    def name(self, view):
-        return self.params["name"]
 
 
 def main():

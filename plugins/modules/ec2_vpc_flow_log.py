@@ -54,13 +54,8 @@ options:
     type: int
     choices: [60, 600]
     default: 600
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - giftcrypto.platform.aws_resource.state
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -82,20 +77,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the flow log (the collection's result contract).
+  description:
+    - What the run did or would do to the flow log; an C(update) of anything but its tags replaces
+      it.
   returned: always
   type: str
   sample: update
 changes:
-  description:
-    - The flow log's settings that differ (C(tags) for its tags). A setting other than the tags
-      means a replacement (RV(replaced)).
+  description: The settings that differ (C(tags) for its tags).
   returned: always
   type: list
   elements: str
   sample: [traffic_type]
 unverified:
-  description: What the run could not verify (nothing, for a flow log).
+  description: Nothing, for a flow log (AWS describes all of it, tags included).
   returned: always
   type: list
   elements: str
@@ -136,6 +131,15 @@ from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource i
 )
 from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import settable
 
+# The view's settings as CreateFlowLogs names them.
+API_NAMES = {
+    "traffic_type": "TrafficType",
+    "log_destination_type": "LogDestinationType",
+    "max_aggregation_interval": "MaxAggregationInterval",
+    "log_destination": "LogDestination",
+    "log_group_name": "LogGroupName",
+    "deliver_logs_permission_arn": "DeliverLogsPermissionArn",
+}
 # Settings AWS cannot change in place: a difference replaces the flow log.
 REPLACED = ("traffic_type", "max_aggregation_interval", "deliver_logs_permission_arn")
 
@@ -207,16 +211,12 @@ class FlowLog(AWSResource):
         return view
 
     def plan(self, current):
-        params = self.params
-        wanted = {
-            "resource_id": params["resource_id"],
-            "traffic_type": params["traffic_type"],
-            "log_destination_type": params["log_destination_type"],
-            "max_aggregation_interval": params["max_aggregation_interval"],
-            **self._destination(),
-        }
-        if params["log_destination_type"] == "cloud-watch-logs":
-            wanted["deliver_logs_permission_arn"] = params["deliver_logs_permission_arn"]
+        keys = ["resource_id", "traffic_type", "log_destination_type", "max_aggregation_interval"]
+        if self.params["log_destination_type"] == "s3":
+            keys.append("log_destination")
+        else:
+            keys += ["log_group_name", "deliver_logs_permission_arn"]
+        wanted = {key: self.params[key] for key in keys}
         self.replaced = bool(current and self.differences(current, wanted))
         if current and not self.replaced:
             return {**current, **wanted}
@@ -228,19 +228,11 @@ class FlowLog(AWSResource):
         return [key for key in REPLACED if key in planned and current.get(key) not in (None, planned[key])]
 
     def create(self, planned):
-        params = self.params
         request = {
-            "ResourceIds": [params["resource_id"]],
-            "ResourceType": params["resource_type"],
-            "TrafficType": params["traffic_type"],
-            "LogDestinationType": params["log_destination_type"],
-            "MaxAggregationInterval": params["max_aggregation_interval"],
+            "ResourceIds": [self.params["resource_id"]],
+            "ResourceType": self.params["resource_type"],
+            **{api: planned[key] for key, api in API_NAMES.items() if key in planned},
         }
-        if params["log_destination_type"] == "s3":
-            request["LogDestination"] = params["log_destination"]
-        else:
-            request["LogGroupName"] = params["log_group_name"]
-            request["DeliverLogsPermissionArn"] = params["deliver_logs_permission_arn"]
         if settable(planned["tags"]):
             tags = ansible_dict_to_boto3_tag_list(settable(planned["tags"]))
             request["TagSpecifications"] = [{"ResourceType": "vpc-flow-log", "Tags": tags}]

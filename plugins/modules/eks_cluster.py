@@ -82,14 +82,9 @@ notes:
   - EKS runs one update of a cluster at a time; with O(wait=true) each update is waited for (the
     cluster C(ACTIVE) again) before the next.
   - A cluster with node groups cannot be deleted; delete them first.
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - giftcrypto.platform.aws_resource.state
-  - giftcrypto.platform.aws_resource.wait
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  giftcrypto.platform.aws_resource.wait, amazon.aws.common.modules, amazon.aws.region.modules,
+  amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -116,18 +111,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the cluster (the collection's result contract).
+  description:
+    - What the run did or would do to the cluster; one C(update) may be several EKS updates, one at
+      a time.
   returned: always
   type: str
   sample: update
 changes:
-  description: The cluster's settings that differ, as named in RV(cluster) (C(tags) for its tags).
+  description: The settings that differ, as named in RV(cluster) (C(tags) for its tags).
   returned: always
   type: list
   elements: str
   sample: [logging_types, endpoint_public_access, public_access_cidrs]
 unverified:
-  description: What the run could not verify (nothing, for a cluster).
+  description: Always empty for a cluster.
   returned: always
   type: list
   elements: str
@@ -201,7 +198,7 @@ cluster:
       type: list
       elements: str
     tags:
-      description: Tags.
+      description: Tags of the cluster.
       type: dict
 """
 
@@ -248,6 +245,7 @@ class Cluster(AWSResource):
     service = "eks"
     resource = "cluster"
     noun = "EKS cluster"
+    named_by = "name"
     shared = ("state", "tags", "purge_tags", "wait", "wait_timeout")
     not_found = ("ResourceNotFoundException",)
     options: ClassVar[dict] = {
@@ -500,9 +498,6 @@ class Cluster(AWSResource):
 
     def outputs(self, view):
         return {"oidc_issuer": (view or self.before).get("oidc_issuer", "")}
-
-    def name(self, view):
-        return self.params["name"]
 
 
 def main():

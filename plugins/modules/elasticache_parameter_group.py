@@ -35,13 +35,8 @@ options:
 notes:
   - C(ModifyCacheParameterGroup) takes at most 20 parameters a call; longer lists are sent in batches.
   - RV(changes) names each parameter that differs as C(parameters.<name>).
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - giftcrypto.platform.aws_resource.state
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -57,18 +52,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the group (the collection's result contract).
+  description: What the run did or would do to the parameter group (the collection's result contract).
   returned: always
   type: str
   sample: update
 changes:
-  description: What differs, each parameter as C(parameters.<name>) (C(tags) for the tags).
+  description: Each parameter that differs as C(parameters.<name>), and C(tags) for the tags.
   returned: always
   type: list
   elements: str
   sample: [parameters.maxmemory-policy]
 unverified:
-  description: What the run could not verify (nothing, for a parameter group).
+  description: Always empty, every parameter the options list is read, and the tags.
   returned: always
   type: list
   elements: str
@@ -129,6 +124,7 @@ class ParameterGroup(AWSResource):
     service = "elasticache"
     resource = "parameter_group"
     noun = "cache parameter group"
+    named_by = "name"
     shared = ("state", "tags", "purge_tags")
     not_found = ("CacheParameterGroupNotFound", "CacheParameterGroupNotFoundFault")
     options: ClassVar[dict] = {
@@ -243,9 +239,6 @@ class ParameterGroup(AWSResource):
 
     def outputs(self, view):
         return {"parameters": view.get("parameters", {})}
-
-    def name(self, view):
-        return self.params["name"]
 
 
 def main():

@@ -134,13 +134,8 @@ notes:
     cannot be changed in place; a difference is refused with a message instead of a silent no-op.
   - A group whose status is C(deleting) counts as absent; O(state=present) refuses to recreate it
     until the deletion has finished.
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - giftcrypto.platform.aws_resource.state
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -174,7 +169,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the group (the collection's result contract).
+  description:
+    - What the run did or would do to the replication group; C(create) waits for it when O(wait)
+      says so.
   returned: always
   type: str
   sample: update
@@ -279,7 +276,7 @@ replication_group:
       description: Subnet group of the primary; null when the API did not describe it.
       type: str
     tags:
-      description: Tags.
+      description: Tags of the group, as ListTagsForResource gives them.
       type: dict
 """
 
@@ -347,6 +344,7 @@ class ReplicationGroup(AWSResource):
     service = "elasticache"
     resource = "replication_group"
     noun = "replication group"
+    named_by = "replication_group_id"
     shared = ("state", "tags", "purge_tags", "wait", "wait_timeout")
     not_found = ("ReplicationGroupNotFoundFault", "ReplicationGroupNotFound")
     options: ClassVar[dict] = {
@@ -666,9 +664,6 @@ class ReplicationGroup(AWSResource):
             self.poll(lambda view: not view and not self.deleting, "deleted", delay=15)
         elif self.created:
             self.poll(lambda view: view.get("status") == "available", "available", delay=15)
-
-    def name(self, view):
-        return self.params["replication_group_id"]
 
 
 def main():

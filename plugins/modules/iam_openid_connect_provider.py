@@ -38,13 +38,8 @@ options:
         with its own trusted CAs (EKS, GitHub Actions).
     type: list
     elements: str
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - giftcrypto.platform.aws_resource.state
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -68,18 +63,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the provider (the collection's result contract).
+  description: What the run did or would do to the provider (create, update, delete or none).
   returned: always
   type: str
   sample: update
 changes:
-  description: The provider's settings that differ (C(tags) for its tags).
+  description: Of C(client_ids), C(thumbprints) and C(tags), what differs.
   returned: always
   type: list
   elements: str
   sample: [thumbprints]
 unverified:
-  description: What the run could not verify (nothing, for a provider).
+  description: Always empty, since the provider and its tags are read whole on each run.
   returned: always
   type: list
   elements: str

@@ -37,12 +37,8 @@ options:
         AWS cannot change it on a running replication (a different value gives a warning).
     type: int
     default: 7
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - giftcrypto.platform.aws_resource.state
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -62,20 +58,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description:
-    - What the run did or would do (the collection's result contract).
-    - C(create) for a start, C(delete) for a stop.
+  description: C(create) for a start of the replication, C(delete) for a stop, otherwise C(none).
   returned: always
   type: str
   sample: create
 changes:
-  description: The settings that differ (all of them for a start).
+  description: Every setting for a start; never anything else, nothing changes in place.
   returned: always
   type: list
   elements: str
   sample: []
 unverified:
-  description: What the run could not verify (nothing, for a replication).
+  description: Always empty.
   returned: always
   type: list
   elements: str

@@ -43,12 +43,8 @@ notes:
   - Tags are read with C(ListTagsForResource) only when O(tags) is set; unset, they are neither
     read nor changed (and the view has no C(tags)).
   - A subscription in state C(DELETING) or C(FAILED) counts as absent and is requested again.
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, amazon.aws.common.modules,
+  amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -70,18 +66,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the hub (the collection's result contract).
+  description: What the run did or would do; C(create) enables Security Hub, C(delete) disables it.
   returned: always
   type: str
   sample: update
 changes:
-  description: The hub's settings that differ (C(standards), C(tags)).
+  description: What differs, of C(standards) and C(tags).
   returned: always
   type: list
   elements: str
   sample: [standards]
 unverified:
-  description: What the run could not verify (nothing, for the hub).
+  description: Empty, what is managed is read.
   returned: always
   type: list
   elements: str

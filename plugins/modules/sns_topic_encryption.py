@@ -34,11 +34,8 @@ options:
     required: true
 notes:
   - Tags are not this module's, C(community.aws.sns_topic) manages them.
-extends_documentation_fragment:
-  - giftcrypto.platform.aws_resource
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, amazon.aws.common.modules,
+  amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -60,18 +57,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 planned:
-  description: What the run did or would do to the topic's key (the collection's result contract).
+  description:
+    - C(update) when the topic's key changes; C(create) only in a check run before the topic exists
+      (a real run then fails).
   returned: always
   type: str
   sample: update
 changes:
-  description: The settings that differ (C(kms_master_key_id)).
+  description: C(kms_master_key_id) when the key differs.
   returned: always
   type: list
   elements: str
   sample: [kms_master_key_id]
 unverified:
-  description: What the run could not verify (in check mode, a topic that does not exist yet).
+  description: In check mode, the topic when it does not exist yet.
   returned: always
   type: list
   elements: str
@@ -108,6 +107,7 @@ class Encryption(AWSResource):
     service = "sns"
     resource = "encryption"
     noun = "encryption of the topic"
+    named_by = "topic_arn"
     shared = ()
     not_found = ("NotFound",)
     options: ClassVar[dict] = {
@@ -148,9 +148,6 @@ class Encryption(AWSResource):
 
     def outputs(self, view):
         return {"topic_arn": self.params["topic_arn"], "kms_master_key_id": view.get("kms_master_key_id", "")}
-
-    def name(self, view):
-        return self.params["topic_arn"]
 
 
 def main():
