@@ -190,12 +190,7 @@ class AWSResource:
     def or_none(self, codes: tuple[str, ...], method, **kwargs) -> Any:
         """method(aws_retry=True, **kwargs), or None when AWS answers one of codes: for a part of the
         resource that may be missing while the rest exists (a delivery channel, a member cluster)."""
-        try:
-            return method(aws_retry=True, **kwargs)
-        except botocore.exceptions.ClientError as error:
-            if self.is_error(error, *codes):
-                return None
-            raise
+        return self._none_on(codes, method, aws_retry=True, **kwargs)
 
     def is_error(self, error: Exception, *codes: str) -> bool:
         """Whether error is an AWS ClientError with one of codes."""
@@ -208,21 +203,21 @@ class AWSResource:
         label = self.name(view)
         return f" {label}" if label else ""
 
-    def _describe(self) -> Any:
+    def _none_on(self, codes: tuple[str, ...], function, *args, **kwargs) -> Any:
+        """function(*args, **kwargs), or None when it raises a ClientError with one of codes."""
         try:
-            return self.describe()
+            return function(*args, **kwargs)
         except botocore.exceptions.ClientError as error:
-            if self.not_found and self.is_error(error, *self.not_found):
+            if codes and self.is_error(error, *codes):
                 return None
             raise
 
+    def _describe(self) -> Any:
+        return self._none_on(self.not_found, self.describe)
+
     def _delete(self, current: dict[str, Any]) -> None:
         """delete(), where one of the not-found codes means it went meanwhile: the wanted state."""
-        try:
-            self.delete(current)
-        except botocore.exceptions.ClientError as error:
-            if not (self.not_found and self.is_error(error, *self.not_found)):
-                raise
+        self._none_on(self.not_found, self.delete, current)
 
     def _step(self, doing: str, view: dict[str, Any] | None, function, *args):
         """Runs one step of the flow; an AWS error fails the module, saying what it was doing."""

@@ -289,9 +289,7 @@ class Recorder(AWSResource):
             "role_arn": params["role_arn"],
             "all_supported": all_supported,
             # AWS refuses global resource types with a list of types (they are implied by the list).
-            "include_global_resource_types": group["include_global_resource_types"]
-            if all_supported
-            else False,
+            "include_global_resource_types": all_supported and group["include_global_resource_types"],
             "resource_types": [] if all_supported else sorted(group["resource_types"]),
         }
         channel = (current or NOTHING)["delivery_channel"]

@@ -204,6 +204,7 @@ cluster:
 
 import ipaddress
 import re
+from functools import partial
 from typing import ClassVar
 
 from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
@@ -386,12 +387,11 @@ class Cluster(AWSResource):
         else:
             self._refuse(current)
             planned = {**current, "version": self._version(current)}
+        public = params["endpoint_public_access"]
         planned.update(
             endpoint_private_access=params["endpoint_private_access"],
-            endpoint_public_access=params["endpoint_public_access"],
-            public_access_cidrs=sorted(params["public_access_cidrs"])
-            if params["endpoint_public_access"]
-            else [],
+            endpoint_public_access=public,
+            public_access_cidrs=sorted(params["public_access_cidrs"]) if public else [],
             logging_types=[t for t in LOG_TYPES if t in params["logging_types"]],
         )
         if params["secrets_kms_key_arn"]:
@@ -440,33 +440,26 @@ class Cluster(AWSResource):
         self.client.create_cluster(aws_retry=True, **request)
 
     def update(self, current, planned, changes):
-        # EKS runs one update of a cluster at a time: each is waited for before the next.
-        name = self.params["name"]
-        calls = []
+        # EKS runs one update of a cluster at a time: each waits for the one before.
+        name, client = self.params["name"], self.client
+        updates = []
         if "secrets_kms_key_arn" in changes:
-            calls.append(
-                (
-                    self.client.associate_encryption_config,
-                    {"clusterName": name, "encryptionConfig": self._encryption(planned)},
-                )
+            encryption = self._encryption(planned)
+            updates.append(
+                partial(client.associate_encryption_config, clusterName=name, encryptionConfig=encryption)
             )
         if set(ACCESS) & set(changes):
-            calls.append(
-                (
-                    self.client.update_cluster_config,
-                    {"name": name, "resourcesVpcConfig": self._access(planned)},
-                )
+            updates.append(
+                partial(client.update_cluster_config, name=name, resourcesVpcConfig=self._access(planned))
             )
         if "logging_types" in changes:
-            calls.append(
-                (self.client.update_cluster_config, {"name": name, "logging": self._logging(planned)})
-            )
+            updates.append(partial(client.update_cluster_config, name=name, logging=self._logging(planned)))
         if "version" in changes:
-            calls.append((self.client.update_cluster_version, {"name": name, "version": planned["version"]}))
-        for number, (call, request) in enumerate(calls):
+            updates.append(partial(client.update_cluster_version, name=name, version=planned["version"]))
+        for number, call in enumerate(updates):
             if number and self.params["wait"]:
                 self.wait("present")
-            call(aws_retry=True, **request)
+            call(aws_retry=True)
 
     def tag(self, current, to_set, to_unset):
         if to_unset:

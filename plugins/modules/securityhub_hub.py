@@ -156,9 +156,8 @@ class Hub(AWSResource):
     def describe(self):
         hub = self.client.describe_hub(aws_retry=True)
         if self.params["tags"] is not None:
-            hub["Tags"] = self.client.list_tags_for_resource(aws_retry=True, ResourceArn=hub["HubArn"])[
-                "Tags"
-            ]
+            tags = self.client.list_tags_for_resource(aws_retry=True, ResourceArn=hub["HubArn"])
+            hub["Tags"] = tags["Tags"]
         if self.params["standards"] is not None:
             found = self.paginate("get_enabled_standards")["StandardsSubscriptions"]
             self.subscriptions = [s for s in found if s.get("StandardsStatus") not in INACTIVE]
@@ -184,15 +183,14 @@ class Hub(AWSResource):
         current = current or {"hub_arn": ""}
         planned = {"hub_arn": current["hub_arn"]}
         if self.params["tags"] is not None:
-            planned["tags"] = plan_tags(current.get("tags"), self.params["tags"], self.params["purge_tags"])[
-                0
-            ]
+            planned["tags"], _, _ = plan_tags(
+                current.get("tags"), self.params["tags"], self.params["purge_tags"]
+            )
         if self.params["standards"] is not None:
             wanted = {self._standard_arn(s, current["hub_arn"]) for s in self.params["standards"]}
-            kept = set(current.get("standards") or [])
-            planned["standards"] = sorted(
-                wanted | (kept & wanted if self.params["purge_standards"] else kept)
-            )
+            if not self.params["purge_standards"]:
+                wanted |= set(current.get("standards") or [])
+            planned["standards"] = sorted(wanted)
         return planned
 
     def differences(self, current, planned):
