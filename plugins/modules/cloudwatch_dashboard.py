@@ -161,7 +161,8 @@ class Dashboard(AWSResource):
 
     def __init__(self, module=None):
         super().__init__(module)
-        self.messages = []
+        self.body = None  # the body as data, from validate()
+        self.messages = []  # what PutDashboard said about the body
 
     def validate(self):
         problems = {}
