@@ -156,7 +156,10 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
         ({"endpoint_public_access": True, "public_access_cidrs": ["10.0.0.300/8"]}, "is not a network"),
         ({"endpoint_private_access": False}, "the API would be unreachable"),
         ({"version": "v1.30"}, "version: a Kubernetes version such as 1.30, got v1.30"),
-        ({"secrets_kms_key_arn": "alias/eks"}, "secrets_kms_key_arn: the ARN of a KMS key"),
+        (
+            {"secrets_kms_key_arn": "alias/eks"},  # pragma: allowlist secret
+            "secrets_kms_key_arn: the ARN of a KMS key",
+        ),
         (
             {"name": "-bad"},
             "name: a letter or digit then up to 99 letters, digits, hyphens or underscores, got -bad",
