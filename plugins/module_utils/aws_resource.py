@@ -15,7 +15,7 @@ The flow of a run::
     validate()  -> problems, named by option: fail before any API call
     describe()  -> the raw answer, or None (absent: None, or an error code in ``not_found``)
     view()      -> the comparable view of the resource (what the result and the diff show)
-    state=absent:  delete() when it exists, wait("absent")
+    state=absent:  delete() when it exists (a not-found code from it: gone meanwhile), wait("absent")
     state=present: plan() the view to reach, differences() with the current view, tags planned
                    with compare_aws_tags; check mode exits here with the plan; otherwise
                    create() or update() and tag(), wait("present"), describe() again
@@ -87,6 +87,8 @@ class AWSResource:
     module_kwargs: ClassVar[dict[str, Any]] = {}
     #: whether create() sets the tags itself (otherwise the base calls tag() after creating)
     tags_on_create: ClassVar[bool] = True
+    #: the option that names the resource in messages (``name()`` by default)
+    named_by: ClassVar[str] = ""
 
     def __init__(self, module: AnsibleAWSModule | None = None) -> None:
         spec = {name: dict(SHARED_OPTIONS[name]) for name in self.shared}
@@ -96,6 +98,8 @@ class AWSResource:
         )
         self.params = self.module.params
         self.unverified: list[str] = []
+        #: the view read at the start of the run ({} when absent): what a deletion's outputs() may name
+        self.before: dict[str, Any] = {}
         self._client = None
 
     @property
@@ -152,8 +156,9 @@ class AWSResource:
         return {}
 
     def name(self, view: dict[str, Any] | None) -> str:
-        """How messages name this resource (``the <noun> <name>``)."""
-        return ""
+        """How messages name this resource (``the <noun> <name>``); view is None before the first read
+        (a resource found by its options can still be named from them); by default, the option named_by."""
+        return str(self.params.get(self.named_by) or "") if self.named_by else ""
 
     # --- helpers for the hooks ---------------------------------------------------------------------
 
@@ -182,6 +187,11 @@ class AWSResource:
 
         return pages()
 
+    def or_none(self, codes: tuple[str, ...], method, **kwargs) -> Any:
+        """method(aws_retry=True, **kwargs), or None when AWS answers one of codes: for a part of the
+        resource that may be missing while the rest exists (a delivery channel, a member cluster)."""
+        return self._none_on(codes, method, aws_retry=True, **kwargs)
+
     def is_error(self, error: Exception, *codes: str) -> bool:
         """Whether error is an AWS ClientError with one of codes."""
         response = getattr(error, "response", None) or {}
@@ -190,16 +200,24 @@ class AWSResource:
     # --- the flow ----------------------------------------------------------------------------------
 
     def _called(self, view: dict[str, Any] | None) -> str:
-        label = self.name(view) if view is not None else ""
+        label = self.name(view)
         return f" {label}" if label else ""
 
-    def _describe(self) -> Any:
+    def _none_on(self, codes: tuple[str, ...], function, *args, **kwargs) -> Any:
+        """function(*args, **kwargs), or None when it raises a ClientError with one of codes."""
         try:
-            return self.describe()
+            return function(*args, **kwargs)
         except botocore.exceptions.ClientError as error:
-            if self.not_found and self.is_error(error, *self.not_found):
+            if codes and self.is_error(error, *codes):
                 return None
             raise
+
+    def _describe(self) -> Any:
+        return self._none_on(self.not_found, self.describe)
+
+    def _delete(self, current: dict[str, Any]) -> None:
+        """delete(), where one of the not-found codes means it went meanwhile: the wanted state."""
+        self._none_on(self.not_found, self.delete, current)
 
     def _step(self, doing: str, view: dict[str, Any] | None, function, *args):
         """Runs one step of the flow; an AWS error fails the module, saying what it was doing."""
@@ -234,7 +252,7 @@ class AWSResource:
         if problems:
             listed = "; ".join(f"{option}: {problem}" for option, problem in problems.items())
             self.module.fail_json(msg=f"Refused before any change: {listed}", problems=problems)
-        before = self._read("Read", None)
+        before = self.before = self._read("Read", None)
         if self.params.get("state", "present") == "absent":
             self._absent(before)
         self._present(before)
@@ -243,7 +261,7 @@ class AWSResource:
         if not before:
             self._exit("none", {}, {}, [])
         if not self.module.check_mode:
-            self._step("Delete", before, self.delete, before)
+            self._step("Delete", before, self._delete, before)
             if self.params.get("wait", True):
                 self._step("Wait for the deletion of", before, self.wait, "absent")
         self._exit("delete", before, {}, sorted(before))

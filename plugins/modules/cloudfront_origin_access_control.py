@@ -35,22 +35,11 @@ options:
     type: str
     choices: [always, never, no-override]
     default: always
-  state:
-    description: Whether the origin access control exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports what would be created, changed or deleted without calling a write API.
-  - Supports diff.
   - The signing protocol is always C(sigv4), the only one CloudFront offers.
   - An origin access control still used by a distribution cannot be deleted (CloudFront refuses).
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -61,125 +50,133 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: What the run did or would do to the origin access control (updated in place, with its ETag).
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: Its settings that differ.
+  returned: always
+  type: list
+  elements: str
+  sample: [description]
+unverified:
+  description: Always empty, nothing of it goes unread.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 id:
   description: ID of the origin access control (empty when absent, or in check mode before it exists).
   returned: always
   type: str
   sample: E2QWRUHAPOMQZL
 origin_access_control:
-  description: Its configuration as compared by the module; empty when absent.
+  description: Its configuration as compared by the module (planned, in check mode); empty when absent.
   returned: always
   type: dict
   sample: {id: E2QWRUHAPOMQZL, name: assets, description: "", origin_type: s3,
            signing_behavior: always, signing_protocol: sigv4}
 """
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from typing import ClassVar
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSResource, run
 
 
-def _normalize(oac_id, config):
-    if not config:
-        return {}
-    return {
-        "id": oac_id,
-        "name": config["Name"],
-        "description": config.get("Description", "") or "",
-        "origin_type": config["OriginAccessControlOriginType"],
-        "signing_behavior": config["SigningBehavior"],
-        "signing_protocol": config["SigningProtocol"],
+class OriginAccessControl(AWSResource):
+    service = "cloudfront"
+    resource = "origin_access_control"
+    noun = "origin access control"
+    named_by = "name"
+    etag = ""  # of the last answer of GetOriginAccessControl: updates and deletes are conditional on it
+    options: ClassVar[dict] = {
+        "name": {"type": "str", "required": True},
+        "description": {"type": "str", "default": ""},
+        "origin_type": {
+            "type": "str",
+            "default": "s3",
+            "choices": ["s3", "mediastore", "mediapackagev2", "lambda"],
+        },
+        "signing_behavior": {
+            "type": "str",
+            "default": "always",
+            "choices": ["always", "never", "no-override"],
+        },
     }
 
+    def validate(self):
+        problems = {}
+        name = self.params["name"]
+        if not 1 <= len(name) <= 64 or any(c.isspace() or not c.isprintable() for c in name):
+            problems["name"] = f"1 to 64 printable characters without spaces, got {name!r}"
+        if len(self.params["description"]) > 256:
+            problems["description"] = "at most 256 characters"
+        return problems
 
-def _find(client, name):
-    marker = None
-    while True:
-        kwargs = {"Marker": marker} if marker else {}
-        page = client.list_origin_access_controls(aws_retry=True, **kwargs)["OriginAccessControlList"]
-        for item in page.get("Items") or []:
-            if item["Name"] == name:
-                return item["Id"]
-        marker = page.get("NextMarker")
-        if not page.get("IsTruncated") or not marker:
-            return ""
+    def describe(self):
+        found = self.paginate("list_origin_access_controls")["OriginAccessControlList"]
+        for item in found.get("Items") or []:
+            if item["Name"] == self.params["name"]:
+                answer = self.client.get_origin_access_control(aws_retry=True, Id=item["Id"])
+                self.etag = answer.get("ETag", "")
+                return answer["OriginAccessControl"]
+        return None
 
+    def view(self, described):
+        config = described["OriginAccessControlConfig"]
+        return {
+            "id": described["Id"],
+            "name": config["Name"],
+            "description": config.get("Description") or "",
+            "origin_type": config["OriginAccessControlOriginType"],
+            "signing_behavior": config["SigningBehavior"],
+            "signing_protocol": config["SigningProtocol"],
+        }
 
-def _config(params):
-    return {
-        "Name": params["name"],
-        "Description": params["description"],
-        "SigningProtocol": "sigv4",
-        "SigningBehavior": params["signing_behavior"],
-        "OriginAccessControlOriginType": params["origin_type"],
-    }
+    def plan(self, current):
+        return {
+            "id": (current or {}).get("id", ""),
+            "name": self.params["name"],
+            "description": self.params["description"],
+            "origin_type": self.params["origin_type"],
+            "signing_behavior": self.params["signing_behavior"],
+            "signing_protocol": "sigv4",
+        }
+
+    @staticmethod
+    def _config(planned):
+        return {
+            "Name": planned["name"],
+            "Description": planned["description"],
+            "SigningProtocol": planned["signing_protocol"],
+            "SigningBehavior": planned["signing_behavior"],
+            "OriginAccessControlOriginType": planned["origin_type"],
+        }
+
+    def create(self, planned):
+        self.client.create_origin_access_control(
+            aws_retry=True, OriginAccessControlConfig=self._config(planned)
+        )
+
+    def update(self, current, planned, changes):
+        self.client.update_origin_access_control(
+            aws_retry=True,
+            Id=current["id"],
+            IfMatch=self.etag,
+            OriginAccessControlConfig=self._config(planned),
+        )
+
+    def delete(self, current):
+        self.client.delete_origin_access_control(aws_retry=True, Id=current["id"], IfMatch=self.etag)
+
+    def outputs(self, view):
+        return {"id": view.get("id", "")}
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        description=dict(type="str", default=""),
-        origin_type=dict(type="str", default="s3", choices=["s3", "mediastore", "mediapackagev2", "lambda"]),
-        signing_behavior=dict(type="str", default="always", choices=["always", "never", "no-override"]),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    if not 1 <= len(params["name"]) <= 64 or any(c.isspace() or not c.isprintable() for c in params["name"]):
-        module.fail_json(msg=f"name={params['name']!r}: 1 to 64 printable characters without spaces")
-    if len(params["description"]) > 256:
-        module.fail_json(msg="description: at most 256 characters")
-    client = module.client("cloudfront", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-
-    try:
-        oac_id = _find(client, params["name"])
-        etag, before = "", {}
-        if oac_id:
-            answer = client.get_origin_access_control(aws_retry=True, Id=oac_id)
-            etag = answer.get("ETag", "")
-            before = _normalize(oac_id, answer["OriginAccessControl"]["OriginAccessControlConfig"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the origin access control {params['name']}")
-
-    if params["state"] == "absent":
-        if oac_id and not module.check_mode:
-            try:
-                client.delete_origin_access_control(aws_retry=True, Id=oac_id, IfMatch=etag)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Could not delete the origin access control {params['name']}")
-        module.exit_json(
-            changed=bool(oac_id), id="", origin_access_control={}, diff={"before": before, "after": {}}
-        )
-
-    wanted = _normalize(oac_id, _config(params))
-    if before == wanted:
-        module.exit_json(
-            changed=False, id=oac_id, origin_access_control=before, diff={"before": before, "after": before}
-        )
-    if module.check_mode:
-        module.exit_json(
-            changed=True, id=oac_id, origin_access_control={}, diff={"before": before, "after": wanted}
-        )
-    try:
-        if oac_id:
-            answer = client.update_origin_access_control(
-                aws_retry=True, Id=oac_id, IfMatch=etag, OriginAccessControlConfig=_config(params)
-            )
-        else:
-            answer = client.create_origin_access_control(
-                aws_retry=True, OriginAccessControlConfig=_config(params)
-            )
-        oac = answer["OriginAccessControl"]
-        after = _normalize(oac["Id"], oac["OriginAccessControlConfig"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not write the origin access control {params['name']}")
-    module.exit_json(
-        changed=True, id=after["id"], origin_access_control=after, diff={"before": before, "after": after}
-    )
+    run(OriginAccessControl)
 
 
 if __name__ == "__main__":

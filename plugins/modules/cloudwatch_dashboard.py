@@ -32,24 +32,12 @@ options:
       - Required when O(state=present).
     type: raw
     aliases: [dashboard_body]
-  state:
-    description: Whether the dashboard exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports what would be created, changed or deleted without calling
-    C(PutDashboard) or C(DeleteDashboards).
-  - Supports diff (the body before and after, as indented JSON with sorted keys).
+  - The diff shows the body as data (key order and whitespace do not count).
   - Dashboards are global to the account (their ARN has no region), but the API is regional.
   - CloudWatch dashboards take no tags.
-  - Calls are retried with a jittered exponential backoff when CloudWatch throttles them.
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -81,6 +69,31 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: What the run did (in check mode, would do) to the dashboard; C(update) stores a new body.
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: The settings that differ (only C(body) can).
+  returned: always
+  type: list
+  elements: str
+  sample: [body]
+unverified:
+  description: Always empty, a run reads all of a dashboard.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+dashboard:
+  description: The dashboard after the run (planned, in check mode); empty when absent.
+  returned: always
+  type: dict
+  sample:
+    name: giftcrypto-production-overview
+    arn: arn:aws:cloudwatch::123456789012:dashboard/giftcrypto-production-overview
+    body: {widgets: []}
 name:
   description: Name of the dashboard.
   returned: always
@@ -110,20 +123,12 @@ validation_messages:
 
 import json
 import re
-
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from typing import ClassVar
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSResource, run
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-# GetDashboard and DeleteDashboards answer ResourceNotFound (the DashboardNotFoundError fault).
-NOT_FOUND = ["ResourceNotFound", "ResourceNotFoundException", "DashboardNotFoundError"]
 
 
 def parse_body(value):
@@ -133,92 +138,79 @@ def parse_body(value):
         text = value if isinstance(value, (str, bytes)) else json.dumps(value)
         body = json.loads(text)
     except (TypeError, ValueError) as e:
-        return None, f"body is not valid JSON: {e}"
+        return None, f"not valid JSON: {e}"
     if not isinstance(body, dict):
-        return None, f"body must be a JSON object with a widgets list, not {type(body).__name__}"
+        return None, f"must be a JSON object with a widgets list, not {type(body).__name__}"
     if not isinstance(body.get("widgets"), list):
-        return None, "body must be a JSON object with a widgets list"
+        return None, "must be a JSON object with a widgets list"
     return body, None
 
 
-def _pretty(body):
-    return json.dumps(body, indent=2, sort_keys=True) + "\n" if body else ""
+class Dashboard(AWSResource):
+    service = "cloudwatch"
+    resource = "dashboard"
+    noun = "CloudWatch dashboard"
+    named_by = "name"
+    # GetDashboard and DeleteDashboards answer ResourceNotFound (the DashboardNotFoundError fault).
+    not_found = ("ResourceNotFound", "ResourceNotFoundException", "DashboardNotFoundError")
+    options: ClassVar[dict] = {
+        "name": {"type": "str", "required": True, "aliases": ["dashboard_name"]},
+        "body": {"type": "raw", "aliases": ["dashboard_body"]},
+    }
+    module_kwargs: ClassVar[dict] = {"required_if": [["state", "present", ["body"]]]}
 
+    def __init__(self, module=None):
+        super().__init__(module)
+        self.body = None  # the body as data, from validate()
+        self.messages = []  # what PutDashboard said about the body
 
-def _find(client, name):
-    """(arn, body) of the dashboard, or ("", None) when it does not exist."""
-    try:
-        found = client.get_dashboard(aws_retry=True, DashboardName=name)
-    except is_boto3_error_code(NOT_FOUND):
-        return "", None
-    return found.get("DashboardArn", ""), json.loads(found.get("DashboardBody") or "{}")
+    def validate(self):
+        problems = {}
+        name = self.params["name"]
+        if not NAME_PATTERN.fullmatch(name):
+            problems["name"] = f"up to 255 letters, digits, hyphens or underscores, got {name!r}"
+        if self.params["state"] == "present":
+            self.body, problem = parse_body(self.params["body"])
+            if problem:
+                problems["body"] = problem
+        return problems
+
+    def describe(self):
+        return self.client.get_dashboard(aws_retry=True, DashboardName=self.params["name"])
+
+    def view(self, described):
+        return {
+            "name": self.params["name"],
+            "arn": described.get("DashboardArn", ""),
+            "body": json.loads(described.get("DashboardBody") or "{}"),
+        }
+
+    def plan(self, current):
+        return {"name": self.params["name"], "arn": (current or {}).get("arn", ""), "body": self.body}
+
+    def create(self, planned):
+        answer = self.client.put_dashboard(
+            aws_retry=True, DashboardName=self.params["name"], DashboardBody=json.dumps(planned["body"])
+        )
+        self.messages = [camel_dict_to_snake_dict(m) for m in answer.get("DashboardValidationMessages") or []]
+
+    def update(self, current, planned, changes):
+        self.create(planned)
+
+    def delete(self, current):
+        self.client.delete_dashboards(aws_retry=True, DashboardNames=[self.params["name"]])
+
+    def outputs(self, view):
+        return {
+            "name": self.params["name"],
+            "arn": view.get("arn", ""),
+            "body": view.get("body", {}),
+            "validation_messages": self.messages,
+        }
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True, aliases=["dashboard_name"]),
-        body=dict(type="raw", aliases=["dashboard_body"]),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(
-        argument_spec=argument_spec,
-        required_if=[["state", "present", ["body"]]],
-        supports_check_mode=True,
-    )
-    name = module.params["name"]
-    state = module.params["state"]
-    if not NAME_PATTERN.fullmatch(name):
-        module.fail_json(msg=f"name={name}: up to 255 letters, digits, hyphens or underscores")
-    wanted = None
-    if state == "present":
-        wanted, problem = parse_body(module.params["body"])
-        if problem:
-            module.fail_json(msg=f"Refused the body of the dashboard {name}: {problem}")
-
-    client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-    try:
-        arn, have = _find(client, name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the dashboard {name}")
-
-    if state == "absent":
-        changed = have is not None
-        if changed and not module.check_mode:
-            try:
-                client.delete_dashboards(aws_retry=True, DashboardNames=[name])
-            except is_boto3_error_code(NOT_FOUND):
-                pass  # deleted meanwhile: the wanted state
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-                module.fail_json_aws(e, msg=f"Could not delete the dashboard {name}")
-        module.exit_json(
-            changed=changed,
-            name=name,
-            arn="",
-            body={},
-            validation_messages=[],
-            diff={"before": _pretty(have), "after": ""},
-        )
-
-    changed = have != wanted
-    messages = []
-    if changed and not module.check_mode:
-        try:
-            text = json.dumps(wanted)
-            answer = client.put_dashboard(aws_retry=True, DashboardName=name, DashboardBody=text)
-            messages = [camel_dict_to_snake_dict(m) for m in answer.get("DashboardValidationMessages") or []]
-            arn, stored = _find(client, name)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not store the dashboard {name}")
-        wanted = stored if stored is not None else wanted
-    after = wanted if changed else have
-    module.exit_json(
-        changed=changed,
-        name=name,
-        arn=arn,
-        body=after,
-        validation_messages=messages,
-        diff={"before": _pretty(have), "after": _pretty(after)},
-    )
+    run(Dashboard)
 
 
 if __name__ == "__main__":

@@ -90,16 +90,10 @@ options:
     choices: [present, absent]
     default: present
 notes:
-  - Supports check mode, which reports what would be created, changed, started or stopped without
-    calling a write API.
-  - Supports diff (the recorder, the delivery channel and the recording status before and after).
+  - The view (RV(configuration)) holds the recorder, the delivery channel and the recording status.
   - Recorders and delivery channels carry no tags.
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, amazon.aws.common.modules,
+  amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -126,6 +120,29 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: What the run did or would do to the recorder, its delivery channel and its recording.
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: Which of C(recorder), C(delivery_channel) and C(recording) differ.
+  returned: always
+  type: list
+  elements: str
+  sample: [delivery_channel]
+unverified:
+  description: Always empty, as the recorder, its channel and its status are read on every run.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+configuration:
+  description:
+    - The recorder, its delivery channel and whether it records, after the run (planned, in check
+      mode); empty when absent. The same as RV(recorder), RV(delivery_channel) and RV(recording).
+  returned: always
+  type: dict
 recorder:
   description: The recorder as compared by the module; empty when absent.
   returned: always
@@ -153,14 +170,12 @@ recording:
   type: bool
 """
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from typing import ClassVar
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSResource, run
+
+FREQUENCIES = ["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"]
+NOTHING = {"recorder": {}, "delivery_channel": {}, "recording": False}
 
 
 def _recorder_view(recorder):
@@ -190,204 +205,170 @@ def _channel_view(channel):
     }
 
 
-def _wanted_recorder(params):
-    group = params["recording_group"]
-    all_supported = group["all_supported"]
-    return {
-        "name": params["name"],
-        "role_arn": params["role_arn"],
-        "all_supported": all_supported,
-        # AWS refuses global resource types with a list of types (they are implied by the list).
-        "include_global_resource_types": group["include_global_resource_types"] if all_supported else False,
-        "resource_types": [] if all_supported else sorted(group["resource_types"]),
-    }
-
-
-def _wanted_channel(params):
-    channel = params["delivery_channel"]
-    if channel is None:
-        return None
-    return {
-        "name": channel["name"],
-        "s3_bucket_name": channel["s3_bucket_name"],
-        "s3_key_prefix": channel["s3_key_prefix"] or "",
-        "s3_kms_key_arn": channel["s3_kms_key_arn"] or "",
-        "sns_topic_arn": channel["sns_topic_arn"] or "",
-        "delivery_frequency": channel["delivery_frequency"],
-    }
-
-
-def _put_recorder(client, wanted):
-    group = {"allSupported": wanted["all_supported"]}
-    if wanted["all_supported"]:
-        group["includeGlobalResourceTypes"] = wanted["include_global_resource_types"]
-    else:
-        group["resourceTypes"] = wanted["resource_types"]
-    client.put_configuration_recorder(
-        aws_retry=True,
-        ConfigurationRecorder={
-            "name": wanted["name"],
-            "roleARN": wanted["role_arn"],
-            "recordingGroup": group,
+class Recorder(AWSResource):
+    service = "config"
+    resource = "configuration"
+    noun = "AWS Config recorder"
+    named_by = "name"
+    options: ClassVar[dict] = {
+        "name": {"type": "str", "default": "default"},
+        "role_arn": {"type": "str"},
+        "recording_group": {
+            "type": "dict",
+            "default": {},
+            "options": {
+                "all_supported": {"type": "bool", "default": True},
+                "include_global_resource_types": {"type": "bool", "default": True},
+                "resource_types": {"type": "list", "elements": "str", "default": []},
+            },
         },
-    )
-
-
-def _put_channel(client, wanted):
-    channel = {
-        "name": wanted["name"],
-        "s3BucketName": wanted["s3_bucket_name"],
-        "configSnapshotDeliveryProperties": {"deliveryFrequency": wanted["delivery_frequency"]},
+        "delivery_channel": {
+            "type": "dict",
+            "options": {
+                "name": {"type": "str", "default": "default"},
+                "s3_bucket_name": {"type": "str", "required": True},
+                "s3_key_prefix": {"type": "str"},
+                "s3_kms_key_arn": {"type": "str"},
+                "sns_topic_arn": {"type": "str"},
+                "delivery_frequency": {"type": "str", "default": "TwentyFour_Hours", "choices": FREQUENCIES},
+            },
+        },
+        "recording": {"type": "bool", "default": True},
     }
-    for key, api_key in (
-        ("s3_key_prefix", "s3KeyPrefix"),
-        ("s3_kms_key_arn", "s3KmsKeyArn"),
-        ("sns_topic_arn", "snsTopicARN"),
-    ):
-        if wanted[key]:
-            channel[api_key] = wanted[key]
-    client.put_delivery_channel(aws_retry=True, DeliveryChannel=channel)
+    module_kwargs: ClassVar[dict] = {"required_if": [("state", "present", ["role_arn"])]}
 
+    def validate(self):
+        problems = {}
+        if self.params["state"] == "present":
+            group = self.params["recording_group"]
+            if not group["all_supported"] and not group["resource_types"]:
+                problems["recording_group.resource_types"] = (
+                    "required when recording_group.all_supported is false"
+                )
+            if self.params["recording"] and self.params["delivery_channel"] is None:
+                problems["delivery_channel"] = "required to record: AWS Config cannot start without one"
+        return problems
 
-def _describe(client, name, channel_name):
-    try:
-        recorders = client.describe_configuration_recorders(aws_retry=True, ConfigurationRecorderNames=[name])
-        recorder = recorders["ConfigurationRecorders"][0]
-        statuses = client.describe_configuration_recorder_status(
+    def describe(self):
+        name = self.params["name"]
+        channel_name = (self.params["delivery_channel"] or {}).get("name") or "default"
+        recorders = self.or_none(
+            ("NoSuchConfigurationRecorderException",),
+            self.client.describe_configuration_recorders,
+            ConfigurationRecorderNames=[name],
+        )
+        statuses = recorders and self.client.describe_configuration_recorder_status(
             aws_retry=True, ConfigurationRecorderNames=[name]
         )
-        recording = bool(statuses["ConfigurationRecordersStatus"][0].get("recording"))
-    except is_boto3_error_code("NoSuchConfigurationRecorderException"):
-        recorder, recording = None, False
-    try:
-        channels = client.describe_delivery_channels(aws_retry=True, DeliveryChannelNames=[channel_name])
-        channel = channels["DeliveryChannels"][0]
-    except is_boto3_error_code("NoSuchDeliveryChannelException"):
-        channel = None
-    return recorder, channel, recording
+        channels = self.or_none(
+            ("NoSuchDeliveryChannelException",),
+            self.client.describe_delivery_channels,
+            DeliveryChannelNames=[channel_name],
+        )
+        if not (recorders or channels):
+            return None
+        return {
+            "recorder": recorders and recorders["ConfigurationRecorders"][0],
+            "channel": channels and channels["DeliveryChannels"][0],
+            "recording": bool(statuses and statuses["ConfigurationRecordersStatus"][0].get("recording")),
+        }
 
+    def view(self, described):
+        return {
+            "recorder": _recorder_view(described["recorder"]),
+            "delivery_channel": _channel_view(described["channel"]),
+            "recording": described["recording"],
+        }
 
-def _absent(module, client, recorder, channel, recording, before):
-    changed = bool(recorder or channel)
-    if changed and not module.check_mode:
-        try:
-            if recording:
-                client.stop_configuration_recorder(aws_retry=True, ConfigurationRecorderName=recorder["name"])
-            if channel:
-                client.delete_delivery_channel(aws_retry=True, DeliveryChannelName=channel["name"])
-            if recorder:
-                client.delete_configuration_recorder(
-                    aws_retry=True, ConfigurationRecorderName=recorder["name"]
-                )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg="Could not delete the Config recorder and its delivery channel")
-    module.exit_json(
-        changed=changed,
-        recorder={},
-        delivery_channel={},
-        recording=False,
-        diff={"before": before, "after": {"recorder": {}, "delivery_channel": {}, "recording": False}},
-    )
+    def plan(self, current):
+        params = self.params
+        group = params["recording_group"]
+        all_supported = group["all_supported"]
+        recorder = {
+            "name": params["name"],
+            "role_arn": params["role_arn"],
+            "all_supported": all_supported,
+            # AWS refuses global resource types with a list of types (they are implied by the list).
+            "include_global_resource_types": all_supported and group["include_global_resource_types"],
+            "resource_types": [] if all_supported else sorted(group["resource_types"]),
+        }
+        channel = (current or NOTHING)["delivery_channel"]
+        wanted = params["delivery_channel"]
+        if wanted is not None:
+            channel = {
+                "name": wanted["name"],
+                "s3_bucket_name": wanted["s3_bucket_name"],
+                "s3_key_prefix": wanted["s3_key_prefix"] or "",
+                "s3_kms_key_arn": wanted["s3_kms_key_arn"] or "",
+                "sns_topic_arn": wanted["sns_topic_arn"] or "",
+                "delivery_frequency": wanted["delivery_frequency"],
+            }
+        return {"recorder": recorder, "delivery_channel": channel, "recording": params["recording"]}
+
+    def _put_recorder(self, recorder):
+        group = {"allSupported": recorder["all_supported"]}
+        if recorder["all_supported"]:
+            group["includeGlobalResourceTypes"] = recorder["include_global_resource_types"]
+        else:
+            group["resourceTypes"] = recorder["resource_types"]
+        self.client.put_configuration_recorder(
+            aws_retry=True,
+            ConfigurationRecorder={
+                "name": recorder["name"],
+                "roleARN": recorder["role_arn"],
+                "recordingGroup": group,
+            },
+        )
+
+    def _put_channel(self, channel):
+        request = {
+            "name": channel["name"],
+            "s3BucketName": channel["s3_bucket_name"],
+            "configSnapshotDeliveryProperties": {"deliveryFrequency": channel["delivery_frequency"]},
+        }
+        for key, api_key in (
+            ("s3_key_prefix", "s3KeyPrefix"),
+            ("s3_kms_key_arn", "s3KmsKeyArn"),
+            ("sns_topic_arn", "snsTopicARN"),
+        ):
+            if channel[key]:
+                request[api_key] = channel[key]
+        self.client.put_delivery_channel(aws_retry=True, DeliveryChannel=request)
+
+    def create(self, planned):
+        self.update(NOTHING, planned, self.differences(NOTHING, planned))
+
+    def update(self, current, planned, changes):
+        # A delivery channel needs the recorder, and the recorder cannot start without a channel.
+        name = self.params["name"]
+        if current["recording"] and not planned["recording"]:
+            self.client.stop_configuration_recorder(aws_retry=True, ConfigurationRecorderName=name)
+        if "recorder" in changes:
+            self._put_recorder(planned["recorder"])
+        if "delivery_channel" in changes:
+            self._put_channel(planned["delivery_channel"])
+        if planned["recording"] and not current["recording"]:
+            self.client.start_configuration_recorder(aws_retry=True, ConfigurationRecorderName=name)
+
+    def delete(self, current):
+        recorder, channel = current["recorder"], current["delivery_channel"]
+        if current["recording"]:
+            self.client.stop_configuration_recorder(
+                aws_retry=True, ConfigurationRecorderName=recorder["name"]
+            )
+        if channel:
+            self.client.delete_delivery_channel(aws_retry=True, DeliveryChannelName=channel["name"])
+        if recorder:
+            self.client.delete_configuration_recorder(
+                aws_retry=True, ConfigurationRecorderName=recorder["name"]
+            )
+
+    def outputs(self, view):
+        return {**NOTHING, **view}
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", default="default"),
-        role_arn=dict(type="str"),
-        recording_group=dict(
-            type="dict",
-            default={},
-            options=dict(
-                all_supported=dict(type="bool", default=True),
-                include_global_resource_types=dict(type="bool", default=True),
-                resource_types=dict(type="list", elements="str", default=[]),
-            ),
-        ),
-        delivery_channel=dict(
-            type="dict",
-            options=dict(
-                name=dict(type="str", default="default"),
-                s3_bucket_name=dict(type="str", required=True),
-                s3_key_prefix=dict(type="str"),
-                s3_kms_key_arn=dict(type="str"),
-                sns_topic_arn=dict(type="str"),
-                delivery_frequency=dict(
-                    type="str",
-                    default="TwentyFour_Hours",
-                    choices=["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"],
-                ),
-            ),
-        ),
-        recording=dict(type="bool", default=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[("state", "present", ["role_arn"])],
-    )
-    params = module.params
-    group = params["recording_group"]
-    if params["state"] == "present":
-        if not group["all_supported"] and not group["resource_types"]:
-            module.fail_json(
-                msg="recording_group.resource_types is required when recording_group.all_supported is false"
-            )
-        if params["recording"] and params["delivery_channel"] is None:
-            module.fail_json(
-                msg="delivery_channel is required to record: AWS Config cannot start without one"
-            )
-    client = module.client("config", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-    channel_name = (params["delivery_channel"] or {}).get("name") or "default"
-
-    try:
-        recorder, channel, recording = _describe(client, params["name"], channel_name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not describe the Config recorder")
-    before = {
-        "recorder": _recorder_view(recorder),
-        "delivery_channel": _channel_view(channel),
-        "recording": recording,
-    }
-
-    if params["state"] == "absent":
-        _absent(module, client, recorder, channel, recording, before)
-
-    wanted_recorder = _wanted_recorder(params)
-    wanted_channel = _wanted_channel(params)
-    recorder_changes = wanted_recorder != before["recorder"]
-    channel_changes = wanted_channel is not None and wanted_channel != before["delivery_channel"]
-    start = params["recording"] and not recording
-    stop = not params["recording"] and recording
-    changed = recorder_changes or channel_changes or start or stop
-    planned = {
-        "recorder": wanted_recorder,
-        "delivery_channel": wanted_channel if wanted_channel is not None else before["delivery_channel"],
-        "recording": params["recording"],
-    }
-
-    if module.check_mode or not changed:
-        after = planned if changed else before
-        module.exit_json(changed=changed, diff={"before": before, "after": after}, **after)
-
-    try:
-        if stop:
-            client.stop_configuration_recorder(aws_retry=True, ConfigurationRecorderName=params["name"])
-        if recorder_changes:
-            _put_recorder(client, wanted_recorder)
-        if channel_changes:
-            _put_channel(client, wanted_channel)
-        if start:
-            client.start_configuration_recorder(aws_retry=True, ConfigurationRecorderName=params["name"])
-        recorder, channel, recording = _describe(client, params["name"], channel_name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not apply the Config recorder {params['name']}")
-    after = {
-        "recorder": _recorder_view(recorder),
-        "delivery_channel": _channel_view(channel),
-        "recording": recording,
-    }
-    module.exit_json(changed=True, diff={"before": before, "after": after}, **after)
+    run(Recorder)
 
 
 if __name__ == "__main__":

@@ -54,16 +54,8 @@ options:
     type: int
     choices: [60, 600]
     default: 600
-  state:
-    description: Whether the flow log exists.
-    type: str
-    choices: [present, absent]
-    default: present
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -84,8 +76,29 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description:
+    - What the run did or would do to the flow log; an C(update) of anything but its tags replaces
+      it.
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: The settings that differ (C(tags) for its tags).
+  returned: always
+  type: list
+  elements: str
+  sample: [traffic_type]
+unverified:
+  description: Nothing, for a flow log (AWS describes all of it, tags included).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 flow_log:
-  description: The flow log as AWS describes it (snake_case); empty when absent or only planned.
+  description:
+    - The flow log as AWS describes it (snake_case) after the run; in check mode, as planned (a
+      flow log to create or a replacement has no C(flow_log_id) yet); empty when absent.
   returned: always
   type: dict
   sample:
@@ -97,238 +110,165 @@ flow_log:
     flow_log_status: ACTIVE
     tags: {Project: GiftCrypto}
 flow_log_id:
-  description: ID of the flow log (empty in check mode before it exists).
+  description: ID of the flow log (empty when absent, or in check mode before it exists).
   returned: always
   type: str
 replaced:
-  description: Whether a flow log with other settings was deleted to create this one.
+  description: Whether a flow log with other settings was (in check mode, would be) replaced by this one.
   returned: always
   type: bool
 """
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from typing import ClassVar
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    AWSResource,
+    ResourceProblem,
+    run,
+    tags_from_list,
 )
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import settable
 
-
-def _describe(client, module):
-    filters = [{"Name": "resource-id", "Values": [module.params["resource_id"]]}]
-    logs = client.describe_flow_logs(aws_retry=True, Filters=filters)["FlowLogs"]
-    wanted = _destination(module)
-    return [log for log in logs if _destination_of(log) == wanted]
-
-
-def _destination(module):
-    params = module.params
-    if params["log_destination_type"] == "s3":
-        return ("s3", params["log_destination"])
-    return ("cloud-watch-logs", params["log_group_name"])
+# The view's settings as CreateFlowLogs names them.
+API_NAMES = {
+    "traffic_type": "TrafficType",
+    "log_destination_type": "LogDestinationType",
+    "max_aggregation_interval": "MaxAggregationInterval",
+    "log_destination": "LogDestination",
+    "log_group_name": "LogGroupName",
+    "deliver_logs_permission_arn": "DeliverLogsPermissionArn",
+}
+# Settings AWS cannot change in place: a difference replaces the flow log.
+REPLACED = ("traffic_type", "max_aggregation_interval", "deliver_logs_permission_arn")
 
 
 def _destination_of(log):
     kind = log.get("LogDestinationType", "cloud-watch-logs")
-    if kind == "s3":
-        return ("s3", log.get("LogDestination"))
-    return (kind, log.get("LogGroupName"))
+    return (kind, log.get("LogDestination") if kind == "s3" else log.get("LogGroupName"))
 
 
-def _differences(log, module):
-    """Settings of an existing flow log that differ from the wanted ones (tags excluded)."""
-    params = module.params
-    wanted = {
-        "TrafficType": params["traffic_type"],
-        "MaxAggregationInterval": params["max_aggregation_interval"],
+class FlowLog(AWSResource):
+    service = "ec2"
+    resource = "flow_log"
+    noun = "VPC flow log"
+    shared = ("state", "tags", "purge_tags")
+    options: ClassVar[dict] = {
+        "resource_id": {"type": "str", "required": True},
+        "resource_type": {"type": "str", "default": "VPC", "choices": ["VPC", "Subnet", "NetworkInterface"]},
+        "traffic_type": {"type": "str", "default": "ALL", "choices": ["ACCEPT", "REJECT", "ALL"]},
+        "log_destination_type": {
+            "type": "str",
+            "default": "cloud-watch-logs",
+            "choices": ["cloud-watch-logs", "s3"],
+        },
+        "log_group_name": {"type": "str"},
+        "log_destination": {"type": "str"},
+        "deliver_logs_permission_arn": {"type": "str"},
+        "max_aggregation_interval": {"type": "int", "default": 600, "choices": [60, 600]},
     }
-    if params["log_destination_type"] == "cloud-watch-logs":
-        wanted["DeliverLogsPermissionArn"] = params["deliver_logs_permission_arn"]
-    return sorted(key for key, value in wanted.items() if log.get(key) not in (None, value))
-
-
-def _wanted_tags(module, have):
-    """The tags the flow log ends up with: O(tags) merged as O(purge_tags) says, or kept when unset."""
-    params = module.params
-    if params["tags"] is None:
-        return dict(have)
-    to_set, to_unset = compare_aws_tags(have, params["tags"], params["purge_tags"])
-    tags = {key: value for key, value in have.items() if key not in to_unset}
-    tags.update(to_set)
-    return tags
-
-
-def _planned(module, tags):
-    """What check mode would create: the wanted settings (no ID, AWS has not assigned one)."""
-    params = module.params
-    planned = {
-        "resource_id": params["resource_id"],
-        "traffic_type": params["traffic_type"],
-        "log_destination_type": params["log_destination_type"],
-        "max_aggregation_interval": params["max_aggregation_interval"],
-        "tags": tags,
-    }
-    if params["log_destination_type"] == "s3":
-        planned["log_destination"] = params["log_destination"]
-    else:
-        planned["log_group_name"] = params["log_group_name"]
-        planned["deliver_logs_permission_arn"] = params["deliver_logs_permission_arn"]
-    return planned
-
-
-def _create(client, module, tags):
-    params = module.params
-    request = {
-        "ResourceIds": [params["resource_id"]],
-        "ResourceType": params["resource_type"],
-        "TrafficType": params["traffic_type"],
-        "LogDestinationType": params["log_destination_type"],
-        "MaxAggregationInterval": params["max_aggregation_interval"],
-    }
-    if params["log_destination_type"] == "s3":
-        request["LogDestination"] = params["log_destination"]
-    else:
-        request["LogGroupName"] = params["log_group_name"]
-        request["DeliverLogsPermissionArn"] = params["deliver_logs_permission_arn"]
-    # Keys under the reserved aws: prefix belong to AWS and cannot be set by a request.
-    tags = {key: value for key, value in tags.items() if not key.startswith("aws:")}
-    if tags:
-        request["TagSpecifications"] = [
-            {"ResourceType": "vpc-flow-log", "Tags": ansible_dict_to_boto3_tag_list(tags)}
+    module_kwargs: ClassVar[dict] = {
+        "required_if": [
+            ("log_destination_type", "cloud-watch-logs", ["log_group_name"]),
+            ("log_destination_type", "s3", ["log_destination"]),
         ]
-    response = client.create_flow_logs(aws_retry=True, **request)
-    if response.get("Unsuccessful"):
-        errors = "; ".join(item["Error"]["Message"] for item in response["Unsuccessful"])
-        module.fail_json(msg=f"AWS refused to create the flow log: {errors}")
-    return response["FlowLogIds"][0]
+    }
 
+    def __init__(self, module=None):
+        super().__init__(module)
+        self.found = []
+        self.replaced = False
 
-def _result(log):
-    if not log:
+    def validate(self):
+        params = self.params
+        if (
+            params["state"] == "present"
+            and params["log_destination_type"] == "cloud-watch-logs"
+            and not params["deliver_logs_permission_arn"]
+        ):
+            return {"deliver_logs_permission_arn": "required to deliver flow logs to CloudWatch Logs"}
         return {}
-    described = camel_dict_to_snake_dict(log, ignore_list=["Tags"])
-    described["tags"] = boto3_tag_list_to_ansible_dict(log.get("Tags", []))
-    described.pop("tags_list", None)
-    return described
+
+    def _destination(self):
+        if self.params["log_destination_type"] == "s3":
+            return {"log_destination": self.params["log_destination"]}
+        return {"log_group_name": self.params["log_group_name"]}
+
+    def _destination_name(self):
+        return next(iter(self._destination().values()))
+
+    def describe(self):
+        filters = [{"Name": "resource-id", "Values": [self.params["resource_id"]]}]
+        logs = self.client.describe_flow_logs(aws_retry=True, Filters=filters)["FlowLogs"]
+        wanted = (self.params["log_destination_type"], self._destination_name())
+        self.found = [log for log in logs if _destination_of(log) == wanted]
+        return self.found[0] if self.found else None
+
+    def view(self, described):
+        view = camel_dict_to_snake_dict(described, ignore_list=["Tags"])
+        view["tags"] = tags_from_list(described.get("Tags"))
+        return view
+
+    def plan(self, current):
+        keys = ["resource_id", "traffic_type", "log_destination_type", "max_aggregation_interval"]
+        if self.params["log_destination_type"] == "s3":
+            keys.append("log_destination")
+        else:
+            keys += ["log_group_name", "deliver_logs_permission_arn"]
+        wanted = {key: self.params[key] for key in keys}
+        self.replaced = bool(current and self.differences(current, wanted))
+        if current and not self.replaced:
+            return {**current, **wanted}
+        # A new flow log (to create, or replacing one): it keeps the tags of the one it replaces.
+        return {**wanted, "tags": (current or {}).get("tags", {})}
+
+    def differences(self, current, planned):
+        # What AWS does not return is not compared.
+        return [key for key in REPLACED if key in planned and current.get(key) not in (None, planned[key])]
+
+    def create(self, planned):
+        request = {
+            "ResourceIds": [self.params["resource_id"]],
+            "ResourceType": self.params["resource_type"],
+            **{api: planned[key] for key, api in API_NAMES.items() if key in planned},
+        }
+        if settable(planned["tags"]):
+            tags = ansible_dict_to_boto3_tag_list(settable(planned["tags"]))
+            request["TagSpecifications"] = [{"ResourceType": "vpc-flow-log", "Tags": tags}]
+        answer = self.client.create_flow_logs(aws_retry=True, **request)
+        if answer.get("Unsuccessful"):
+            errors = "; ".join(item["Error"]["Message"] for item in answer["Unsuccessful"])
+            raise ResourceProblem(f"AWS refused to create the flow log: {errors}")
+
+    def update(self, current, planned, changes):
+        # Only settings AWS cannot change in place differ (tags go through tag()): replace it.
+        self.client.delete_flow_logs(aws_retry=True, FlowLogIds=[current["flow_log_id"]])
+        self.create(planned)
+
+    def delete(self, current):
+        self.client.delete_flow_logs(aws_retry=True, FlowLogIds=[log["FlowLogId"] for log in self.found])
+
+    def tag(self, current, to_set, to_unset):
+        if self.replaced:
+            return  # the replacement was created with the planned tags
+        resources = [current["flow_log_id"]]
+        if to_unset:
+            self.client.delete_tags(aws_retry=True, Resources=resources, Tags=[{"Key": k} for k in to_unset])
+        if to_set:
+            self.client.create_tags(
+                aws_retry=True, Resources=resources, Tags=ansible_dict_to_boto3_tag_list(to_set)
+            )
+
+    def outputs(self, view):
+        return {"flow_log_id": view.get("flow_log_id", ""), "replaced": self.replaced}
+
+    def name(self, view):
+        return f"of {self.params['resource_id']} to {self._destination_name()}"
 
 
 def main():
-    argument_spec = dict(
-        resource_id=dict(type="str", required=True),
-        resource_type=dict(type="str", default="VPC", choices=["VPC", "Subnet", "NetworkInterface"]),
-        traffic_type=dict(type="str", default="ALL", choices=["ACCEPT", "REJECT", "ALL"]),
-        log_destination_type=dict(type="str", default="cloud-watch-logs", choices=["cloud-watch-logs", "s3"]),
-        log_group_name=dict(type="str"),
-        log_destination=dict(type="str"),
-        deliver_logs_permission_arn=dict(type="str"),
-        max_aggregation_interval=dict(type="int", default=600, choices=[60, 600]),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[
-            ("log_destination_type", "cloud-watch-logs", ["log_group_name"]),
-            ("log_destination_type", "s3", ["log_destination"]),
-        ],
-    )
-    params = module.params
-    if (
-        params["state"] == "present"
-        and params["log_destination_type"] == "cloud-watch-logs"
-        and not params["deliver_logs_permission_arn"]
-    ):
-        module.fail_json(
-            msg="deliver_logs_permission_arn is required to deliver flow logs to CloudWatch Logs"
-        )
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-
-    try:
-        existing = _describe(client, module)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not describe the flow logs")
-
-    changed = False
-    replaced = False
-    current = existing[0] if existing else None
-    before = _result(current)
-    # A replacement keeps the tags of the flow log it replaces, as an update in place would.
-    tags = _wanted_tags(module, boto3_tag_list_to_ansible_dict(current.get("Tags", [])) if current else {})
-
-    try:
-        if params["state"] == "absent":
-            if existing:
-                changed = True
-                if not module.check_mode:
-                    client.delete_flow_logs(aws_retry=True, FlowLogIds=[log["FlowLogId"] for log in existing])
-            module.exit_json(
-                changed=changed,
-                flow_log={},
-                flow_log_id="",
-                replaced=False,
-                diff={"before": before, "after": {}},
-            )
-
-        if current and _differences(current, module):
-            replaced = True
-            changed = True
-            if not module.check_mode:
-                client.delete_flow_logs(aws_retry=True, FlowLogIds=[current["FlowLogId"]])
-            current = None
-
-        if current is None:
-            changed = True
-            if module.check_mode:
-                module.exit_json(
-                    changed=True,
-                    flow_log={},
-                    flow_log_id="",
-                    replaced=replaced,
-                    diff={"before": before, "after": _planned(module, tags)},
-                )
-            flow_log_id = _create(client, module, tags)
-        else:
-            flow_log_id = current["FlowLogId"]
-            if params["tags"] is not None:
-                have = boto3_tag_list_to_ansible_dict(current.get("Tags", []))
-                to_set, to_unset = compare_aws_tags(have, params["tags"], params["purge_tags"])
-                if to_set or to_unset:
-                    changed = True
-                    if not module.check_mode:
-                        if to_unset:
-                            client.delete_tags(
-                                aws_retry=True, Resources=[flow_log_id], Tags=[{"Key": k} for k in to_unset]
-                            )
-                        if to_set:
-                            client.create_tags(
-                                aws_retry=True,
-                                Resources=[flow_log_id],
-                                Tags=ansible_dict_to_boto3_tag_list(to_set),
-                            )
-
-        logs = client.describe_flow_logs(aws_retry=True, FlowLogIds=[flow_log_id])["FlowLogs"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not apply the flow log")
-
-    after = _result(logs[0] if logs else None)
-    if module.check_mode and changed:
-        after = {**after, "tags": tags}
-    module.exit_json(
-        changed=changed,
-        flow_log=after,
-        flow_log_id=flow_log_id,
-        replaced=replaced,
-        diff={"before": before, "after": after},
-    )
+    run(FlowLog)
 
 
 if __name__ == "__main__":

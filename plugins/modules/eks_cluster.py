@@ -74,32 +74,17 @@ options:
     elements: str
     choices: [api, audit, authenticator, controllerManager, scheduler]
     default: [api, audit, authenticator]
-  wait:
-    description: Wait until the cluster is C(ACTIVE) after a create or an update, or gone after a delete.
-    type: bool
-    default: true
   wait_timeout:
-    description: Seconds to wait.
+    description: How long to wait, in seconds.
     type: int
     default: 1800
-  state:
-    description: Whether the cluster exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports what would be created or updated without calling a write API.
-  - Supports diff (the cluster's settings before and after).
-  - EKS runs one update of a cluster at a time; with O(wait=true) each update is waited for before the next.
-  - A cluster with node groups cannot be deleted; delete them first (M(giftcrypto.platform.eks_nodegroup)).
-  - Calls are retried with a jittered exponential backoff when EKS throttles them.
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+  - EKS runs one update of a cluster at a time; with O(wait=true) each update is waited for (the
+    cluster C(ACTIVE) again) before the next.
+  - A cluster with node groups cannot be deleted; delete them first.
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  giftcrypto.platform.aws_resource.wait, amazon.aws.common.modules, amazon.aws.region.modules,
+  amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -125,6 +110,33 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description:
+    - What the run did or would do to the cluster; one C(update) may be several EKS updates, one at
+      a time.
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: The settings that differ, as named in RV(cluster) (C(tags) for its tags).
+  returned: always
+  type: list
+  elements: str
+  sample: [logging_types, endpoint_public_access, public_access_cidrs]
+unverified:
+  description: Always empty for a cluster.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+oidc_issuer:
+  description:
+    - URL of the cluster's OIDC issuer (what IRSA's IAM OIDC provider is made of); for
+      O(state=absent), the issuer of the cluster deleted (or to delete, in check mode), so that its
+      provider can go too. Empty when there is none (or in check mode before the cluster exists).
+  returned: always
+  type: str
+  sample: https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789
 cluster:
   description: The cluster after the run (planned, in check mode); empty when absent.
   returned: always
@@ -186,399 +198,303 @@ cluster:
       type: list
       elements: str
     tags:
-      description: Tags.
+      description: Tags of the cluster.
       type: dict
-updates:
-  description: What this run changed (would change, in check mode).
-  returned: always
-  type: list
-  elements: str
-  sample: [logging, endpoint_access]
 """
 
 import ipaddress
 import re
+from functools import partial
+from typing import ClassVar
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import plan_tags, settable
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    SHARED_OPTIONS,
+    AWSResource,
+    ResourceProblem,
+    run,
+)
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import settable
 
 NAME_PATTERN = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 VERSION_PATTERN = re.compile(r"^1\.[0-9]{1,3}$")
+KEY_PATTERN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+")
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-NOT_FOUND = ["ResourceNotFoundException"]
 EVERYWHERE = {"0.0.0.0/0", "::/0"}
+ACCESS = ("endpoint_private_access", "endpoint_public_access", "public_access_cidrs")
 
 
 def _minor(version):
     return int(str(version).split(".")[1])
 
 
-def check_input(params):
-    """Problems with the options, each naming the option; an empty list means the input is fine."""
+def _cidr_problems(cidrs):
+    if not cidrs:
+        return ["required with endpoint_public_access=true"]
     problems = []
-    name = params["name"]
-    if not NAME_PATTERN.fullmatch(name or ""):
-        problems.append(
-            f"name={name}: a letter or digit then up to 99 letters, digits, hyphens or underscores"
-        )
-    version = params["version"]
-    if version is not None and not VERSION_PATTERN.fullmatch(version):
-        problems.append(f"version={version}: a Kubernetes version such as 1.30")
-    if params["endpoint_public_access"]:
-        cidrs = params["public_access_cidrs"] or []
-        if not cidrs:
-            problems.append("public_access_cidrs: required with endpoint_public_access=true")
-        for cidr in cidrs:
-            try:
-                network = ipaddress.ip_network(cidr, strict=True)
-            except ValueError:
-                problems.append(f"public_access_cidrs: {cidr!r} is not a network (a.b.c.d/n)")
-                continue
-            if network.prefixlen == 0 or str(network) in EVERYWHERE:
-                problems.append(f"public_access_cidrs: {cidr} opens the API endpoint to the world")
-    if not params["endpoint_private_access"] and not params["endpoint_public_access"]:
-        problems.append(
-            "endpoint_private_access=false and endpoint_public_access=false: the API would be unreachable"
-        )
-    key = params["secrets_kms_key_arn"]
-    if key is not None and not re.fullmatch(
-        r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+", key
-    ):
-        problems.append(
-            f"secrets_kms_key_arn={key}: the ARN of a KMS key (arn:aws:kms:<region>:<account>:key/<id>)"
-        )
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            problems.append(f"{cidr!r} is not a network (a.b.c.d/n)")
+            continue
+        if network.prefixlen == 0 or str(network) in EVERYWHERE:
+            problems.append(f"{cidr} opens the API endpoint to the world")
     return problems
 
 
-def _describe(client, name):
-    try:
-        return client.describe_cluster(aws_retry=True, name=name)["cluster"]
-    except is_boto3_error_code(NOT_FOUND):
-        return None
-
-
-def _key_of(cluster):
-    for config in cluster.get("encryptionConfig") or []:
-        if "secrets" in (config.get("resources") or []):
-            return (config.get("provider") or {}).get("keyArn", "")
-    return ""
-
-
-def _logs_of(cluster):
-    enabled = set()
-    for entry in (cluster.get("logging") or {}).get("clusterLogging") or []:
-        if entry.get("enabled"):
-            enabled.update(entry.get("types") or [])
-    return sorted(enabled, key=LOG_TYPES.index)
-
-
-def _view(cluster):
-    if not cluster:
-        return {}
-    vpc = cluster.get("resourcesVpcConfig") or {}
-    public = bool(vpc.get("endpointPublicAccess", False))
-    return {
-        "name": cluster.get("name", ""),
-        "arn": cluster.get("arn", ""),
-        "version": cluster.get("version", ""),
-        "status": cluster.get("status", ""),
-        "endpoint": cluster.get("endpoint", ""),
-        "oidc_issuer": ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer", ""),
-        "role_arn": cluster.get("roleArn", ""),
-        "subnets": sorted(vpc.get("subnetIds") or []),
-        "security_groups": sorted(vpc.get("securityGroupIds") or []),
-        "cluster_security_group": vpc.get("clusterSecurityGroupId", ""),
-        "endpoint_private_access": bool(vpc.get("endpointPrivateAccess", False)),
-        "endpoint_public_access": public,
-        "public_access_cidrs": sorted(vpc.get("publicAccessCidrs") or []) if public else [],
-        "secrets_kms_key_arn": _key_of(cluster),
-        "logging_types": _logs_of(cluster),
-        "tags": dict(cluster.get("tags") or {}),
+class Cluster(AWSResource):
+    service = "eks"
+    resource = "cluster"
+    noun = "EKS cluster"
+    named_by = "name"
+    shared = ("state", "tags", "purge_tags", "wait", "wait_timeout")
+    not_found = ("ResourceNotFoundException",)
+    options: ClassVar[dict] = {
+        "name": {"type": "str", "required": True},
+        "version": {"type": "str"},
+        "role_arn": {"type": "str"},
+        "subnets": {"type": "list", "elements": "str"},
+        "security_groups": {"type": "list", "elements": "str", "default": []},
+        "endpoint_private_access": {"type": "bool", "default": True},
+        "endpoint_public_access": {"type": "bool", "default": False},
+        "public_access_cidrs": {"type": "list", "elements": "str", "default": []},
+        "secrets_kms_key_arn": {"type": "str", "no_log": False},
+        "logging_types": {
+            "type": "list",
+            "elements": "str",
+            "choices": LOG_TYPES,
+            "default": ["api", "audit", "authenticator"],
+        },
+        "wait_timeout": {**SHARED_OPTIONS["wait_timeout"], "default": 1800},
     }
 
-
-def _access_request(params):
-    request = {
-        "endpointPrivateAccess": params["endpoint_private_access"],
-        "endpointPublicAccess": params["endpoint_public_access"],
-    }
-    if params["endpoint_public_access"]:
-        request["publicAccessCidrs"] = sorted(params["public_access_cidrs"])
-    return request
-
-
-def _logging_request(params):
-    wanted = [t for t in LOG_TYPES if t in params["logging_types"]]
-    other = [t for t in LOG_TYPES if t not in params["logging_types"]]
-    entries = []
-    if wanted:
-        entries.append({"types": wanted, "enabled": True})
-    if other:
-        entries.append({"types": other, "enabled": False})
-    return {"clusterLogging": entries}
-
-
-def _plan(module, view):
-    """(updates, problems): the updates an existing cluster needs, and what cannot be changed."""
-    params = module.params
-    updates = []
-    problems = []
-    if params["role_arn"] and view["role_arn"] and params["role_arn"] != view["role_arn"]:
-        problems.append(
-            f"role_arn={params['role_arn']}: the cluster runs with {view['role_arn']}, "
-            "which EKS cannot change"
-        )
-    have_key = view["secrets_kms_key_arn"]
-    if params["secrets_kms_key_arn"]:
-        if not have_key:
-            updates.append("encryption")
-        elif have_key != params["secrets_kms_key_arn"]:
-            problems.append(
-                f"secrets_kms_key_arn={params['secrets_kms_key_arn']}: "
-                f"the secrets are encrypted with {have_key}, "
-                "which EKS cannot change"
+    def validate(self):
+        params = self.params
+        problems = {}
+        name, version, key = params["name"], params["version"], params["secrets_kms_key_arn"]
+        if not NAME_PATTERN.fullmatch(name or ""):
+            problems["name"] = (
+                f"a letter or digit then up to 99 letters, digits, hyphens or underscores, got {name}"
             )
-    wanted_access = _access_request(params)
-    have_access = {
-        "endpointPrivateAccess": view["endpoint_private_access"],
-        "endpointPublicAccess": view["endpoint_public_access"],
-    }
-    if view["endpoint_public_access"]:
-        have_access["publicAccessCidrs"] = view["public_access_cidrs"]
-    if wanted_access != have_access:
-        updates.append("endpoint_access")
-    if view["logging_types"] != [t for t in LOG_TYPES if t in params["logging_types"]]:
-        updates.append("logging")
-    version = params["version"]
-    if version and view["version"] and version != view["version"]:
-        if _minor(version) < _minor(view["version"]):
-            module.warn(
-                f"version={version}: the cluster {view['name']} runs {view['version']}, "
-                "kept (EKS cannot downgrade)"
+        if version is not None and not VERSION_PATTERN.fullmatch(version):
+            problems["version"] = f"a Kubernetes version such as 1.30, got {version}"
+        if params["endpoint_public_access"] and _cidr_problems(params["public_access_cidrs"]):
+            problems["public_access_cidrs"] = "; ".join(_cidr_problems(params["public_access_cidrs"]))
+        if not params["endpoint_private_access"] and not params["endpoint_public_access"]:
+            problems["endpoint_private_access"] = (
+                "false with endpoint_public_access=false: the API would be unreachable"
             )
-        elif _minor(version) > _minor(view["version"]) + 1:
-            problems.append(
-                f"version={version}: the cluster runs {view['version']}; "
-                "EKS upgrades one minor version at a time "
-                f"(set {view['version'].split('.')[0]}.{_minor(view['version']) + 1} first)"
+        if key is not None and not KEY_PATTERN.fullmatch(key):
+            problems["secrets_kms_key_arn"] = (
+                f"the ARN of a KMS key (arn:aws:kms:<region>:<account>:key/<id>), got {key}"
             )
-        else:
-            updates.append("version")
-    if params["subnets"] and view["subnets"] and sorted(params["subnets"]) != view["subnets"]:
-        module.warn(
-            f"subnets: the cluster {view['name']} keeps its subnets {view['subnets']} "
-            "(not changed by this module)"
-        )
-    return updates, problems
+        return problems
 
+    def describe(self):
+        return self.client.describe_cluster(aws_retry=True, name=self.params["name"])["cluster"]
 
-def _wait_active(module, client, name):
-    if not module.params["wait"]:
-        return
-    delay = 10
-    waiter = client.get_waiter("cluster_active")
-    waiter.wait(
-        name=name,
-        WaiterConfig={"Delay": delay, "MaxAttempts": max(1, module.params["wait_timeout"] // delay)},
-    )
+    def view(self, described):
+        vpc = described.get("resourcesVpcConfig") or {}
+        public = bool(vpc.get("endpointPublicAccess", False))
+        key = ""
+        for config in described.get("encryptionConfig") or []:
+            if "secrets" in (config.get("resources") or []):
+                key = (config.get("provider") or {}).get("keyArn", "")
+        logs = set()
+        for entry in (described.get("logging") or {}).get("clusterLogging") or []:
+            if entry.get("enabled"):
+                logs.update(entry.get("types") or [])
+        return {
+            "name": described.get("name", ""),
+            "arn": described.get("arn", ""),
+            "version": described.get("version", ""),
+            "status": described.get("status", ""),
+            "endpoint": described.get("endpoint", ""),
+            "oidc_issuer": ((described.get("identity") or {}).get("oidc") or {}).get("issuer", ""),
+            "role_arn": described.get("roleArn", ""),
+            "subnets": sorted(vpc.get("subnetIds") or []),
+            "security_groups": sorted(vpc.get("securityGroupIds") or []),
+            "cluster_security_group": vpc.get("clusterSecurityGroupId", ""),
+            "endpoint_private_access": bool(vpc.get("endpointPrivateAccess", False)),
+            "endpoint_public_access": public,
+            "public_access_cidrs": sorted(vpc.get("publicAccessCidrs") or []) if public else [],
+            "secrets_kms_key_arn": key,
+            "logging_types": sorted(logs, key=LOG_TYPES.index),
+            "tags": dict(described.get("tags") or {}),
+        }
 
-
-def _planned(module, cluster, updates, tags_after):
-    params = module.params
-    view = (
-        _view(cluster)
-        if cluster
-        else {
+    def _new(self):
+        params = self.params
+        missing = [option for option in ("role_arn", "subnets") if not params[option]]
+        if missing:
+            raise ResourceProblem(f"{' and '.join(missing)} required to create it")
+        return {
             "name": params["name"],
             "arn": "",
             "version": params["version"] or "",
             "status": "planned",
             "endpoint": "",
             "oidc_issuer": "",
-            "role_arn": params["role_arn"] or "",
-            "subnets": sorted(params["subnets"] or []),
+            "role_arn": params["role_arn"],
+            "subnets": sorted(params["subnets"]),
             "security_groups": sorted(params["security_groups"] or []),
             "cluster_security_group": "",
             "secrets_kms_key_arn": "",
-            "tags": {},
         }
-    )
-    view["endpoint_private_access"] = params["endpoint_private_access"]
-    view["endpoint_public_access"] = params["endpoint_public_access"]
-    view["public_access_cidrs"] = (
-        sorted(params["public_access_cidrs"]) if params["endpoint_public_access"] else []
-    )
-    view["logging_types"] = [t for t in LOG_TYPES if t in params["logging_types"]]
-    if params["secrets_kms_key_arn"] and not view["secrets_kms_key_arn"]:
-        view["secrets_kms_key_arn"] = params["secrets_kms_key_arn"]
-    if "version" in updates or (not cluster and params["version"]):
-        view["version"] = params["version"]
-    view["tags"] = tags_after
-    return view
 
+    def _version(self, current):
+        """The version the cluster ends with (EKS upgrades one minor version at a time, never down)."""
+        wanted, have = self.params["version"], current["version"]
+        if not (wanted and have) or wanted == have:
+            return have
+        if _minor(wanted) < _minor(have):
+            self.module.warn(
+                f"version={wanted}: the cluster {current['name']} runs {have}, kept (EKS cannot downgrade)"
+            )
+            return have
+        if _minor(wanted) > _minor(have) + 1:
+            raise ResourceProblem(
+                f"version={wanted}: the cluster runs {have}; EKS upgrades one minor version at a time "
+                f"(set {have.split('.')[0]}.{_minor(have) + 1} first)"
+            )
+        return wanted
 
-def _create(module, client, tags):
-    params = module.params
-    vpc = {"subnetIds": params["subnets"], "securityGroupIds": params["security_groups"] or []}
-    vpc.update(_access_request(params))
-    request = {
-        "name": params["name"],
-        "roleArn": params["role_arn"],
-        "resourcesVpcConfig": vpc,
-        "logging": _logging_request(params),
-    }
-    if params["version"]:
-        request["version"] = params["version"]
-    if params["secrets_kms_key_arn"]:
-        request["encryptionConfig"] = [
-            {"resources": ["secrets"], "provider": {"keyArn": params["secrets_kms_key_arn"]}}
-        ]
-    if settable(tags):
-        request["tags"] = settable(tags)
-    client.create_cluster(aws_retry=True, **request)
-    _wait_active(module, client, params["name"])
+    def _refuse(self, current):
+        params = self.params
+        problems = []
+        if params["role_arn"] and current["role_arn"] and params["role_arn"] != current["role_arn"]:
+            problems.append(
+                f"role_arn={params['role_arn']}: the cluster runs with {current['role_arn']}, "
+                "which EKS cannot change"
+            )
+        key, have = params["secrets_kms_key_arn"], current["secrets_kms_key_arn"]
+        if key and have and key != have:
+            problems.append(
+                f"secrets_kms_key_arn={key}: the secrets are encrypted with {have}, which EKS cannot change"
+            )
+        if problems:
+            raise ResourceProblem("; ".join(problems))
+        if params["subnets"] and current["subnets"] and sorted(params["subnets"]) != current["subnets"]:
+            self.module.warn(
+                f"subnets: the cluster {current['name']} keeps its subnets {current['subnets']} "
+                "(not changed by this module)"
+            )
 
-
-def _update(module, client, view, updates, tags_to_set, tags_to_unset):
-    params = module.params
-    name = params["name"]
-    if "encryption" in updates:
-        client.associate_encryption_config(
-            aws_retry=True,
-            clusterName=name,
-            encryptionConfig=[
-                {"resources": ["secrets"], "provider": {"keyArn": params["secrets_kms_key_arn"]}}
-            ],
+    def plan(self, current):
+        params = self.params
+        if current is None:
+            planned = self._new()
+        else:
+            self._refuse(current)
+            planned = {**current, "version": self._version(current)}
+        public = params["endpoint_public_access"]
+        planned.update(
+            endpoint_private_access=params["endpoint_private_access"],
+            endpoint_public_access=public,
+            public_access_cidrs=sorted(params["public_access_cidrs"]) if public else [],
+            logging_types=[t for t in LOG_TYPES if t in params["logging_types"]],
         )
-        _wait_active(module, client, name)
-    if "endpoint_access" in updates:
-        client.update_cluster_config(aws_retry=True, name=name, resourcesVpcConfig=_access_request(params))
-        _wait_active(module, client, name)
-    if "logging" in updates:
-        client.update_cluster_config(aws_retry=True, name=name, logging=_logging_request(params))
-        _wait_active(module, client, name)
-    if "version" in updates:
-        client.update_cluster_version(aws_retry=True, name=name, version=params["version"])
-        _wait_active(module, client, name)
-    if tags_to_unset:
-        client.untag_resource(aws_retry=True, resourceArn=view["arn"], tagKeys=tags_to_unset)
-    if tags_to_set:
-        client.tag_resource(aws_retry=True, resourceArn=view["arn"], tags=tags_to_set)
+        if params["secrets_kms_key_arn"]:
+            planned["secrets_kms_key_arn"] = params["secrets_kms_key_arn"]
+        return planned
 
+    @staticmethod
+    def _access(planned):
+        request = {
+            "endpointPrivateAccess": planned["endpoint_private_access"],
+            "endpointPublicAccess": planned["endpoint_public_access"],
+        }
+        if planned["endpoint_public_access"]:
+            request["publicAccessCidrs"] = planned["public_access_cidrs"]
+        return request
 
-def _delete(module, client, name):
-    groups = client.list_nodegroups(aws_retry=True, clusterName=name).get("nodegroups") or []
-    if groups:
-        module.fail_json(
-            msg=f"The cluster {name} still has node groups ({', '.join(sorted(groups))}): delete them first"
+    @staticmethod
+    def _logging(planned):
+        entries = []
+        enabled = planned["logging_types"]
+        disabled = [t for t in LOG_TYPES if t not in enabled]
+        if enabled:
+            entries.append({"types": enabled, "enabled": True})
+        if disabled:
+            entries.append({"types": disabled, "enabled": False})
+        return {"clusterLogging": entries}
+
+    @staticmethod
+    def _encryption(planned):
+        return [{"resources": ["secrets"], "provider": {"keyArn": planned["secrets_kms_key_arn"]}}]
+
+    def create(self, planned):
+        vpc = {"subnetIds": self.params["subnets"], "securityGroupIds": self.params["security_groups"] or []}
+        request = {
+            "name": planned["name"],
+            "roleArn": planned["role_arn"],
+            "resourcesVpcConfig": {**vpc, **self._access(planned)},
+            "logging": self._logging(planned),
+        }
+        if planned["version"]:
+            request["version"] = planned["version"]
+        if planned["secrets_kms_key_arn"]:
+            request["encryptionConfig"] = self._encryption(planned)
+        if settable(planned["tags"]):
+            request["tags"] = settable(planned["tags"])
+        self.client.create_cluster(aws_retry=True, **request)
+
+    def update(self, current, planned, changes):
+        # EKS runs one update of a cluster at a time: each waits for the one before.
+        name, client = self.params["name"], self.client
+        updates = []
+        if "secrets_kms_key_arn" in changes:
+            encryption = self._encryption(planned)
+            updates.append(
+                partial(client.associate_encryption_config, clusterName=name, encryptionConfig=encryption)
+            )
+        if set(ACCESS) & set(changes):
+            updates.append(
+                partial(client.update_cluster_config, name=name, resourcesVpcConfig=self._access(planned))
+            )
+        if "logging_types" in changes:
+            updates.append(partial(client.update_cluster_config, name=name, logging=self._logging(planned)))
+        if "version" in changes:
+            updates.append(partial(client.update_cluster_version, name=name, version=planned["version"]))
+        for number, call in enumerate(updates):
+            if number and self.params["wait"]:
+                self.wait("present")
+            call(aws_retry=True)
+
+    def tag(self, current, to_set, to_unset):
+        if to_unset:
+            self.client.untag_resource(aws_retry=True, resourceArn=current["arn"], tagKeys=to_unset)
+        if to_set:
+            self.client.tag_resource(aws_retry=True, resourceArn=current["arn"], tags=to_set)
+
+    def delete(self, current):
+        groups = (
+            self.client.list_nodegroups(aws_retry=True, clusterName=current["name"]).get("nodegroups") or []
         )
-    client.delete_cluster(aws_retry=True, name=name)
-    if module.params["wait"]:
-        delay = 10
-        client.get_waiter("cluster_deleted").wait(
-            name=name,
-            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, module.params["wait_timeout"] // delay)},
-        )
+        if groups:
+            raise ResourceProblem(
+                f"it still has node groups ({', '.join(sorted(groups))}): delete them first"
+            )
+        self.client.delete_cluster(aws_retry=True, name=current["name"])
+
+    def wait(self, goal):
+        if goal == "absent":
+            self.poll(lambda view: not view, "deleted", delay=10)
+            return
+
+        def active(view):
+            if view.get("status") == "FAILED":
+                raise ResourceProblem("its status is FAILED")
+            return view.get("status") == "ACTIVE"
+
+        self.poll(active, "ACTIVE", delay=10)
+
+    def outputs(self, view):
+        return {"oidc_issuer": (view or self.before).get("oidc_issuer", "")}
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        version=dict(type="str"),
-        role_arn=dict(type="str"),
-        subnets=dict(type="list", elements="str"),
-        security_groups=dict(type="list", elements="str", default=[]),
-        endpoint_private_access=dict(type="bool", default=True),
-        endpoint_public_access=dict(type="bool", default=False),
-        public_access_cidrs=dict(type="list", elements="str", default=[]),
-        secrets_kms_key_arn=dict(type="str", no_log=False),
-        logging_types=dict(
-            type="list", elements="str", choices=LOG_TYPES, default=["api", "audit", "authenticator"]
-        ),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    problems = check_input(params)
-    if problems:
-        module.fail_json(msg="Refused the EKS cluster: " + "; ".join(problems))
-    name = params["name"]
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-
-    try:
-        cluster = _describe(client, name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the EKS cluster {name}")
-    before = _view(cluster)
-
-    if params["state"] == "absent":
-        if cluster and not module.check_mode:
-            try:
-                _delete(module, client, name)
-            except is_boto3_error_code(NOT_FOUND):
-                pass  # deleted meanwhile: the wanted state
-            except (
-                botocore.exceptions.ClientError,
-                botocore.exceptions.BotoCoreError,
-                botocore.exceptions.WaiterError,
-            ) as e:  # pylint: disable=duplicate-except
-                module.fail_json_aws(e, msg=f"Could not delete the EKS cluster {name}")
-        module.exit_json(
-            changed=cluster is not None,
-            cluster={},
-            updates=["delete"] if cluster else [],
-            diff={"before": before, "after": {}},
-        )
-
-    if cluster is None:
-        missing = [option for option in ("role_arn", "subnets") if not params[option]]
-        if missing:
-            module.fail_json(msg=f"{' and '.join(missing)} required to create the EKS cluster {name}")
-        updates, problems = ["create"], []
-    else:
-        updates, problems = _plan(module, before)
-    if problems:
-        module.fail_json(msg=f"Refused the change of the EKS cluster {name}: " + "; ".join(problems))
-    tags_after, tags_to_set, tags_to_unset = plan_tags(
-        before.get("tags"), params["tags"], params["purge_tags"]
-    )
-    if cluster is not None and (tags_to_set or tags_to_unset):
-        updates.append("tags")
-    changed = bool(updates)
-    planned = _planned(module, cluster, updates, tags_after)
-
-    if module.check_mode or not changed:
-        module.exit_json(
-            changed=changed,
-            cluster=planned if changed else before,
-            updates=updates,
-            diff={"before": before, "after": planned},
-        )
-
-    try:
-        if cluster is None:
-            _create(module, client, tags_after)
-        else:
-            _update(module, client, before, updates, tags_to_set, tags_to_unset)
-        after = _view(_describe(client, name))
-    except (
-        botocore.exceptions.ClientError,
-        botocore.exceptions.BotoCoreError,
-        botocore.exceptions.WaiterError,
-    ) as e:
-        module.fail_json_aws(e, msg=f"Could not write the EKS cluster {name}")
-    module.exit_json(changed=True, cluster=after, updates=updates, diff={"before": before, "after": after})
+    run(Cluster)
 
 
 if __name__ == "__main__":

@@ -32,21 +32,11 @@ options:
         as Redis writes them). Parameters not listed are left alone.
     type: dict
     default: {}
-  state:
-    description: Whether the group exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports the parameters that would be set without calling a write API.
-  - Supports diff (the listed parameters before and after).
   - C(ModifyCacheParameterGroup) takes at most 20 parameters a call; longer lists are sent in batches.
-  - Calls are retried with a jittered exponential backoff when ElastiCache throttles them.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+  - RV(changes) names each parameter that differs as C(parameters.<name>).
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -61,61 +51,62 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: What the run did or would do to the parameter group (the collection's result contract).
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: Each parameter that differs as C(parameters.<name>), and C(tags) for the tags.
+  returned: always
+  type: list
+  elements: str
+  sample: [parameters.maxmemory-policy]
+unverified:
+  description: Always empty, every parameter the options list is read, and the tags.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 parameter_group:
-  description: The group after the run (planned, in check mode); empty when absent.
+  description: The group after the run (planned in check mode), with the listed parameters; empty when absent.
   returned: always
   type: dict
   sample:
     name: giftcrypto-production-redis7
     family: redis7
     description: GiftCrypto Redis 7
-    arn: ""
+    arn: arn:aws:elasticache:us-east-1:123456789012:parametergroup:giftcrypto-production-redis7
+    parameters: {maxmemory-policy: volatile-lru}
     tags: {}
 parameters:
   description: The listed parameters' values after the run (planned, in check mode), as text.
   returned: always
   type: dict
   sample: {maxmemory-policy: volatile-lru}
-modified:
-  description: Names of the parameters set by this run (that would be, in check mode).
-  returned: always
-  type: list
-  elements: str
 """
 
 import re
+from typing import ClassVar
 
 try:
-    import botocore
-    import botocore.parsers
-
-    # What a call can raise: the API's errors, botocore's own, and an answer that is not the API's
-    # (an endpoint that answers an HTML page, as the local endpoint does for an operation it lacks).
-    API_ERRORS = (
-        botocore.exceptions.ClientError,
-        botocore.exceptions.BotoCoreError,
-        botocore.parsers.ResponseParserError,
-    )
-except ImportError:
-    API_ERRORS = ()  # AnsibleAWSModule fails first, naming the missing botocore
+    from botocore.parsers import ResponseParserError
+except ImportError:  # AnsibleAWSModule fails first, naming the missing botocore
+    ResponseParserError = ValueError
 
 from ansible.module_utils.six import string_types
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    AWSResource,
+    ResourceProblem,
+    run,
+    tag_by_resource_name,
 )
-from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import (
-    plan_tags,
-    resource_tags,
-    settable,
-)
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import resource_tags, settable
 
 NAME_PATTERN = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 FAMILY_PATTERN = re.compile(r"^(redis|memcached|valkey)[0-9][0-9.x]*$")
 PARAMETER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,254}$")
-NOT_FOUND = ["CacheParameterGroupNotFound", "CacheParameterGroupNotFoundFault"]
 BATCH = 20
 
 
@@ -129,189 +120,129 @@ def as_text(value):
     return None
 
 
-def check_input(params):
-    problems = []
-    if not NAME_PATTERN.fullmatch(params["name"] or ""):
-        problems.append(
-            f"name={params['name']}: a letter then up to 254 letters, digits or hyphens, no -- nor trailing -"
-        )
-    family = params["family"]
-    if family is not None and not FAMILY_PATTERN.fullmatch(family):
-        problems.append(f"family={family}: a family such as redis7")
-    for key, value in (params["parameters"] or {}).items():
-        if not PARAMETER_NAME.fullmatch(str(key)):
-            problems.append(f"parameters: {key!r} is not a parameter name")
-        elif as_text(value) is None:
-            problems.append(f"parameters.{key}: a value must be text, a number or a boolean")
-    return problems
-
-
-def _fail(module, error, msg):
-    """fail_json_aws, except for an answer that is not the API's: that one is named, and cut short."""
-    if isinstance(error, botocore.parsers.ResponseParserError):
-        module.fail_json(
-            msg=f"{msg}: the endpoint's answer is not an ElastiCache API response. An endpoint without "
-            "cache parameter groups (moto 5.2) answers an HTML page; the staging plan against the local "
-            "endpoint sets aws_elasticache_parameter_group_enabled: false. botocore: " + str(error)[:300]
-        )
-    module.fail_json_aws(error, msg=msg)
-
-
-def _describe(client, name):
-    try:
-        found = client.describe_cache_parameter_groups(aws_retry=True, CacheParameterGroupName=name)
-    except is_boto3_error_code(NOT_FOUND):
-        return None
-    groups = found.get("CacheParameterGroups") or []
-    return groups[0] if groups else None
-
-
-def _values(client, name):
-    values = {}
-    request = {"CacheParameterGroupName": name}
-    while True:
-        page = client.describe_cache_parameters(aws_retry=True, **request)
-        for parameter in page.get("Parameters") or []:
-            values[parameter["ParameterName"]] = parameter.get("ParameterValue")
-        if not page.get("Marker"):
-            return values
-        request["Marker"] = page["Marker"]
-
-
-def _view(group, tags):
-    if not group:
-        return {}
-    return {
-        "name": group.get("CacheParameterGroupName", ""),
-        "family": group.get("CacheParameterGroupFamily", ""),
-        "description": group.get("Description", ""),
-        "arn": group.get("ARN", ""),
-        "tags": tags,
+class ParameterGroup(AWSResource):
+    service = "elasticache"
+    resource = "parameter_group"
+    noun = "cache parameter group"
+    named_by = "name"
+    shared = ("state", "tags", "purge_tags")
+    not_found = ("CacheParameterGroupNotFound", "CacheParameterGroupNotFoundFault")
+    options: ClassVar[dict] = {
+        "name": {"type": "str", "required": True},
+        "family": {"type": "str"},
+        "description": {"type": "str"},
+        "parameters": {"type": "dict", "default": {}},
     }
 
-
-def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        family=dict(type="str"),
-        description=dict(type="str"),
-        parameters=dict(type="dict", default={}),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    problems = check_input(params)
-    if problems:
-        module.fail_json(msg="Refused the cache parameter group: " + "; ".join(problems))
-    name = params["name"]
-    wanted = {str(key): as_text(value) for key, value in (params["parameters"] or {}).items()}
-    client = module.client("elasticache", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-    try:
-        group = _describe(client, name)
-        values = _values(client, name) if group else {}
-        tags_before = resource_tags(client, group.get("ARN")) if group else {}
-    except API_ERRORS as e:
-        _fail(module, e, f"Could not read the cache parameter group {name}")
-    before = {
-        "parameter_group": _view(group, tags_before),
-        "parameters": {k: values.get(k) for k in sorted(wanted)},
-    }
-
-    if params["state"] == "absent":
-        if group and not module.check_mode:
-            try:
-                client.delete_cache_parameter_group(aws_retry=True, CacheParameterGroupName=name)
-            except is_boto3_error_code(NOT_FOUND):
-                pass
-            except API_ERRORS as e:  # pylint: disable=duplicate-except
-                _fail(module, e, f"Could not delete the cache parameter group {name}")
-        module.exit_json(
-            changed=group is not None,
-            parameter_group={},
-            parameters={},
-            modified=[],
-            diff={"before": before, "after": {}},
-        )
-
-    if group is None and not params["family"]:
-        module.fail_json(msg=f"family is required to create the cache parameter group {name}")
-    if group and params["family"] and group.get("CacheParameterGroupFamily") != params["family"]:
-        module.fail_json(
-            msg=(
-                f"family={params['family']}: {name} exists with the family "
-                f"{group.get('CacheParameterGroupFamily')}, which cannot change"
+    def validate(self):
+        problems = {}
+        name, family = self.params["name"], self.params["family"]
+        if not NAME_PATTERN.fullmatch(name or ""):
+            problems["name"] = (
+                f"a letter then up to 254 letters, digits or hyphens, no -- nor trailing -, got {name}"
             )
-        )
-    to_modify = {key: value for key, value in wanted.items() if values.get(key) != value}
-    tags_after, tags_to_set, tags_to_unset = plan_tags(tags_before, params["tags"], params["purge_tags"])
-    changed = group is None or bool(to_modify or tags_to_set or tags_to_unset)
-    planned_group = {
-        "name": name,
-        "family": (group or {}).get("CacheParameterGroupFamily") or params["family"],
-        "description": (group or {}).get("Description") or params["description"] or name,
-        "arn": (group or {}).get("ARN", ""),
-        "tags": tags_after,
-    }
-    if module.check_mode or not changed:
-        module.exit_json(
-            changed=changed,
-            parameter_group=planned_group,
-            parameters=dict(sorted(wanted.items())),
-            modified=sorted(to_modify),
-            diff={
-                "before": before,
-                "after": {"parameter_group": planned_group, "parameters": dict(sorted(wanted.items()))},
-            },
-        )
-    try:
-        if group is None:
-            request = {
-                "CacheParameterGroupName": name,
-                "CacheParameterGroupFamily": params["family"],
-                "Description": params["description"] or name,
-            }
-            if settable(tags_after):
-                request["Tags"] = ansible_dict_to_boto3_tag_list(settable(tags_after))
-            group = client.create_cache_parameter_group(aws_retry=True, **request)["CacheParameterGroup"]
-        else:
-            if tags_to_unset:
-                client.remove_tags_from_resource(
-                    aws_retry=True, ResourceName=group["ARN"], TagKeys=tags_to_unset
-                )
-            if tags_to_set:
-                client.add_tags_to_resource(
-                    aws_retry=True,
-                    ResourceName=group["ARN"],
-                    Tags=ansible_dict_to_boto3_tag_list(tags_to_set),
-                )
-        names = sorted(to_modify)
+        if family is not None and not FAMILY_PATTERN.fullmatch(family):
+            problems["family"] = f"a family such as redis7, got {family}"
+        bad_names = []
+        for key, value in (self.params["parameters"] or {}).items():
+            if not PARAMETER_NAME.fullmatch(str(key)):
+                bad_names.append(f"{key!r} is not a parameter name")
+            elif as_text(value) is None:
+                problems[f"parameters.{key}"] = "a value must be text, a number or a boolean"
+        if bad_names:
+            problems["parameters"] = "; ".join(bad_names)
+        return problems
+
+    def _wanted(self):
+        return {str(key): as_text(value) for key, value in sorted((self.params["parameters"] or {}).items())}
+
+    def describe(self):
+        name = self.params["name"]
+        try:
+            found = self.client.describe_cache_parameter_groups(aws_retry=True, CacheParameterGroupName=name)
+        except ResponseParserError as error:
+            # An endpoint without this API (moto 5.2 answers an HTML page): said, and cut short.
+            raise ResourceProblem(
+                f"the endpoint's answer is not an ElastiCache API response: {str(error)[:300]}"
+            ) from None
+        groups = found.get("CacheParameterGroups") or []
+        if not groups:
+            return None
+        values = {}
+        for parameter in self.paginate("describe_cache_parameters", CacheParameterGroupName=name)[
+            "Parameters"
+        ]:
+            values[parameter["ParameterName"]] = parameter.get("ParameterValue")
+        return {**groups[0], "Values": values, "Tags": resource_tags(self.client, groups[0].get("ARN"))}
+
+    def view(self, described):
+        return {
+            "name": described.get("CacheParameterGroupName", ""),
+            "family": described.get("CacheParameterGroupFamily", ""),
+            "description": described.get("Description", ""),
+            "arn": described.get("ARN", ""),
+            "parameters": {key: described["Values"].get(key) for key in self._wanted()},
+            "tags": described["Tags"],
+        }
+
+    def plan(self, current):
+        name, family = self.params["name"], self.params["family"]
+        if current is None and not family:
+            raise ResourceProblem("family is required to create it")
+        if current and family and current["family"] != family:
+            raise ResourceProblem(
+                f"family={family}: {name} exists with the family {current['family']}, which cannot change"
+            )
+        current = current or {}
+        return {
+            "name": name,
+            "family": current.get("family") or family,
+            "description": current.get("description") or self.params["description"] or name,
+            "arn": current.get("arn", ""),
+            "parameters": self._wanted(),
+        }
+
+    def differences(self, current, planned):
+        have = current.get("parameters") or {}
+        return [f"parameters.{key}" for key, value in planned["parameters"].items() if have.get(key) != value]
+
+    def _modify(self, names, values):
         for start in range(0, len(names), BATCH):
-            client.modify_cache_parameter_group(
+            self.client.modify_cache_parameter_group(
                 aws_retry=True,
-                CacheParameterGroupName=name,
+                CacheParameterGroupName=self.params["name"],
                 ParameterNameValues=[
-                    {"ParameterName": key, "ParameterValue": to_modify[key]}
+                    {"ParameterName": key, "ParameterValue": values[key]}
                     for key in names[start : start + BATCH]
                 ],
             )
-        group = _describe(client, name) or group
-        values = _values(client, name)
-        tags_final = resource_tags(client, group.get("ARN"))
-    except API_ERRORS as e:
-        _fail(module, e, f"Could not write the cache parameter group {name}")
-    after = {
-        "parameter_group": _view(group, tags_final),
-        "parameters": {k: values.get(k) for k in sorted(wanted)},
-    }
-    module.exit_json(
-        changed=True,
-        parameter_group=after["parameter_group"],
-        parameters=after["parameters"],
-        modified=sorted(to_modify),
-        diff={"before": before, "after": after},
-    )
+
+    def create(self, planned):
+        request = {
+            "CacheParameterGroupName": planned["name"],
+            "CacheParameterGroupFamily": planned["family"],
+            "Description": planned["description"],
+        }
+        if settable(planned["tags"]):
+            request["Tags"] = ansible_dict_to_boto3_tag_list(settable(planned["tags"]))
+        self.client.create_cache_parameter_group(aws_retry=True, **request)
+        self._modify(list(planned["parameters"]), planned["parameters"])
+
+    def update(self, current, planned, changes):
+        self._modify([change.removeprefix("parameters.") for change in changes], planned["parameters"])
+
+    def tag(self, current, to_set, to_unset):
+        tag_by_resource_name(self.client, current["arn"], to_set, to_unset)
+
+    def delete(self, current):
+        self.client.delete_cache_parameter_group(aws_retry=True, CacheParameterGroupName=self.params["name"])
+
+    def outputs(self, view):
+        return {"parameters": view.get("parameters", {})}
+
+
+def main():
+    run(ParameterGroup)
 
 
 if __name__ == "__main__":

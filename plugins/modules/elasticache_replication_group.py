@@ -19,7 +19,8 @@ description:
   - Reads the group with C(DescribeReplicationGroups) and its primary member with
     C(DescribeCacheClusters) (engine version, parameter group, security groups, maintenance
     window, subnet group). When the API does not describe the member (some stand-ins of the API),
-    those settings are sent on creation only and listed in RV(unverified) instead of being compared.
+    those settings are sent on creation only, null in the view, and listed in RV(unverified)
+    instead of being compared.
   - The AUTH token is sent when the group is created (or when an existing group has no AUTH yet,
     with the C(SET) strategy); it is never read back, compared, returned nor shown in a diff.
     Rotating it is a runbook action.
@@ -127,27 +128,14 @@ options:
     description: Seconds to wait for a creation or a deletion.
     type: int
     default: 1800
-  state:
-    description: Whether the group exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports the settings that would change (RV(modified)) without
-    calling a write API.
-  - Supports diff (the group's settings and tags before and after, never the AUTH token).
+  - The diff never shows the AUTH token (only RV(replication_group.auth_token_enabled)).
   - Encryption at rest, its key, encryption in transit, the port, the subnet group and cluster mode
     cannot be changed in place; a difference is refused with a message instead of a silent no-op.
   - A group whose status is C(deleting) counts as absent; O(state=present) refuses to recreate it
     until the deletion has finished.
-  - Calls are retried with a jittered exponential backoff when ElastiCache throttles them.
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -180,14 +168,34 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description:
+    - What the run did or would do to the replication group; C(create) waits for it when O(wait)
+      says so.
+  returned: always
+  type: str
+  sample: update
+changes:
+  description:
+    - The settings that differ, by option name (C(auth_token) when a token is set on a group without
+      AUTH, C(tags) for the tags); every setting of the view for a creation.
+  returned: always
+  type: list
+  elements: str
+  sample: [cache_node_type, snapshot_retention_limit]
+unverified:
+  description: Options the API did not describe, so sent on creation but not compared.
+  returned: always
+  type: list
+  elements: str
+  sample: [engine_version, cache_parameter_group_name]
 replication_group:
   description: The group after the run (planned, in check mode); empty when absent. Never the AUTH token.
   returned: always
   type: dict
   contains:
     name:
-      description: Identifier of the group (named C(name), like the modules' other returns, so that a
-        plan counts a group that does not exist yet as one to create, by its empty RV(replication_group.arn)).
+      description: Identifier of the group.
       type: str
       sample: giftcrypto-production
     arn:
@@ -203,7 +211,7 @@ replication_group:
       description: Engine.
       type: str
     engine_version:
-      description: Engine version of the primary; empty when the API did not describe it.
+      description: Engine version of the primary; null when the API did not describe it.
       type: str
     cache_node_type:
       description: Node type.
@@ -221,6 +229,9 @@ replication_group:
     reader_endpoint:
       description: Address and port of the reader endpoint.
       type: dict
+    port:
+      description: Port of the primary endpoint.
+      type: int
     automatic_failover:
       description: Whether automatic failover is on.
       type: bool
@@ -246,43 +257,41 @@ replication_group:
       description: Snapshot window.
       type: str
     auto_minor_version_upgrade:
-      description: Whether minor upgrades are automatic.
+      description: Whether minor upgrades are automatic; null when the API did not say.
       type: bool
+    cluster_enabled:
+      description: Whether cluster mode is on (this module refuses such a group).
+      type: bool
+    cache_parameter_group_name:
+      description: Parameter group of the primary; null when the API did not describe it.
+      type: str
+    security_group_ids:
+      description: Security groups of the primary; null when the API did not describe it.
+      type: list
+      elements: str
+    preferred_maintenance_window:
+      description: Maintenance window of the primary; null when the API did not describe it.
+      type: str
+    cache_subnet_group_name:
+      description: Subnet group of the primary; null when the API did not describe it.
+      type: str
     tags:
-      description: Tags.
+      description: Tags of the group, as ListTagsForResource gives them.
       type: dict
-modified:
-  description: Settings this run changed (would change, in check mode), by option name.
-  returned: always
-  type: list
-  elements: str
-  sample: [cache_node_type, snapshot_retention_limit]
-unverified:
-  description: Options the API did not describe, so sent on creation but not compared.
-  returned: always
-  type: list
-  elements: str
-  sample: [engine_version, cache_parameter_group_name]
 """
 
 import re
+from typing import ClassVar
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    SHARED_OPTIONS,
+    AWSResource,
+    ResourceProblem,
+    run,
+    tag_by_resource_name,
 )
-from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import (
-    plan_tags,
-    resource_tags,
-    settable,
-)
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import resource_tags, settable
 
 ID_PATTERN = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,39}(?<!-)$")
 SNAPSHOT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
@@ -292,9 +301,22 @@ WEEKLY_WINDOW = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$"
 )
 VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
-NOT_FOUND = ["ReplicationGroupNotFoundFault", "ReplicationGroupNotFound"]
-CLUSTER_NOT_FOUND = ["CacheClusterNotFound", "CacheClusterNotFoundFault"]
-# Settings that come from the primary member (DescribeCacheClusters), not from the group.
+CLUSTER_NOT_FOUND = ("CacheClusterNotFound", "CacheClusterNotFoundFault")
+# The settings ModifyReplicationGroup changes, by option name (the view's keys) and API name.
+MODIFIABLE = {
+    "description": "ReplicationGroupDescription",
+    "cache_node_type": "CacheNodeType",
+    "automatic_failover": "AutomaticFailoverEnabled",
+    "multi_az": "MultiAZEnabled",
+    "snapshot_retention_limit": "SnapshotRetentionLimit",
+    "snapshot_window": "SnapshotWindow",
+    "auto_minor_version_upgrade": "AutoMinorVersionUpgrade",
+    "engine_version": "EngineVersion",
+    "cache_parameter_group_name": "CacheParameterGroupName",
+    "security_group_ids": "SecurityGroupIds",
+    "preferred_maintenance_window": "PreferredMaintenanceWindow",
+}
+# Settings read from the primary member (DescribeCacheClusters), None when it is not described.
 MEMBER_SETTINGS = (
     "engine_version",
     "cache_parameter_group_name",
@@ -304,126 +326,8 @@ MEMBER_SETTINGS = (
 )
 
 
-def check_input(params):
-    """Problems with the options, each naming the option; an empty list means the input is fine."""
-    problems = []
-    group_id = params["replication_group_id"]
-    if not ID_PATTERN.fullmatch(group_id or ""):
-        problems.append(
-            f"replication_group_id={group_id}: 1 to 40 lower-case letters, digits or hyphens, "
-            "starting with a letter, no two hyphens in a row, no hyphen at the end"
-        )
-    if params["state"] == "absent":
-        final = params["final_snapshot_identifier"]
-        if final is not None and not SNAPSHOT_PATTERN.fullmatch(final):
-            problems.append(
-                f"final_snapshot_identifier={final}: a letter then up to 254 letters, digits or hyphens"
-            )
-        return problems
-    count = params["node_count"]
-    if not 1 <= count <= 6:
-        problems.append(f"node_count={count}: 1 to 6 nodes (a primary and up to 5 replicas)")
-    if (params["automatic_failover"] or params["multi_az"]) and count < 2:
-        problems.append(f"node_count={count}: automatic_failover and multi_az need at least 2 nodes")
-    if params["multi_az"] and not params["automatic_failover"]:
-        problems.append("multi_az=true needs automatic_failover=true")
-    token = params["auth_token"]
-    if token is not None:
-        if not TOKEN_PATTERN.fullmatch(token) or any(c in token for c in '@"/'):
-            problems.append('auth_token: 16 to 128 printable characters without @, " or /')
-        if not params["transit_encryption"]:
-            problems.append("auth_token needs transit_encryption=true")
-    if params["kms_key_id"] is not None and not params["at_rest_encryption"]:
-        problems.append("kms_key_id needs at_rest_encryption=true")
-    retention = params["snapshot_retention_limit"]
-    if not 0 <= retention <= 35:
-        problems.append(f"snapshot_retention_limit={retention}: 0 to 35 days")
-    window = params["snapshot_window"]
-    if window is not None and not WINDOW.fullmatch(window):
-        problems.append(f"snapshot_window={window}: hh:mm-hh:mm (UTC)")
-    weekly = params["preferred_maintenance_window"]
-    if weekly is not None and not WEEKLY_WINDOW.fullmatch(weekly):
-        problems.append(f"preferred_maintenance_window={weekly}: ddd:hh:mm-ddd:hh:mm (UTC, lower case)")
-    version = params["engine_version"]
-    if version is not None and not VERSION.fullmatch(version):
-        problems.append(f"engine_version={version}: a version such as 7.1")
-    if not 1 <= params["port"] <= 65535:
-        problems.append(f"port={params['port']}: 1 to 65535")
-    if params["wait_timeout"] < 1:
-        problems.append(f"wait_timeout={params['wait_timeout']}: at least 1 second")
-    return problems
-
-
-def _describe(client, group_id):
-    try:
-        found = client.describe_replication_groups(aws_retry=True, ReplicationGroupId=group_id)
-    except is_boto3_error_code(NOT_FOUND):
-        return None
-    groups = found.get("ReplicationGroups") or []
-    return groups[0] if groups else None
-
-
-def _primary_member(client, group):
-    """DescribeCacheClusters of the primary member, or None when the API does not describe it."""
-    members = group.get("MemberClusters") or []
-    primary = None
-    for node_group in group.get("NodeGroups") or []:
-        for member in node_group.get("NodeGroupMembers") or []:
-            if member.get("CurrentRole") == "primary":
-                primary = member.get("CacheClusterId")
-    cluster_id = primary or (members[0] if members else None)
-    if not cluster_id:
-        return None
-    try:
-        clusters = client.describe_cache_clusters(aws_retry=True, CacheClusterId=cluster_id)
-    except is_boto3_error_code(CLUSTER_NOT_FOUND):
-        return None
-    found = clusters.get("CacheClusters") or []
-    return found[0] if found else None
-
-
 def _endpoint(value):
-    value = value or {}
     return {"address": value.get("Address", ""), "port": value.get("Port", 0)} if value else {}
-
-
-def _current(group, member):
-    """The settings of an existing group, by option name (member settings None when not described)."""
-    node_group = (group.get("NodeGroups") or [{}])[0]
-    current = {
-        "description": group.get("Description", ""),
-        "engine": group.get("Engine", "redis"),
-        "cache_node_type": group.get("CacheNodeType", ""),
-        "node_count": len(group.get("MemberClusters") or []),
-        "automatic_failover": group.get("AutomaticFailover") in ("enabled", "enabling"),
-        "multi_az": group.get("MultiAZ") == "enabled",
-        "at_rest_encryption": bool(group.get("AtRestEncryptionEnabled")),
-        "kms_key_id": group.get("KmsKeyId") or "",
-        "transit_encryption": bool(group.get("TransitEncryptionEnabled")),
-        "auth_token_enabled": bool(group.get("AuthTokenEnabled")),
-        "snapshot_retention_limit": int(group.get("SnapshotRetentionLimit") or 0),
-        "snapshot_window": group.get("SnapshotWindow", ""),
-        "auto_minor_version_upgrade": group.get("AutoMinorVersionUpgrade"),
-        "port": (node_group.get("PrimaryEndpoint") or {}).get("Port"),
-        "cluster_enabled": bool(group.get("ClusterEnabled")),
-    }
-    for key in MEMBER_SETTINGS:
-        current[key] = None
-    if member:
-        current.update(
-            {
-                "engine_version": member.get("EngineVersion", ""),
-                "cache_parameter_group_name": (member.get("CacheParameterGroup") or {}).get(
-                    "CacheParameterGroupName", ""
-                ),
-                "security_group_ids": sorted(
-                    g.get("SecurityGroupId") for g in member.get("SecurityGroups") or []
-                ),
-                "preferred_maintenance_window": member.get("PreferredMaintenanceWindow", ""),
-                "cache_subnet_group_name": member.get("CacheSubnetGroupName", ""),
-            }
-        )
-    return current
 
 
 def _version_tuple(version):
@@ -436,423 +340,334 @@ def _same_or_newer(current, wanted):
     return have[: len(want)] == want or have > want
 
 
-def _view(group, tags, current):
-    if not group:
-        return {}
-    node_group = (group.get("NodeGroups") or [{}])[0]
-    return {
-        "name": group.get("ReplicationGroupId", ""),
-        "arn": group.get("ARN", ""),
-        "status": group.get("Status", ""),
-        "description": current["description"],
-        "engine": current["engine"],
-        "engine_version": current["engine_version"] or "",
-        "cache_node_type": current["cache_node_type"],
-        "node_count": current["node_count"],
-        "member_clusters": list(group.get("MemberClusters") or []),
-        "primary_endpoint": _endpoint(node_group.get("PrimaryEndpoint")),
-        "reader_endpoint": _endpoint(node_group.get("ReaderEndpoint")),
-        "automatic_failover": current["automatic_failover"],
-        "multi_az": current["multi_az"],
-        "at_rest_encryption": current["at_rest_encryption"],
-        "transit_encryption": current["transit_encryption"],
-        "kms_key_id": current["kms_key_id"],
-        "auth_token_enabled": current["auth_token_enabled"],
-        "snapshot_retention_limit": current["snapshot_retention_limit"],
-        "snapshot_window": current["snapshot_window"],
-        "auto_minor_version_upgrade": bool(current["auto_minor_version_upgrade"]),
-        "tags": tags,
+class ReplicationGroup(AWSResource):
+    service = "elasticache"
+    resource = "replication_group"
+    noun = "replication group"
+    named_by = "replication_group_id"
+    shared = ("state", "tags", "purge_tags", "wait", "wait_timeout")
+    not_found = ("ReplicationGroupNotFoundFault", "ReplicationGroupNotFound")
+    options: ClassVar[dict] = {
+        "replication_group_id": {"type": "str", "required": True, "aliases": ["name"]},
+        "description": {"type": "str"},
+        "engine": {"type": "str", "default": "redis", "choices": ["redis"]},
+        "engine_version": {"type": "str"},
+        "cache_node_type": {"type": "str"},
+        "node_count": {"type": "int", "default": 2},
+        "automatic_failover": {"type": "bool", "default": True},
+        "multi_az": {"type": "bool", "default": True},
+        "cache_subnet_group_name": {"type": "str"},
+        "security_group_ids": {"type": "list", "elements": "str"},
+        "cache_parameter_group_name": {"type": "str"},
+        "port": {"type": "int", "default": 6379},
+        "at_rest_encryption": {"type": "bool", "default": True},
+        "kms_key_id": {"type": "str"},
+        "transit_encryption": {"type": "bool", "default": True},
+        "auth_token": {"type": "str", "no_log": True},
+        "snapshot_retention_limit": {"type": "int", "default": 7},
+        "snapshot_window": {"type": "str"},
+        "preferred_maintenance_window": {"type": "str"},
+        "auto_minor_version_upgrade": {"type": "bool", "default": True},
+        "apply_immediately": {"type": "bool", "default": False},
+        "final_snapshot_identifier": {"type": "str"},
+        "wait_timeout": {**SHARED_OPTIONS["wait_timeout"], "default": 1800},
     }
+    deleting = False  # whether the last read found the group being deleted (it then counts as absent)
+    created = False
 
+    def validate(self):
+        params = self.params
+        problems = {}
 
-def _refuse_immutable(module, current):
-    params = module.params
-    problems = []
-    if current["cluster_enabled"]:
-        problems.append(
-            "cluster mode is enabled on the group; this module manages cluster mode disabled only"
+        def problem(option, text):
+            problems[option] = f"{problems[option]}; {text}" if option in problems else text
+
+        group_id = params["replication_group_id"]
+        if not ID_PATTERN.fullmatch(group_id or ""):
+            problem(
+                "replication_group_id",
+                "1 to 40 lower-case letters, digits or hyphens, starting with a letter, no two hyphens in a "
+                f"row, no hyphen at the end, got {group_id}",
+            )
+        if params["wait_timeout"] < 1:
+            problem("wait_timeout", f"at least 1 second, got {params['wait_timeout']}")
+        if params["state"] == "absent":
+            final = params["final_snapshot_identifier"]
+            if final is not None and not SNAPSHOT_PATTERN.fullmatch(final):
+                problem(
+                    "final_snapshot_identifier",
+                    f"a letter then up to 254 letters, digits or hyphens, got {final}",
+                )
+            return problems
+        count = params["node_count"]
+        if not 1 <= count <= 6:
+            problem("node_count", f"1 to 6 nodes (a primary and up to 5 replicas), got {count}")
+        if (params["automatic_failover"] or params["multi_az"]) and count < 2:
+            problem("node_count", f"automatic_failover and multi_az need at least 2 nodes, got {count}")
+        if params["multi_az"] and not params["automatic_failover"]:
+            problem("multi_az", "true needs automatic_failover=true")
+        token = params["auth_token"]
+        if token is not None:
+            if not TOKEN_PATTERN.fullmatch(token) or any(c in token for c in '@"/'):
+                problem("auth_token", '16 to 128 printable characters without @, " or /')
+            if not params["transit_encryption"]:
+                problem("auth_token", "needs transit_encryption=true")
+        if params["kms_key_id"] is not None and not params["at_rest_encryption"]:
+            problem("kms_key_id", "needs at_rest_encryption=true")
+        retention = params["snapshot_retention_limit"]
+        if not 0 <= retention <= 35:
+            problem("snapshot_retention_limit", f"0 to 35 days, got {retention}")
+        checks = (
+            ("snapshot_window", WINDOW, "hh:mm-hh:mm (UTC)"),
+            ("preferred_maintenance_window", WEEKLY_WINDOW, "ddd:hh:mm-ddd:hh:mm (UTC, lower case)"),
+            ("engine_version", VERSION, "a version such as 7.1"),
         )
-    if current["at_rest_encryption"] != params["at_rest_encryption"]:
-        problems.append(
-            f"at_rest_encryption={params['at_rest_encryption']} "
-            f"but the group has {current['at_rest_encryption']}"
+        for option, pattern, rule in checks:
+            value = params[option]
+            if value is not None and not pattern.fullmatch(value):
+                problem(option, f"{rule}, got {value}")
+        if not 1 <= params["port"] <= 65535:
+            problem("port", f"1 to 65535, got {params['port']}")
+        return problems
+
+    def describe(self):
+        self.deleting = False
+        found = self.client.describe_replication_groups(
+            aws_retry=True, ReplicationGroupId=self.params["replication_group_id"]
         )
-    if params["kms_key_id"] and current["kms_key_id"] and current["kms_key_id"] != params["kms_key_id"]:
-        problems.append(
-            f"kms_key_id={params['kms_key_id']} but the group is encrypted with {current['kms_key_id']}"
+        group = (found.get("ReplicationGroups") or [None])[0]
+        if group is None or group.get("Status") == "deleting":
+            self.deleting = group is not None
+            return None
+        return {
+            "Group": group,
+            "Member": self._primary_member(group),
+            "Tags": resource_tags(self.client, group.get("ARN")),
+        }
+
+    def _primary_member(self, group):
+        """DescribeCacheClusters of the primary member, or None when the API does not describe it."""
+        members = group.get("MemberClusters") or []
+        primary = None
+        for node_group in group.get("NodeGroups") or []:
+            for member in node_group.get("NodeGroupMembers") or []:
+                if member.get("CurrentRole") == "primary":
+                    primary = member.get("CacheClusterId")
+        cluster_id = primary or (members[0] if members else None)
+        if not cluster_id:
+            return None
+        clusters = self.or_none(
+            CLUSTER_NOT_FOUND, self.client.describe_cache_clusters, CacheClusterId=cluster_id
         )
-    if current["transit_encryption"] != params["transit_encryption"]:
-        problems.append(
-            f"transit_encryption={params['transit_encryption']} "
-            f"but the group has {current['transit_encryption']}"
+        return ((clusters or {}).get("CacheClusters") or [None])[0]
+
+    def view(self, described):
+        group, member = described["Group"], described["Member"]
+        node_group = (group.get("NodeGroups") or [{}])[0]
+        view = {
+            "name": group.get("ReplicationGroupId", ""),
+            "arn": group.get("ARN", ""),
+            "status": group.get("Status", ""),
+            "description": group.get("Description", ""),
+            "engine": group.get("Engine", "redis"),
+            "cache_node_type": group.get("CacheNodeType", ""),
+            "node_count": len(group.get("MemberClusters") or []),
+            "member_clusters": list(group.get("MemberClusters") or []),
+            "primary_endpoint": _endpoint(node_group.get("PrimaryEndpoint")),
+            "reader_endpoint": _endpoint(node_group.get("ReaderEndpoint")),
+            "port": (node_group.get("PrimaryEndpoint") or {}).get("Port"),
+            "automatic_failover": group.get("AutomaticFailover") in ("enabled", "enabling"),
+            "multi_az": group.get("MultiAZ") == "enabled",
+            "at_rest_encryption": bool(group.get("AtRestEncryptionEnabled")),
+            "transit_encryption": bool(group.get("TransitEncryptionEnabled")),
+            "kms_key_id": group.get("KmsKeyId") or "",
+            "auth_token_enabled": bool(group.get("AuthTokenEnabled")),
+            "snapshot_retention_limit": int(group.get("SnapshotRetentionLimit") or 0),
+            "snapshot_window": group.get("SnapshotWindow", ""),
+            "auto_minor_version_upgrade": group.get("AutoMinorVersionUpgrade"),
+            "cluster_enabled": bool(group.get("ClusterEnabled")),
+            **dict.fromkeys(MEMBER_SETTINGS),
+            "tags": described["Tags"],
+        }
+        if member:
+            view.update(
+                engine_version=member.get("EngineVersion", ""),
+                cache_parameter_group_name=(member.get("CacheParameterGroup") or {}).get(
+                    "CacheParameterGroupName", ""
+                ),
+                security_group_ids=sorted(
+                    g.get("SecurityGroupId") for g in member.get("SecurityGroups") or []
+                ),
+                preferred_maintenance_window=member.get("PreferredMaintenanceWindow", ""),
+                cache_subnet_group_name=member.get("CacheSubnetGroupName", ""),
+            )
+        return view
+
+    def _wanted(self):
+        """The options as the view names them (None: not set, left as it is)."""
+        params = self.params
+        wanted = {key: params[key] for key in MODIFIABLE if key != "security_group_ids"}
+        wanted["security_group_ids"] = (
+            sorted(params["security_group_ids"]) if params["security_group_ids"] is not None else None
         )
-    if current["port"] and current["port"] != params["port"]:
-        problems.append(f"port={params['port']} but the group listens on {current['port']}")
-    subnet_group = current["cache_subnet_group_name"]
-    if (
-        params["cache_subnet_group_name"]
-        and subnet_group
-        and subnet_group != params["cache_subnet_group_name"]
-    ):
-        problems.append(
-            f"cache_subnet_group_name={params['cache_subnet_group_name']} but the group uses {subnet_group}"
-        )
-    if problems:
-        module.fail_json(
-            msg=(
-                f"The replication group {params['replication_group_id']} cannot be changed in place: "
+        return wanted
+
+    def _new(self):
+        params = self.params
+        if self.deleting:
+            raise ResourceProblem("it is being deleted; run again once it is gone")
+        if not params["cache_node_type"]:
+            raise ResourceProblem("cache_node_type is required to create it")
+        return {
+            "name": params["replication_group_id"],
+            "arn": "",
+            "status": "planned",
+            **self._wanted(),
+            "description": params["description"] or params["replication_group_id"],
+            "engine": params["engine"],
+            "engine_version": params["engine_version"] or "",
+            "node_count": params["node_count"],
+            "member_clusters": [],
+            "primary_endpoint": {},
+            "reader_endpoint": {},
+            "port": params["port"],
+            "at_rest_encryption": params["at_rest_encryption"],
+            "transit_encryption": params["transit_encryption"],
+            "kms_key_id": params["kms_key_id"] or "",
+            "auth_token_enabled": params["auth_token"] is not None,
+            "snapshot_window": params["snapshot_window"] or "",
+            "cluster_enabled": False,
+            "cache_subnet_group_name": params["cache_subnet_group_name"],
+        }
+
+    def _refuse_immutable(self, current):
+        params = self.params
+        problems = []
+        if current["cluster_enabled"]:
+            problems.append(
+                "cluster mode is enabled on the group; this module manages cluster mode disabled only"
+            )
+        for option in ("at_rest_encryption", "transit_encryption"):
+            if current[option] != params[option]:
+                problems.append(f"{option}={params[option]} but the group has {current[option]}")
+        if params["kms_key_id"] and current["kms_key_id"] and current["kms_key_id"] != params["kms_key_id"]:
+            problems.append(
+                f"kms_key_id={params['kms_key_id']} but the group is encrypted with {current['kms_key_id']}"
+            )
+        if current["port"] and current["port"] != params["port"]:
+            problems.append(f"port={params['port']} but the group listens on {current['port']}")
+        subnet_group, wanted = current["cache_subnet_group_name"], params["cache_subnet_group_name"]
+        if wanted and subnet_group and subnet_group != wanted:
+            problems.append(f"cache_subnet_group_name={wanted} but the group uses {subnet_group}")
+        if problems:
+            raise ResourceProblem(
+                "it cannot be changed in place: "
                 + "; ".join(problems)
                 + ". Create a new group (another identifier) and migrate to it."
             )
-        )
 
+    def plan(self, current):
+        if current is None:
+            return self._new()
+        self._refuse_immutable(current)
+        planned = dict(current)
+        for option, value in self._wanted().items():
+            if value is None:
+                continue
+            if current[option] is None:
+                self.unverified.append(option)  # not described: sent on creation only, not compared
+            elif option != "engine_version" or not _same_or_newer(current[option], value):
+                planned[option] = value
+        for option in ("cache_subnet_group_name",):
+            if self.params[option] is not None and current[option] is None:
+                self.unverified.append(option)
+        self.unverified.sort()
+        planned["node_count"] = self.params["node_count"]
+        if self.params["auth_token"] is not None:
+            planned["auth_token_enabled"] = True
+        return planned
 
-def _plan(module, current):
-    """(modify_request, modified_option_names, node_count_change, unverified_option_names)."""
-    params = module.params
-    request = {}
-    modified = []
-    unverified = []
+    def differences(self, current, planned):
+        changes = [key for key in (*MODIFIABLE, "node_count") if planned.get(key) != current.get(key)]
+        if planned["auth_token_enabled"] and not current.get("auth_token_enabled"):
+            changes.append("auth_token")
+        return sorted(changes)
 
-    def want(option, api_name, value, have):
-        if value is not None and have != value:
-            request[api_name] = value
-            modified.append(option)
-
-    want("description", "ReplicationGroupDescription", params["description"], current["description"])
-    want("cache_node_type", "CacheNodeType", params["cache_node_type"], current["cache_node_type"])
-    want(
-        "automatic_failover",
-        "AutomaticFailoverEnabled",
-        params["automatic_failover"],
-        current["automatic_failover"],
-    )
-    want("multi_az", "MultiAZEnabled", params["multi_az"], current["multi_az"])
-    want(
-        "snapshot_retention_limit",
-        "SnapshotRetentionLimit",
-        params["snapshot_retention_limit"],
-        current["snapshot_retention_limit"],
-    )
-    want("snapshot_window", "SnapshotWindow", params["snapshot_window"], current["snapshot_window"])
-    if current["auto_minor_version_upgrade"] is None:
-        unverified.append("auto_minor_version_upgrade")
-    else:
-        want(
-            "auto_minor_version_upgrade",
-            "AutoMinorVersionUpgrade",
-            params["auto_minor_version_upgrade"],
-            current["auto_minor_version_upgrade"],
-        )
-    member_wanted = {
-        "engine_version": params["engine_version"],
-        "cache_parameter_group_name": params["cache_parameter_group_name"],
-        "security_group_ids": sorted(params["security_group_ids"])
-        if params["security_group_ids"] is not None
-        else None,
-        "preferred_maintenance_window": params["preferred_maintenance_window"],
-        "cache_subnet_group_name": params["cache_subnet_group_name"],
-    }
-    for option, value in member_wanted.items():
-        if value is None:
-            continue
-        if current[option] is None:
-            unverified.append(option)
-        elif option == "engine_version":
-            if not _same_or_newer(current[option], value):
-                request["EngineVersion"] = value
-                modified.append(option)
-        elif option == "cache_parameter_group_name":
-            want(option, "CacheParameterGroupName", value, current[option])
-        elif option == "security_group_ids":
-            want(option, "SecurityGroupIds", value, current[option])
-        elif option == "preferred_maintenance_window":
-            want(option, "PreferredMaintenanceWindow", value, current[option])
-    if params["auth_token"] is not None and not current["auth_token_enabled"]:
-        request["AuthToken"] = params["auth_token"]
-        request["AuthTokenUpdateStrategy"] = "SET"
-        modified.append("auth_token")
-    node_change = params["node_count"] - current["node_count"]
-    if node_change:
-        modified.append("node_count")
-    return request, sorted(modified), node_change, sorted(unverified)
-
-
-def _planned(current, params, to_change):
-    """The settings the group ends with when the plan is applied (for check mode and no-op results)."""
-    after = dict(current)
-    for option in to_change:
-        if option == "auth_token":
-            after["auth_token_enabled"] = True
-        elif option == "security_group_ids":
-            after[option] = sorted(params[option])
-        else:
-            after[option] = params[option]
-    return after
-
-
-def _create(module, client, tags):
-    params = module.params
-    request = {
-        "ReplicationGroupId": params["replication_group_id"],
-        "ReplicationGroupDescription": params["description"] or params["replication_group_id"],
-        "Engine": params["engine"],
-        "CacheNodeType": params["cache_node_type"],
-        "NumNodeGroups": 1,
-        "ReplicasPerNodeGroup": params["node_count"] - 1,
-        "AutomaticFailoverEnabled": params["automatic_failover"],
-        "MultiAZEnabled": params["multi_az"],
-        "Port": params["port"],
-        "AtRestEncryptionEnabled": params["at_rest_encryption"],
-        "TransitEncryptionEnabled": params["transit_encryption"],
-        "SnapshotRetentionLimit": params["snapshot_retention_limit"],
-        "AutoMinorVersionUpgrade": params["auto_minor_version_upgrade"],
-    }
-    optional = {
-        "EngineVersion": params["engine_version"],
-        "CacheSubnetGroupName": params["cache_subnet_group_name"],
-        "SecurityGroupIds": params["security_group_ids"],
-        "CacheParameterGroupName": params["cache_parameter_group_name"],
-        "KmsKeyId": params["kms_key_id"],
-        "AuthToken": params["auth_token"],
-        "SnapshotWindow": params["snapshot_window"],
-        "PreferredMaintenanceWindow": params["preferred_maintenance_window"],
-    }
-    request.update({key: value for key, value in optional.items() if value is not None})
-    if settable(tags):
-        request["Tags"] = ansible_dict_to_boto3_tag_list(settable(tags))
-    client.create_replication_group(aws_retry=True, **request)
-    if params["wait"]:
-        _wait(client, "replication_group_available", params)
-
-
-def _wait(client, waiter, params):
-    delay = 15
-    client.get_waiter(waiter).wait(
-        ReplicationGroupId=params["replication_group_id"],
-        WaiterConfig={"Delay": delay, "MaxAttempts": max(1, params["wait_timeout"] // delay)},
-    )
-
-
-def _update(module, client, group, request, node_change, tags_to_set, tags_to_unset):
-    params = module.params
-    group_id = params["replication_group_id"]
-    if node_change:
-        replicas = {
-            "ReplicationGroupId": group_id,
-            "NewReplicaCount": params["node_count"] - 1,
-            "ApplyImmediately": True,
+    def create(self, planned):
+        params = self.params
+        request = {
+            "ReplicationGroupId": params["replication_group_id"],
+            "ReplicationGroupDescription": planned["description"],
+            "Engine": params["engine"],
+            "CacheNodeType": params["cache_node_type"],
+            "NumNodeGroups": 1,
+            "ReplicasPerNodeGroup": params["node_count"] - 1,
+            "AutomaticFailoverEnabled": params["automatic_failover"],
+            "MultiAZEnabled": params["multi_az"],
+            "Port": params["port"],
+            "AtRestEncryptionEnabled": params["at_rest_encryption"],
+            "TransitEncryptionEnabled": params["transit_encryption"],
+            "SnapshotRetentionLimit": params["snapshot_retention_limit"],
+            "AutoMinorVersionUpgrade": params["auto_minor_version_upgrade"],
         }
-        if node_change > 0:
-            client.increase_replica_count(aws_retry=True, **replicas)
-        else:
-            client.decrease_replica_count(aws_retry=True, **replicas)
-    if request:
-        client.modify_replication_group(
-            aws_retry=True,
-            ReplicationGroupId=group_id,
-            ApplyImmediately=params["apply_immediately"],
-            **request,
-        )
-    arn = group.get("ARN")
-    if tags_to_unset:
-        client.remove_tags_from_resource(aws_retry=True, ResourceName=arn, TagKeys=tags_to_unset)
-    if tags_to_set:
-        client.add_tags_to_resource(
-            aws_retry=True, ResourceName=arn, Tags=ansible_dict_to_boto3_tag_list(tags_to_set)
-        )
+        optional = {
+            "EngineVersion": params["engine_version"],
+            "CacheSubnetGroupName": params["cache_subnet_group_name"],
+            "SecurityGroupIds": params["security_group_ids"],
+            "CacheParameterGroupName": params["cache_parameter_group_name"],
+            "KmsKeyId": params["kms_key_id"],
+            "AuthToken": params["auth_token"],
+            "SnapshotWindow": params["snapshot_window"],
+            "PreferredMaintenanceWindow": params["preferred_maintenance_window"],
+        }
+        request.update({key: value for key, value in optional.items() if value is not None})
+        if settable(planned["tags"]):
+            request["Tags"] = ansible_dict_to_boto3_tag_list(settable(planned["tags"]))
+        self.client.create_replication_group(aws_retry=True, **request)
+        self.created = True
 
-
-def _read(client, group_id):
-    group = _describe(client, group_id)
-    if group is None or group.get("Status") == "deleting":
-        return group, None, {}
-    return group, _primary_member(client, group), resource_tags(client, group.get("ARN"))
-
-
-def _absent(module, client, group, before):
-    params = module.params
-    gone = group is None or group.get("Status") == "deleting"
-    if not gone and not module.check_mode:
-        request = {"ReplicationGroupId": params["replication_group_id"], "RetainPrimaryCluster": False}
-        if params["final_snapshot_identifier"]:
-            request["FinalSnapshotIdentifier"] = params["final_snapshot_identifier"]
-        try:
-            client.delete_replication_group(aws_retry=True, **request)
-            if params["wait"]:
-                _wait(client, "replication_group_deleted", params)
-        except botocore.exceptions.WaiterError as e:
-            module.fail_json(
-                msg=(
-                    f"The replication group {params['replication_group_id']} was not deleted "
-                    f"in {params['wait_timeout']} s: {e}"
-                )
+    def update(self, current, planned, changes):
+        group_id = self.params["replication_group_id"]
+        if "node_count" in changes:
+            replicas = {
+                "ReplicationGroupId": group_id,
+                "NewReplicaCount": planned["node_count"] - 1,
+                "ApplyImmediately": True,
+            }
+            if planned["node_count"] > current["node_count"]:
+                self.client.increase_replica_count(aws_retry=True, **replicas)
+            else:
+                self.client.decrease_replica_count(aws_retry=True, **replicas)
+        request = {MODIFIABLE[option]: planned[option] for option in changes if option in MODIFIABLE}
+        if "auth_token" in changes:
+            request.update(AuthToken=self.params["auth_token"], AuthTokenUpdateStrategy="SET")
+        if request:
+            self.client.modify_replication_group(
+                aws_retry=True,
+                ReplicationGroupId=group_id,
+                ApplyImmediately=self.params["apply_immediately"],
+                **request,
             )
-        except is_boto3_error_code(NOT_FOUND):
-            pass  # deleted meanwhile: the wanted state
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(
-                e, msg=f"Could not delete the replication group {params['replication_group_id']}"
-            )
-    module.exit_json(
-        changed=not gone,
-        replication_group={},
-        modified=[],
-        unverified=[],
-        diff={"before": {} if gone else before, "after": {}},
-    )
+
+    def tag(self, current, to_set, to_unset):
+        tag_by_resource_name(self.client, current["arn"], to_set, to_unset)
+
+    def delete(self, current):
+        request = {"ReplicationGroupId": self.params["replication_group_id"], "RetainPrimaryCluster": False}
+        if self.params["final_snapshot_identifier"]:
+            request["FinalSnapshotIdentifier"] = self.params["final_snapshot_identifier"]
+        self.client.delete_replication_group(aws_retry=True, **request)
+
+    def wait(self, goal):
+        # After a creation until it is available, after a deletion until it is gone; updates never wait.
+        if goal == "absent":
+            self.poll(lambda view: not view and not self.deleting, "deleted", delay=15)
+        elif self.created:
+            self.poll(lambda view: view.get("status") == "available", "available", delay=15)
 
 
 def main():
-    argument_spec = dict(
-        replication_group_id=dict(type="str", required=True, aliases=["name"]),
-        description=dict(type="str"),
-        engine=dict(type="str", default="redis", choices=["redis"]),
-        engine_version=dict(type="str"),
-        cache_node_type=dict(type="str"),
-        node_count=dict(type="int", default=2),
-        automatic_failover=dict(type="bool", default=True),
-        multi_az=dict(type="bool", default=True),
-        cache_subnet_group_name=dict(type="str"),
-        security_group_ids=dict(type="list", elements="str"),
-        cache_parameter_group_name=dict(type="str"),
-        port=dict(type="int", default=6379),
-        at_rest_encryption=dict(type="bool", default=True),
-        kms_key_id=dict(type="str"),
-        transit_encryption=dict(type="bool", default=True),
-        auth_token=dict(type="str", no_log=True),
-        snapshot_retention_limit=dict(type="int", default=7),
-        snapshot_window=dict(type="str"),
-        preferred_maintenance_window=dict(type="str"),
-        auto_minor_version_upgrade=dict(type="bool", default=True),
-        apply_immediately=dict(type="bool", default=False),
-        final_snapshot_identifier=dict(type="str"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    problems = check_input(params)
-    if problems:
-        module.fail_json(msg="Refused the replication group: " + "; ".join(problems))
-    group_id = params["replication_group_id"]
-    client = module.client("elasticache", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-
-    try:
-        group, member, tags_before = _read(client, group_id)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the replication group {group_id}")
-    current = _current(group, member) if group else None
-    before = _view(group, tags_before, current) if group and group.get("Status") != "deleting" else {}
-
-    if params["state"] == "absent":
-        _absent(module, client, group, before)
-
-    if group is not None and group.get("Status") == "deleting":
-        module.fail_json(msg=f"The replication group {group_id} is being deleted; run again once it is gone")
-
-    if group is None:
-        missing = [name for name in ("cache_node_type",) if not params[name]]
-        if missing:
-            module.fail_json(
-                msg=f"{', '.join(missing)} is required to create the replication group {group_id}"
-            )
-        tags_after, _, _ = plan_tags({}, params["tags"], params["purge_tags"])
-        if module.check_mode:
-            planned = {
-                key: params.get(key)
-                for key in (
-                    "description",
-                    "engine",
-                    "cache_node_type",
-                    "node_count",
-                    "automatic_failover",
-                    "multi_az",
-                    "at_rest_encryption",
-                    "transit_encryption",
-                    "snapshot_retention_limit",
-                    "snapshot_window",
-                    "auto_minor_version_upgrade",
-                )
-            }
-            planned.update(
-                description=params["description"] or group_id,
-                engine_version=params["engine_version"] or "",
-                kms_key_id=params["kms_key_id"] or "",
-                auth_token_enabled=params["auth_token"] is not None,
-                snapshot_window=params["snapshot_window"] or "",
-            )
-            after = {
-                "name": group_id,
-                "arn": "",
-                "status": "planned",
-                "member_clusters": [],
-                "primary_endpoint": {},
-                "reader_endpoint": {},
-                **planned,
-                "tags": tags_after,
-            }
-            module.exit_json(
-                changed=True,
-                replication_group=after,
-                modified=["created"],
-                unverified=[],
-                diff={"before": {}, "after": after},
-            )
-        try:
-            _create(module, client, tags_after)
-            group, member, tags_final = _read(client, group_id)
-        except botocore.exceptions.WaiterError as e:
-            module.fail_json(
-                msg=(
-                    f"The replication group {group_id} did not become available "
-                    f"in {params['wait_timeout']} s: {e}"
-                )
-            )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not create the replication group {group_id}")
-        after = _view(group, tags_final, _current(group, member))
-        module.exit_json(
-            changed=True,
-            replication_group=after,
-            modified=["created"],
-            unverified=[],
-            diff={"before": {}, "after": after},
-        )
-
-    _refuse_immutable(module, current)
-    request, modified, node_change, unverified = _plan(module, current)
-    tags_after, tags_to_set, tags_to_unset = plan_tags(tags_before, params["tags"], params["purge_tags"])
-    if tags_to_set or tags_to_unset:
-        modified.append("tags")
-    changed = bool(modified)
-
-    if module.check_mode or not changed:
-        after = _view(group, tags_after, _planned(current, params, [m for m in modified if m != "tags"]))
-        module.exit_json(
-            changed=changed,
-            replication_group=after,
-            modified=modified,
-            unverified=unverified,
-            diff={"before": before, "after": after},
-        )
-
-    try:
-        _update(module, client, group, request, node_change, tags_to_set, tags_to_unset)
-        group, member, tags_final = _read(client, group_id)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not modify the replication group {group_id}")
-    after = _view(group, tags_final, _current(group, member))
-    module.exit_json(
-        changed=True,
-        replication_group=after,
-        modified=modified,
-        unverified=unverified,
-        diff={"before": before, "after": after},
-    )
+    run(ReplicationGroup)
 
 
 if __name__ == "__main__":

@@ -38,22 +38,8 @@ options:
         with its own trusted CAs (EKS, GitHub Actions).
     type: list
     elements: str
-  state:
-    description: Whether the provider exists.
-    type: str
-    choices: [present, absent]
-    default: present
-notes:
-  - Supports check mode, which reports what would be created, changed or deleted without calling
-    a write API.
-  - Supports diff (the URL, audiences, thumbprints and tags before and after).
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -76,13 +62,30 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: What the run did or would do to the provider (create, update, delete or none).
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: Of C(client_ids), C(thumbprints) and C(tags), what differs.
+  returned: always
+  type: list
+  elements: str
+  sample: [thumbprints]
+unverified:
+  description: Always empty, since the provider and its tags are read whole on each run.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 arn:
   description: ARN of the provider (empty when absent, or in check mode before it exists).
   returned: always
   type: str
   sample: arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com
 provider:
-  description: The provider as compared by the module; empty when absent.
+  description: The provider as compared by the module (planned, in check mode); empty when absent.
   returned: always
   type: dict
   sample:
@@ -94,21 +97,19 @@ provider:
 """
 
 import re
+from typing import ClassVar
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    AWSResource,
+    ResourceProblem,
+    run,
+    tags_from_list,
 )
-from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import plan_tags, settable
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import settable
 
 THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
+URL = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?")
 
 
 def _bare(url):
@@ -116,136 +117,111 @@ def _bare(url):
     return re.sub(r"^https://", "", url.strip()).rstrip("/")
 
 
-def _find(client, url):
-    providers = client.list_open_id_connect_providers(aws_retry=True)["OpenIDConnectProviderList"]
-    for provider in providers:
-        if provider["Arn"].split(":oidc-provider/", 1)[-1] == url:
-            described = client.get_open_id_connect_provider(
-                aws_retry=True, OpenIDConnectProviderArn=provider["Arn"]
-            )
-            return provider["Arn"], described
-    return "", None
-
-
-def _view(arn, described):
-    if described is None:
-        return {}
-    return {
-        "arn": arn,
-        "url": _bare(described.get("Url", "")),
-        "client_ids": sorted(described.get("ClientIDList") or []),
-        "thumbprints": sorted(t.lower() for t in described.get("ThumbprintList") or []),
-        "tags": boto3_tag_list_to_ansible_dict(described.get("Tags") or []),
+class Provider(AWSResource):
+    service = "iam"
+    resource = "provider"
+    noun = "OIDC provider"
+    shared = ("state", "tags", "purge_tags")
+    options: ClassVar[dict] = {
+        "url": {"type": "str", "required": True},
+        "client_ids": {"type": "list", "elements": "str"},
+        "thumbprints": {"type": "list", "elements": "str"},
     }
 
+    def validate(self):
+        problems = {}
+        url = _bare(self.params["url"])
+        if not url:
+            problems["url"] = "must not be empty"
+        elif not URL.fullmatch(url):
+            problems["url"] = (
+                "must be an https URL with a host name and no spaces or control characters "
+                f"(e.g. https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE), got {self.params['url']!r}"
+            )
+        bad = [t for t in self.params["thumbprints"] or [] if not THUMBPRINT.fullmatch(t)]
+        if bad:
+            problems["thumbprints"] = f"must be 40 hexadecimal digits (SHA-1): {', '.join(bad)}"
+        return problems
 
-def main():
-    argument_spec = dict(
-        url=dict(type="str", required=True),
-        client_ids=dict(type="list", elements="str"),
-        thumbprints=dict(type="list", elements="str"),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    url = _bare(params["url"])
-    if not url:
-        module.fail_json(msg="url must not be empty")
-    if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?", url):
-        module.fail_json(
-            msg=f"url={params['url']!r}: must be an https URL with a host name and no spaces or control "
-            "characters (e.g. https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE)"
-        )
-    bad = [t for t in params["thumbprints"] or [] if not THUMBPRINT.fullmatch(t)]
-    if bad:
-        module.fail_json(msg=f"thumbprints must be 40 hexadecimal digits (SHA-1): {', '.join(bad)}")
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff(retries=10))
+    def describe(self):
+        url = _bare(self.params["url"])
+        for provider in self.client.list_open_id_connect_providers(aws_retry=True)[
+            "OpenIDConnectProviderList"
+        ]:
+            if provider["Arn"].split(":oidc-provider/", 1)[-1] == url:
+                arn = provider["Arn"]
+                return {
+                    "Arn": arn,
+                    **self.client.get_open_id_connect_provider(aws_retry=True, OpenIDConnectProviderArn=arn),
+                }
+        return None
 
-    try:
-        arn, described = _find(client, url)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not describe the OIDC provider {url}")
-    before = _view(arn, described)
-
-    if params["state"] == "absent":
-        if arn and not module.check_mode:
-            try:
-                client.delete_open_id_connect_provider(aws_retry=True, OpenIDConnectProviderArn=arn)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Could not delete the OIDC provider {url}")
-        module.exit_json(changed=bool(arn), arn="", provider={}, diff={"before": before, "after": {}})
-
-    tags, to_set, to_unset = plan_tags(before.get("tags"), params["tags"], params["purge_tags"])
-    if not arn:
-        if not params["client_ids"]:
-            module.fail_json(msg="client_ids is required to create an OIDC provider")
-        planned = {
-            "arn": "",
-            "url": url,
-            "client_ids": sorted(set(params["client_ids"])),
-            "thumbprints": sorted({t.lower() for t in params["thumbprints"] or []}),
-            "tags": tags,
+    def view(self, described):
+        return {
+            "arn": described["Arn"],
+            "url": _bare(described.get("Url", "")),
+            "client_ids": sorted(described.get("ClientIDList") or []),
+            "thumbprints": sorted(t.lower() for t in described.get("ThumbprintList") or []),
+            "tags": tags_from_list(described.get("Tags")),
         }
-        if module.check_mode:
-            module.exit_json(changed=True, arn="", provider={}, diff={"before": {}, "after": planned})
-        request = {"Url": f"https://{url}", "ClientIDList": planned["client_ids"]}
+
+    def plan(self, current):
+        client_ids, thumbprints = self.params["client_ids"], self.params["thumbprints"]
+        if current is None and not client_ids:
+            raise ResourceProblem("client_ids is required to create an OIDC provider")
+        planned = dict(current or {"arn": "", "url": _bare(self.params["url"]), "thumbprints": []})
+        if client_ids is not None:
+            planned["client_ids"] = sorted(set(client_ids))
+        if thumbprints is not None:
+            planned["thumbprints"] = sorted({t.lower() for t in thumbprints})
+        return planned
+
+    def create(self, planned):
+        request = {"Url": f"https://{planned['url']}", "ClientIDList": planned["client_ids"]}
         if planned["thumbprints"]:
             request["ThumbprintList"] = planned["thumbprints"]
-        if settable(tags):
-            request["Tags"] = ansible_dict_to_boto3_tag_list(settable(tags))
-        try:
-            arn = client.create_open_id_connect_provider(aws_retry=True, **request)[
-                "OpenIDConnectProviderArn"
-            ]
-            after = _view(
-                arn, client.get_open_id_connect_provider(aws_retry=True, OpenIDConnectProviderArn=arn)
-            )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not create the OIDC provider {url}")
-        module.exit_json(changed=True, arn=arn, provider=after, diff={"before": {}, "after": after})
+        if settable(planned["tags"]):
+            request["Tags"] = ansible_dict_to_boto3_tag_list(settable(planned["tags"]))
+        self.client.create_open_id_connect_provider(aws_retry=True, **request)
 
-    add_ids, remove_ids = [], []
-    if params["client_ids"] is not None:
-        add_ids = sorted(set(params["client_ids"]) - set(before["client_ids"]))
-        remove_ids = sorted(set(before["client_ids"]) - set(params["client_ids"]))
-    thumbprints = before["thumbprints"]
-    if params["thumbprints"] is not None:
-        thumbprints = sorted({t.lower() for t in params["thumbprints"]})
-    changed = bool(add_ids or remove_ids or thumbprints != before["thumbprints"] or to_set or to_unset)
-    if module.check_mode or not changed:
-        after = before
-        if changed:
-            client_ids = sorted((set(before["client_ids"]) | set(add_ids)) - set(remove_ids))
-            after = {**before, "client_ids": client_ids, "thumbprints": thumbprints, "tags": tags}
-        module.exit_json(changed=changed, arn=arn, provider=after, diff={"before": before, "after": after})
-
-    try:
-        for client_id in add_ids:
-            client.add_client_id_to_open_id_connect_provider(
+    def update(self, current, planned, changes):
+        arn = current["arn"]
+        for client_id in sorted(set(planned["client_ids"]) - set(current["client_ids"])):
+            self.client.add_client_id_to_open_id_connect_provider(
                 aws_retry=True, OpenIDConnectProviderArn=arn, ClientID=client_id
             )
-        for client_id in remove_ids:
-            client.remove_client_id_from_open_id_connect_provider(
+        for client_id in sorted(set(current["client_ids"]) - set(planned["client_ids"])):
+            self.client.remove_client_id_from_open_id_connect_provider(
                 aws_retry=True, OpenIDConnectProviderArn=arn, ClientID=client_id
             )
-        if thumbprints != before["thumbprints"]:
-            client.update_open_id_connect_provider_thumbprint(
-                aws_retry=True, OpenIDConnectProviderArn=arn, ThumbprintList=thumbprints
+        if "thumbprints" in changes:
+            self.client.update_open_id_connect_provider_thumbprint(
+                aws_retry=True, OpenIDConnectProviderArn=arn, ThumbprintList=planned["thumbprints"]
             )
+
+    def tag(self, current, to_set, to_unset):
+        arn = current["arn"]
         if to_unset:
-            client.untag_open_id_connect_provider(
+            self.client.untag_open_id_connect_provider(
                 aws_retry=True, OpenIDConnectProviderArn=arn, TagKeys=to_unset
             )
         if to_set:
-            client.tag_open_id_connect_provider(
+            self.client.tag_open_id_connect_provider(
                 aws_retry=True, OpenIDConnectProviderArn=arn, Tags=ansible_dict_to_boto3_tag_list(to_set)
             )
-        after = _view(arn, client.get_open_id_connect_provider(aws_retry=True, OpenIDConnectProviderArn=arn))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not update the OIDC provider {url}")
-    module.exit_json(changed=True, arn=arn, provider=after, diff={"before": before, "after": after})
+
+    def delete(self, current):
+        self.client.delete_open_id_connect_provider(aws_retry=True, OpenIDConnectProviderArn=current["arn"])
+
+    def outputs(self, view):
+        return {"arn": view.get("arn", "")}
+
+    def name(self, view):
+        return _bare(self.params["url"])
+
+
+def main():
+    run(Provider)
 
 
 if __name__ == "__main__":

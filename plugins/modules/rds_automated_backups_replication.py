@@ -13,6 +13,8 @@ description:
     called in the destination region (O(region)); the current state is read there with
     C(DescribeDBInstanceAutomatedBackups) filtered by the source instance's ARN.
   - No module of amazon.aws or community.aws manages this API.
+  - Nothing of a running replication can be changed (AWS has no such call); a different
+    O(backup_retention_period) gives a warning, a stop (O(state=absent)) then a start applies it.
   - The local AWS endpoint (moto 5.2) does not implement the start and stop calls (it answers 500);
     the module then fails with that answer, so roles skip it there.
 author:
@@ -35,21 +37,8 @@ options:
         AWS cannot change it on a running replication (a different value gives a warning).
     type: int
     default: 7
-  state:
-    description: Whether the replication runs.
-    type: str
-    choices: [present, absent]
-    default: present
-notes:
-  - Supports check mode, which reports whether the replication would start or stop.
-  - Supports diff (the replication before and after).
-  - Calls are retried with a jittered exponential backoff when RDS throttles them.
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -68,6 +57,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: C(create) for a start of the replication, C(delete) for a stop, otherwise C(none).
+  returned: always
+  type: str
+  sample: create
+changes:
+  description: Every setting for a start; never anything else, nothing changes in place.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+unverified:
+  description: Always empty.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 replication:
   description: The replicated automated backups in the destination region after the run (planned, in
     check mode); empty when none.
@@ -97,15 +103,9 @@ replication:
 """
 
 import re
+from typing import ClassVar
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSResource, run
 
 SOURCE_ARN = re.compile(
     r"^arn:aws[a-z-]*:rds:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]):[0-9]{12}:db:[a-z][a-z0-9-]{0,62}$"
@@ -118,117 +118,97 @@ KEY = re.compile(
 GONE = ("deleting", "stopped", "retained")
 
 
-def check_input(params, region):
-    """Problems with the options, each naming the option; an empty list means the input is fine."""
-    problems = []
-    arn = params["source_db_instance_arn"] or ""
-    found = SOURCE_ARN.fullmatch(arn)
-    if not found:
-        problems.append(
-            f"source_db_instance_arn={arn}: the ARN of a DB instance, "
-            "arn:<partition>:rds:<region>:<account>:db:<id>"
-        )
-    elif region and found.group("region") == region:
-        problems.append(
-            f"source_db_instance_arn={arn}: the source must be in another region "
-            f"than the destination {region}"
-        )
-    key = params["kms_key_id"]
-    if key is not None and not KEY.fullmatch(key):
-        problems.append(f"kms_key_id={key}: a KMS key id, key ARN, alias or alias ARN")
-    days = params["backup_retention_period"]
-    if days is not None and not 1 <= days <= 35:
-        problems.append(f"backup_retention_period={days}: 1 to 35 days")
-    return problems
-
-
-def _current(client, arn):
-    try:
-        answer = client.describe_db_instance_automated_backups(
-            aws_retry=True, Filters=[{"Name": "db-instance-id", "Values": [arn]}]
-        )
-    except is_boto3_error_code("DBInstanceAutomatedBackupNotFound"):
-        return None
-    for backup in answer.get("DBInstanceAutomatedBackups") or []:
-        if backup.get("DBInstanceArn") == arn and backup.get("Status") not in GONE:
-            return backup
-    return None
-
-
-def _view(backup, arn):
-    if not backup:
-        return {}
-    return {
-        "arn": backup.get("DBInstanceAutomatedBackupsArn", ""),
-        "source_db_instance_arn": arn,
-        "status": backup.get("Status", ""),
-        "backup_retention_period": int(backup.get("BackupRetentionPeriod") or 0),
-        "kms_key_id": backup.get("KmsKeyId", ""),
+class Replication(AWSResource):
+    service = "rds"
+    resource = "replication"
+    noun = "replication of the automated backups"
+    not_found = ("DBInstanceAutomatedBackupNotFound",)
+    options: ClassVar[dict] = {
+        "source_db_instance_arn": {"type": "str", "required": True},
+        "kms_key_id": {"type": "str", "no_log": False},
+        "backup_retention_period": {"type": "int", "default": 7},
     }
+    started = None  # what StartDBInstanceAutomatedBackupsReplication answered, until a read lists it
+
+    def validate(self):
+        problems = {}
+        arn = self.params["source_db_instance_arn"] or ""
+        found = SOURCE_ARN.fullmatch(arn)
+        if not found:
+            problems["source_db_instance_arn"] = (
+                f"the ARN of a DB instance, arn:<partition>:rds:<region>:<account>:db:<id>, got {arn}"
+            )
+        elif found.group("region") == self.module.region:
+            problems["source_db_instance_arn"] = (
+                f"the source must be in another region than the destination {self.module.region}, got {arn}"
+            )
+        key = self.params["kms_key_id"]
+        if key is not None and not KEY.fullmatch(key):
+            problems["kms_key_id"] = f"a KMS key id, key ARN, alias or alias ARN, got {key}"
+        days = self.params["backup_retention_period"]
+        if not 1 <= days <= 35:
+            problems["backup_retention_period"] = f"1 to 35 days, got {days}"
+        return problems
+
+    def describe(self):
+        arn = self.params["source_db_instance_arn"]
+        filters = [{"Name": "db-instance-id", "Values": [arn]}]
+        answer = self.paginate("describe_db_instance_automated_backups", Filters=filters)
+        for backup in answer.get("DBInstanceAutomatedBackups") or []:
+            if backup.get("DBInstanceArn") == arn and backup.get("Status") not in GONE:
+                return backup
+        return self.started
+
+    def view(self, described):
+        return {
+            "arn": described.get("DBInstanceAutomatedBackupsArn", ""),
+            "source_db_instance_arn": self.params["source_db_instance_arn"],
+            "status": described.get("Status", ""),
+            "backup_retention_period": int(described.get("BackupRetentionPeriod") or 0),
+            "kms_key_id": described.get("KmsKeyId", ""),
+        }
+
+    def plan(self, current):
+        days = self.params["backup_retention_period"]
+        if current is None:
+            return {
+                "arn": "",
+                "source_db_instance_arn": self.params["source_db_instance_arn"],
+                "status": "pending",
+                "backup_retention_period": days,
+                "kms_key_id": self.params["kms_key_id"] or "",
+            }
+        if current["backup_retention_period"] != days:
+            self.module.warn(
+                f"backup_retention_period={days}: the replication of {self.params['source_db_instance_arn']} "
+                f"keeps {current['backup_retention_period']} days, which AWS cannot change while it runs "
+                "(stop it with state=absent, then start it again)"
+            )
+        return current
+
+    def create(self, planned):
+        arn = self.params["source_db_instance_arn"]
+        request = {
+            "SourceDBInstanceArn": arn,
+            "BackupRetentionPeriod": planned["backup_retention_period"],
+            "SourceRegion": SOURCE_ARN.fullmatch(arn).group("region"),
+        }
+        if planned["kms_key_id"]:
+            request["KmsKeyId"] = planned["kms_key_id"]
+        answer = self.client.start_db_instance_automated_backups_replication(aws_retry=True, **request)
+        self.started = answer.get("DBInstanceAutomatedBackup") or None
+
+    def delete(self, current):
+        self.client.stop_db_instance_automated_backups_replication(
+            aws_retry=True, SourceDBInstanceArn=self.params["source_db_instance_arn"]
+        )
+
+    def name(self, view):
+        return f"of {self.params['source_db_instance_arn']}"
 
 
 def main():
-    argument_spec = dict(
-        source_db_instance_arn=dict(type="str", required=True),
-        kms_key_id=dict(type="str", no_log=False),
-        backup_retention_period=dict(type="int", default=7),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    problems = check_input(params, module.region)
-    if problems:
-        module.fail_json(msg="Refused the backup replication: " + "; ".join(problems))
-    arn = params["source_db_instance_arn"]
-    source_region = SOURCE_ARN.fullmatch(arn).group("region")
-    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-
-    try:
-        backup = _current(client, arn)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the replicated automated backups of {arn}")
-    before = _view(backup, arn)
-
-    if params["state"] == "absent":
-        if backup and not module.check_mode:
-            try:
-                client.stop_db_instance_automated_backups_replication(aws_retry=True, SourceDBInstanceArn=arn)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Could not stop the replication of {arn}")
-        module.exit_json(changed=backup is not None, replication={}, diff={"before": before, "after": {}})
-
-    if backup:
-        days = params["backup_retention_period"]
-        if int(backup.get("BackupRetentionPeriod") or 0) != days:
-            module.warn(
-                f"backup_retention_period={days}: the replication of {arn} keeps "
-                f"{backup.get('BackupRetentionPeriod')} days, which AWS cannot change while it runs "
-                "(stop it with state=absent, then start it again)"
-            )
-        module.exit_json(changed=False, replication=before, diff={"before": before, "after": before})
-
-    planned = {
-        "arn": "",
-        "source_db_instance_arn": arn,
-        "status": "pending",
-        "backup_retention_period": params["backup_retention_period"],
-        "kms_key_id": params["kms_key_id"] or "",
-    }
-    if module.check_mode:
-        module.exit_json(changed=True, replication=planned, diff={"before": before, "after": planned})
-    request = {
-        "SourceDBInstanceArn": arn,
-        "BackupRetentionPeriod": params["backup_retention_period"],
-        "SourceRegion": source_region,
-    }
-    if params["kms_key_id"]:
-        request["KmsKeyId"] = params["kms_key_id"]
-    try:
-        started = client.start_db_instance_automated_backups_replication(aws_retry=True, **request)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not start the replication of {arn}")
-    after = _view(started.get("DBInstanceAutomatedBackup") or {}, arn) or planned
-    module.exit_json(changed=True, replication=after, diff={"before": before, "after": after})
+    run(Replication)
 
 
 if __name__ == "__main__":

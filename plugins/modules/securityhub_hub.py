@@ -40,19 +40,11 @@ options:
     choices: [present, absent]
     default: present
 notes:
-  - Supports check mode, which reports what would be enabled, subscribed or unsubscribed without
-    calling a write API.
-  - Supports diff (the hub ARN, the subscribed standards and the tags before and after).
   - Tags are read with C(ListTagsForResource) only when O(tags) is set; unset, they are neither
-    read nor changed.
+    read nor changed (and the view has no C(tags)).
   - A subscription in state C(DELETING) or C(FAILED) counts as absent and is requested again.
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, amazon.aws.common.modules,
+  amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -73,6 +65,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: What the run did or would do; C(create) enables Security Hub, C(delete) disables it.
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: What differs, of C(standards) and C(tags).
+  returned: always
+  type: list
+  elements: str
+  sample: [standards]
+unverified:
+  description: Empty, what is managed is read.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 hub_arn:
   description: ARN of the hub (empty when disabled, or in check mode before it is enabled).
   returned: always
@@ -110,163 +119,122 @@ standards_subscriptions:
       standards_status: READY
 """
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from typing import ClassVar
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    SHARED_OPTIONS,
+    AWSResource,
+    run,
+    tag_by_arn_dict,
+)
 from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import plan_tags, settable
 
 # Subscriptions in these states are gone or going: the standard is requested again.
 INACTIVE = ("DELETING", "FAILED")
+PARTITIONS = {"cn-": "aws-cn", "us-gov-": "aws-us-gov"}
 
 
-def _partition(region, hub_arn):
-    if hub_arn:
-        return hub_arn.split(":")[1]
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+class Hub(AWSResource):
+    service = "securityhub"
+    resource = "hub"
+    noun = "Security Hub"
+    not_found = ("InvalidAccessException", "ResourceNotFoundException")
+    # The tags are the module's own options, not the base's: they are read only when managed.
+    options: ClassVar[dict] = {
+        "standards": {"type": "list", "elements": "str"},
+        "purge_standards": {"type": "bool", "default": False},
+        "enable_default_standards": {"type": "bool", "default": False},
+        "tags": SHARED_OPTIONS["tags"],
+        "purge_tags": SHARED_OPTIONS["purge_tags"],
+    }
 
+    def __init__(self, module=None):
+        super().__init__(module)
+        self.subscriptions = []
 
-def _standard_arn(standard, region, partition):
-    if standard.startswith("arn:"):
-        return standard
-    return f"arn:{partition}:securityhub:{region}::standards/{standard.removeprefix('standards/')}"
+    def describe(self):
+        hub = self.client.describe_hub(aws_retry=True)
+        if self.params["tags"] is not None:
+            tags = self.client.list_tags_for_resource(aws_retry=True, ResourceArn=hub["HubArn"])
+            hub["Tags"] = tags["Tags"]
+        if self.params["standards"] is not None:
+            found = self.paginate("get_enabled_standards")["StandardsSubscriptions"]
+            self.subscriptions = [s for s in found if s.get("StandardsStatus") not in INACTIVE]
+        return hub
 
+    def view(self, described):
+        view = {"hub_arn": described["HubArn"]}
+        if self.params["tags"] is not None:
+            view["tags"] = dict(described.get("Tags") or {})
+        if self.params["standards"] is not None:
+            view["standards"] = sorted(s["StandardsArn"] for s in self.subscriptions)
+        return view
 
-def _describe(client, with_tags):
-    """The hub (or None when Security Hub is not enabled) and, when asked, its tags."""
-    try:
-        hub = client.describe_hub(aws_retry=True)
-    except is_boto3_error_code(["InvalidAccessException", "ResourceNotFoundException"]):
-        return None, {}
-    if not with_tags:
-        return hub, {}
-    tags = client.list_tags_for_resource(aws_retry=True, ResourceArn=hub["HubArn"])["Tags"]
-    return hub, dict(tags or {})
+    def _standard_arn(self, standard, hub_arn):
+        if standard.startswith("arn:"):
+            return standard
+        region = self.module.region
+        by_region = next((p for prefix, p in PARTITIONS.items() if region.startswith(prefix)), "aws")
+        partition = hub_arn.split(":")[1] if hub_arn else by_region
+        return f"arn:{partition}:securityhub:{region}::standards/{standard.removeprefix('standards/')}"
 
+    def plan(self, current):
+        current = current or {"hub_arn": ""}
+        planned = {"hub_arn": current["hub_arn"]}
+        if self.params["tags"] is not None:
+            planned["tags"], _, _ = plan_tags(
+                current.get("tags"), self.params["tags"], self.params["purge_tags"]
+            )
+        if self.params["standards"] is not None:
+            wanted = {self._standard_arn(s, current["hub_arn"]) for s in self.params["standards"]}
+            if not self.params["purge_standards"]:
+                wanted |= set(current.get("standards") or [])
+            planned["standards"] = sorted(wanted)
+        return planned
 
-@AWSRetry.jittered_backoff(retries=10)
-def _subscriptions(client):
-    pages = client.get_paginator("get_enabled_standards").paginate().build_full_result()
-    return [s for s in pages["StandardsSubscriptions"] if s.get("StandardsStatus") not in INACTIVE]
+    def differences(self, current, planned):
+        return sorted(key for key, value in planned.items() if current.get(key) != value)
 
+    def _subscribe(self, planned):
+        have = {s["StandardsArn"]: s["StandardsSubscriptionArn"] for s in self.subscriptions}
+        to_disable = [arn for standard, arn in have.items() if standard not in planned["standards"]]
+        to_enable = [standard for standard in planned["standards"] if standard not in have]
+        if to_disable:
+            self.client.batch_disable_standards(aws_retry=True, StandardsSubscriptionArns=to_disable)
+        if to_enable:
+            self.client.batch_enable_standards(
+                aws_retry=True, StandardsSubscriptionRequests=[{"StandardsArn": arn} for arn in to_enable]
+            )
 
-def _view(hub_arn, standards, tags):
-    view = {"hub_arn": hub_arn}
-    if tags is not None:
-        view["tags"] = tags
-    if standards is not None:
-        view["standards"] = sorted(standards)
-    return view
+    def create(self, planned):
+        request = {"EnableDefaultStandards": self.params["enable_default_standards"]}
+        if settable(planned.get("tags")):
+            request["Tags"] = settable(planned["tags"])
+        self.client.enable_security_hub(aws_retry=True, **request)
+        if planned.get("standards"):
+            self._subscribe(planned)
+
+    def update(self, current, planned, changes):
+        if "tags" in changes:
+            _, to_set, to_unset = plan_tags(current["tags"], self.params["tags"], self.params["purge_tags"])
+            tag_by_arn_dict(self.client, current["hub_arn"], to_set, to_unset)
+        if "standards" in changes:
+            self._subscribe(planned)
+
+    def delete(self, current):
+        self.client.disable_security_hub(aws_retry=True)
+
+    def outputs(self, view):
+        subscriptions = self.subscriptions if view else []
+        return {
+            "hub_arn": view.get("hub_arn", ""),
+            "standards_subscriptions": [camel_dict_to_snake_dict(s) for s in subscriptions],
+        }
 
 
 def main():
-    argument_spec = dict(
-        standards=dict(type="list", elements="str"),
-        purge_standards=dict(type="bool", default=False),
-        enable_default_standards=dict(type="bool", default=False),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    client = module.client("securityhub", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-    manage_standards = params["standards"] is not None
-    manage_tags = params["tags"] is not None
-
-    try:
-        hub, have_tags = _describe(client, manage_tags)
-        subscriptions = _subscriptions(client) if hub and manage_standards else []
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not describe Security Hub")
-    hub_arn = hub["HubArn"] if hub else ""
-    have_standards = {s["StandardsArn"]: s for s in subscriptions}
-    have_tags = have_tags if manage_tags else None
-    before = _view(hub_arn, list(have_standards) if manage_standards else None, have_tags) if hub else {}
-
-    if params["state"] == "absent":
-        if hub and not module.check_mode:
-            try:
-                client.disable_security_hub(aws_retry=True)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg="Could not disable Security Hub")
-        module.exit_json(
-            changed=bool(hub),
-            hub_arn="",
-            hub={},
-            standards_subscriptions=[],
-            diff={"before": before, "after": {}},
-        )
-
-    partition = _partition(module.region, hub_arn)
-    wanted = [_standard_arn(s, module.region, partition) for s in params["standards"] or []]
-    to_enable = [arn for arn in dict.fromkeys(wanted) if arn not in have_standards]
-    to_disable = [
-        sub["StandardsSubscriptionArn"]
-        for arn, sub in have_standards.items()
-        if params["purge_standards"] and manage_standards and arn not in wanted
-    ]
-    tags, to_set, to_unset = plan_tags(have_tags, params["tags"], params["purge_tags"])
-    tags = tags if manage_tags else None
-    changed = not hub or bool(to_enable or to_disable or to_set or to_unset)
-
-    planned_standards = None
-    if manage_standards:
-        kept = [
-            arn for arn, sub in have_standards.items() if sub["StandardsSubscriptionArn"] not in to_disable
-        ]
-        planned_standards = kept + to_enable
-    if module.check_mode or not changed:
-        after = _view(hub_arn, planned_standards, tags) if changed else before
-        module.exit_json(
-            changed=changed,
-            hub_arn=hub_arn,
-            hub=after,
-            standards_subscriptions=[camel_dict_to_snake_dict(s) for s in subscriptions],
-            diff={"before": before, "after": after},
-        )
-
-    try:
-        if not hub:
-            request = {"EnableDefaultStandards": params["enable_default_standards"]}
-            if settable(tags):
-                request["Tags"] = settable(tags)
-            client.enable_security_hub(aws_retry=True, **request)
-            hub, have_tags = _describe(client, manage_tags)
-            hub_arn = hub["HubArn"]
-            if manage_tags:
-                tags, to_set, to_unset = plan_tags(have_tags, params["tags"], params["purge_tags"])
-        if to_unset:
-            client.untag_resource(aws_retry=True, ResourceArn=hub_arn, TagKeys=to_unset)
-        if to_set:
-            client.tag_resource(aws_retry=True, ResourceArn=hub_arn, Tags=to_set)
-        if to_disable:
-            client.batch_disable_standards(aws_retry=True, StandardsSubscriptionArns=to_disable)
-        if to_enable:
-            client.batch_enable_standards(
-                aws_retry=True, StandardsSubscriptionRequests=[{"StandardsArn": arn} for arn in to_enable]
-            )
-        subscriptions = _subscriptions(client) if manage_standards else []
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not apply the Security Hub settings")
-
-    after = _view(hub_arn, [s["StandardsArn"] for s in subscriptions] if manage_standards else None, tags)
-    module.exit_json(
-        changed=True,
-        hub_arn=hub_arn,
-        hub=after,
-        standards_subscriptions=[camel_dict_to_snake_dict(s) for s in subscriptions],
-        diff={"before": before, "after": after},
-    )
+    run(Hub)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ description:
     the messages of an existing topic at rest.
   - Fills a gap, C(community.aws.sns_topic) manages a topic's policy, subscriptions and tags but
     cannot set its encryption key; use it first to create the topic, then this module.
+  - A setting of the topic, not a resource of its own, this module neither creates nor deletes
+    anything. A topic that does not exist fails the run; in check mode (a plan made before
+    C(community.aws.sns_topic) has created it) the key is planned and the topic listed in
+    RV(unverified).
 author:
   - GiftCrypto platform team
 options:
@@ -29,15 +33,9 @@ options:
     type: str
     required: true
 notes:
-  - Supports check mode, which reports the change without calling C(SetTopicAttributes).
-  - Supports diff (the key before and after).
   - Tags are not this module's, C(community.aws.sns_topic) manages them.
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, amazon.aws.common.modules,
+  amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -58,6 +56,32 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description:
+    - C(update) when the topic's key changes; C(create) only in a check run before the topic exists
+      (a real run then fails).
+  returned: always
+  type: str
+  sample: update
+changes:
+  description: C(kms_master_key_id) when the key differs.
+  returned: always
+  type: list
+  elements: str
+  sample: [kms_master_key_id]
+unverified:
+  description: In check mode, the topic when it does not exist yet.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+encryption:
+  description: The topic's encryption after the run (planned, in check mode).
+  returned: always
+  type: dict
+  sample:
+    topic_arn: arn:aws:sns:us-east-1:123456789012:giftcrypto-production-critical
+    kms_master_key_id: arn:aws:kms:us-east-1:123456789012:key/0c7a3c0b-1234-4321-abcd-0123456789ab
 topic_arn:
   description: ARN of the topic.
   returned: always
@@ -70,56 +94,64 @@ kms_master_key_id:
   sample: arn:aws:kms:us-east-1:123456789012:key/0c7a3c0b-1234-4321-abcd-0123456789ab
 """
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from typing import ClassVar
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    AWSResource,
+    ResourceProblem,
+    run,
+)
 
 
-def _key_of(client, topic_arn):
-    attributes = client.get_topic_attributes(aws_retry=True, TopicArn=topic_arn)["Attributes"]
-    return attributes.get("KmsMasterKeyId") or ""
+class Encryption(AWSResource):
+    service = "sns"
+    resource = "encryption"
+    noun = "encryption of the topic"
+    named_by = "topic_arn"
+    shared = ()
+    not_found = ("NotFound",)
+    options: ClassVar[dict] = {
+        "topic_arn": {"type": "str", "required": True},
+        "kms_master_key_id": {"type": "str", "required": True, "no_log": False},
+    }
+
+    def describe(self):
+        return self.client.get_topic_attributes(aws_retry=True, TopicArn=self.params["topic_arn"])
+
+    def view(self, described):
+        return {
+            "topic_arn": self.params["topic_arn"],
+            "kms_master_key_id": described["Attributes"].get("KmsMasterKeyId") or "",
+        }
+
+    def plan(self, current):
+        if current is None:
+            self.unverified.append(
+                f"topic_arn: the topic {self.params['topic_arn']} does not exist (yet): "
+                "community.aws.sns_topic creates it"
+            )
+        return {
+            "topic_arn": self.params["topic_arn"],
+            "kms_master_key_id": self.params["kms_master_key_id"].strip(),
+        }
+
+    def create(self, planned):
+        raise ResourceProblem("the topic does not exist: create it first (community.aws.sns_topic)")
+
+    def update(self, current, planned, changes):
+        self.client.set_topic_attributes(
+            aws_retry=True,
+            TopicArn=self.params["topic_arn"],
+            AttributeName="KmsMasterKeyId",
+            AttributeValue=planned["kms_master_key_id"],
+        )
+
+    def outputs(self, view):
+        return {"topic_arn": self.params["topic_arn"], "kms_master_key_id": view.get("kms_master_key_id", "")}
 
 
 def main():
-    argument_spec = dict(
-        topic_arn=dict(type="str", required=True),
-        kms_master_key_id=dict(type="str", required=True, no_log=False),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    topic_arn = module.params["topic_arn"]
-    wanted = module.params["kms_master_key_id"].strip()
-    client = module.client("sns", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-
-    try:
-        have = _key_of(client, topic_arn)
-    except is_boto3_error_code("NotFound") as e:
-        module.fail_json_aws(
-            e, msg=f"The topic {topic_arn} does not exist: create it first (community.aws.sns_topic)"
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Could not read the attributes of {topic_arn}")
-
-    changed = have != wanted
-    if changed and not module.check_mode:
-        try:
-            client.set_topic_attributes(
-                aws_retry=True, TopicArn=topic_arn, AttributeName="KmsMasterKeyId", AttributeValue=wanted
-            )
-            wanted = _key_of(client, topic_arn)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not set the encryption key of {topic_arn}")
-    after = wanted if changed else have
-    module.exit_json(
-        changed=changed,
-        topic_arn=topic_arn,
-        kms_master_key_id=after,
-        diff={"before": {"kms_master_key_id": have}, "after": {"kms_master_key_id": after}},
-    )
+    run(Encryption)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     update = {**PRESENT, "description": "changed"}
     result = run_module(update, check_mode=True)
     assert result["changed"] is True
+    assert result["changes"] == ["description"] and result["id"] == oac_id
     assert result["diff"]["after"]["description"] == "changed"
     assert _oacs()[0].get("Description") == PRESENT["description"]
     result = run_module(update)
@@ -67,7 +68,7 @@ def test_bad_names_are_refused_before_any_call(run_module):
     for name in ("", "x" * 65, "two words"):
         result = run_module({"name": name})
         assert result["failed"] is True
-        assert "name=" in result["msg"]
+        assert "Refused before any change: name: " in result["msg"]
     result = run_module({"name": "ok", "signing_behavior": "sometimes"})
     assert result["failed"] is True
     assert "signing_behavior" in result["msg"]

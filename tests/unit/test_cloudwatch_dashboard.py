@@ -56,8 +56,9 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     assert result["changed"] is True
     assert result["arn"] == ""
     assert result["body"] == BODY
-    assert result["diff"]["before"] == ""
-    assert json.loads(result["diff"]["after"]) == BODY
+    assert result["planned"] == "create"
+    assert result["diff"]["before"] == {}
+    assert result["diff"]["after"] == {"name": NAME, "arn": "", "body": BODY}
     assert _stored() is None
 
     # Create.
@@ -80,8 +81,9 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     # Update: check mode plans it and leaves the stored body alone, then it is applied.
     result = run_module({"name": NAME, "body": UPDATED}, check_mode=True)
     assert result["changed"] is True
-    assert json.loads(result["diff"]["before"]) == BODY
-    assert json.loads(result["diff"]["after"]) == UPDATED
+    assert result["changes"] == ["body"]
+    assert result["diff"]["before"]["body"] == BODY
+    assert result["diff"]["after"]["body"] == UPDATED
     assert _stored() == BODY
     result = run_module({"name": NAME, "body": UPDATED})
     assert result["changed"] is True
@@ -92,8 +94,8 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     # Delete: check mode first, then for real, then nothing left to delete.
     result = run_module({"name": NAME, "state": "absent"}, check_mode=True)
     assert result["changed"] is True
-    assert json.loads(result["diff"]["before"]) == UPDATED
-    assert result["diff"]["after"] == ""
+    assert result["diff"]["before"]["body"] == UPDATED
+    assert result["diff"]["after"] == {}
     assert _stored() == UPDATED
     result = run_module({"name": NAME, "state": "absent"})
     assert result["changed"] is True
@@ -114,8 +116,8 @@ def test_other_dashboards_are_left_alone(run_module):
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        ('{"widgets": [', "body is not valid JSON"),
-        ("not json at all", "body is not valid JSON"),
+        ('{"widgets": [', "not valid JSON"),
+        ("not json at all", "not valid JSON"),
         ("[1, 2]", "must be a JSON object with a widgets list, not list"),
         ('{"widget": []}', "must be a JSON object with a widgets list"),
         ({"widgets": {"type": "text"}}, "must be a JSON object with a widgets list"),
@@ -125,7 +127,7 @@ def test_other_dashboards_are_left_alone(run_module):
 def test_bad_body_is_refused_before_any_call(run_module, body, problem):
     result = run_module({"name": NAME, "body": body})
     assert result["failed"] is True
-    assert result["msg"].startswith(f"Refused the body of the dashboard {NAME}: ")
+    assert result["msg"].startswith("Refused before any change: body: ")
     assert problem in result["msg"]
     assert boto3.client("cloudwatch", region_name=REGION).list_dashboards()["DashboardEntries"] == []
 
@@ -166,9 +168,9 @@ def test_throttled_calls_are_retried(run_module, monkeypatch):
 @pytest.mark.parametrize(
     ("operation", "state", "message"),
     [
-        ("GetDashboard", "present", f"Could not read the dashboard {NAME}"),
-        ("PutDashboard", "present", f"Could not store the dashboard {NAME}"),
-        ("DeleteDashboards", "absent", f"Could not delete the dashboard {NAME}"),
+        ("GetDashboard", "present", f"Could not read the CloudWatch dashboard {NAME}"),
+        ("PutDashboard", "present", f"Could not update the CloudWatch dashboard {NAME}"),
+        ("DeleteDashboards", "absent", f"Could not delete the CloudWatch dashboard {NAME}"),
     ],
 )
 @mock_aws

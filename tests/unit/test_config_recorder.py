@@ -45,7 +45,8 @@ def test_lifecycle_check_create_start_noop_update_stop_delete(run_module):
     result = run_module(PRESENT, check_mode=True)
     assert result["rc"] == 0, result
     assert result["changed"] is True
-    assert result["diff"]["before"] == {"recorder": {}, "delivery_channel": {}, "recording": False}
+    assert result["planned"] == "create"
+    assert result["diff"]["before"] == {}
     assert result["diff"]["after"]["recorder"]["role_arn"] == ROLE
     assert result["diff"]["after"]["delivery_channel"]["s3_bucket_name"] == "giftcrypto-test-audit-logs"
     assert result["recording"] is True
@@ -88,6 +89,7 @@ def test_lifecycle_check_create_start_noop_update_stop_delete(run_module):
     }
     result = run_module(hourly, check_mode=True)
     assert result["changed"] is True
+    assert result["changes"] == ["delivery_channel"]
     assert result["diff"]["after"]["delivery_channel"]["delivery_frequency"] == "One_Hour"
     assert (
         _state()["channels"][0]["configSnapshotDeliveryProperties"]["deliveryFrequency"] == "TwentyFour_Hours"
@@ -147,10 +149,10 @@ def test_role_change_is_an_update_in_place(run_module):
     ("args", "message"),
     [
         ({**PRESENT, "role_arn": None}, "state is present but all of the following are missing: role_arn"),
-        ({"role_arn": ROLE}, "delivery_channel is required to record: AWS Config cannot start without one"),
+        ({"role_arn": ROLE}, "delivery_channel: required to record: AWS Config cannot start without one"),
         (
             {**PRESENT, "recording_group": {"all_supported": False}},
-            "recording_group.resource_types is required when recording_group.all_supported is false",
+            "recording_group.resource_types: required when recording_group.all_supported is false",
         ),
         (
             {**PRESENT, "delivery_channel": {"s3_bucket_name": "b", "delivery_frequency": "Daily"}},

@@ -110,7 +110,8 @@ def test_lifecycle_create_idempotence_tags_replace_and_delete(run_module):
     assert result["rc"] == 0, result
     assert result["changed"] is True
     assert result["flow_log_id"] == ""
-    assert result["flow_log"] == {}
+    assert result["planned"] == "create"
+    assert result["flow_log"] == result["diff"]["after"]
     assert result["replaced"] is False
     assert result["diff"]["before"] == {}
     assert result["diff"]["after"]["traffic_type"] == "ALL"
@@ -177,6 +178,7 @@ def test_lifecycle_create_idempotence_tags_replace_and_delete(run_module):
     result = run_module(rejected)
     assert result["changed"] is True
     assert result["replaced"] is True
+    assert result["changes"] == ["traffic_type"]
     new_id = result["flow_log_id"]
     assert new_id.startswith("fl-")
     assert new_id != flow_log_id
@@ -328,7 +330,8 @@ def test_absent_does_not_need_the_delivery_role(run_module):
         (
             "deliver_logs_permission_arn",
             {},
-            "deliver_logs_permission_arn is required to deliver flow logs to CloudWatch Logs",
+            "Refused before any change: deliver_logs_permission_arn: "
+            "required to deliver flow logs to CloudWatch Logs",
         ),
         (
             "log_group_name",

@@ -68,7 +68,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     result = run_module(_args(subnets), check_mode=True)
     assert result["rc"] == 0, result
     assert result["changed"] is True
-    assert result["updates"] == ["create"]
+    assert result["planned"] == "create"
     assert result["cluster"]["status"] == "planned"
     assert result["cluster"]["endpoint_public_access"] is False
     assert result["cluster"]["secrets_kms_key_arn"] == KEY
@@ -96,7 +96,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     for check_mode in (False, True):
         result = run_module(_args(subnets), check_mode=check_mode)
         assert result["changed"] is False, result
-        assert result["updates"] == []
+        assert result["changes"] == []
         assert result["cluster"]["arn"] == cluster["arn"]
 
     # Check mode of an update (public endpoint for one range, scheduler logs, a tag): nothing written.
@@ -108,7 +108,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     }
     result = run_module(_args(subnets, **changes), check_mode=True)
     assert result["changed"] is True
-    assert result["updates"] == ["endpoint_access", "logging", "tags"]
+    assert result["changes"] == ["endpoint_public_access", "logging_types", "public_access_cidrs", "tags"]
     assert result["diff"]["after"]["public_access_cidrs"] == ["203.0.113.0/24"]
     assert _stored()["resourcesVpcConfig"]["endpointPublicAccess"] is False
 
@@ -135,10 +135,14 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     _eks().delete_nodegroup(clusterName=NAME, nodegroupName="general")
     assert run_module({"name": NAME, "state": "absent"}, check_mode=True)["changed"] is True
     assert _stored() is not None
+    result = run_module({"name": NAME, "state": "absent"}, check_mode=True)
+    assert result["oidc_issuer"] == cluster["oidc_issuer"]
     result = run_module({"name": NAME, "state": "absent"})
     assert result["changed"] is True
+    assert result["oidc_issuer"] == cluster["oidc_issuer"]
     assert _stored() is None
-    assert run_module({"name": NAME, "state": "absent"})["changed"] is False
+    result = run_module({"name": NAME, "state": "absent"})
+    assert result["changed"] is False and result["oidc_issuer"] == ""
 
 
 @pytest.mark.parametrize(
@@ -151,16 +155,22 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
         ({"endpoint_public_access": True, "public_access_cidrs": []}, "public_access_cidrs: required"),
         ({"endpoint_public_access": True, "public_access_cidrs": ["10.0.0.300/8"]}, "is not a network"),
         ({"endpoint_private_access": False}, "the API would be unreachable"),
-        ({"version": "v1.30"}, "version=v1.30"),
-        ({"secrets_kms_key_arn": "alias/eks"}, "secrets_kms_key_arn=alias/eks"),  # pragma: allowlist secret
-        ({"name": "-bad"}, "name=-bad"),
+        ({"version": "v1.30"}, "version: a Kubernetes version such as 1.30, got v1.30"),
+        (
+            {"secrets_kms_key_arn": "alias/eks"},  # pragma: allowlist secret
+            "secrets_kms_key_arn: the ARN of a KMS key",
+        ),
+        (
+            {"name": "-bad"},
+            "name: a letter or digit then up to 99 letters, digits, hyphens or underscores, got -bad",
+        ),
     ],
 )
 @mock_aws
 def test_refuses_bad_input_before_any_call(run_module, changes, expected):
     result = run_module(_args(["subnet-1", "subnet-2"], **changes))
     assert result["rc"] == 1, result
-    assert "Refused the EKS cluster" in result["msg"]
+    assert "Refused before any change: " in result["msg"]
     assert expected in result["msg"]
     assert _eks().list_clusters()["clusters"] == []
 
@@ -204,7 +214,13 @@ def test_encryption_and_version_upgrade_of_an_existing_cluster(run_module):
     ) as calls:
         result = run_module(_args(subnets))
     assert result["changed"] is True, result
-    assert result["updates"] == ["encryption", "endpoint_access", "logging", "version", "tags"]
+    assert result["changes"] == [
+        "endpoint_private_access",
+        "logging_types",
+        "secrets_kms_key_arn",
+        "version",
+        "tags",
+    ]
     names = [name for name, _ in calls]
     assert names == ["AssociateEncryptionConfig", "UpdateClusterVersion"]
     assert calls[0][1]["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": KEY}}]

@@ -105,7 +105,8 @@ def _writes(fake):
 
 def test_lifecycle_check_create_noop_update_delete(run_module, fake):
     result = run_module(_args(), check_mode=True)
-    assert result["changed"] is True and result["modified"] == ["maxmemory-policy"]
+    assert result["changed"] is True and result["planned"] == "create"
+    assert result["parameter_group"]["parameters"] == {"maxmemory-policy": "allkeys-lru"}
     assert _writes(fake) == [] and fake.groups == {}
 
     result = run_module(_args())
@@ -122,7 +123,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module, fake):
 
     updated = _args(parameters={"maxmemory-policy": "volatile-lru", "timeout": 300})
     result = run_module(updated, check_mode=True)
-    assert result["modified"] == ["maxmemory-policy", "timeout"]
+    assert result["changes"] == ["parameters.maxmemory-policy", "parameters.timeout"]
     assert result["diff"]["before"]["parameters"] == {"maxmemory-policy": "allkeys-lru", "timeout": "0"}
     assert _writes(fake) == []
     result = run_module(updated)
@@ -152,8 +153,11 @@ def test_more_than_twenty_parameters_go_in_batches(run_module, fake):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"name": "1abc"}, "name=1abc"),
-        ({"family": "postgres14"}, "family=postgres14"),
+        (
+            {"name": "1abc"},
+            "name: a letter then up to 254 letters, digits or hyphens, no -- nor trailing -, got 1abc",
+        ),
+        ({"family": "postgres14"}, "family: a family such as redis7, got postgres14"),
         ({"parameters": {"Bad Name": 1}}, "is not a parameter name"),
         ({"parameters": {"timeout": [1]}}, "parameters.timeout: a value must be text"),
     ],
@@ -174,7 +178,7 @@ def test_an_answer_that_is_not_the_api_fails_cleanly(run_module):
     with mock_aws(), moto_modules.fake_operations({"DescribeCacheParameterGroups": html}):
         result = run_module(_args())
     assert result["failed"] is True
-    assert "Could not read the cache parameter group" in result["msg"]
+    assert result["msg"].startswith(f"Read the cache parameter group {NAME}: ")
     assert "not an ElastiCache API response" in result["msg"]
-    assert "aws_elasticache_parameter_group_enabled" in result["msg"]
+    assert "Traceback" not in result["msg"]
     assert len(result["msg"]) < 800

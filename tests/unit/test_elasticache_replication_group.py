@@ -65,7 +65,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     # Check mode on nothing: planned, nothing stored.
     result = run_module(_args(), check_mode=True)
     assert result["rc"] == 0, result
-    assert result["changed"] is True and result["modified"] == ["created"]
+    assert result["changed"] is True and result["planned"] == "create"
     assert result["replication_group"]["status"] == "planned"
     assert result["replication_group"]["name"] == GROUP and result["replication_group"]["arn"] == ""
     assert result["diff"]["before"] == {}
@@ -92,7 +92,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     for check_mode in (True, False):
         result = run_module(_args(), check_mode=check_mode)
         assert result["changed"] is False, result
-        assert result["modified"] == []
+        assert result["changes"] == []
         assert "engine_version" in result["unverified"]
         assert result["diff"]["before"] == result["diff"]["after"]
         _no_token(result)
@@ -103,7 +103,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     )
     result = run_module(updated, check_mode=True)
     assert result["changed"] is True
-    assert result["modified"] == ["cache_node_type", "snapshot_retention_limit", "tags"]
+    assert result["changes"] == ["cache_node_type", "snapshot_retention_limit", "tags"]
     assert result["diff"]["before"]["cache_node_type"] == "cache.t4g.small"
     assert result["diff"]["after"]["cache_node_type"] == "cache.t4g.medium"
     assert _stored()["CacheNodeType"] == "cache.t4g.small" and _tags() == TAGS
@@ -175,7 +175,7 @@ def test_node_count_changes_use_the_replica_count_apis(run_module):
         assert calls == []
         more = run_module(_args(node_count=4))
         fewer = run_module(_args(node_count=2))
-    assert planned["modified"] == ["node_count"] and planned["replication_group"]["node_count"] == 4
+    assert planned["changes"] == ["node_count"] and planned["replication_group"]["node_count"] == 4
     assert more["changed"] is True and fewer["changed"] is True
     assert calls == [
         (
@@ -220,7 +220,7 @@ def test_on_real_elasticache_member_settings_are_compared(run_module):
         result = run_module(
             _args(cache_parameter_group_name="giftcrypto-test-redis7-b", security_group_ids=["sg-1", "sg-0"])
         )
-    assert result["modified"] == ["cache_parameter_group_name", "security_group_ids"], result
+    assert result["changes"] == ["cache_parameter_group_name", "security_group_ids"], result
     modify = [params for name, params in calls if name == "ModifyReplicationGroup"]
     assert modify == [
         {
@@ -240,7 +240,7 @@ def test_a_group_without_auth_gets_the_token_set_never_shown(run_module):
         {"ModifyReplicationGroup": lambda p: {"ReplicationGroup": {}}}
     ) as calls:
         result = run_module(_args())
-    assert result["modified"] == ["auth_token"]
+    assert result["changes"] == ["auth_token"]
     _no_token(result)
     assert calls[0][1]["AuthToken"] == TOKEN and calls[0][1]["AuthTokenUpdateStrategy"] == "SET"
 
@@ -272,17 +272,17 @@ def test_settings_that_cannot_change_in_place_are_refused(run_module, changes, m
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"replication_group_id": "Bad_Name"}, "replication_group_id=Bad_Name"),
-        ({"replication_group_id": "a" * 41}, "replication_group_id="),
+        ({"replication_group_id": "Bad_Name"}, "replication_group_id: 1 to 40 lower-case"),
+        ({"replication_group_id": "a" * 41}, "replication_group_id: "),
         ({"node_count": 1}, "automatic_failover and multi_az need at least 2 nodes"),
-        ({"node_count": 7}, "node_count=7: 1 to 6"),
-        ({"multi_az": True, "automatic_failover": False}, "multi_az=true needs automatic_failover=true"),
-        ({"transit_encryption": False}, "auth_token needs transit_encryption=true"),
+        ({"node_count": 7}, "node_count: 1 to 6 nodes (a primary and up to 5 replicas), got 7"),
+        ({"multi_az": True, "automatic_failover": False}, "multi_az: true needs automatic_failover=true"),
+        ({"transit_encryption": False}, "auth_token: needs transit_encryption=true"),
         ({"auth_token": "short"}, "auth_token: 16 to 128"),
-        ({"snapshot_retention_limit": 36}, "snapshot_retention_limit=36"),
-        ({"snapshot_window": "25:00-26:00"}, "snapshot_window=25:00-26:00"),
-        ({"preferred_maintenance_window": "Sunday"}, "preferred_maintenance_window=Sunday"),
-        ({"engine_version": "seven"}, "engine_version=seven"),
+        ({"snapshot_retention_limit": 36}, "snapshot_retention_limit: 0 to 35 days, got 36"),
+        ({"snapshot_window": "25:00-26:00"}, "snapshot_window: hh:mm-hh:mm (UTC), got 25:00-26:00"),
+        ({"preferred_maintenance_window": "Sunday"}, "preferred_maintenance_window: ddd:hh:mm-ddd:hh:mm"),
+        ({"engine_version": "seven"}, "engine_version: a version such as 7.1, got seven"),
     ],
 )
 @mock_aws

@@ -39,13 +39,18 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     assert result["rc"] == 0, result
     assert result["changed"] is True
     assert result["arn"] == ""
-    assert result["diff"]["after"] == {
-        "arn": "",
-        "url": URL,
-        "client_ids": ["sts.amazonaws.com"],
-        "thumbprints": [THUMB_A],
-        "tags": {"Project": "GiftCrypto"},
-    }
+    assert result["planned"] == "create"
+    assert (
+        result["diff"]["after"]
+        == result["provider"]
+        == {
+            "arn": "",
+            "url": URL,
+            "client_ids": ["sts.amazonaws.com"],
+            "thumbprints": [THUMB_A],
+            "tags": {"Project": "GiftCrypto"},
+        }
+    )
     assert _providers() == {}
 
     # Create.
@@ -67,6 +72,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
     update = {**PRESENT, "thumbprints": [THUMB_B], "tags": {"Project": "GiftCrypto", "Layer": "security"}}
     result = run_module(update, check_mode=True)
     assert result["changed"] is True
+    assert result["changes"] == ["thumbprints", "tags"]
     assert result["diff"]["after"]["thumbprints"] == [THUMB_B]
     assert _providers()[ARN]["ThumbprintList"] == [THUMB_A]
     result = run_module(update)
@@ -121,9 +127,12 @@ def test_audiences_are_added_and_removed(run_module):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"url": "https://"}, "url must not be empty"),
-        ({"url": URL}, "client_ids is required to create an OIDC provider"),
-        ({**PRESENT, "thumbprints": ["abc"]}, "thumbprints must be 40 hexadecimal digits (SHA-1): abc"),
+        ({"url": "https://"}, "Refused before any change: url: must not be empty"),
+        ({"url": URL}, f"Plan the OIDC provider {URL}: client_ids is required to create an OIDC provider"),
+        (
+            {**PRESENT, "thumbprints": ["abc"]},
+            "Refused before any change: thumbprints: must be 40 hexadecimal digits (SHA-1): abc",
+        ),
     ],
     ids=["url", "client_ids", "thumbprints"],
 )

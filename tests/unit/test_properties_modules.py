@@ -179,7 +179,7 @@ def test_cloudwatch_dashboard_refuses_bad_names(run, name, state):
     _client("cloudwatch").put_dashboard(DashboardName="keep", DashboardBody=BODY)
     before = _dashboards()
     result = run(cloudwatch_dashboard, {"name": name, "body": BODY, "state": state})
-    _failed(result, "name=", "up to 255 letters, digits, hyphens or underscores")
+    _failed(result, "name: ", "up to 255 letters, digits, hyphens or underscores")
     assert _dashboards() == before
 
 
@@ -197,7 +197,7 @@ def test_cloudwatch_dashboard_refuses_bodies_without_a_widgets_list(run, body):
     _client("cloudwatch").put_dashboard(DashboardName="keep", DashboardBody=BODY)
     before = _dashboards()
     result = run(cloudwatch_dashboard, {"name": "keep", "body": body})
-    _failed(result, "Refused the body of the dashboard keep: body ")
+    _failed(result, "Refused before any change: body: ")
     assert _dashboards() == before
 
 
@@ -206,13 +206,13 @@ def test_cloudwatch_dashboard_refuses_bodies_without_a_widgets_list(run, body):
 def test_cloudwatch_dashboard_refuses_a_name_of_the_wrong_type(run, name):
     # Ansible turns a list or a dict into its text for a str option: the name rule refuses it.
     result = run(cloudwatch_dashboard, {"name": name, "body": BODY})
-    _failed(result, "name=", "up to 255 letters")
+    _failed(result, "name: ", "up to 255 letters")
     assert _dashboards() == []
 
 
 def test_cloudwatch_dashboard_refuses_a_name_ending_in_a_newline(run):
     result = run(cloudwatch_dashboard, {"name": "giftcrypto\n", "body": BODY})
-    _failed(result, "name=")
+    _failed(result, "name: ")
 
 
 # iam_openid_connect_provider
@@ -259,7 +259,7 @@ def test_iam_oidc_refuses_bad_thumbprints(run, thumbprints, good_first):
         iam_openid_connect_provider,
         {"url": "https://new.example.test", "client_ids": ["sts.amazonaws.com"], "thumbprints": wanted},
     )
-    _failed(result, "thumbprints must be 40 hexadecimal digits")
+    _failed(result, "thumbprints: must be 40 hexadecimal digits")
     assert _providers() == before
 
 
@@ -279,7 +279,7 @@ def test_iam_oidc_refuses_an_empty_url(run, url):
     result = run(
         iam_openid_connect_provider, {"url": url, "client_ids": ["x"], "thumbprints": [GOOD_THUMBPRINT]}
     )
-    _failed(result, "url must not be empty")
+    _failed(result, "url: must not be empty")
     assert _providers() == before
 
 
@@ -315,7 +315,7 @@ def test_iam_oidc_refuses_a_thumbprint_ending_in_a_newline(run):
         iam_openid_connect_provider,
         {"url": "https://new.example.test", "client_ids": ["x"], "thumbprints": [GOOD_THUMBPRINT + "\n"]},
     )
-    _failed(result, "thumbprints must be 40 hexadecimal digits")
+    _failed(result, "thumbprints: must be 40 hexadecimal digits")
 
 
 # cloudfront_origin_access_control and wafv2_association
@@ -462,7 +462,10 @@ def test_sns_topic_encryption_refuses_unknown_or_malformed_topics(run, topic, ke
     before = _topics()
     message = _failed(run(sns_topic_encryption, {"topic_arn": topic, "kms_master_key_id": key}))
     assert message.startswith(
-        (f"The topic {topic} does not exist", f"Could not read the attributes of {topic}")
+        (
+            f"Create the encryption of the topic {topic}: the topic does not exist",
+            f"Could not read the encryption of the topic {topic}",
+        )
     )
     assert _topics() == before
 
@@ -531,7 +534,7 @@ def test_ec2_vpc_flow_log_needs_the_delivery_role_for_cloudwatch(run):
     result = run(
         ec2_vpc_flow_log, {"resource_id": vpc, "log_group_name": "/x", "deliver_logs_permission_arn": ""}
     )
-    _failed(result, "deliver_logs_permission_arn is required")
+    _failed(result, "deliver_logs_permission_arn: required")
     assert _flow_logs() == []
 
 
@@ -625,7 +628,7 @@ def test_config_recorder_needs_resource_types_or_all_supported(run):
         "delivery_channel": {"s3_bucket_name": "giftcrypto-config"},
         "recording_group": {"all_supported": False, "resource_types": []},
     }
-    _failed(run(config_recorder, wanted), "recording_group.resource_types is required")
+    _failed(run(config_recorder, wanted), "recording_group.resource_types: required")
     assert _recorders() == ([], [], [])
 
 
@@ -972,7 +975,7 @@ def test_elasticache_replication_group_refuses_bad_identifiers(run, group_id, st
     before = _replication_groups()
     args = {**CACHE_GROUP, "replication_group_id": group_id, "state": state}
     result = run(elasticache_replication_group, args)
-    _failed(result, "Refused the replication group", "replication_group_id=")
+    _failed(result, "Refused before any change: ", "replication_group_id: ")
     assert _replication_groups() == before
 
 

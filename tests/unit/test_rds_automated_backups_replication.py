@@ -69,6 +69,7 @@ def test_lifecycle_check_start_noop_stop(run_module):
         result = run_module(ARGS, check_mode=True)
         assert result["rc"] == 0 and result["changed"] is True, result
         assert result["replication"]["status"] == "pending"
+        assert result["planned"] == "create"
         assert state.backups == []
         assert [name for name, _ in calls] == ["DescribeDBInstanceAutomatedBackups"]
 
@@ -108,11 +109,11 @@ def test_a_different_retention_is_warned_not_changed(run_module):
 @pytest.mark.parametrize(
     ("changes", "named"),
     [
-        ({"source_db_instance_arn": "giftcrypto-test"}, "source_db_instance_arn=giftcrypto-test"),
+        ({"source_db_instance_arn": "giftcrypto-test"}, "source_db_instance_arn: the ARN of a DB instance"),
         ({"region": "us-east-1"}, "must be in another region than the destination us-east-1"),
-        ({"kms_key_id": "not a key"}, "kms_key_id=not a key"),
-        ({"backup_retention_period": 0}, "backup_retention_period=0: 1 to 35 days"),
-        ({"backup_retention_period": 36}, "backup_retention_period=36"),
+        ({"kms_key_id": "not a key"}, "kms_key_id: a KMS key id, key ARN, alias or alias ARN, got not a key"),
+        ({"backup_retention_period": 0}, "backup_retention_period: 1 to 35 days, got 0"),
+        ({"backup_retention_period": 36}, "backup_retention_period: 1 to 35 days, got 36"),
     ],
 )
 @mock_aws
@@ -140,5 +141,5 @@ def test_an_error_of_the_api_fails_with_the_reason(run_module):
     ):
         result = run_module(ARGS)
     assert result["rc"] == 1 and result["failed"] is True
-    assert f"Could not start the replication of {SOURCE}" in result["msg"]
+    assert f"Could not create the replication of the automated backups of {SOURCE}" in result["msg"]
     assert state.backups == []

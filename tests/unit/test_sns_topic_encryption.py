@@ -32,7 +32,12 @@ def test_lifecycle_check_set_noop_change_remove(run_module):
     result = run_module({"topic_arn": topic, "kms_master_key_id": first}, check_mode=True)
     assert result["rc"] == 0, result
     assert result["changed"] is True
-    assert result["diff"] == {"before": {"kms_master_key_id": ""}, "after": {"kms_master_key_id": first}}
+    assert result["planned"] == "update" and result["changes"] == ["kms_master_key_id"]
+    assert result["diff"] == {
+        "before": {"topic_arn": topic, "kms_master_key_id": ""},
+        "after": {"topic_arn": topic, "kms_master_key_id": first},
+    }
+    assert result["kms_master_key_id"] == first and result["topic_arn"] == topic
     assert _key(topic) == ""
 
     result = run_module({"topic_arn": topic, "kms_master_key_id": first})
@@ -60,11 +65,26 @@ def test_lifecycle_check_set_noop_change_remove(run_module):
 
 @mock_aws
 def test_missing_topic_says_so(run_module):
-    result = run_module(
-        {"topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:no-such-topic", "kms_master_key_id": "alias/x"}
-    )
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:no-such-topic"
+    result = run_module({"topic_arn": topic, "kms_master_key_id": "alias/x"})
     assert result["failed"] is True
-    assert "does not exist: create it first" in result["msg"]
+    assert result["msg"] == (
+        f"Create the encryption of the topic {topic}: the topic does not exist: "
+        "create it first (community.aws.sns_topic)"
+    )
+
+
+@mock_aws
+def test_a_plan_before_the_topic_exists_says_what_it_could_not_verify(run_module):
+    # A check run of a playbook whose community.aws.sns_topic task has not created the topic yet.
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:not-yet"
+    result = run_module({"topic_arn": topic, "kms_master_key_id": "alias/x"}, check_mode=True)
+    assert result["rc"] == 0, result
+    assert result["planned"] == "create"
+    assert result["encryption"] == {"topic_arn": topic, "kms_master_key_id": "alias/x"}
+    assert result["unverified"] == [
+        f"topic_arn: the topic {topic} does not exist (yet): community.aws.sns_topic creates it"
+    ]
 
 
 @mock_aws
