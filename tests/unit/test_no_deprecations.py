@@ -72,13 +72,11 @@ IAM_ROLE_LINE = (
 
 
 def test_the_one_accepted_deprecation_expires_with_the_release_that_fixes_it(monkeypatch):
-    """amazon.aws 10.x announces it on every iam_role call; from 11.0.0 the line fails again."""
+    """amazon.aws 10.x and 11.x announce it on every iam_role call; from 12.0.0 the line fails again."""
     installed = no_deprecations.collection_version("amazon", "aws")
-    assert installed < (11, 0, 0), (
-        "amazon.aws 11 is here: drop ACCEPTED_UNTIL_FIXED and the *_instance_profile options"
-    )
+    assert installed < (12, 0, 0), "amazon.aws 12 is here: drop ACCEPTED_UNTIL_FIXED"
     assert no_deprecations.deprecations([IAM_ROLE_LINE]) == []
-    monkeypatch.setattr(no_deprecations, "collection_version", lambda *_: (11, 0, 0))
+    monkeypatch.setattr(no_deprecations, "collection_version", lambda *_: (12, 0, 0))
     assert no_deprecations.deprecations([IAM_ROLE_LINE]) == [IAM_ROLE_LINE]
     # Any other amazon.aws deprecation still fails, today.
     monkeypatch.undo()
