@@ -5,6 +5,7 @@
 - ``converge``: ``converge("-e", "x=1")``, the scenario's converge playbook run again on its
   inventory (a change, a plan, a refusal), returning the completed process.
 - ``recap``: ``recap(output)``, the (changed, failed) counts of the run's play recap.
+- ``deprecations``: ``deprecations(output)``, its deprecation lines (tools/no_deprecations.py's rule).
 """
 
 from __future__ import annotations
@@ -84,3 +85,15 @@ def recap():
         return int(found.group(1)), int(found.group(2))
 
     return counts
+
+
+@pytest.fixture(scope="session")
+def deprecations():
+    """The deprecation lines of an output, judged as the integration deploy judges them."""
+    import importlib.util
+
+    path = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "tools" / "no_deprecations.py"
+    spec = importlib.util.spec_from_file_location("giftcrypto_no_deprecations", path)
+    rule = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rule)
+    return lambda output: rule.deprecations(output.splitlines())
