@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import contextlib
+import dataclasses
 import threading
 import time
 from datetime import UTC, datetime

@@ -196,7 +196,7 @@ def create_app(
         return Response(metrics.exposition(), mimetype=None, content_type=metrics.content_type)
 
     def read_only(query: str):
-        """(result, ms) of a read-only query on the read pool, or on the primary when there is none or it failed."""
+        """(result, ms) of a read-only query: the read pool, or the primary if there is none or it fails."""
         if read_database is not None:
             try:
                 result = timed(getattr(read_database, query))
