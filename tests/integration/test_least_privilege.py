@@ -58,6 +58,9 @@ ROLES = (
     "vpc-flow-logs",
     "rds-monitoring",
     "backup",
+    # aws_eks: the cluster's controllers (IRSA; tests/integration/test_least_privilege_controllers.py).
+    "aws-load-balancer-controller",
+    "cluster-autoscaler",
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()
