@@ -200,6 +200,8 @@ UNIT_DEBIAN_PACKAGES = {
     "promtool": "prometheus",
     "amtool": "prometheus-alertmanager",
     "/usr/lib/postgresql/15/bin/initdb": "postgresql-15",
+    # tests/unit/test_app_eks_pooler.py runs the EKS pooler's rendered configuration.
+    "/usr/sbin/pgbouncer": "pgbouncer",
 }
 
 
