@@ -55,7 +55,8 @@ def test_no_read_pool_unless_asked(sm):
 
 
 def test_the_read_pool_uses_its_own_login_and_the_poolers_replica_entry(sm, secrets):
-    replica = {**secrets["postgres"], "username": "app_ro", "password": "ro-Pa55word-never-logged"}
+    password = "ro-Pa55word-never-logged"  # noqa: S105  # pragma: allowlist secret
+    replica = {**secrets["postgres"], "username": "app_ro", "password": password}
     sm.create_secret(Name="giftcrypto/local/postgres/app_ro", SecretString=json.dumps(replica))
     settings = Settings(
         db_read_credentials_id="giftcrypto/local/postgres/app_ro", db_read_dbname="giftcrypto_replica"

@@ -52,7 +52,7 @@ def endpoint():
         "region_name": "us-east-1",
         "endpoint_url": url,
         "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
+        "aws_secret_access_key": "testing",  # pragma: allowlist secret
     }
     sm, rds = boto3.client("secretsmanager", **options), boto3.client("rds", **options)
     for login, password in PASSWORDS.items():
@@ -157,9 +157,8 @@ def test_the_certificate_names_the_poolers_service_and_lives_in_secrets_manager(
     assert host == "pgbouncer.giftcrypto.svc"
     assert sorted(_names(config["secret"]["tls.crt"])) == sorted([host, f"{host}.cluster.local"])
     assert config["ca"]["ca.crt"] == config["secret"]["tls.crt"], "the clients trust exactly this certificate"
-    stored = json.loads(
-        endpoint["sm"].get_secret_value(SecretId="giftcrypto/production/pgbouncer/tls")["SecretString"]
-    )
+    name = "giftcrypto/production/pgbouncer/tls"
+    stored = json.loads(endpoint["sm"].get_secret_value(SecretId=name)["SecretString"])
     assert stored["certificate"] == config["secret"]["tls.crt"]
     assert stored["private_key"] == config["secret"]["tls.key"]
     assert config["rds_ca"]["rds-ca-bundle.pem"].startswith("-----BEGIN CERTIFICATE-----")

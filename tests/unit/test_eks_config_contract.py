@@ -233,9 +233,8 @@ def test_every_secret_the_service_reads_is_readable_through_irsa_and_written_by_
             sample["username"] = ""  # the AUTH token alone, as aws_elasticache writes it
             credentials = redis_credentials(sample, name)
             assert credentials.port == SAMPLE_VALUES["port"]
-        assert credentials.password == "sample-password", (
-            f"{layer}'s {task_file} writes what the service reads"
-        )
+        expected = sample["password"]
+        assert credentials.password == expected, f"{layer}'s {task_file} writes what the service reads"
 
 
 def test_the_aws_credentials_come_from_irsa(render):
