@@ -190,6 +190,8 @@ UNIT_DEBIAN_PACKAGES = {
     "/usr/lib/postgresql/15/bin/initdb": "postgresql-15",
     # npm fetches the PostgreSQL 17 server of the schema tests on 17 (_postgres17).
     "npm": "npm",
+    # tests/unit/test_app_eks_pooler.py runs the EKS pooler's rendered configuration.
+    "/usr/sbin/pgbouncer": "pgbouncer",
 }
 
 

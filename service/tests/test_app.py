@@ -7,6 +7,9 @@ import re
 import psycopg
 import redis
 from giftcrypto_api import __version__
+from giftcrypto_api.app import create_app
+from giftcrypto_api.config import Settings
+from giftcrypto_api.metrics import Metrics
 from psycopg_pool import PoolTimeout
 
 
@@ -110,6 +113,37 @@ def test_stats_is_503_when_the_cache_is_down(client, cache):
     response = client.get("/api/v1/stats")
     assert response.status_code == 503
     assert response.json["dependency"] == "redis"
+
+
+def test_stats_reads_from_the_read_pool_when_there_is_one(make_app, database, fakes, clock, cache):
+    fake_database, _ = fakes
+    replica = fake_database()
+    replica.name = "postgres_read"
+    settings = Settings(colour="blue")
+    metrics = Metrics(settings)
+    app = create_app(settings, database, cache, metrics=metrics, clock=clock, read_database=replica)
+    response = app.test_client().get("/api/v1/stats")
+    assert response.status_code == 200
+    assert (replica.calls, database.calls) == (1, 0)
+    assert 'giftcrypto_api_dependency_up{dependency="postgres_read"} 1.0' in metrics.exposition().decode()
+    ready = app.test_client().get("/readyz")
+    assert set(ready.json["checks"]) == {"postgres", "redis"}, "the replica is not a readiness dependency"
+
+
+def test_stats_falls_back_to_the_primary_when_the_replica_fails(database, fakes, clock, cache, json_logs):
+    fake_database, _ = fakes
+    replica = fake_database()
+    replica.name = "postgres_read"
+    replica.error = PoolTimeout("replica down")
+    settings = Settings(colour="blue")
+    metrics = Metrics(settings)
+    app = create_app(settings, database, cache, metrics=metrics, clock=clock, read_database=replica)
+    response = app.test_client().get("/api/v1/stats")
+    assert response.status_code == 200
+    assert (replica.calls, database.calls) == (1, 1)
+    assert 'giftcrypto_api_dependency_up{dependency="postgres_read"} 0.0' in metrics.exposition().decode()
+    warnings = [e for e in json_logs.entries() if e["msg"] == "read replica failed, reading from the primary"]
+    assert warnings and warnings[0]["dependency"] == "postgres_read"
 
 
 def test_unknown_route_is_a_json_404(client):

@@ -13,6 +13,8 @@ def test_defaults_are_the_local_environment():
     assert settings.db_credentials_id == "giftcrypto/local/postgres/app_rw"
     assert settings.redis_credentials_id == "giftcrypto/local/redis/app"
     assert (settings.pgbouncer_host, settings.pgbouncer_port) == ("127.0.0.1", 6432)
+    assert settings.pgbouncer_sslrootcert == ""
+    assert (settings.db_read_credentials_id, settings.db_read_dbname) == (None, "")
     assert settings.aws_region == "us-east-1"
     assert settings.aws_endpoint_url is None
     assert settings.colour == ""
@@ -35,6 +37,9 @@ def test_every_variable_overrides():
             "GIFTCRYPTO_REDIS_SECRET": "other/redis",
             "GIFTCRYPTO_PGBOUNCER_HOST": "pgbouncer.internal",
             "GIFTCRYPTO_PGBOUNCER_PORT": "16432",
+            "GIFTCRYPTO_PGBOUNCER_SSLROOTCERT": "/etc/giftcrypto/pgbouncer/ca.crt",
+            "GIFTCRYPTO_DB_READ_SECRET": "other/db_ro",  # pragma: allowlist secret
+            "GIFTCRYPTO_DB_READ_DBNAME": "giftcrypto_replica",
             "AWS_REGION": "eu-west-1",
             "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
             "GIFTCRYPTO_COLOUR": "Green",
@@ -51,6 +56,8 @@ def test_every_variable_overrides():
     assert settings.db_credentials_id == "other/db"
     assert settings.redis_credentials_id == "other/redis"
     assert (settings.pgbouncer_host, settings.pgbouncer_port) == ("pgbouncer.internal", 16432)
+    assert settings.pgbouncer_sslrootcert == "/etc/giftcrypto/pgbouncer/ca.crt"
+    assert (settings.db_read_credentials_id, settings.db_read_dbname) == ("other/db_ro", "giftcrypto_replica")
     assert settings.aws_region == "eu-west-1"
     assert settings.aws_endpoint_url == "http://127.0.0.1:4566"
     assert settings.colour == "green"
@@ -94,6 +101,14 @@ def test_an_empty_pgbouncer_host_means_the_secrets_host():
         ({"GIFTCRYPTO_GIT_SHA": "main"}, "GIFTCRYPTO_GIT_SHA='main'"),
         ({"GIFTCRYPTO_RELEASE": "a b"}, "GIFTCRYPTO_RELEASE='a b'"),
         ({"GIFTCRYPTO_LOG_LEVEL": "loud"}, "GIFTCRYPTO_LOG_LEVEL='LOUD'"),
+        (
+            {"GIFTCRYPTO_DB_READ_SECRET": "x", "GIFTCRYPTO_DB_READ_DBNAME": "a b"},
+            "GIFTCRYPTO_DB_READ_DBNAME='a b'",
+        ),
+        (
+            {"GIFTCRYPTO_DB_READ_DBNAME": "replica"},
+            "GIFTCRYPTO_DB_READ_DBNAME is set without GIFTCRYPTO_DB_READ_SECRET",
+        ),
     ],
 )
 def test_bad_values_are_refused_by_name(env, message):

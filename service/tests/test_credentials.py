@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from giftcrypto_api.config import ConfigError, Settings
@@ -37,6 +40,53 @@ def test_both_secrets_are_read_and_the_database_goes_through_pgbouncer(sm, secre
         redis_password,
         "/etc/giftcrypto/pki/ca.crt",
     )
+
+
+def test_the_pooler_ca_replaces_the_secrets_ca_only_through_pgbouncer(sm):
+    settings = Settings(pgbouncer_host="pgbouncer.giftcrypto.svc", pgbouncer_sslrootcert="/etc/pooler/ca.crt")
+    db = load_credentials(settings, client=sm).database
+    assert (db.host, db.port, db.sslrootcert) == ("pgbouncer.giftcrypto.svc", 6432, "/etc/pooler/ca.crt")
+    direct = dataclasses.replace(settings, pgbouncer_host=None, pgbouncer_port=None)
+    assert load_credentials(direct, client=sm).database.sslrootcert == "/etc/giftcrypto/pki/ca.crt"
+
+
+def test_no_read_pool_unless_asked(sm):
+    assert load_credentials(Settings(), client=sm).read_database is None
+
+
+def test_the_read_pool_uses_its_own_login_and_the_poolers_replica_entry(sm, secrets):
+    password = "ro-Pa55word-never-logged"  # noqa: S105  # pragma: allowlist secret
+    replica = {**secrets["postgres"], "username": "app_ro", "password": password}
+    sm.create_secret(Name="giftcrypto/local/postgres/app_ro", SecretString=json.dumps(replica))
+    settings = Settings(
+        db_read_credentials_id="giftcrypto/local/postgres/app_ro", db_read_dbname="giftcrypto_replica"
+    )
+    credentials = load_credentials(settings, client=sm)
+    read = credentials.read_database
+    assert (read.host, read.port, read.username, read.dbname) == (
+        "127.0.0.1",
+        6432,
+        "app_ro",
+        "giftcrypto_replica",
+    )
+    assert credentials.database.dbname == "giftcrypto"
+    without_name = load_credentials(dataclasses.replace(settings, db_read_dbname=""), client=sm).read_database
+    assert without_name.dbname == "giftcrypto"
+
+
+def test_a_missing_read_secret_is_named(sm):
+    settings = Settings(db_read_credentials_id="giftcrypto/local/postgres/app_ro")
+    with pytest.raises(ConfigError, match=r"'giftcrypto/local/postgres/app_ro' does not exist"):
+        load_credentials(settings, client=sm)
+
+
+def test_an_auth_token_alone_is_a_cache_login(secrets):
+    """ElastiCache's shape (aws_elasticache): no user name, the AUTH token as password, the system CAs."""
+    token = {**secrets["redis"], "username": "", "host": "master.gc.use1.cache.amazonaws.com", "ca": ""}
+    cache = redis_credentials(token, "giftcrypto/production/redis/app")
+    assert (cache.username, cache.host, cache.ca) == ("", "master.gc.use1.cache.amazonaws.com", "")
+    del token["username"]
+    assert redis_credentials(token, "s").username == ""
 
 
 def test_without_pgbouncer_override_the_secrets_host_is_used(sm):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from datetime import UTC, datetime
@@ -154,6 +155,23 @@ class FakeRedis:
         self.ping()
         self.values[key] = self.values.get(key, 0) + 1
         return self.values[key]
+
+
+def test_an_auth_token_alone_sends_no_user_name():
+    """ElastiCache's AUTH token: `AUTH <token>` (redis-py sends a user name only when given one)."""
+    cache = Cache(dataclasses.replace(REDIS, username="", ca=""))
+    options = cache.client.connection_pool.connection_kwargs
+    assert options["username"] is None
+    assert options["ssl_ca_certs"] is None, "the system trust store"
+    assert options["ssl_cert_reqs"] == "required"
+    cache.close()
+
+
+def test_a_read_pool_is_named_apart():
+    db = Database(DB, name="postgres_read")
+    assert db.name == "postgres_read"
+    assert db.pool.name.endswith("postgres_read")
+    assert Database(DB).name == "postgres"
 
 
 def test_cache_ping_and_incr():

@@ -108,8 +108,10 @@ def test_the_worker_builds_the_app_with_its_dependencies(monkeypatch, json_logs,
 
     def fake(cls):
         def build(*args, **kwargs):
-            made[cls.name] = instance = cls()
-            made[cls.name + "_kwargs"] = kwargs
+            instance = cls()
+            instance.name = kwargs.get("name", cls.name)
+            made[instance.name] = instance
+            made[instance.name + "_kwargs"] = kwargs
             return instance
 
         return build
@@ -137,3 +139,34 @@ def test_the_worker_builds_the_app_with_its_dependencies(monkeypatch, json_logs,
     assert made["postgres"].closed
     assert made["redis"].closed
     server._worker_exit(None, types.SimpleNamespace(wsgi=object(), pid=1))
+    assert "postgres_read" not in made, "no read pool unless the settings ask for one"
+
+
+def test_the_worker_opens_a_read_pool_when_asked(monkeypatch, json_logs, fakes):
+    fake_database, fake_cache = fakes
+    import giftcrypto_api.dependencies as dependencies
+
+    made = {}
+
+    def fake(cls):
+        def build(*args, **kwargs):
+            instance = cls()
+            instance.name = kwargs.get("name", cls.name)
+            made[instance.name] = instance
+            return instance
+
+        return build
+
+    monkeypatch.setattr(dependencies, "Database", fake(fake_database))
+    monkeypatch.setattr(dependencies, "Cache", fake(fake_cache))
+    credentials = Credentials(
+        DatabaseCredentials("app_rw", "x", "pgbouncer", 6432, "giftcrypto"),
+        RedisCredentials("", "token", "master.cache", 6379),
+        read_database=DatabaseCredentials("app_ro", "y", "pgbouncer", 6432, "giftcrypto_replica"),
+    )
+    app = server.build_app(Settings(colour="blue"), credentials)
+    assert made["postgres_read"].opened and made["postgres"].opened
+    ready = [e for e in json_logs.entries() if e["msg"] == "ready to serve"]
+    assert ready[0]["postgres_read"] == "pgbouncer:6432/giftcrypto_replica"
+    server._worker_exit(None, types.SimpleNamespace(wsgi=app, pid=1))
+    assert made["postgres_read"].closed

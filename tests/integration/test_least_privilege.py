@@ -60,6 +60,9 @@ ROLES = (
     "rds-monitoring",
     "backup",
     "ci-runner",
+    # aws_eks: the cluster's controllers (IRSA; tests/integration/test_least_privilege_controllers.py).
+    "aws-load-balancer-controller",
+    "cluster-autoscaler",
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()

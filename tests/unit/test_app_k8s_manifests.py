@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -163,6 +164,17 @@ class Render:
     def deployment(self, colour: str) -> dict:
         return self.find("Deployment", f"{self.facts['app_label']}-{colour}")
 
+    def api(self, kind: str) -> list[dict]:
+        """The API's objects of a kind (label app.kubernetes.io/name), not the pooler's."""
+        return [
+            d
+            for d in self.of_kind(kind)
+            if d["metadata"].get("labels", {}).get("app.kubernetes.io/name") == self.facts["app_label"]
+        ]
+
+    def pooler(self, kind: str) -> dict:
+        return self.find(kind, self.facts["pooler_name"])
+
 
 @pytest.fixture(scope="module", params=sorted(RENDERS))
 def render(request, tmp_path_factory) -> Render:
@@ -200,12 +212,17 @@ def _yaml_file(path: Path) -> dict:
 def test_every_manifest_is_rendered(render):
     expected = {
         "10-service-account.yml",
+        "15-pooler.yml",
         "20-colour-services.yml",
         "30-pod-disruption-budgets.yml",
         "50-deployment-blue.yml",
         "51-deployment-green.yml",
         "90-service.yml",
     }
+    if render.facts["network_policies_enabled"]:
+        expected.add("05-network-policies.yml")
+    if render.facts["hpa_enabled"]:
+        expected.add("45-autoscalers.yml")
     monitoring_namespace = _yaml_file(MONITORING_DEFAULTS)["monitoring_eks_namespace"]
     if render.facts["namespace"] != monitoring_namespace:
         expected.add("00-namespace.yml")
@@ -294,8 +311,13 @@ def test_invalid_inputs_are_refused(tmp_path, variables, reason):
 # ----- schemas
 
 
-def test_documents_validate_against_the_cluster_version(render):
-    version = render.facts["kubernetes_version"]
+# The EKS version the cluster pin moves to (issue 17): every manifest must also be valid there.
+TARGET_EKS_VERSION = "1.35"
+
+
+@pytest.mark.parametrize("target", ["inventory", "target"])
+def test_documents_validate_against_the_cluster_version(render, target):
+    version = render.facts["kubernetes_version"] if target == "inventory" else TARGET_EKS_VERSION
     assert re.fullmatch(r"1\.\d+", version), (
         f"app_deploy_eks_kubernetes_version {version!r} is not major.minor"
     )
@@ -396,7 +418,7 @@ def test_service_selects_the_colour_that_serves_after_the_action(render):
 
 
 def test_both_deployments_with_distinct_colours(render):
-    deployments = render.of_kind("Deployment")
+    deployments = render.api("Deployment")
     assert sorted(d["metadata"]["name"] for d in deployments) == [
         f"{render.facts['app_label']}-{c}" for c in COLOURS
     ]
@@ -454,7 +476,7 @@ def test_colour_services_reach_each_colour(render):
 def test_pod_disruption_budgets(render):
     budgets = {
         d["spec"]["selector"]["matchLabels"]["giftcrypto.io/colour"]: d
-        for d in render.of_kind("PodDisruptionBudget")
+        for d in render.api("PodDisruptionBudget")
     }
     assert set(budgets) == set(COLOURS)
     expected = render.facts["pod_disruption_budget"]
@@ -489,6 +511,8 @@ def test_images_are_pinned(render):
     for deployment in render.of_kind("Deployment"):
         image = _container(deployment)["image"]
         assert _tag(image) != "latest", f"{_name(deployment)}: {image} uses :latest"
+    for deployment in render.api("Deployment"):
+        image = _container(deployment)["image"]
         assert ".dkr.ecr." in image, f"{_name(deployment)}: {image} is not the environment's ECR repository"
 
 
@@ -519,7 +543,7 @@ def test_security_context_and_resources_of_every_container(render):
 
 def test_probes(render):
     port_name = render.facts["port_name"]
-    for deployment in render.of_kind("Deployment"):
+    for deployment in render.api("Deployment"):
         container = _container(deployment)
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port_name}
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port_name}
@@ -547,6 +571,222 @@ def test_environment_of_the_service(render):
         assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"} & set(env), (
             "on EKS the service's AWS credentials come from its IRSA role"
         )
+
+
+# ----- the pooler (pgBouncer in the cluster, docs/adr/0010)
+
+
+def _pgbouncer_ini(render) -> dict[str, dict[str, str]]:
+    """The pooler's pgbouncer.ini as {section: {key: value}}, its %include lines under '%include'."""
+    sections: dict[str, dict[str, str]] = {}
+    current = ""
+    for raw in render.pooler("ConfigMap")["data"]["pgbouncer.ini"].splitlines():
+        line = raw.strip()
+        if not line or line.startswith(";"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+        elif line.startswith("%include "):
+            sections.setdefault("%include", {})[line.split(None, 1)[1]] = ""
+        else:
+            key, _, value = line.partition("=")
+            sections.setdefault(current, {})[key.strip()] = value.strip()
+    return sections
+
+
+def _mounts(pod_spec: dict, container: dict) -> dict[str, tuple[str, str]]:
+    """mount path -> (volume kind, object name) of a container."""
+    volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
+    found = {}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            found[mount["mountPath"]] = ("Secret", volume["secret"]["secretName"])
+        elif "configMap" in volume:
+            found[mount["mountPath"]] = ("ConfigMap", volume["configMap"]["name"])
+        else:
+            found[mount["mountPath"]] = ("emptyDir", mount["name"])
+    return found
+
+
+def test_the_pooler_pools_transactions_with_tls_on_both_sides(render):
+    ini = _pgbouncer_ini(render)["pgbouncer"]
+    assert ini["pool_mode"] == "transaction"
+    assert ini["client_tls_sslmode"] == "require"
+    assert ini["server_tls_sslmode"] == "verify-full", "RDS's name and chain verified"
+    assert ini["auth_type"] == "scram-sha-256"
+    assert ini["unix_socket_dir"] == "", "TCP over TLS only"
+    assert ini["admin_users"] == "" and ini["stats_users"] == ""
+    assert int(ini["listen_port"]) == render.facts["pooler_port"]
+    deployment = render.pooler("Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    mounts = _mounts(pod, _container(deployment))
+    directory = {path: source for path, source in mounts.items()}
+    # Every file the configuration names lies in a mounted volume of the right object.
+    files = {
+        ini["auth_file"]: ("Secret", render.facts["pooler_secret"]),
+        ini["client_tls_cert_file"]: ("Secret", render.facts["pooler_secret"]),
+        ini["client_tls_key_file"]: ("Secret", render.facts["pooler_secret"]),
+        ini["server_tls_ca_file"]: ("ConfigMap", render.facts["rds_ca_configmap"]),
+        **dict.fromkeys(_pgbouncer_ini(render)["%include"], ("Secret", render.facts["pooler_secret"])),
+    }
+    for path, source in files.items():
+        assert directory.get(str(pathlib.PurePosixPath(path).parent)) == source, f"{path} comes from {source}"
+    command = _container(deployment)["command"]
+    assert directory[str(pathlib.PurePosixPath(command[-1]).parent)] == (
+        "ConfigMap",
+        render.facts["pooler_name"],
+    )
+    assert deployment["spec"]["replicas"] == render.facts["pooler_replicas"] >= 2
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_the_pooler_has_a_disruption_budget_and_a_service(render):
+    deployment = render.pooler("Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    budget = render.pooler("PodDisruptionBudget")
+    assert all(labels[k] == v for k, v in budget["spec"]["selector"]["matchLabels"].items())
+    assert set(budget["spec"]) & {"minAvailable", "maxUnavailable"}
+    service = render.pooler("Service")
+    assert all(labels[k] == v for k, v in service["spec"]["selector"].items())
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == render.facts["pooler_port"]
+    assert port["targetPort"] in {p["name"] for p in _container(deployment)["ports"]}
+    assert render.facts["pooler_host"].startswith(
+        f"{service['metadata']['name']}.{render.facts['namespace']}.svc"
+    )
+
+
+def test_the_api_reaches_the_pooler_over_verified_tls(render):
+    for colour in COLOURS:
+        deployment = render.deployment(colour)
+        container = _container(deployment)
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["GIFTCRYPTO_PGBOUNCER_HOST"] == render.facts["pooler_host"]
+        assert int(env["GIFTCRYPTO_PGBOUNCER_PORT"]) == render.facts["pooler_port"]
+        ca = env["GIFTCRYPTO_PGBOUNCER_SSLROOTCERT"]
+        mounts = _mounts(deployment["spec"]["template"]["spec"], container)
+        assert mounts[str(pathlib.PurePosixPath(ca).parent)] == (
+            "ConfigMap",
+            render.facts["pooler_ca_configmap"],
+        )
+        assert env["GIFTCRYPTO_DB_SECRET"] == render.facts["database_secret"]
+        assert env["GIFTCRYPTO_REDIS_SECRET"] == render.facts["cache_secret"]
+
+
+def test_the_read_replica_is_a_pooler_entry_only_where_a_replica_is_named(render):
+    for colour in COLOURS:
+        env = {e["name"]: e["value"] for e in _container(render.deployment(colour))["env"]}
+        if render.facts["database_replica"]:
+            assert env["GIFTCRYPTO_DB_READ_DBNAME"] == render.facts["pooler_replica_database"]
+            assert env["GIFTCRYPTO_DB_READ_SECRET"] == f"{render.facts['pooler_secret_prefix']}/app_ro"
+        else:
+            assert "GIFTCRYPTO_DB_READ_SECRET" not in env and "GIFTCRYPTO_DB_READ_DBNAME" not in env
+    if render.facts["environment"] == "production":
+        assert render.facts["database_replica"] == "giftcrypto-production-replica-1"
+
+
+# ----- autoscaling
+
+
+def test_each_colour_with_a_release_scales_between_the_warm_minimum_and_the_maximum(render):
+    autoscalers = {
+        d["metadata"]["labels"]["giftcrypto.io/colour"]: d for d in render.of_kind("HorizontalPodAutoscaler")
+    }
+    assert set(autoscalers) == set(COLOURS) - set(render.facts["unknown"])
+    for colour, autoscaler in autoscalers.items():
+        spec = autoscaler["spec"]
+        target = spec["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment")
+        assert render.find("Deployment", target["name"]) is render.deployment(colour)
+        assert (
+            spec["minReplicas"]
+            == render.facts["replicas"]
+            <= spec["maxReplicas"]
+            == render.facts["hpa_max_replicas"]
+        )
+        kinds = {
+            (m["type"], m["resource"]["name"] if m["type"] == "Resource" else m["pods"]["metric"]["name"])
+            for m in spec["metrics"]
+        }
+        assert ("Resource", "cpu") in kinds
+        assert any(kind == "Pods" for kind, _ in kinds), "the request rate per pod (custom metrics API)"
+        assert spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 60
+
+
+# ----- network policies
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def test_the_namespace_denies_everything_by_default(render):
+    policies = render.of_kind("NetworkPolicy")
+    deny = [
+        p
+        for p in policies
+        if p["spec"]["podSelector"] == {} and not p["spec"].get("ingress") and not p["spec"].get("egress")
+    ]
+    assert deny and set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    for policy in policies:
+        for rule in policy["spec"].get("ingress", []) + policy["spec"].get("egress", []):
+            assert rule.get("ports"), f"{_name(policy)}: a rule without ports opens every port"
+            peers = rule.get("from", rule.get("to"))
+            assert peers, f"{_name(policy)}: a rule without peers opens to everyone"
+
+
+def _allowed(render, direction: str, pod_labels: dict) -> list[tuple[dict, dict]]:
+    """(peer, port) pairs the policies allow a pod with these labels, in `direction` (ingress or egress)."""
+    allowed = []
+    for policy in render.of_kind("NetworkPolicy"):
+        if not _selects(policy["spec"]["podSelector"], pod_labels):
+            continue
+        for rule in policy["spec"].get(direction, []):
+            for peer in rule.get("from" if direction == "ingress" else "to", []):
+                allowed.extend((peer, port) for port in rule["ports"])
+    return allowed
+
+
+def test_each_workload_gets_only_what_it_needs(render):
+    facts = render.facts
+    api = render.deployment(render.facts["active"])["spec"]["template"]["metadata"]["labels"]
+    pooler = render.pooler("Deployment")["spec"]["template"]["metadata"]["labels"]
+    vpc = {"ipBlock": {"cidr": facts["vpc_cidr"]}}
+    dns = {"protocol": "UDP", "port": 53}
+    for labels in (api, pooler):
+        assert any(port == dns for _, port in _allowed(render, "egress", labels)), "DNS"
+    api_in = _allowed(render, "ingress", api)
+    assert (vpc, {"protocol": "TCP", "port": facts["container_port"]}) in api_in, "from the load balancer"
+    monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": facts["monitoring_namespace"]}}
+    }
+    assert (monitoring, {"protocol": "TCP", "port": facts["container_port"]}) in api_in, "from Prometheus"
+    assert {port["port"] for _, port in api_in} == {facts["container_port"]}
+    api_out = _allowed(render, "egress", api)
+    assert any(
+        _selects(peer.get("podSelector", {}), pooler) and port["port"] == facts["pooler_port"]
+        for peer, port in api_out
+    ), "to the pooler"
+    assert (vpc, {"protocol": "TCP", "port": facts["cache_port"]}) in api_out, "to Redis"
+    assert any("ipBlock" in peer and port == {"protocol": "TCP", "port": 443} for peer, port in api_out), (
+        "AWS APIs"
+    )
+    assert facts["database_port"] not in {port["port"] for _, port in api_out}, (
+        "the API never reaches RDS itself"
+    )
+    pooler_in = _allowed(render, "ingress", pooler)
+    assert pooler_in and all(_selects(peer["podSelector"], api) for peer, _ in pooler_in), (
+        "the pooler from the API only"
+    )
+    pooler_out = [
+        (peer, port)
+        for peer, port in _allowed(render, "egress", pooler)
+        if port != dns and port["port"] != 53
+    ]
+    assert pooler_out == [(vpc, {"protocol": "TCP", "port": facts["database_port"]})], (
+        "the pooler to RDS only"
+    )
 
 
 # ----- integration with the monitoring and security roles

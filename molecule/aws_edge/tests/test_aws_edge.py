@@ -173,11 +173,46 @@ def test_http_redirects_to_https_and_https_uses_the_tls13_policy(listeners):
     assert listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
     (forward,) = listeners[443]["DefaultActions"]
     assert forward["Type"] == "forward"
-    (group,) = _client("elbv2").describe_target_groups(TargetGroupArns=[forward["TargetGroupArn"]])[
-        "TargetGroups"
-    ]
-    assert (group["TargetGroupName"], group["Protocol"], group["Port"]) == (f"{NAME}-api", "HTTP", 8080)
-    assert group["HealthCheckPath"] == "/readyz"
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in forward["ForwardConfig"]["TargetGroups"]}
+    groups = _client("elbv2").describe_target_groups(TargetGroupArns=list(weights))["TargetGroups"]
+    by_name = {g["TargetGroupName"]: g for g in groups}
+    assert set(by_name) == {f"{NAME}-api-blue", f"{NAME}-api-green"}, "one target group per colour"
+    for group in groups:
+        assert (group["Protocol"], group["Port"], group["TargetType"]) == ("HTTP", 8080, "ip")
+        assert group["HealthCheckPath"] == "/readyz"
+    # A new listener sends everything to blue; the release moves the weights (app_deploy).
+    assert {g["TargetGroupName"]: weights[g["TargetGroupArn"]] for g in groups} == {
+        f"{NAME}-api-blue": 100,
+        f"{NAME}-api-green": 0,
+    }
+
+
+def test_a_deploy_keeps_the_weights_a_release_set(listeners):
+    """A release moved the traffic to green (app_deploy's eks_weights.yml): a deploy of the edge keeps it."""
+    elb = _client("elbv2")
+    listener = listeners[443]
+    groups = {g["TargetGroupName"]: g["TargetGroupArn"] for g in elb.describe_target_groups()["TargetGroups"]}
+    forward = {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [
+                {"TargetGroupArn": groups[f"{NAME}-api-blue"], "Weight": 0},
+                {"TargetGroupArn": groups[f"{NAME}-api-green"], "Weight": 100},
+            ]
+        },
+    }
+    elb.modify_listener(ListenerArn=listener["ListenerArn"], DefaultActions=[forward])
+    try:
+        result = _converge()
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert re.search(r"localhost\s+:.*changed=0", result.stdout), "weights kept: nothing to change"
+        (action,) = elb.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"][0][
+            "DefaultActions"
+        ]
+        kept = {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
+        assert kept == {groups[f"{NAME}-api-blue"]: 0, groups[f"{NAME}-api-green"]: 100}
+    finally:
+        elb.modify_listener(ListenerArn=listener["ListenerArn"], DefaultActions=listener["DefaultActions"])
 
 
 def test_load_balancer_attributes(alb):

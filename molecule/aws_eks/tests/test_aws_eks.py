@@ -10,6 +10,7 @@ import sys
 
 import boto3
 import pytest
+import yaml
 
 ENDPOINT = "http://127.0.0.1:4594"
 REGION = "us-east-1"
@@ -102,6 +103,95 @@ def test_irsa_oidc_provider_of_the_clusters_issuer(cluster):
         OpenIDConnectProviderArn=next(a for a in providers if a.endswith(issuer))
     )
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
+
+
+ROLE_FILES = pathlib.Path(__file__).resolve().parents[3] / "roles" / "aws_eks" / "files"
+
+
+@pytest.mark.parametrize(
+    ("role", "service_account"),
+    [
+        ("aws-load-balancer-controller", "aws-load-balancer-controller"),
+        ("cluster-autoscaler", "cluster-autoscaler"),
+    ],
+)
+def test_controller_roles_trust_one_service_account_of_the_clusters_provider(cluster, role, service_account):
+    iam = _client("iam")
+    issuer = cluster["identity"]["oidc"]["issuer"].removeprefix("https://")
+    found = iam.get_role(RoleName=f"{NAME}-{role}")["Role"]
+    trust = found["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    (statement,) = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"]["Federated"].endswith(f":oidc-provider/{issuer}")
+    assert statement["Condition"] == {
+        "StringEquals": {
+            f"{issuer}:aud": "sts.amazonaws.com",
+            f"{issuer}:sub": f"system:serviceaccount:kube-system:{service_account}",
+        }
+    }
+    assert iam.list_attached_role_policies(RoleName=f"{NAME}-{role}")["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName=f"{NAME}-{role}")["PolicyNames"] == [f"{role}-permissions"]
+
+
+def test_the_load_balancer_controller_has_its_published_policy_unchanged():
+    document = _client("iam").get_role_policy(
+        RoleName=f"{NAME}-aws-load-balancer-controller", PolicyName="aws-load-balancer-controller-permissions"
+    )["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    published = json.loads((ROLE_FILES / "aws-load-balancer-controller" / "iam_policy.json").read_text())
+    assert document == published
+
+
+def test_the_cluster_autoscaler_resizes_only_this_clusters_groups():
+    document = _client("iam").get_role_policy(
+        RoleName=f"{NAME}-cluster-autoscaler", PolicyName="cluster-autoscaler-permissions"
+    )["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    statements = {s["Sid"]: s for s in document["Statement"]}
+    resize = statements["ResizeOnlyThisClustersGroups"]
+    assert set(resize["Action"]) == {
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    }
+    assert resize["Condition"]["StringEquals"][f"aws:ResourceTag/k8s.io/cluster-autoscaler/{NAME}"] == "owned"
+    assert statements["DescribeThisClustersNodeGroups"]["Resource"].endswith(f":nodegroup/{NAME}/*/*")
+    for statement in document["Statement"]:
+        if statement["Resource"] == "*" and "Condition" not in statement:
+            assert all(":Describe" in a or ":Get" in a for a in statement["Action"]), (
+                "only reads on every resource"
+            )
+
+
+def test_the_controllers_are_rendered_with_their_irsa_roles():
+    """No Kubernetes here: rendered only; the autoscaler's minor is the cluster's, the roles are IRSA's."""
+    rendered = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "cluster"
+    assert sorted(p.name for p in rendered.iterdir()) == [
+        "00-aws-load-balancer-controller-crds.yml",
+        "10-cluster-autoscaler.yml",
+        "aws-load-balancer-controller-values.yml",
+    ]
+    documents = {
+        (d["kind"], d["metadata"]["name"]): d
+        for d in yaml.safe_load_all((rendered / "10-cluster-autoscaler.yml").read_text())
+        if d
+    }
+    account = documents[("ServiceAccount", "cluster-autoscaler")]
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        f":role/{NAME}-cluster-autoscaler"
+    )
+    (container,) = documents[("Deployment", "cluster-autoscaler")]["spec"]["template"]["spec"]["containers"]
+    assert container["image"].endswith(":v1.30.0")
+    assert (
+        f"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{NAME}"
+        in container["command"]
+    )
+    values = yaml.safe_load((rendered / "aws-load-balancer-controller-values.yml").read_text())
+    assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        f":role/{NAME}-aws-load-balancer-controller"
+    )
+    assert values["clusterName"] == NAME
+    assert values["vpcId"].startswith("vpc-")
 
 
 @pytest.mark.parametrize("name", ["gceks/api", "gceks/worker"])

@@ -110,6 +110,25 @@ def test_the_auth_token_is_not_in_the_molecule_output(auth_token):
     assert auth_token not in text
 
 
+def test_the_service_reads_the_connection_secret_in_the_shape_of_every_environment(group, auth_token):
+    """redis/app: the one shape redis_server writes locally, here with the primary endpoint and the AUTH
+    token alone; parsed by the service's own reader (service/src/giftcrypto_api/credentials.py)."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "service" / "src"))
+    from giftcrypto_api.credentials import redis_credentials
+
+    name = "gcredis/local/redis/app"
+    secret = json.loads(_client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+    assert set(secret) == {"host", "port", "username", "password", "tls", "ca"}
+    primary = group["NodeGroups"][0]["PrimaryEndpoint"]
+    assert (secret["host"], secret["port"]) == (primary["Address"], primary["Port"])
+    assert (secret["username"], secret["password"], secret["tls"], secret["ca"]) == ("", auth_token, True, "")
+    credentials = redis_credentials(secret, name)
+    assert (credentials.host, credentials.port, credentials.username) == (primary["Address"], 6379, "")
+    assert credentials.password == auth_token
+    described = _client("secretsmanager").describe_secret(SecretId=name)
+    assert "KmsKeyId" not in described, "the AWS managed key: the app role reads it without a KMS grant"
+
+
 # --- Runs of the converge playbook -------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@
     GET /readyz         PostgreSQL (through pgBouncer) and Redis answer: 200, or 503 naming which not
     GET /version        version, release, colour, git sha, start time
     GET /metrics        Prometheus exposition
-    GET /api/v1/stats   the database's clock and a request counter in Redis (read-only on PostgreSQL)
+    GET /api/v1/stats   the database's clock and a request counter in Redis (read-only on PostgreSQL:
+                        served by the read pool when there is one, the primary if the replica fails)
 
 Each request is counted and timed (metrics.py) and logged as one JSON line with its request id,
 taken from X-Request-Id (when well-formed) or generated, and echoed in the response's X-Request-Id.
@@ -66,8 +67,14 @@ def create_app(
     *,
     metrics: Metrics | None = None,
     clock=time.monotonic,
+    read_database: DatabaseLike | None = None,
 ) -> Flask:
-    """The WSGI app; `database` and `cache` are dependencies.Database and Cache, or fakes in tests."""
+    """The WSGI app; `database` and `cache` are dependencies.Database and Cache, or fakes in tests.
+
+    `read_database` (the read replica's pool) serves the reads that need not see the latest writes;
+    it is not part of /readyz (a replica outage must not take the API out of the load balancer):
+    when it fails, those reads go to `database` and the failure is logged and counted.
+    """
     app = Flask(SERVICE_NAME)
     app.json.sort_keys = False
     metrics = metrics if metrics is not None else Metrics(settings)
@@ -188,9 +195,32 @@ def create_app(
     def prometheus():
         return Response(metrics.exposition(), mimetype=None, content_type=metrics.content_type)
 
+    def read_only(query: str):
+        """(result, ms) of a read-only query: the read pool, or the primary if there is none or it fails."""
+        if read_database is not None:
+            try:
+                result = timed(getattr(read_database, query))
+            except DependencyError as error:
+                metrics.dependency_up.labels(read_database.name).set(0)
+                log.warning(
+                    "read replica failed, reading from the primary",
+                    extra={
+                        "fields": {
+                            "request_id": g.get("request_id"),
+                            "dependency": read_database.name,
+                            "error_type": error.kind,
+                            "error": str(error),
+                        }
+                    },
+                )
+            else:
+                metrics.dependency_up.labels(read_database.name).set(1)
+                return result
+        return timed(getattr(database, query))
+
     @app.get("/api/v1/stats")
     def stats():
-        server_time, db_ms = timed(database.server_time)
+        server_time, db_ms = read_only("server_time")
         served, cache_ms = timed(cache.incr, settings.cache_prefix + "stats:requests")
         return jsonify(
             database={"server_time": server_time.isoformat(), "latency_ms": db_ms},

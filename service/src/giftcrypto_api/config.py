@@ -72,6 +72,14 @@ class Settings:
     # pgBouncer, which the service goes through (transaction pooling); None: the secret's host/port.
     pgbouncer_host: str | None = "127.0.0.1"
     pgbouncer_port: int | None = 6432
+    # CA file that verifies pgBouncer's certificate; empty: the database secret's sslrootcert (the
+    # local pgBouncer's certificate comes from the same CA as PostgreSQL's, the EKS pooler's not).
+    pgbouncer_sslrootcert: str = ""
+    # Read pool (the read replica, for reads that need not see the latest writes); None: none, such
+    # reads go to the primary. The secret of its login, and the database name it connects to (the
+    # pooler's entry that routes to the replica; empty: the secret's dbname).
+    db_read_credentials_id: str | None = None
+    db_read_dbname: str = ""
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
     colour: str = ""
@@ -143,6 +151,15 @@ class Settings:
             if pgbouncer_port > 65535:
                 errors.append(f"GIFTCRYPTO_PGBOUNCER_PORT={pgbouncer_port}: expected a port, 1 to 65535")
 
+        db_read_dbname = text("GIFTCRYPTO_DB_READ_DBNAME")
+        if db_read_dbname and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$-]{0,62}", db_read_dbname):
+            errors.append(f"GIFTCRYPTO_DB_READ_DBNAME={db_read_dbname!r}: expected a database name")
+        db_read_credentials_id = text("GIFTCRYPTO_DB_READ_SECRET") or None
+        if db_read_dbname and not db_read_credentials_id:
+            errors.append(
+                "GIFTCRYPTO_DB_READ_DBNAME is set without GIFTCRYPTO_DB_READ_SECRET (the read pool's login)"
+            )
+
         log_level = text("GIFTCRYPTO_LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             errors.append(f"GIFTCRYPTO_LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
@@ -154,6 +171,9 @@ class Settings:
             redis_credentials_id=text("GIFTCRYPTO_REDIS_SECRET", f"{platform}/{environment}/redis/app"),
             pgbouncer_host=pgbouncer_host,
             pgbouncer_port=pgbouncer_port,
+            pgbouncer_sslrootcert=text("GIFTCRYPTO_PGBOUNCER_SSLROOTCERT"),
+            db_read_credentials_id=db_read_credentials_id,
+            db_read_dbname=db_read_dbname,
             aws_region=text("AWS_REGION") or text("AWS_DEFAULT_REGION", "us-east-1"),
             aws_endpoint_url=text("AWS_ENDPOINT_URL") or None,
             colour=colour,

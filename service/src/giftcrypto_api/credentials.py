@@ -1,9 +1,14 @@
 """Database and cache credentials, read once at start from AWS Secrets Manager.
 
-The secrets are the ones the platform creates (giftcrypto.platform.db_schema and redis_server):
+The secrets are the ones the platform creates:
 
-- ``<platform>/<env>/postgres/app_rw``: username, password, host, port, dbname, sslmode, sslrootcert;
-- ``<platform>/<env>/redis/app``: username, password, host, port, tls, ca.
+- ``<platform>/<env>/postgres/app_rw`` (and ``app_ro``, the read pool's login; giftcrypto.platform.db_schema):
+  username, password, host, port, dbname, sslmode, sslrootcert;
+- ``<platform>/<env>/redis/app``, the cache's one shape in every environment (written by whichever
+  layer owns the cache: giftcrypto.platform.redis_server locally, aws_elasticache on AWS): host (the
+  endpoint), port, username (the ACL user; empty for an AUTH token alone, as ElastiCache's),
+  password (the ACL password or the AUTH token), tls (must be true), ca (CA file; empty: the
+  system's trust store, which holds the Amazon roots ElastiCache's certificates chain to).
 
 Nothing is read from files but the CA certificate the secrets name. A missing or malformed secret
 is a ConfigError naming the secret and what is wrong, never the secret's value.
@@ -49,8 +54,9 @@ class DatabaseCredentials:
 
 @dataclass(frozen=True)
 class RedisCredentials:
-    """An ACL user of Redis over TLS; the password is left out of repr()."""
+    """Redis over TLS, as an ACL user or with an AUTH token alone; the password is left out of repr()."""
 
+    # Empty: no user name, `AUTH <password>` (an ElastiCache AUTH token).
     username: str
     password: str = field(repr=False)
     host: str
@@ -63,6 +69,8 @@ class RedisCredentials:
 class Credentials:
     database: DatabaseCredentials
     redis: RedisCredentials
+    # The read pool's login (GIFTCRYPTO_DB_READ_SECRET); None: reads go to `database`.
+    read_database: DatabaseCredentials | None = None
 
 
 def secrets_client(settings: Settings):
@@ -124,11 +132,20 @@ def _port(secret: dict[str, Any], name: str) -> int:
     return port
 
 
-def database_credentials(secret: dict[str, Any], name: str, settings: Settings) -> DatabaseCredentials:
-    """The app_rw login, pointed at pgBouncer unless the settings say to use the secret's host."""
+def database_credentials(
+    secret: dict[str, Any], name: str, settings: Settings, *, dbname: str = ""
+) -> DatabaseCredentials:
+    """A login, pointed at pgBouncer unless the settings say to use the secret's host.
+
+    Through pgBouncer the server certificate is pgBouncer's, verified with
+    GIFTCRYPTO_PGBOUNCER_SSLROOTCERT when set; `dbname`, when given, replaces the secret's (the
+    pooler's entry of the read replica).
+    """
     _require(secret, name, ("username", "password", "dbname"))
+    sslrootcert = str(secret.get("sslrootcert") or "")
     if settings.pgbouncer_host:
         host, port = settings.pgbouncer_host, int(settings.pgbouncer_port or 6432)
+        sslrootcert = settings.pgbouncer_sslrootcert or sslrootcert
     else:
         _require(secret, name, ("host", "port"))
         host, port = str(secret["host"]), _port(secret, name)
@@ -140,18 +157,21 @@ def database_credentials(secret: dict[str, Any], name: str, settings: Settings) 
         password=str(secret["password"]),
         host=host,
         port=port,
-        dbname=str(secret["dbname"]),
-        sslrootcert=str(secret.get("sslrootcert") or ""),
+        dbname=dbname or str(secret["dbname"]),
+        sslrootcert=sslrootcert,
     )
 
 
 def redis_credentials(secret: dict[str, Any], name: str) -> RedisCredentials:
-    """The Redis ACL user; a secret that does not ask for TLS is refused (the service is TLS only)."""
-    _require(secret, name, ("username", "password", "host", "port"))
+    """The cache's login; a secret that does not ask for TLS is refused (the service is TLS only).
+
+    `username` may be empty or absent: an AUTH token alone (ElastiCache without RBAC users).
+    """
+    _require(secret, name, ("password", "host", "port"))
     if str(secret.get("tls", "")).lower() not in ("true", "1", "yes"):
         raise ConfigError(f"secret {name!r} does not set tls: the service only talks to Redis over TLS")
     return RedisCredentials(
-        username=str(secret["username"]),
+        username=str(secret.get("username") or ""),
         password=str(secret["password"]),
         host=str(secret["host"]),
         port=_port(secret, name),
@@ -160,11 +180,19 @@ def redis_credentials(secret: dict[str, Any], name: str) -> RedisCredentials:
 
 
 def load_credentials(settings: Settings, client=None) -> Credentials:
-    """Reads both secrets (once, at start); raises ConfigError on the first that is unusable."""
+    """Reads the secrets (once, at start); raises ConfigError on the first that is unusable."""
     client = client if client is not None else secrets_client(settings)
     database = read_secret(client, settings.db_credentials_id, settings)
     cache = read_secret(client, settings.redis_credentials_id, settings)
+    read_database = None
+    if settings.db_read_credentials_id:
+        read_name = settings.db_read_credentials_id
+        read_secret_value = read_secret(client, read_name, settings)
+        read_database = database_credentials(
+            read_secret_value, read_name, settings, dbname=settings.db_read_dbname
+        )
     return Credentials(
         database=database_credentials(database, settings.db_credentials_id, settings),
         redis=redis_credentials(cache, settings.redis_credentials_id),
+        read_database=read_database,
     )

@@ -68,7 +68,10 @@ class Database:
         max_size: int = 8,
         timeout: float = 2.0,
         application_name: str = SERVICE_NAME,
+        name: str = "postgres",
     ) -> None:
+        # "postgres" for the primary's pool, "postgres_read" for the read replica's.
+        self.name = name
         self.timeout = timeout
         self.pool = ConnectionPool(
             conninfo="",
@@ -84,7 +87,7 @@ class Database:
             timeout=timeout,
             # A connection pgBouncer dropped (its restart, an idle timeout) is replaced before use.
             check=ConnectionPool.check_connection,
-            name=SERVICE_NAME,
+            name=f"{SERVICE_NAME}-{name}",
             open=False,
         )
 
@@ -115,7 +118,7 @@ class Database:
 
 
 class Cache:
-    """A redis-py client over TLS (chain and host name verified), logged in as an ACL user."""
+    """A redis-py client over TLS (chain and host name verified), as an ACL user or with an AUTH token."""
 
     name = "redis"
 
@@ -123,7 +126,8 @@ class Cache:
         self.client = redis.Redis(
             host=credentials.host,
             port=credentials.port,
-            username=credentials.username,
+            # No user name: `AUTH <token>` (ElastiCache's AUTH token); else `AUTH <user> <password>`.
+            username=credentials.username or None,
             password=credentials.password,
             ssl=True,
             ssl_ca_certs=credentials.ca or None,

@@ -105,11 +105,23 @@ def build_app(settings: Settings, credentials: Credentials):
         application_name=name,
     )
     cache = Cache(credentials.redis, timeout=settings.readyz_timeout, max_connections=settings.threads + 2)
+    read_database = None
+    if credentials.read_database is not None:
+        read_database = Database(
+            credentials.read_database,
+            max_size=settings.threads,
+            timeout=settings.readyz_timeout,
+            application_name=name,
+            name="postgres_read",
+        )
+        read_database.open()
     database.open()
-    app = create_app(settings, database, cache)
+    app = create_app(settings, database, cache, read_database=read_database)
 
     def close_dependencies() -> None:
         database.close()
+        if read_database is not None:
+            read_database.close()
         cache.close()
 
     app.close_dependencies = close_dependencies
@@ -118,6 +130,11 @@ def build_app(settings: Settings, credentials: Credentials):
         extra={
             "fields": {
                 "postgres": f"{credentials.database.host}:{credentials.database.port}",
+                "postgres_read": (
+                    f"{credentials.read_database.host}:{credentials.read_database.port}/{credentials.read_database.dbname}"
+                    if credentials.read_database is not None
+                    else None
+                ),
                 "redis": f"{credentials.redis.host}:{credentials.redis.port}",
                 "threads": settings.threads,
                 "fault": str(settings.fault),
@@ -146,7 +163,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         extra={
             "fields": {
                 "bind": bind_address(args.host, args.port),
-                "secrets": {"postgres": settings.db_credentials_id, "redis": settings.redis_credentials_id},
+                "secrets": {
+                    "postgres": settings.db_credentials_id,
+                    "postgres_read": settings.db_read_credentials_id,
+                    "redis": settings.redis_credentials_id,
+                },
             }
         },
     )
