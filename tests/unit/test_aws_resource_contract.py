@@ -30,6 +30,9 @@ from tests.unit.moto_modules import ACCOUNT_ID, REGION
 MODULES = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules"
 # Our modules that are not AWS modules (PostgreSQL): the contract does not apply.
 NOT_AWS = {"audit_verify", "pg_migrate", "pii_keyring"}
+# Read-only modules (named <prefix>_info, on aws_resource.AWSInfo) keep no resource: nothing to create,
+# update or delete, so no life cycle to run; they always answer changed=false (their own tests say so).
+READ_ONLY_SUFFIX = "_info"
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Check")
 
 
@@ -267,11 +270,31 @@ CASES: dict[str, Case] = {
 
 
 def _aws_modules() -> list[str]:
-    return sorted(p.stem for p in MODULES.glob("*.py") if p.stem != "__init__" and p.stem not in NOT_AWS)
+    """Every module of plugins/modules that keeps an AWS resource."""
+    return sorted(
+        p.stem
+        for p in MODULES.glob("*.py")
+        if p.stem != "__init__" and p.stem not in NOT_AWS and not p.stem.endswith(READ_ONLY_SUFFIX)
+    )
 
 
 def test_every_aws_module_is_in_the_contract_test():
     assert sorted(CASES) == _aws_modules()
+
+
+def test_the_read_only_modules_left_out_are_on_the_read_only_base():
+    from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSInfo
+
+    read_only = sorted(p.stem for p in MODULES.glob(f"*{READ_ONLY_SUFFIX}.py"))
+    assert read_only
+    for name in read_only:
+        module = importlib.import_module(f"ansible_collections.giftcrypto.platform.plugins.modules.{name}")
+        classes = [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, AWSInfo) and value.__module__ == module.__name__
+        ]
+        assert len(classes) == 1, f"{name} should define one AWSInfo subclass"
 
 
 @contextlib.contextmanager
