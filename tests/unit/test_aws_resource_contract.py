@@ -24,7 +24,7 @@ import botocore.exceptions
 import pytest
 from moto import mock_aws
 
-from tests.unit import moto_modules
+from tests.unit import aws_stand_ins, moto_modules
 from tests.unit.moto_modules import ACCOUNT_ID, REGION
 
 MODULES = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules"
@@ -33,7 +33,7 @@ NOT_AWS = {"audit_verify", "pg_migrate", "pii_keyring"}
 # Read-only modules (named <prefix>_info, on aws_resource.AWSInfo) keep no resource: nothing to create,
 # update or delete, so no life cycle to run; they always answer changed=false (their own tests say so).
 READ_ONLY_SUFFIX = "_info"
-READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Check")
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Check", "BatchGet")
 
 
 @dataclasses.dataclass
@@ -174,7 +174,18 @@ def _subnets() -> dict:
     return {"subnets": [subnet["SubnetId"] for subnet in subnets]}
 
 
+def _eks_cluster_for_entries() -> dict:
+    """The cluster an access entry goes in (moto has clusters; the entries are aws_stand_ins')."""
+    boto3.client("eks", region_name=REGION).create_cluster(
+        name="contract-entries",
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/eks",
+        resourcesVpcConfig={"subnetIds": _subnets()["subnets"]},
+    )
+    return {"cluster_name": "contract-entries"}
+
+
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
+EKS_EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
 CASES: dict[str, Case] = {
@@ -265,6 +276,25 @@ CASES: dict[str, Case] = {
             "tags": {"A": "1"},
             "wait": False,
         },
+    ),
+    "codebuild_webhook": Case(
+        present={"project_name": "contract"},
+        update={"project_name": "contract", "build_type": "BUILD_BATCH"},
+        fake=aws_stand_ins.codebuild_webhooks("contract")[1],
+    ),
+    "eks_access_entry": Case(
+        present={
+            "principal_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/contract",
+            "access_policies": [{"policy_arn": EKS_EDIT, "scope": "namespace", "namespaces": ["a"]}],
+        },
+        update={
+            "principal_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/contract",
+            "access_policies": [{"policy_arn": EKS_EDIT, "scope": "namespace", "namespaces": ["a", "b"]}],
+            "kubernetes_groups": ["deployers"],
+            "tags": {"A": "1"},
+        },
+        setup=_eks_cluster_for_entries,
+        fake=aws_stand_ins.eks_access_entries("contract-entries")[1],
     ),
 }
 
