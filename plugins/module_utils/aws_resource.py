@@ -31,11 +31,15 @@ The result contract (``plan_summary`` reads it as it is)::
     changed     planned != "none"
 
 plus each module's own outputs (identifiers that callers register, e.g. ``detector_id``).
+
+A read-only module (``<prefix>_info``) keeps no resource: :class:`AWSInfo` gives it the same input
+validation, retrying clients and error handling, and it returns its answers with ``changed=False``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from typing import Any, ClassVar
 
@@ -59,6 +63,45 @@ SHARED_OPTIONS: dict[str, dict[str, Any]] = {
 }
 PLANNED = ("create", "update", "delete", "none")
 RETRIES = 10
+
+
+def retrying_client(module: AnsibleAWSModule, service: str):
+    """The service's client, retrying throttling and transient errors with jittered backoff (calls opt
+    in with ``aws_retry=True``)."""
+    return module.client(service, retry_decorator=AWSRetry.jittered_backoff(retries=RETRIES))
+
+
+def paginate(client, operation: str, **kwargs) -> dict[str, Any]:
+    """Every page of operation, merged (build_full_result), retried as the client's calls are."""
+
+    @AWSRetry.jittered_backoff(retries=RETRIES)
+    def pages():
+        return client.get_paginator(operation).paginate(**kwargs).build_full_result()
+
+    return pages()
+
+
+def is_error(error: Exception, *codes: str) -> bool:
+    """Whether error is an AWS ClientError with one of codes."""
+    response = getattr(error, "response", None) or {}
+    return (response.get("Error") or {}).get("Code") in codes
+
+
+def none_on(codes: tuple[str, ...], function, *args, **kwargs) -> Any:
+    """function(*args, **kwargs), or None when it raises a ClientError with one of codes."""
+    try:
+        return function(*args, **kwargs)
+    except botocore.exceptions.ClientError as error:
+        if codes and is_error(error, *codes):
+            return None
+        raise
+
+
+def refuse(module: AnsibleAWSModule, problems: dict[str, str], before: str) -> None:
+    """Fails the module when validate() found problems: each named by its option, before any call."""
+    if problems:
+        listed = "; ".join(f"{option}: {problem}" for option, problem in problems.items())
+        module.fail_json(msg=f"Refused before {before}: {listed}", problems=problems)
 
 
 class ResourceProblem(Exception):
@@ -106,9 +149,7 @@ class AWSResource:
     def client(self):
         """The service's client, retrying throttling and transient errors with jittered backoff."""
         if self._client is None:
-            self._client = self.module.client(
-                self.service, retry_decorator=AWSRetry.jittered_backoff(retries=RETRIES)
-            )
+            self._client = retrying_client(self.module, self.service)
         return self._client
 
     # --- hooks -----------------------------------------------------------------------------------
@@ -179,23 +220,17 @@ class AWSResource:
             time.sleep(delay)
 
     def paginate(self, operation: str, **kwargs) -> dict[str, Any]:
-        """Every page of operation, merged (build_full_result), retried as the client's calls are."""
-
-        @AWSRetry.jittered_backoff(retries=RETRIES)
-        def pages():
-            return self.client.get_paginator(operation).paginate(**kwargs).build_full_result()
-
-        return pages()
+        """Every page of operation on the resource's client, merged and retried (see paginate())."""
+        return paginate(self.client, operation, **kwargs)
 
     def or_none(self, codes: tuple[str, ...], method, **kwargs) -> Any:
         """method(aws_retry=True, **kwargs), or None when AWS answers one of codes: for a part of the
         resource that may be missing while the rest exists (a delivery channel, a member cluster)."""
-        return self._none_on(codes, method, aws_retry=True, **kwargs)
+        return none_on(codes, method, aws_retry=True, **kwargs)
 
     def is_error(self, error: Exception, *codes: str) -> bool:
         """Whether error is an AWS ClientError with one of codes."""
-        response = getattr(error, "response", None) or {}
-        return (response.get("Error") or {}).get("Code") in codes
+        return is_error(error, *codes)
 
     # --- the flow ----------------------------------------------------------------------------------
 
@@ -203,21 +238,12 @@ class AWSResource:
         label = self.name(view)
         return f" {label}" if label else ""
 
-    def _none_on(self, codes: tuple[str, ...], function, *args, **kwargs) -> Any:
-        """function(*args, **kwargs), or None when it raises a ClientError with one of codes."""
-        try:
-            return function(*args, **kwargs)
-        except botocore.exceptions.ClientError as error:
-            if codes and self.is_error(error, *codes):
-                return None
-            raise
-
     def _describe(self) -> Any:
-        return self._none_on(self.not_found, self.describe)
+        return none_on(self.not_found, self.describe)
 
     def _delete(self, current: dict[str, Any]) -> None:
         """delete(), where one of the not-found codes means it went meanwhile: the wanted state."""
-        self._none_on(self.not_found, self.delete, current)
+        none_on(self.not_found, self.delete, current)
 
     def _step(self, doing: str, view: dict[str, Any] | None, function, *args):
         """Runs one step of the flow; an AWS error fails the module, saying what it was doing."""
@@ -248,10 +274,7 @@ class AWSResource:
         self.module.exit_json(**result)
 
     def run(self) -> None:
-        problems = self.validate()
-        if problems:
-            listed = "; ".join(f"{option}: {problem}" for option, problem in problems.items())
-            self.module.fail_json(msg=f"Refused before any change: {listed}", problems=problems)
+        refuse(self.module, self.validate(), "any change")
         before = self.before = self._read("Read", None)
         if self.params.get("state", "present") == "absent":
             self._absent(before)
@@ -303,21 +326,80 @@ class AWSResource:
         self._exit("update", before, self._read("Read the updated", before), changes)
 
 
-def run(resource_class: type[AWSResource]) -> None:
-    """The main() of a module: its resource, run."""
+class AWSInfo:
+    """A read-only module (``_info``): it asks AWS and answers, keeping no resource, so it has no plan,
+    no diff and never a change; check mode asks the same.
+
+    Subclasses set ``options`` and override answer(), asking each question through ask(); run()
+    refuses bad options (validate(), by option) before any call, then exits with the answers.
+    """
+
+    #: the module's options (an argument_spec)
+    options: ClassVar[dict[str, Any]] = {}
+    #: AnsibleAWSModule keyword arguments (mutually_exclusive, required_if...)
+    module_kwargs: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, module: AnsibleAWSModule | None = None) -> None:
+        self.module = module or AnsibleAWSModule(
+            argument_spec=dict(self.options), supports_check_mode=True, **self.module_kwargs
+        )
+        self.params = self.module.params
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str):
+        """The client of service (one per service and run), retrying as AWSResource.client does."""
+        if service not in self._clients:
+            self._clients[service] = retrying_client(self.module, service)
+        return self._clients[service]
+
+    def validate(self) -> dict[str, str]:
+        """Problems with the options, by option name (checked before any API call)."""
+        return {}
+
+    def answer(self) -> dict[str, Any]:
+        """The module's results (beside ``changed``)."""
+        raise NotImplementedError
+
+    def ask(self, question: str, function, *args, **kwargs) -> Any:
+        """function(*args, **kwargs); an AWS error fails the module with ``Could not ask AWS <question>``."""
+        try:
+            return function(*args, **kwargs)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            self.module.fail_json_aws(error, msg=f"Could not ask AWS {question}")
+
+    def run(self) -> None:
+        refuse(self.module, self.validate(), "asking AWS")
+        self.module.exit_json(changed=False, **self.answer())
+
+
+def run(resource_class: type[AWSResource] | type[AWSInfo]) -> None:
+    """The main() of a module: its resource (or its questions, for an ``_info`` module), run."""
     resource_class().run()
 
 
 # --- tag adapters: the tagging APIs our modules meet ---------------------------------------------
 
 
-def tag_by_arn_dict(client, arn: str, to_set: dict, to_unset: list, arn_key: str = "ResourceArn") -> None:
-    """tag_resource(<arn_key>=arn, Tags={...}) / untag_resource(<arn_key>=arn, TagKeys=[...]) (GuardDuty,
-    Security Hub, ...)."""
+def tag_by_arn_dict(
+    client,
+    arn: str,
+    to_set: dict,
+    to_unset: list,
+    arn_key: str = "ResourceArn",
+    tags_key: str = "Tags",
+    keys_key: str = "TagKeys",
+) -> None:
+    """tag_resource(<arn_key>=arn, <tags_key>={...}) / untag_resource(<arn_key>=arn, <keys_key>=[...])
+    (GuardDuty, Security Hub, ...; EKS spells them in camel case: tag_eks)."""
     if to_unset:
-        client.untag_resource(aws_retry=True, **{arn_key: arn, "TagKeys": to_unset})
+        client.untag_resource(aws_retry=True, **{arn_key: arn, keys_key: to_unset})
     if to_set:
-        client.tag_resource(aws_retry=True, **{arn_key: arn, "Tags": to_set})
+        client.tag_resource(aws_retry=True, **{arn_key: arn, tags_key: to_set})
+
+
+#: EKS's tag_resource(resourceArn, tags={...}) / untag_resource(resourceArn, tagKeys=[...]): clusters,
+#: access entries, node groups, add-ons.
+tag_eks = functools.partial(tag_by_arn_dict, arn_key="resourceArn", tags_key="tags", keys_key="tagKeys")
 
 
 def tag_by_arn_list(client, arn: str, to_set: dict, to_unset: list, arn_key: str = "ResourceARN") -> None:

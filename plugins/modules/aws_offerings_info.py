@@ -61,16 +61,11 @@ options:
     elements: str
     default: []
 notes:
-  - Read-only; supports check mode (it asks the same) and never reports a change.
   - Needs C(eks:DescribeClusterVersions), C(eks:DescribeCluster), C(rds:DescribeDBMajorEngineVersions),
     C(rds:DescribeOrderableDBInstanceOptions), C(elasticache:DescribeCacheEngineVersions) and
     C(ec2:DescribeInstanceTypeOfferings) (the deploy role's C(PreflightAsksAws) statement).
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [giftcrypto.platform.aws_resource.info, amazon.aws.common.modules,
+  amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -132,15 +127,15 @@ offered:
 """
 
 import re
+from typing import ClassVar
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_offerings import ec2_type, parse_date
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    AWSInfo,
+    none_on,
+    paginate,
+    run,
+)
 
 # What each option may hold (AWS's own naming rules, kept narrow: the values go into API filters).
 PATTERNS = {
@@ -150,24 +145,19 @@ PATTERNS = {
     "instance_types": re.compile(r"^((db|cache)\.)?[a-z][a-z0-9-]{0,15}\.[a-z0-9]{1,15}$"),
     "zones": re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}[a-z]$"),
 }
+ANSWERS = (
+    "eks_versions",
+    "eks_cluster_version",
+    "rds_majors",
+    "rds_orderable",
+    "cache_versions",
+    "cache_majors",
+    "instance_type_offerings",
+)
 
 
-def problems(params):
-    """Every option value that breaks its pattern, named by option."""
-    found = []
-    for option, pattern in PATTERNS.items():
-        values = params[option] if isinstance(params[option], list) else [params[option]]
-        for value in values:
-            if value is not None and not pattern.match(str(value)):
-                found.append(f"{option}={value!r} does not match {pattern.pattern}")
-    if bool(params["instance_types"]) != bool(params["zones"]):
-        found.append("instance_types and zones go together: the types are asked about in those zones")
-    return found
-
-
-@AWSRetry.jittered_backoff(retries=10)
-def _paginate(client, operation, key, **params):
-    return client.get_paginator(operation).paginate(**params).build_full_result().get(key, [])
+def _rows(client, operation, key, **params):
+    return paginate(client, operation, **params).get(key, [])
 
 
 def _day(value):
@@ -176,7 +166,7 @@ def _day(value):
 
 
 def eks_versions(client):
-    rows = _paginate(client, "describe_cluster_versions", "clusterVersions")
+    rows = _rows(client, "describe_cluster_versions", "clusterVersions")
     return [
         {
             "version": row["clusterVersion"],
@@ -190,17 +180,14 @@ def eks_versions(client):
 
 
 def eks_cluster_version(client, name):
-    try:
-        return client.describe_cluster(aws_retry=True, name=name)["cluster"].get("version")
-    except botocore.exceptions.ClientError as e:
-        if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return None
-        raise
+    """The version the cluster runs, or None when there is no such cluster (not an error)."""
+    cluster = none_on(("ResourceNotFoundException",), client.describe_cluster, aws_retry=True, name=name)
+    return cluster["cluster"].get("version") if cluster else None
 
 
 def rds_majors(client, engine, version):
     major = version.split(".")[0]
-    rows = _paginate(
+    rows = _rows(
         client,
         "describe_db_major_engine_versions",
         "DBMajorEngineVersions",
@@ -219,7 +206,7 @@ def rds_majors(client, engine, version):
 
 
 def rds_orderable(client, engine, version):
-    rows = _paginate(
+    rows = _rows(
         client,
         "describe_orderable_db_instance_options",
         "OrderableDBInstanceOptions",
@@ -244,7 +231,7 @@ def rds_orderable(client, engine, version):
 
 
 def cache_versions(client, engine):
-    rows = _paginate(client, "describe_cache_engine_versions", "CacheEngineVersions", Engine=engine)
+    rows = _rows(client, "describe_cache_engine_versions", "CacheEngineVersions", Engine=engine)
     versions = []
     for row in rows:
         full = str(row.get("EngineVersion", ""))
@@ -256,7 +243,7 @@ def cache_versions(client, engine):
 
 def instance_type_offerings(client, instance_types, zones):
     wanted = sorted({ec2_type(t) for t in instance_types})
-    rows = _paginate(
+    rows = _rows(
         client,
         "describe_instance_type_offerings",
         "InstanceTypeOfferings",
@@ -272,62 +259,65 @@ def instance_type_offerings(client, instance_types, zones):
     return offered
 
 
-def main():
-    argument_spec = dict(
-        eks_versions=dict(type="bool", default=False),
-        eks_cluster_name=dict(type="str"),
-        rds_engine=dict(type="str", default="postgres"),
-        rds_engine_version=dict(type="str"),
-        cache_engine=dict(type="str", choices=["redis", "valkey"]),
-        instance_types=dict(type="list", elements="str", default=[]),
-        zones=dict(type="list", elements="str", default=[]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    refused = problems(params)
-    if refused:
-        module.fail_json(msg="; ".join(refused))
-    retry = AWSRetry.jittered_backoff(retries=10)
-    offered = {
-        "source": f"AWS ({module.region})",
-        "eks_versions": None,
-        "eks_cluster_version": None,
-        "rds_majors": None,
-        "rds_orderable": None,
-        "cache_versions": None,
-        "cache_majors": None,
-        "instance_type_offerings": None,
+class Offerings(AWSInfo):
+    options: ClassVar[dict] = {
+        "eks_versions": {"type": "bool", "default": False},
+        "eks_cluster_name": {"type": "str"},
+        "rds_engine": {"type": "str", "default": "postgres"},
+        "rds_engine_version": {"type": "str"},
+        "cache_engine": {"type": "str", "choices": ["redis", "valkey"]},
+        "instance_types": {"type": "list", "elements": "str", "default": []},
+        "zones": {"type": "list", "elements": "str", "default": []},
     }
-    asking = "nothing"
-    try:
-        if params["eks_versions"] or params["eks_cluster_name"]:
-            eks = module.client("eks", retry_decorator=retry)
-            if params["eks_versions"]:
-                asking = "the EKS versions (DescribeClusterVersions)"
-                offered["eks_versions"] = eks_versions(eks)
-            if params["eks_cluster_name"]:
-                asking = f"the version of the cluster {params['eks_cluster_name']} (DescribeCluster)"
-                offered["eks_cluster_version"] = eks_cluster_version(eks, params["eks_cluster_name"])
-        if params["rds_engine_version"]:
-            rds = module.client("rds", retry_decorator=retry)
-            engine, version = params["rds_engine"], params["rds_engine_version"]
-            asking = f"the support dates of {engine} {version.split('.')[0]} (DescribeDBMajorEngineVersions)"
-            offered["rds_majors"] = rds_majors(rds, engine, version)
-            asking = f"the classes orderable on {engine} {version} (DescribeOrderableDBInstanceOptions)"
-            offered["rds_orderable"] = rds_orderable(rds, engine, version)
-        if params["cache_engine"]:
-            asking = f"the ElastiCache {params['cache_engine']} versions (DescribeCacheEngineVersions)"
-            elasticache = module.client("elasticache", retry_decorator=retry)
-            offered["cache_versions"] = cache_versions(elasticache, params["cache_engine"])
-        if params["instance_types"]:
-            asking = "the instance type offerings per zone (DescribeInstanceTypeOfferings)"
-            ec2 = module.client("ec2", retry_decorator=retry)
-            offered["instance_type_offerings"] = instance_type_offerings(
-                ec2, params["instance_types"], params["zones"]
+
+    def validate(self):
+        """Every option value that breaks its pattern, by option; instance_types and zones together."""
+        params = self.params
+        problems = {}
+        for option, pattern in PATTERNS.items():
+            values = params[option] if isinstance(params[option], list) else [params[option]]
+            bad = [repr(value) for value in values if value is not None and not pattern.match(str(value))]
+            if bad:
+                problems[option] = f"must match {pattern.pattern}, got {', '.join(bad)}"
+        if params["instance_types"] and not params["zones"]:
+            problems["zones"] = "required with instance_types: the types are asked about in those zones"
+        elif params["zones"] and not params["instance_types"]:
+            problems["instance_types"] = "required with zones: the types asked about in those zones"
+        return problems
+
+    def _questions(self):
+        """What the options ask: (answer key, the question in words, function, service, its arguments)."""
+        params = self.params
+        name, engine, version = params["eks_cluster_name"], params["rds_engine"], params["rds_engine_version"]
+        if params["eks_versions"]:
+            yield "eks_versions", "the EKS versions (DescribeClusterVersions)", eks_versions, "eks", ()
+        if name:
+            question = f"the version of the cluster {name} (DescribeCluster)"
+            yield "eks_cluster_version", question, eks_cluster_version, "eks", (name,)
+        if version:
+            question = (
+                f"the support dates of {engine} {version.split('.')[0]} (DescribeDBMajorEngineVersions)"
             )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not ask AWS {asking}")
-    module.exit_json(changed=False, offered=offered)
+            yield "rds_majors", question, rds_majors, "rds", (engine, version)
+            question = f"the classes orderable on {engine} {version} (DescribeOrderableDBInstanceOptions)"
+            yield "rds_orderable", question, rds_orderable, "rds", (engine, version)
+        if params["cache_engine"]:
+            question = f"the ElastiCache {params['cache_engine']} versions (DescribeCacheEngineVersions)"
+            yield "cache_versions", question, cache_versions, "elasticache", (params["cache_engine"],)
+        if params["instance_types"]:
+            question = "the instance type offerings per zone (DescribeInstanceTypeOfferings)"
+            arguments = (params["instance_types"], params["zones"])
+            yield "instance_type_offerings", question, instance_type_offerings, "ec2", arguments
+
+    def answer(self):
+        offered = {"source": f"AWS ({self.module.region})", **dict.fromkeys(ANSWERS)}
+        for key, question, function, service, arguments in self._questions():
+            offered[key] = self.ask(question, function, self.client(service), *arguments)
+        return {"offered": offered}
+
+
+def main():
+    run(Offerings)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ author:
   - GiftCrypto platform team
 options:
   project_name:
-    description: Name of the CodeBuild project (it must exist, with a source that supports webhooks).
+    description:
+      - Name of the CodeBuild project (it must exist, with a source that supports webhooks), a letter
+        or digit then 1 to 254 letters, digits, hyphens or underscores.
     type: str
     required: true
   filter_groups:
@@ -30,26 +32,16 @@ options:
     elements: list
     default: [[{type: EVENT, pattern: WORKFLOW_JOB_QUEUED}]]
   build_type:
-    description: C(BUILD) or C(BUILD_BATCH).
+    description: What a build started by the webhook is.
     type: str
-    choices: [BUILD, BUILD_BATCH]
+    choices: [BUILD, BUILD_BATCH, RUNNER_BUILDKITE_BUILD]
     default: BUILD
-  state:
-    description: Whether the webhook exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports what would be created or changed without calling a write API.
-  - Supports diff (the webhook's filter groups and build type before and after).
   - The webhook is read from C(BatchGetProjects); its secret, when the source provider gives one,
     is never returned.
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - With O(state=absent), a project that does not exist has no webhook either (nothing to do).
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -64,30 +56,51 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description:
+    - C(create), C(update), C(delete) or C(none), what this run did to the project's webhook (or, in
+      check mode, what a real run would do).
+  returned: always
+  type: str
+  sample: create
+changes:
+  description:
+    - Which of C(build_type) and C(filter_groups) a run finds different from the project's webhook;
+      for a webhook still to be made, every key of RV(webhook).
+  returned: always
+  type: list
+  elements: str
+  sample: [filter_groups]
+unverified:
+  description:
+    - Filled only in check mode before the project exists (community.aws.codebuild_project may
+      create it earlier in the same play), naming O(project_name).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 webhook:
-  description: The webhook as compared by the module; empty when absent.
+  description:
+    - The project's webhook after the run, as the module compares it (in check mode, as it would be);
+      C({}) when the project has none.
   returned: always
   type: dict
   sample:
     url: https://api.github.com/repos/giftcrypto/giftcrypto.platform/hooks/1
     build_type: BUILD
     filter_groups: [[{type: EVENT, pattern: WORKFLOW_JOB_QUEUED, exclude_matched_pattern: false}]]
-changes:
-  description: What was (or, in check mode, would be) done.
-  returned: always
-  type: list
-  elements: str
-  sample: ["create the webhook"]
 """
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+import re
+from typing import ClassVar
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    AWSResource,
+    ResourceProblem,
+    run,
+)
 
+#: CodeBuild's WebhookFilterType and WebhookBuildType (API reference: WebhookFilter, CreateWebhook)
 FILTER_TYPES = (
     "EVENT",
     "BASE_REF",
@@ -101,6 +114,9 @@ FILTER_TYPES = (
     "REPOSITORY_NAME",
     "ORGANIZATION_NAME",
 )
+BUILD_TYPES = ("BUILD", "BUILD_BATCH", "RUNNER_BUILDKITE_BUILD")
+FILTER_KEYS = {"type", "pattern", "exclude_matched_pattern"}
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,254}")
 
 
 def _groups(groups):
@@ -120,110 +136,112 @@ def _groups(groups):
     ]
 
 
-def _api_groups(groups):
-    return [
-        [
-            {
-                "type": f["type"],
-                "pattern": f["pattern"],
-                "excludeMatchedPattern": f["exclude_matched_pattern"],
-            }
-            for f in group
-        ]
-        for group in groups
-    ]
+def _filter_problem(item):
+    """What is wrong with one filter of filter_groups, or None."""
+    if not isinstance(item, dict) or set(item) - FILTER_KEYS:
+        return f"{item!r} is not a filter (type, pattern, exclude_matched_pattern)"
+    if item.get("type") not in FILTER_TYPES:
+        return f"type {item.get('type')!r} is not one of {', '.join(FILTER_TYPES)}"
+    if not isinstance(item.get("pattern"), str) or not item["pattern"]:
+        return f"the {item['type']} filter needs a pattern, got {item.get('pattern')!r}"
+    return None
 
 
-def describe(client, module, name):
-    try:
-        projects = client.batch_get_projects(aws_retry=True, names=[name]).get("projects") or []
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the CodeBuild project {name}")
-    if not projects:
-        module.fail_json(msg=f"project_name={name}: no such CodeBuild project (create it first)")
-    webhook = projects[0].get("webhook")
-    if not webhook:
-        return {}
-    return {
-        "url": webhook.get("url", ""),
-        "build_type": webhook.get("buildType", "BUILD"),
-        "filter_groups": _groups(webhook.get("filterGroups")),
+class Webhook(AWSResource):
+    service = "codebuild"
+    resource = "webhook"
+    noun = "webhook of the CodeBuild project"
+    # DeleteWebhook answers ResourceNotFoundException for a webhook deleted meanwhile.
+    not_found = ("ResourceNotFoundException",)
+    named_by = "project_name"
+    options: ClassVar[dict] = {
+        "project_name": {"type": "str", "required": True},
+        "filter_groups": {
+            "type": "list",
+            "elements": "list",
+            "default": [[{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]],
+        },
+        "build_type": {"type": "str", "choices": list(BUILD_TYPES), "default": "BUILD"},
     }
 
+    def __init__(self, module=None):
+        super().__init__(module)
+        self.project_found = True
 
-def validate(module):
-    groups = module.params["filter_groups"]
-    if not groups or any(not isinstance(group, list) or not group for group in groups):
-        module.fail_json(msg="filter_groups: a non-empty list of non-empty lists of filters")
-    for group in groups:
-        for item in group:
-            if not isinstance(item, dict) or set(item) - {"type", "pattern", "exclude_matched_pattern"}:
-                module.fail_json(
-                    msg=f"filter_groups: {item!r} is not a filter (type, pattern, exclude_matched_pattern)"
-                )
-            if item.get("type") not in FILTER_TYPES:
-                module.fail_json(
-                    msg=f"filter_groups: type {item.get('type')!r} is not one of {', '.join(FILTER_TYPES)}"
-                )
-            if not isinstance(item.get("pattern"), str) or not item["pattern"]:
-                module.fail_json(msg=f"filter_groups: the {item['type']} filter needs a pattern")
+    def validate(self):
+        problems = {}
+        name = self.params["project_name"]
+        if not PROJECT_NAME.fullmatch(name):
+            problems["project_name"] = (
+                f"a letter or digit then 1 to 254 letters, digits, hyphens or underscores, got {name!r}"
+            )
+        if self.params["state"] == "absent":
+            return problems
+        groups = self.params["filter_groups"]
+        if not groups or any(not isinstance(group, list) or not group for group in groups):
+            problems["filter_groups"] = f"a non-empty list of non-empty lists of filters, got {groups!r}"
+            return problems
+        found = [problem for group in groups for problem in map(_filter_problem, group) if problem]
+        if found:
+            problems["filter_groups"] = "; ".join(found)
+        return problems
+
+    def describe(self):
+        name = self.params["project_name"]
+        projects = self.client.batch_get_projects(aws_retry=True, names=[name]).get("projects") or []
+        self.project_found = bool(projects)
+        return (projects[0].get("webhook") or None) if projects else None
+
+    def view(self, described):
+        return {
+            "url": described.get("url", ""),
+            "build_type": described.get("buildType") or "BUILD",
+            "filter_groups": _groups(described.get("filterGroups")),
+        }
+
+    def plan(self, current):
+        if not self.project_found:
+            self.unverified.append(
+                f"project_name: the project {self.params['project_name']} does not exist (yet): "
+                "community.aws.codebuild_project creates it"
+            )
+        return {
+            "url": (current or {}).get("url", ""),
+            "build_type": self.params["build_type"],
+            "filter_groups": _groups(self.params["filter_groups"]),
+        }
+
+    def _request(self, planned):
+        return {
+            "projectName": self.params["project_name"],
+            "buildType": planned["build_type"],
+            "filterGroups": [
+                [
+                    {
+                        "type": f["type"],
+                        "pattern": f["pattern"],
+                        "excludeMatchedPattern": f["exclude_matched_pattern"],
+                    }
+                    for f in group
+                ]
+                for group in planned["filter_groups"]
+            ],
+        }
+
+    def create(self, planned):
+        if not self.project_found:
+            raise ResourceProblem("no such project: create it first (community.aws.codebuild_project)")
+        self.client.create_webhook(aws_retry=True, **self._request(planned))
+
+    def update(self, current, planned, changes):
+        self.client.update_webhook(aws_retry=True, **self._request(planned))
+
+    def delete(self, current):
+        self.client.delete_webhook(aws_retry=True, projectName=self.params["project_name"])
 
 
 def main():
-    argument_spec = dict(
-        project_name=dict(type="str", required=True),
-        filter_groups=dict(
-            type="list", elements="list", default=[[{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]]
-        ),
-        build_type=dict(type="str", choices=["BUILD", "BUILD_BATCH"], default="BUILD"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    name = module.params["project_name"]
-    if module.params["state"] == "present":
-        validate(module)
-    client = module.client("codebuild", retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=2))
-    current = describe(client, module, name)
-
-    if module.params["state"] == "absent":
-        changes = ["delete the webhook"] if current else []
-        if changes and not module.check_mode:
-            try:
-                client.delete_webhook(aws_retry=True, projectName=name)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Could not delete the webhook of {name}")
-        module.exit_json(
-            changed=bool(changes), changes=changes, webhook={}, diff={"before": current, "after": {}}
-        )
-
-    groups = _groups(module.params["filter_groups"])
-    wanted = {
-        "url": current.get("url", ""),
-        "build_type": module.params["build_type"],
-        "filter_groups": groups,
-    }
-    changes = []
-    if not current:
-        changes.append("create the webhook")
-    elif current["filter_groups"] != groups or current["build_type"] != wanted["build_type"]:
-        changes.append("update the webhook's filter groups and build type")
-    if changes and not module.check_mode:
-        arguments = {
-            "projectName": name,
-            "filterGroups": _api_groups(groups),
-            "buildType": wanted["build_type"],
-        }
-        try:
-            if current:
-                client.update_webhook(aws_retry=True, **arguments)
-            else:
-                client.create_webhook(aws_retry=True, **arguments)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not {changes[0]} of {name}")
-        wanted = describe(client, module, name)
-    module.exit_json(
-        changed=bool(changes), changes=changes, webhook=wanted, diff={"before": current, "after": wanted}
-    )
+    run(Webhook)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,14 @@ author:
   - GiftCrypto platform team
 options:
   cluster_name:
-    description: Name of the EKS cluster.
+    description:
+      - Name of the EKS cluster, a letter or digit then up to 99 letters, digits, hyphens or underscores.
     type: str
     required: true
   principal_arn:
-    description: ARN of the IAM role or user the entry lets into the cluster.
+    description:
+      - ARN of the IAM role or user the entry lets into the cluster (a role, for every type but
+        C(STANDARD)).
     type: str
     required: true
   kubernetes_groups:
@@ -32,12 +35,16 @@ options:
     type: list
     elements: str
   username:
-    description: Kubernetes user name of the principal; unset lets EKS choose it (the ARN of the session).
+    description:
+      - Kubernetes user name of the principal; unset lets EKS choose it (the ARN of the session).
+      - It cannot start with C(system:), C(eks:), C(aws:), C(amazon:) or C(iam:).
     type: str
   type:
-    description: Type of the entry; set at creation only (EKS cannot change it).
+    description:
+      - Type of the entry; set at creation only (EKS cannot change it).
+      - C(EC2_LINUX) and C(EC2_WINDOWS) entries take neither O(kubernetes_groups) nor O(access_policies).
     type: str
-    choices: [STANDARD, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX]
+    choices: [STANDARD, EC2, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, HYBRID_LINUX, HYPERPOD_LINUX]
     default: STANDARD
   access_policies:
     description:
@@ -66,22 +73,11 @@ options:
     description: Disassociate the access policies that O(access_policies) does not list.
     type: bool
     default: true
-  state:
-    description: Whether the entry exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports what would be created or changed without calling a write API.
-  - Supports diff (the entry's groups, user name, policies and tags before and after).
-  - Tags are read from C(DescribeAccessEntry) and changed with C(TagResource) and C(UntagResource).
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.tags
-  - amazon.aws.boto3
+  - Tags are read from C(DescribeAccessEntry) and changed with C(TagResource) and C(UntagResource);
+    the associations are read with C(ListAssociatedAccessPolicies).
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.tags, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -112,8 +108,34 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description:
+    - The one word for this run's effect on the entry and its associations, C(create), C(update),
+      C(delete) or C(none) (in check mode, the effect a real run would have).
+  returned: always
+  type: str
+  sample: update
+changes:
+  description:
+    - C(kubernetes_groups), C(username) or C(tags) when they move, and
+      C(access_policies.<policy name>) for each policy associated, rescoped or disassociated; for an
+      entry still to be made, every key of RV(access_entry).
+  returned: always
+  type: list
+  elements: str
+  sample: [access_policies.AmazonEKSEditPolicy, kubernetes_groups]
+unverified:
+  description:
+    - In check mode before the cluster exists (giftcrypto.platform.eks_cluster may create it earlier in
+      the same play), a line naming O(cluster_name); otherwise empty.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 access_entry:
-  description: The entry as compared by the module; empty when absent.
+  description:
+    - The entry with its associated policies and its tags once the run is over (planned, in check
+      mode); C({}) when there is no entry.
   returned: always
   type: dict
   sample:
@@ -128,28 +150,30 @@ access_entry:
         scope: cluster
         namespaces: []
     tags: {Project: GiftCrypto}
-changes:
-  description: What was (or, in check mode, would be) done, one line each.
-  returned: always
-  type: list
-  elements: str
-  sample:
-    - create the access entry
-    - associate arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy (cluster)
 """
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+import re
+from typing import ClassVar
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
+    AWSResource,
+    ResourceProblem,
+    run,
+    tag_eks,
+)
+from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import settable
+
+TYPES = ["STANDARD", "EC2", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX", "HYPERPOD_LINUX"]
+#: Entry types EKS grants the node permissions to itself: no groups, no access policies (CreateAccessEntry).
+NODE_ONLY = ("EC2_LINUX", "EC2_WINDOWS")
+CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}")
+PRINCIPAL = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]{1,512}")
+POLICY = re.compile(r"arn:aws[a-z-]*:eks::aws:cluster-access-policy/[A-Za-z0-9]{1,128}")
+RESERVED_USERNAME = ("system:", "eks:", "aws:", "amazon:", "iam:")
 
 
-def _policies(associated):
-    """Comparable associations: sorted list of {policy_arn, scope, namespaces}."""
+def _policy_views(associated):
+    """Comparable associations, by policy ARN: sorted list of {policy_arn, scope, namespaces}."""
     views = [
         {
             "policy_arn": item["policyArn"],
@@ -158,240 +182,210 @@ def _policies(associated):
         }
         for item in associated
     ]
-    return sorted(views, key=lambda v: v["policy_arn"])
+    return sorted(views, key=lambda view: view["policy_arn"])
 
 
-def _scope(policy):
-    """cluster, or namespace followed by the namespaces (what the changes say)."""
-    return " ".join([policy["scope"], ",".join(policy["namespaces"])]).strip()
+def _policy_problem(policy):
+    arn, scope, namespaces = policy["policy_arn"], policy["scope"], policy["namespaces"]
+    if not POLICY.fullmatch(arn):
+        return (
+            f"{arn!r} is not the ARN of an EKS access policy (arn:aws:eks::aws:cluster-access-policy/<name>)"
+        )
+    if scope == "namespace" and not namespaces:
+        return f"{arn} has a namespace scope without namespaces"
+    if scope == "cluster" and namespaces:
+        return f"{arn} has a cluster scope and namespaces {namespaces}"
+    return None
 
 
-def _wanted_policies(module):
-    wanted = module.params["access_policies"]
-    if wanted is None:
-        return None
-    return sorted(
-        (
-            {
-                "policy_arn": p["policy_arn"],
-                "scope": p["scope"],
-                "namespaces": sorted(p["namespaces"] or []) if p["scope"] == "namespace" else [],
-            }
-            for p in wanted
-        ),
-        key=lambda v: v["policy_arn"],
-    )
-
-
-def describe(client, module, cluster, principal):
-    try:
-        entry = client.describe_access_entry(aws_retry=True, clusterName=cluster, principalArn=principal)[
-            "accessEntry"
-        ]
-    except botocore.exceptions.ClientError as e:
-        if e.response["Error"]["Code"] == "ResourceNotFoundException":
-            return {}
-        module.fail_json_aws(e, msg=f"Could not describe the access entry of {principal} on {cluster}")
-    except botocore.exceptions.BotoCoreError as e:
-        module.fail_json_aws(e, msg=f"Could not describe the access entry of {principal} on {cluster}")
-    try:
-        paginator = client.get_paginator("list_associated_access_policies")
-        associated = []
-        for page in paginator.paginate(clusterName=cluster, principalArn=principal):
-            associated.extend(page.get("associatedAccessPolicies") or [])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not list the access policies of {principal} on {cluster}")
-    return {
-        "principal_arn": entry["principalArn"],
-        "access_entry_arn": entry.get("accessEntryArn", ""),
-        "kubernetes_groups": sorted(entry.get("kubernetesGroups") or []),
-        "username": entry.get("username", ""),
-        "type": entry.get("type", "STANDARD"),
-        "access_policies": _policies(associated),
-        "tags": dict(entry.get("tags") or {}),
+class AccessEntry(AWSResource):
+    service = "eks"
+    resource = "access_entry"
+    noun = "EKS access entry"
+    shared = ("state", "tags", "purge_tags")
+    # DescribeAccessEntry answers it for a missing entry (or cluster); DeleteAccessEntry for one
+    # deleted meanwhile.
+    not_found = ("ResourceNotFoundException",)
+    options: ClassVar[dict] = {
+        "cluster_name": {"type": "str", "required": True},
+        "principal_arn": {"type": "str", "required": True},
+        "kubernetes_groups": {"type": "list", "elements": "str"},
+        "username": {"type": "str"},
+        "type": {"type": "str", "choices": TYPES, "default": "STANDARD"},
+        "access_policies": {
+            "type": "list",
+            "elements": "dict",
+            "options": {
+                "policy_arn": {"type": "str", "required": True},
+                "scope": {"type": "str", "choices": ["cluster", "namespace"], "default": "cluster"},
+                "namespaces": {"type": "list", "elements": "str", "default": []},
+            },
+        },
+        "purge_access_policies": {"type": "bool", "default": True},
     }
 
+    def __init__(self, module=None):
+        super().__init__(module)
+        self.cluster_found = True
 
-def plan(module, current):
-    """(changes, wanted view) for state=present."""
-    params = module.params
-    changes = []
-    wanted = (
-        dict(current)
-        if current
-        else {
-            "principal_arn": params["principal_arn"],
-            "access_entry_arn": "",
-            "kubernetes_groups": [],
-            "username": params["username"] or "",
-            "type": params["type"],
-            "access_policies": [],
-            "tags": {},
-        }
-    )
-    if not current:
-        changes.append("create the access entry")
-    groups = sorted(params["kubernetes_groups"]) if params["kubernetes_groups"] is not None else None
-    if groups is not None and groups != wanted["kubernetes_groups"]:
-        wanted["kubernetes_groups"] = groups
-        if current:
-            changes.append(f"set the Kubernetes groups to {groups}")
-    if params["username"] and params["username"] != wanted["username"]:
-        wanted["username"] = params["username"]
-        if current:
-            changes.append(f"set the user name to {params['username']}")
-    if current and current["type"] != params["type"]:
-        module.fail_json(
-            msg=f"type={params['type']}: the access entry of {params['principal_arn']} is of type "
-            f"{current['type']}, which EKS cannot change; delete it first (state=absent)"
-        )
-    policies = _wanted_policies(module)
-    if policies is not None:
-        have = {p["policy_arn"]: p for p in wanted["access_policies"]}
-        for policy in policies:
-            if have.get(policy["policy_arn"]) != policy:
-                changes.append(f"associate {policy['policy_arn']} ({_scope(policy)})")
-        kept = policies + (
-            []
-            if module.params["purge_access_policies"]
-            else [
-                p
-                for p in wanted["access_policies"]
-                if p["policy_arn"] not in {w["policy_arn"] for w in policies}
-            ]
-        )
-        for arn in sorted(set(have) - {p["policy_arn"] for p in kept}):
-            changes.append(f"disassociate {arn}")
-        wanted["access_policies"] = sorted(kept, key=lambda v: v["policy_arn"])
-    if params["tags"] is not None:
-        to_set, to_remove = compare_aws_tags(wanted["tags"], params["tags"], params["purge_tags"])
-        if to_set or to_remove:
-            if current:
-                changes.append(
-                    f"tag {sorted(to_set)}" + (f", untag {sorted(to_remove)}" if to_remove else "")
-                )
-            tags = {k: v for k, v in wanted["tags"].items() if k not in to_remove}
-            tags.update(to_set)
-            wanted["tags"] = tags
-    return changes, wanted
+    def name(self, view):
+        return f"of {self.params['principal_arn']} on {self.params['cluster_name']}"
 
-
-def apply(client, module, current, wanted):
-    params = module.params
-    cluster, principal = params["cluster_name"], params["principal_arn"]
-    try:
-        if not current:
-            create = {"clusterName": cluster, "principalArn": principal, "type": params["type"]}
-            if wanted["kubernetes_groups"]:
-                create["kubernetesGroups"] = wanted["kubernetes_groups"]
-            if params["username"]:
-                create["username"] = params["username"]
-            if wanted["tags"]:
-                create["tags"] = wanted["tags"]
-            client.create_access_entry(aws_retry=True, **create)
-        else:
-            update = {}
-            if wanted["kubernetes_groups"] != current["kubernetes_groups"]:
-                update["kubernetesGroups"] = wanted["kubernetes_groups"]
-            if wanted["username"] != current["username"]:
-                update["username"] = wanted["username"]
-            if update:
-                client.update_access_entry(
-                    aws_retry=True, clusterName=cluster, principalArn=principal, **update
-                )
-            to_set, to_remove = compare_aws_tags(current["tags"], wanted["tags"], True)
-            arn = current["access_entry_arn"]
-            if to_remove:
-                client.untag_resource(aws_retry=True, resourceArn=arn, tagKeys=to_remove)
-            if to_set:
-                client.tag_resource(aws_retry=True, resourceArn=arn, tags=to_set)
-        have = {p["policy_arn"]: p for p in (current or {}).get("access_policies", [])}
-        want = {p["policy_arn"]: p for p in wanted["access_policies"]}
-        for arn in sorted(set(have) - set(want)):
-            client.disassociate_access_policy(
-                aws_retry=True, clusterName=cluster, principalArn=principal, policyArn=arn
+    def validate(self):
+        params = self.params
+        problems = {}
+        cluster, principal, kind = params["cluster_name"], params["principal_arn"], params["type"]
+        if not CLUSTER_NAME.fullmatch(cluster):
+            problems["cluster_name"] = (
+                f"a letter or digit then up to 99 letters, digits, hyphens or underscores, got {cluster!r}"
             )
+        if not PRINCIPAL.fullmatch(principal):
+            problems["principal_arn"] = (
+                f"the ARN of an IAM role or user (arn:aws:iam::<account>:role/<name>), got {principal!r}"
+            )
+        elif kind != "STANDARD" and ":user/" in principal:
+            problems["principal_arn"] = (
+                f"an entry of type {kind} is for nodes, whose principal is a role: got a user"
+            )
+        username = params["username"]
+        if username is not None and (not username.strip() or username.startswith(RESERVED_USERNAME)):
+            problems["username"] = (
+                f"not empty nor starting with {', '.join(RESERVED_USERNAME)}, got {username!r}"
+            )
+        found = [problem for problem in map(_policy_problem, params["access_policies"] or []) if problem]
+        if found:
+            problems["access_policies"] = "; ".join(found)
+        if kind in NODE_ONLY and (params["kubernetes_groups"] or params["access_policies"]):
+            problems["type"] = f"an {kind} entry takes neither kubernetes_groups nor access_policies"
+        return problems
+
+    def describe(self):
+        key = {"clusterName": self.params["cluster_name"], "principalArn": self.params["principal_arn"]}
+        entry = self.client.describe_access_entry(aws_retry=True, **key)["accessEntry"]
+        listed = self.paginate("list_associated_access_policies", **key)
+        return {**entry, "associatedAccessPolicies": listed.get("associatedAccessPolicies") or []}
+
+    def view(self, described):
+        return {
+            "principal_arn": described["principalArn"],
+            "access_entry_arn": described.get("accessEntryArn", ""),
+            "kubernetes_groups": sorted(set(described.get("kubernetesGroups") or [])),
+            "username": described.get("username", ""),
+            "type": described.get("type", "STANDARD"),
+            "access_policies": _policy_views(described["associatedAccessPolicies"]),
+            "tags": dict(described.get("tags") or {}),
+        }
+
+    def _wanted_policies(self, have):
+        wanted = self.params["access_policies"]
+        if wanted is None:
+            return have
+        kept = {} if self.params["purge_access_policies"] else {p["policy_arn"]: p for p in have}
+        for policy in wanted:
+            namespaces = sorted(set(policy["namespaces"] or [])) if policy["scope"] == "namespace" else []
+            kept[policy["policy_arn"]] = {
+                "policy_arn": policy["policy_arn"],
+                "scope": policy["scope"],
+                "namespaces": namespaces,
+            }
+        return [kept[arn] for arn in sorted(kept)]
+
+    def plan(self, current):
+        params = self.params
+        if current is None:
+            cluster = self.or_none(
+                ("ResourceNotFoundException",), self.client.describe_cluster, name=params["cluster_name"]
+            )
+            self.cluster_found = cluster is not None
+            if not self.cluster_found:
+                self.unverified.append(
+                    f"cluster_name: the cluster {params['cluster_name']} does not exist (yet): "
+                    "giftcrypto.platform.eks_cluster creates it"
+                )
+            current = {
+                "principal_arn": params["principal_arn"],
+                "access_entry_arn": "",
+                "kubernetes_groups": [],
+                "username": "",
+                "type": params["type"],
+                "access_policies": [],
+            }
+        elif current["type"] != params["type"]:
+            raise ResourceProblem(
+                f"type={params['type']}: the entry is of type {current['type']}, which EKS cannot change; "
+                "delete it first (state=absent)"
+            )
+        planned = {**current, "access_policies": self._wanted_policies(current["access_policies"])}
+        if params["kubernetes_groups"] is not None:
+            planned["kubernetes_groups"] = sorted(set(params["kubernetes_groups"]))
+        if params["username"]:
+            planned["username"] = params["username"]
+        return planned
+
+    def differences(self, current, planned):
+        changes = [key for key in ("kubernetes_groups", "username") if current.get(key) != planned[key]]
+        have = {p["policy_arn"]: p for p in current.get("access_policies", [])}
+        want = {p["policy_arn"]: p for p in planned["access_policies"]}
+        moved = [arn for arn in set(have) | set(want) if have.get(arn) != want.get(arn)]
+        return sorted(changes + [f"access_policies.{arn.rsplit('/', 1)[-1]}" for arn in moved])
+
+    def _associate(self, have, want):
+        """Disassociates the policies of have that want lacks, associates those of want that differ."""
+        key = {"clusterName": self.params["cluster_name"], "principalArn": self.params["principal_arn"]}
+        have = {p["policy_arn"]: p for p in have}
+        want = {p["policy_arn"]: p for p in want}
+        for arn in sorted(set(have) - set(want)):
+            self.client.disassociate_access_policy(aws_retry=True, policyArn=arn, **key)
         for arn, policy in sorted(want.items()):
             if have.get(arn) != policy:
                 scope = {"type": policy["scope"]}
                 if policy["scope"] == "namespace":
                     scope["namespaces"] = policy["namespaces"]
-                client.associate_access_policy(
-                    aws_retry=True,
-                    clusterName=cluster,
-                    principalArn=principal,
-                    policyArn=arn,
-                    accessScope=scope,
-                )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not apply the access entry of {principal} on {cluster}")
+                self.client.associate_access_policy(aws_retry=True, policyArn=arn, accessScope=scope, **key)
+
+    def create(self, planned):
+        if not self.cluster_found:
+            raise ResourceProblem("no such cluster: create it first (giftcrypto.platform.eks_cluster)")
+        request = {
+            "clusterName": self.params["cluster_name"],
+            "principalArn": planned["principal_arn"],
+            "type": planned["type"],
+        }
+        if planned["kubernetes_groups"]:
+            request["kubernetesGroups"] = planned["kubernetes_groups"]
+        if planned["username"]:
+            request["username"] = planned["username"]
+        if settable(planned["tags"]):
+            request["tags"] = settable(planned["tags"])
+        self.client.create_access_entry(aws_retry=True, **request)
+        self._associate([], planned["access_policies"])
+
+    def update(self, current, planned, changes):
+        request = {}
+        if "kubernetes_groups" in changes:
+            request["kubernetesGroups"] = planned["kubernetes_groups"]
+        if "username" in changes:
+            request["username"] = planned["username"]
+        if request:
+            self.client.update_access_entry(
+                aws_retry=True,
+                clusterName=self.params["cluster_name"],
+                principalArn=current["principal_arn"],
+                **request,
+            )
+        self._associate(current["access_policies"], planned["access_policies"])
+
+    def tag(self, current, to_set, to_unset):
+        tag_eks(self.client, current["access_entry_arn"], to_set, to_unset)
+
+    def delete(self, current):
+        self.client.delete_access_entry(
+            aws_retry=True, clusterName=self.params["cluster_name"], principalArn=current["principal_arn"]
+        )
 
 
 def main():
-    argument_spec = dict(
-        cluster_name=dict(type="str", required=True),
-        principal_arn=dict(type="str", required=True),
-        kubernetes_groups=dict(type="list", elements="str"),
-        username=dict(type="str"),
-        type=dict(
-            type="str", choices=["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX"], default="STANDARD"
-        ),
-        access_policies=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                policy_arn=dict(type="str", required=True),
-                scope=dict(type="str", choices=["cluster", "namespace"], default="cluster"),
-                namespaces=dict(type="list", elements="str", default=[]),
-            ),
-        ),
-        purge_access_policies=dict(type="bool", default=True),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    for policy in module.params["access_policies"] or []:
-        if policy["scope"] == "namespace" and not policy["namespaces"]:
-            module.fail_json(
-                msg=f"access_policies: {policy['policy_arn']} has a namespace scope without namespaces"
-            )
-        if policy["scope"] == "cluster" and policy["namespaces"]:
-            module.fail_json(
-                msg=(
-                    f"access_policies: {policy['policy_arn']} has a cluster scope and namespaces "
-                    f"{policy['namespaces']}"
-                )
-            )
-    if not module.params["principal_arn"].startswith("arn:"):
-        module.fail_json(
-            msg=f"principal_arn={module.params['principal_arn']!r}: expected the ARN of an IAM role or user"
-        )
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=2))
-    cluster, principal = module.params["cluster_name"], module.params["principal_arn"]
-    current = describe(client, module, cluster, principal)
-
-    if module.params["state"] == "absent":
-        changes = ["delete the access entry"] if current else []
-        if changes and not module.check_mode:
-            try:
-                client.delete_access_entry(aws_retry=True, clusterName=cluster, principalArn=principal)
-            except botocore.exceptions.ClientError as e:
-                if e.response["Error"]["Code"] != "ResourceNotFoundException":
-                    module.fail_json_aws(
-                        e, msg=f"Could not delete the access entry of {principal} on {cluster}"
-                    )
-        module.exit_json(
-            changed=bool(changes), changes=changes, access_entry={}, diff={"before": current, "after": {}}
-        )
-
-    changes, wanted = plan(module, current)
-    if changes and not module.check_mode:
-        apply(client, module, current, wanted)
-        wanted = describe(client, module, cluster, principal)
-    module.exit_json(
-        changed=bool(changes), changes=changes, access_entry=wanted, diff={"before": current, "after": wanted}
-    )
+    run(AccessEntry)
 
 
 if __name__ == "__main__":

@@ -212,6 +212,7 @@ from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource i
     AWSResource,
     ResourceProblem,
     run,
+    tag_eks,
 )
 from ansible_collections.giftcrypto.platform.plugins.module_utils.tag_plan import settable
 
@@ -462,10 +463,7 @@ class Cluster(AWSResource):
             call(aws_retry=True)
 
     def tag(self, current, to_set, to_unset):
-        if to_unset:
-            self.client.untag_resource(aws_retry=True, resourceArn=current["arn"], tagKeys=to_unset)
-        if to_set:
-            self.client.tag_resource(aws_retry=True, resourceArn=current["arn"], tags=to_set)
+        tag_eks(self.client, current["arn"], to_set, to_unset)
 
     def delete(self, current):
         groups = (

@@ -197,10 +197,31 @@ def test_an_aws_error_names_the_question(run_module):
 
 
 @mock_aws
-def test_instance_types_need_zones(run_module):
+def test_instance_types_and_zones_go_together(run_module):
     result = run_module({"instance_types": ["t3.medium"]})
     assert result["rc"] == 1
-    assert "instance_types" in result["msg"] and "zones" in result["msg"]
+    assert result["msg"] == (
+        "Refused before asking AWS: zones: required with instance_types: "
+        "the types are asked about in those zones"
+    )
+    result = run_module({"zones": ["us-east-1a"]})
+    assert result["rc"] == 1
+    assert result["problems"] == {
+        "instance_types": "required with zones: the types asked about in those zones"
+    }
+
+
+@mock_aws
+def test_each_bad_option_is_named_with_its_values_and_rule(run_module):
+    result = run_module(
+        {"rds_engine_version": "17.x", "zones": ["us-east-1a", "mars-1"], "instance_types": ["t3"]}
+    )
+    assert result["rc"] == 1
+    assert result["problems"] == {
+        "rds_engine_version": "must match ^[0-9]{1,3}(\\.[0-9]{1,3}){0,2}$, got '17.x'",
+        "instance_types": "must match ^((db|cache)\\.)?[a-z][a-z0-9-]{0,15}\\.[a-z0-9]{1,15}$, got 't3'",
+        "zones": "must match ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}[a-z]$, got 'mars-1'",
+    }
 
 
 @mock_aws

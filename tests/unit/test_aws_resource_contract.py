@@ -24,13 +24,16 @@ import botocore.exceptions
 import pytest
 from moto import mock_aws
 
-from tests.unit import moto_modules
+from tests.unit import aws_stand_ins, moto_modules
 from tests.unit.moto_modules import ACCOUNT_ID, REGION
 
 MODULES = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules"
 # Our modules that are not AWS modules (PostgreSQL): the contract does not apply.
 NOT_AWS = {"audit_verify", "pg_migrate", "pii_keyring"}
-READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Check")
+# Read-only modules (named <prefix>_info, on aws_resource.AWSInfo) keep no resource: nothing to create,
+# update or delete, so no life cycle to run; they always answer changed=false (their own tests say so).
+READ_ONLY_SUFFIX = "_info"
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Check", "BatchGet")
 
 
 @dataclasses.dataclass
@@ -171,7 +174,18 @@ def _subnets() -> dict:
     return {"subnets": [subnet["SubnetId"] for subnet in subnets]}
 
 
+def _eks_cluster_for_entries() -> dict:
+    """The cluster an access entry goes in (moto has clusters; the entries are aws_stand_ins')."""
+    boto3.client("eks", region_name=REGION).create_cluster(
+        name="contract-entries",
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/eks",
+        resourcesVpcConfig={"subnetIds": _subnets()["subnets"]},
+    )
+    return {"cluster_name": "contract-entries"}
+
+
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
+EKS_EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
 CASES: dict[str, Case] = {
@@ -263,15 +277,54 @@ CASES: dict[str, Case] = {
             "wait": False,
         },
     ),
+    "codebuild_webhook": Case(
+        present={"project_name": "contract"},
+        update={"project_name": "contract", "build_type": "BUILD_BATCH"},
+        fake=aws_stand_ins.codebuild_webhooks("contract")[1],
+    ),
+    "eks_access_entry": Case(
+        present={
+            "principal_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/contract",
+            "access_policies": [{"policy_arn": EKS_EDIT, "scope": "namespace", "namespaces": ["a"]}],
+        },
+        update={
+            "principal_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/contract",
+            "access_policies": [{"policy_arn": EKS_EDIT, "scope": "namespace", "namespaces": ["a", "b"]}],
+            "kubernetes_groups": ["deployers"],
+            "tags": {"A": "1"},
+        },
+        setup=_eks_cluster_for_entries,
+        fake=aws_stand_ins.eks_access_entries("contract-entries")[1],
+    ),
 }
 
 
 def _aws_modules() -> list[str]:
-    return sorted(p.stem for p in MODULES.glob("*.py") if p.stem != "__init__" and p.stem not in NOT_AWS)
+    """Every module of plugins/modules that keeps an AWS resource."""
+    return sorted(
+        p.stem
+        for p in MODULES.glob("*.py")
+        if p.stem != "__init__" and p.stem not in NOT_AWS and not p.stem.endswith(READ_ONLY_SUFFIX)
+    )
 
 
 def test_every_aws_module_is_in_the_contract_test():
     assert sorted(CASES) == _aws_modules()
+
+
+def test_the_read_only_modules_left_out_are_on_the_read_only_base():
+    from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSInfo
+
+    read_only = sorted(p.stem for p in MODULES.glob(f"*{READ_ONLY_SUFFIX}.py"))
+    assert read_only
+    for name in read_only:
+        module = importlib.import_module(f"ansible_collections.giftcrypto.platform.plugins.modules.{name}")
+        classes = [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, AWSInfo) and value.__module__ == module.__name__
+        ]
+        assert len(classes) == 1, f"{name} should define one AWSInfo subclass"
 
 
 @contextlib.contextmanager

@@ -1,20 +1,21 @@
 """giftcrypto.platform.eks_access_entry: check mode, create, no-op, policy change, tags, delete.
 
-moto 5.2 has no EKS access entries: the access entry operations are answered by a small in-memory
-backend through ``moto_modules.fake_operations`` (the request shapes are still validated against
-botocore's model before they reach it), following the EKS API reference (CreateAccessEntry,
-DescribeAccessEntry, UpdateAccessEntry, DeleteAccessEntry, AssociateAccessPolicy,
-DisassociateAccessPolicy, ListAssociatedAccessPolicies, TagResource, UntagResource).
+moto 5.2 has EKS clusters but no access entries: the access entry operations are answered by the
+in-memory stand-in of ``aws_stand_ins.eks_access_entries`` through ``moto_modules.fake_operations``
+(the request shapes are still validated against botocore's model before they reach it), following
+the EKS API reference (CreateAccessEntry, DescribeAccessEntry, UpdateAccessEntry, DeleteAccessEntry,
+AssociateAccessPolicy, DisassociateAccessPolicy, ListAssociatedAccessPolicies, TagResource,
+UntagResource); the cluster is moto's.
 """
 
 from __future__ import annotations
 
-import botocore.exceptions
+import boto3
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import eks_access_entry
 from moto import mock_aws
 
-from tests.unit import moto_modules
+from tests.unit import aws_stand_ins, moto_modules
 from tests.unit.moto_modules import ACCOUNT_ID, REGION
 
 aws_environment, botocore_loader, run_module = moto_modules.module_fixtures(eks_access_entry)
@@ -31,98 +32,24 @@ PRESENT = {
 }
 
 
-def _not_found(operation: str):
-    return botocore.exceptions.ClientError(
-        {"Error": {"Code": "ResourceNotFoundException", "Message": "no access entry"}}, operation
+def create_cluster(name: str = CLUSTER) -> None:
+    """An EKS cluster in moto (the module checks that it exists before creating an entry)."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24")["Subnet"]["SubnetId"]
+    boto3.client("eks", region_name=REGION).create_cluster(
+        name=name, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/eks", resourcesVpcConfig={"subnetIds": [subnet]}
     )
 
 
 @pytest.fixture
 def eks():
     """The in-memory access entries of one cluster, and the operations that reach them."""
-    entries: dict[str, dict] = {}
-    policies: dict[str, dict[str, dict]] = {}
-
-    def arn(principal):
-        name = principal.rsplit("/", 1)[1]
-        return f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:access-entry/{CLUSTER}/role/{name}/1a2b"
-
-    def entry(params):
-        if params["principalArn"] not in entries:
-            raise _not_found("DescribeAccessEntry")
-        return entries[params["principalArn"]]
-
-    def create(params):
-        principal = params["principalArn"]
-        entries[principal] = {
-            "clusterName": params["clusterName"],
-            "principalArn": principal,
-            "kubernetesGroups": params.get("kubernetesGroups", []),
-            "accessEntryArn": arn(principal),
-            "username": params.get(
-                "username", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/x/{{{{SessionName}}}}"
-            ),
-            "type": params.get("type", "STANDARD"),
-            "tags": dict(params.get("tags", {})),
-        }
-        policies[principal] = {}
-        return {"accessEntry": entries[principal]}
-
-    def update(params):
-        current = entry(params)
-        for key in ("kubernetesGroups", "username"):
-            if key in params:
-                current[key] = params[key]
-        return {"accessEntry": current}
-
-    def delete(params):
-        entry(params)
-        del entries[params["principalArn"]]
-        del policies[params["principalArn"]]
-        return {}
-
-    def associate(params):
-        entry(params)
-        policies[params["principalArn"]][params["policyArn"]] = {
-            "policyArn": params["policyArn"],
-            "accessScope": params["accessScope"],
-        }
-        return {}
-
-    def disassociate(params):
-        entry(params)
-        policies[params["principalArn"]].pop(params["policyArn"])
-        return {}
-
-    def listed(params):
-        entry(params)
-        return {"associatedAccessPolicies": list(policies[params["principalArn"]].values())}
-
-    def by_arn(resource_arn):
-        return next(e for e in entries.values() if e["accessEntryArn"] == resource_arn)
-
-    def tag(params):
-        by_arn(params["resourceArn"])["tags"].update(params["tags"])
-        return {}
-
-    def untag(params):
-        for key in params["tagKeys"]:
-            by_arn(params["resourceArn"])["tags"].pop(key, None)
-        return {}
-
-    handlers = {
-        "CreateAccessEntry": create,
-        "DescribeAccessEntry": lambda p: {"accessEntry": entry(p)},
-        "UpdateAccessEntry": update,
-        "DeleteAccessEntry": delete,
-        "AssociateAccessPolicy": associate,
-        "DisassociateAccessPolicy": disassociate,
-        "ListAssociatedAccessPolicies": listed,
-        "TagResource": tag,
-        "UntagResource": untag,
-    }
-    with mock_aws(), moto_modules.fake_operations(handlers) as calls:
-        yield {"entries": entries, "policies": policies, "calls": calls}
+    entries, handlers = aws_stand_ins.eks_access_entries(CLUSTER)
+    with mock_aws():
+        create_cluster()
+        with moto_modules.fake_operations(handlers) as calls:
+            yield {"entries": entries, "calls": calls}
 
 
 def _writes(calls) -> list[str]:
@@ -133,17 +60,22 @@ def test_lifecycle_check_create_noop_change_delete(run_module, eks):
     # Check mode on nothing: the creation and the association are planned, nothing is written.
     result = run_module(PRESENT, check_mode=True)
     assert result["rc"] == 0, result
-    assert result["changed"] is True
-    assert result["changes"] == ["create the access entry", f"associate {ADMIN} (cluster)"]
+    assert result["planned"] == "create" and result["changed"] is True
+    assert "access_policies" in result["changes"] and "tags" in result["changes"]
+    assert result["access_entry"]["access_policies"] == [
+        {"policy_arn": ADMIN, "scope": "cluster", "namespaces": []}
+    ]
+    assert result["unverified"] == []
     assert result["diff"]["before"] == {}
     assert _writes(eks["calls"]) == []
 
     result = run_module(PRESENT)
-    assert result["changed"] is True and result["rc"] == 0, result
+    assert result["planned"] == "create" and result["rc"] == 0, result
     assert _writes(eks["calls"]) == ["CreateAccessEntry", "AssociateAccessPolicy"]
     assert result["access_entry"]["access_policies"] == [
         {"policy_arn": ADMIN, "scope": "cluster", "namespaces": []}
     ]
+    assert result["access_entry"]["username"].startswith(f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/")
     assert eks["entries"][PRINCIPAL]["tags"] == {"Project": "GiftCrypto"}
 
     # Again, and in check mode: nothing to do.
@@ -162,27 +94,39 @@ def test_lifecycle_check_create_noop_change_delete(run_module, eks):
         ],
         "tags": {"Project": "GiftCrypto", "Layer": "ci"},
     }
-    result = run_module(changed)
-    assert result["changed"] is True, result
+    result = run_module(changed, check_mode=True)
     assert result["changes"] == [
-        "set the Kubernetes groups to ['giftcrypto-deployers']",
-        f"associate {EDIT} (namespace giftcrypto,monitoring)",
-        f"disassociate {ADMIN}",
-        "tag ['Layer']",
+        "access_policies.AmazonEKSClusterAdminPolicy",
+        "access_policies.AmazonEKSEditPolicy",
+        "kubernetes_groups",
+        "tags",
+    ], result
+    assert _writes(eks["calls"]) == []
+    result = run_module(changed)
+    assert result["planned"] == "update", result
+    assert _writes(eks["calls"]) == [
+        "UpdateAccessEntry",
+        "DisassociateAccessPolicy",
+        "AssociateAccessPolicy",
+        "TagResource",
     ]
-    assert set(eks["policies"][PRINCIPAL]) == {EDIT}
-    assert eks["policies"][PRINCIPAL][EDIT]["accessScope"] == {
+    assert set(eks["entries"][PRINCIPAL]["policies"]) == {EDIT}
+    assert eks["entries"][PRINCIPAL]["policies"][EDIT]["accessScope"] == {
         "type": "namespace",
         "namespaces": ["giftcrypto", "monitoring"],
     }
     assert eks["entries"][PRINCIPAL]["kubernetesGroups"] == ["giftcrypto-deployers"]
+    assert eks["entries"][PRINCIPAL]["tags"] == {"Project": "GiftCrypto", "Layer": "ci"}
     assert result["diff"]["before"]["access_policies"][0]["policy_arn"] == ADMIN
+    assert result["access_entry"]["tags"] == {"Project": "GiftCrypto", "Layer": "ci"}
+    assert run_module(changed)["changed"] is False
 
     # Delete: check mode first, then for real, then nothing left to do.
     absent = {"cluster_name": CLUSTER, "principal_arn": PRINCIPAL, "state": "absent"}
-    assert run_module(absent, check_mode=True)["changed"] is True
+    assert run_module(absent, check_mode=True)["planned"] == "delete"
     assert PRINCIPAL in eks["entries"]
-    assert run_module(absent)["changed"] is True
+    result = run_module(absent)
+    assert result["planned"] == "delete" and result["access_entry"] == {}, result
     assert eks["entries"] == {}
     assert run_module(absent)["changed"] is False
 
@@ -192,8 +136,18 @@ def test_policies_not_listed_stay_without_purge(run_module, eks):
     result = run_module(
         {**PRESENT, "access_policies": [{"policy_arn": EDIT}], "purge_access_policies": False}
     )
-    assert result["changes"] == [f"associate {EDIT} (cluster)"]
-    assert set(eks["policies"][PRINCIPAL]) == {ADMIN, EDIT}
+    assert result["changes"] == ["access_policies.AmazonEKSEditPolicy"], result
+    assert set(eks["entries"][PRINCIPAL]["policies"]) == {ADMIN, EDIT}
+
+
+def test_unset_options_leave_the_entry_alone(run_module, eks):
+    run_module({**PRESENT, "kubernetes_groups": ["a"], "username": "ci-deploy:{{SessionName}}"})
+    bare = {"cluster_name": CLUSTER, "principal_arn": PRINCIPAL}
+    result = run_module(bare)
+    assert result["planned"] == "none", result
+    assert result["access_entry"]["kubernetes_groups"] == ["a"]
+    assert result["access_entry"]["username"] == "ci-deploy:{{SessionName}}"
+    assert result["access_entry"]["tags"] == {"Project": "GiftCrypto"}
 
 
 @pytest.mark.parametrize(
@@ -201,19 +155,52 @@ def test_policies_not_listed_stay_without_purge(run_module, eks):
     [
         (
             {"access_policies": [{"policy_arn": EDIT, "scope": "namespace"}]},
-            "namespace scope without namespaces",
+            f"access_policies: {EDIT} has a namespace scope without namespaces",
         ),
         ({"access_policies": [{"policy_arn": EDIT, "namespaces": ["a"]}]}, "cluster scope and namespaces"),
-        ({"principal_arn": "giftcrypto-staging-ci-deploy"}, "expected the ARN of an IAM role or user"),
+        (
+            {"access_policies": [{"policy_arn": "AmazonEKSEditPolicy"}]},
+            "is not the ARN of an EKS access policy",
+        ),
+        ({"principal_arn": "giftcrypto-staging-ci-deploy"}, "principal_arn: the ARN of an IAM role or user"),
+        (
+            {"principal_arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ops", "type": "FARGATE_LINUX"},
+            "principal_arn: an entry of type FARGATE_LINUX is for nodes",
+        ),
+        ({"cluster_name": "-staging"}, "cluster_name: a letter or digit"),
+        ({"username": "system:admin"}, "username: not empty nor starting with system:"),
+        (
+            {"type": "EC2_LINUX"},
+            "type: an EC2_LINUX entry takes neither kubernetes_groups nor access_policies",
+        ),
     ],
 )
 def test_bad_options_are_refused_before_any_call(run_module, eks, args, message):
     result = run_module({**PRESENT, **args})
     assert result["failed"] is True and message in result["msg"], result
+    assert result["msg"].startswith("Refused before any change: ")
     assert eks["calls"] == []
 
 
 def test_the_type_of_an_entry_cannot_change(run_module, eks):
     run_module(PRESENT)
-    result = run_module({**PRESENT, "type": "EC2_LINUX"})
-    assert result["failed"] is True and "EKS cannot change" in result["msg"]
+    result = run_module({**PRESENT, "type": "EC2"})
+    assert result["failed"] is True, result
+    assert result["msg"] == (
+        f"Plan the EKS access entry of {PRINCIPAL} on {CLUSTER}: type=EC2: the entry is of type STANDARD, "
+        "which EKS cannot change; delete it first (state=absent)"
+    )
+
+
+def test_a_missing_cluster_is_unverified_in_check_mode_and_refused_for_real(run_module, eks):
+    elsewhere = {**PRESENT, "cluster_name": "giftcrypto-later"}
+    planned = run_module(elsewhere, check_mode=True)
+    assert planned["planned"] == "create", planned
+    assert planned["unverified"] == [
+        "cluster_name: the cluster giftcrypto-later does not exist (yet): "
+        "giftcrypto.platform.eks_cluster creates it"
+    ]
+    result = run_module(elsewhere)
+    assert result["failed"] is True, result
+    assert "no such cluster: create it first (giftcrypto.platform.eks_cluster)" in result["msg"]
+    assert _writes(eks["calls"]) == []

@@ -632,8 +632,8 @@ def test_config_recorder_needs_resource_types_or_all_supported(run):
     assert _recorders() == ([], [], [])
 
 
-# eks_access_entry (moto has no access entries: every operation of it is answered by a recorder,
-# so the property is that a bad option is refused before any of them is called)
+# eks_access_entry (moto has no access entries: every operation of it, and DescribeCluster, is answered
+# by a recorder, so the property is that a bad option is refused before any of them is called)
 
 _ACCESS_ENTRY = {
     "cluster_name": "giftcrypto-staging",
@@ -647,6 +647,7 @@ _ACCESS_ENTRY_OPERATIONS = (
     "AssociateAccessPolicy",
     "DisassociateAccessPolicy",
     "ListAssociatedAccessPolicies",
+    "DescribeCluster",
 )
 
 
@@ -669,6 +670,15 @@ _ACCESS_ENTRY_OPERATIONS = (
             st.just([]),
         ),
         st.builds(lambda v: {"principal_arn": v}, NASTY_TEXT.filter(lambda s: not s.startswith("arn:"))),
+        st.builds(
+            lambda v: {"cluster_name": v},
+            NASTY_TEXT.filter(lambda s: not eks_access_entry.CLUSTER_NAME.fullmatch(s)),
+        ),
+        st.builds(lambda v: {"username": v}, st.sampled_from(eks_access_entry.RESERVED_USERNAME)),
+        st.builds(
+            lambda v: {"access_policies": [{"policy_arn": v}]},
+            NASTY_TEXT.filter(lambda s: not eks_access_entry.POLICY.fullmatch(s)),
+        ),
     )
 )
 def test_eks_access_entry_refuses_bad_options_before_any_call(run, args):
@@ -692,6 +702,10 @@ def test_eks_access_entry_refuses_bad_options_before_any_call(run, args):
         ),
         st.builds(
             lambda v: {"filter_groups": [[{"type": "EVENT", "pattern": v}]]}, st.sampled_from(["", None, 3])
+        ),
+        st.builds(
+            lambda v: {"project_name": v},
+            NASTY_TEXT.filter(lambda s: not codebuild_webhook.PROJECT_NAME.fullmatch(s)),
         ),
     )
 )
