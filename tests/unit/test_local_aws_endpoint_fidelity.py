@@ -87,7 +87,7 @@ def aws(endpoint):
             endpoint_url=endpoint,
             region_name=region,
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_secret_access_key="testing",  # pragma: allowlist secret
             config=botocore.config.Config(retries={"max_attempts": 1}),
         )
 
