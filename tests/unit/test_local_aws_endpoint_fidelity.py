@@ -149,6 +149,56 @@ def test_backup_describe_missing_vault_is_access_denied(aws):
     assert backup.describe_backup_vault(BackupVaultName="present")["BackupVaultName"] == "present"
 
 
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/API_UpdateBackupPlan.html (a new VersionId),
+# API_CreateBackupPlan.html, API_DeleteBackupPlan.html ("Related backup plan selections must be
+# deleted prior to backup plan deletion"), API_CreateBackupSelection.html, API_GetBackupSelection.html,
+# API_ListBackupSelections.html, API_DeleteBackupSelection.html
+def test_backup_plan_updates_and_selections(aws):
+    backup = aws("backup")
+    rule = {"RuleName": "daily", "TargetBackupVaultName": "vault", "ScheduleExpression": "cron(0 5 ? * * *)"}
+    plan = backup.create_backup_plan(BackupPlan={"BackupPlanName": "plan", "Rules": [rule]})
+    updated = backup.update_backup_plan(
+        BackupPlanId=plan["BackupPlanId"],
+        BackupPlan={"BackupPlanName": "plan", "Rules": [{**rule, "Lifecycle": {"DeleteAfterDays": 30}}]},
+    )
+    assert updated["BackupPlanId"] == plan["BackupPlanId"]
+    assert updated["VersionId"] != plan["VersionId"]
+    read = backup.get_backup_plan(BackupPlanId=plan["BackupPlanId"])
+    assert read["VersionId"] == updated["VersionId"]
+    assert read["BackupPlan"]["Rules"][0]["Lifecycle"] == {"DeleteAfterDays": 30}
+
+    role = f"arn:aws:iam::{ACCOUNT}:role/backup"
+    tags = [{"ConditionType": "STRINGEQUALS", "ConditionKey": "Backup", "ConditionValue": "daily"}]
+    made = backup.create_backup_selection(
+        BackupPlanId=plan["BackupPlanId"],
+        BackupSelection={"SelectionName": "by-tag", "IamRoleArn": role, "ListOfTags": tags},
+    )
+    (listed,) = backup.list_backup_selections(BackupPlanId=plan["BackupPlanId"])["BackupSelectionsList"]
+    assert (listed["SelectionId"], listed["SelectionName"], listed["IamRoleArn"]) == (
+        made["SelectionId"],
+        "by-tag",
+        role,
+    )
+    selection = backup.get_backup_selection(
+        BackupPlanId=plan["BackupPlanId"], SelectionId=made["SelectionId"]
+    )
+    assert selection["BackupSelection"]["ListOfTags"] == tags
+    assert selection["BackupSelection"]["Conditions"] == {
+        "StringEquals": [],
+        "StringLike": [],
+        "StringNotEquals": [],
+        "StringNotLike": [],
+    }
+    error = _error(backup.delete_backup_plan, BackupPlanId=plan["BackupPlanId"])
+    assert error.response["Error"]["Code"] == "InvalidRequestException"
+    backup.delete_backup_selection(BackupPlanId=plan["BackupPlanId"], SelectionId=made["SelectionId"])
+    assert backup.list_backup_selections(BackupPlanId=plan["BackupPlanId"])["BackupSelectionsList"] == []
+    backup.delete_backup_plan(BackupPlanId=plan["BackupPlanId"])
+    # A deleted plan's name can be used again.
+    again = backup.create_backup_plan(BackupPlan={"BackupPlanName": "plan", "Rules": [rule]})
+    assert again["BackupPlanId"] != plan["BackupPlanId"]
+
+
 # --- cloudfront --------------------------------------------------------------------------------
 
 
@@ -536,6 +586,7 @@ def test_acm_imported_certificate_keeps_its_chain(aws):
 TESTS = {
     "acm:imported-certificate-chain": test_acm_imported_certificate_keeps_its_chain,
     "backup:describe-missing-vault-access-denied": test_backup_describe_missing_vault_is_access_denied,
+    "backup:plan-updates-and-selections": test_backup_plan_updates_and_selections,
     "cloudfront:cache-behavior-unset-members": test_cloudfront_cache_behavior_leaves_out_unset_members,
     "config:rule-evaluation-modes-missing-names": test_config_rule_evaluation_modes_and_missing_names,
     "ec2:describe-tags-resource-types": test_ec2_describe_tags_speaks_aws_resource_types,
