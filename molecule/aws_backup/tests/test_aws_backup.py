@@ -236,25 +236,39 @@ def test_plan_of_a_new_platform_lists_every_resource_and_makes_none():
     assert _snapshot() == before
 
 
-@pytest.mark.parametrize("check", [True, False], ids=["plan", "deploy"])
-def test_a_changed_plan_is_refused_on_the_local_endpoint_with_the_reason(check):
-    # The endpoint answers 500 to UpdateBackupPlan and keeps a deleted plan's name: the role says so
-    # (in a plan too) instead of failing half-way, and nothing changes.
+def test_a_changed_plan_is_planned_then_updated_in_place():
     before = _snapshot()
-    result = _converge(
-        *(["--check", "--diff"] if check else []), "-e", json.dumps({"aws_backup_retention_days": 35})
-    )
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert "cannot change it: it answers 500 to UpdateBackupPlan" in output, output[-3000:]
-    assert _recap(result.stdout) == (0, 1)
+    plan_id = _plan()["BackupPlanId"]
+    planned = _converge("--check", "--diff", "-e", json.dumps({"aws_backup_retention_days": 35}))
+    assert planned.returncode == 0, planned.stdout[-3000:]
+    assert _recap(planned.stdout) == (1, 0)
     assert _snapshot() == before
+    applied = _converge("-e", json.dumps({"aws_backup_retention_days": 35}))
+    assert applied.returncode == 0, applied.stdout[-3000:]
+    assert _recap(applied.stdout) == (1, 0)
+    plan = _plan()
+    assert plan["BackupPlanId"] == plan_id
+    assert plan["BackupPlan"]["Rules"][0]["Lifecycle"]["DeleteAfterDays"] == 35
+    # Back to the scenario's retention: the layer is as converge left it.
+    assert _recap(_converge().stdout) == (1, 0)
     assert _plan()["BackupPlan"]["Rules"][0]["Lifecycle"]["DeleteAfterDays"] == 30
+    assert _recap(_converge().stdout) == (0, 0)
+
+
+def test_selection_by_tag_through_the_service_role():
+    backup = _client("backup")
+    plan_id = _plan()["BackupPlanId"]
+    (listed,) = backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]
+    assert listed["SelectionName"] == f"{NAME}-by-tag"
+    selection = backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=listed["SelectionId"])
+    assert selection["BackupSelection"]["IamRoleArn"].endswith(f":role/{NAME}-backup")
+    assert selection["BackupSelection"]["ListOfTags"] == [
+        {"ConditionType": "STRINGEQUALS", "ConditionKey": "Backup", "ConditionValue": "daily"}
+    ]
 
 
 def test_local_gaps_are_reported_not_hidden():
     result = _converge()
     assert result.returncode == 0, result.stdout[-3000:]
     output = " ".join(result.stdout.split())
-    assert "does not implement CreateBackupSelection" in output
     assert "does not implement StartDBInstanceAutomatedBackupsReplication" in output

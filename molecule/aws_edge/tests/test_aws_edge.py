@@ -151,6 +151,9 @@ def test_certificate_is_self_signed_for_both_names_and_on_the_https_listener(lis
         "assets.local.giftcrypto.example",
     }
     assert listeners[443]["Certificates"] == [{"CertificateArn": summary["CertificateArn"]}]
+    # Imported without another chain: the certificate is its own chain, as ACM gives it back.
+    imported = acm.get_certificate(CertificateArn=summary["CertificateArn"])
+    assert imported["CertificateChain"].strip() == imported["Certificate"].strip()
 
 
 def test_load_balancer_public_subnets_and_alb_group(alb):
@@ -222,6 +225,8 @@ def test_load_balancer_attributes(alb):
     assert attributes["access_logs.s3.bucket"] == _bucket("logs")
     assert attributes["access_logs.s3.prefix"] == "alb"
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["idle_timeout.timeout_seconds"] == "60"
+    assert attributes["deletion_protection.enabled"] == "false"
 
 
 def test_web_acl_rules_association_and_logging(web_acl, alb):
@@ -239,6 +244,9 @@ def test_web_acl_rules_association_and_logging(web_acl, alb):
     assert (
         wafv2.get_web_acl_for_resource(ResourceArn=alb["LoadBalancerArn"])["WebACL"]["ARN"] == web_acl["ARN"]
     )
+    assert wafv2.list_resources_for_web_acl(WebACLArn=web_acl["ARN"])["ResourceArns"] == [
+        alb["LoadBalancerArn"]
+    ]
     logging = wafv2.get_logging_configuration(ResourceArn=web_acl["ARN"])["LoggingConfiguration"]
     assert logging["LogDestinationConfigs"] == [
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:aws-waf-logs-{NAME}"

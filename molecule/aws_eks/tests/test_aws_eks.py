@@ -81,16 +81,45 @@ def test_control_plane_log_group_encrypted_and_retained():
     assert _key_id(group["kmsKeyId"]) == _key_id(f"alias/{NAME}-logs")
 
 
+def _template_data(group):
+    """The launch template version a node group runs on, as EC2 describes it."""
+    template = group["launchTemplate"]
+    (version,) = _client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=template["id"], Versions=[template["version"]]
+    )["LaunchTemplateVersions"]
+    return version["LaunchTemplateData"]
+
+
 def test_node_groups_sizes_types_role_and_subnets(private_subnets):
     general, scaling = _node_group("general"), _node_group("scaling")
-    assert general["instanceTypes"] == ["t3.medium"]
+    assert _template_data(general)["InstanceType"] == "t3.medium"
     assert general["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 4}
     assert general["labels"] == {"workload": "general"}
-    assert scaling["instanceTypes"] == ["t3.large"]
+    assert _template_data(scaling)["InstanceType"] == "t3.large"
     assert scaling["scalingConfig"] == {"minSize": 0, "desiredSize": 1, "maxSize": 4}
     for group in (general, scaling):
         assert group["nodeRole"].endswith(f":role/{NAME}-eks-node")
         assert sorted(group["subnets"]) == private_subnets
+        assert group["updateConfig"] == {"maxUnavailable": 1}
+        assert set(group["tags"]) >= REQUIRED_TAGS
+
+
+def test_node_groups_on_al2023_with_an_encrypted_root_volume_and_imdsv2():
+    for name in ("general", "scaling"):
+        group = _node_group(name)
+        # No AMI in the template: EKS's default AMI type for a 1.30 cluster.
+        assert group["amiType"] == "AL2023_x86_64_STANDARD"
+        assert group["launchTemplate"]["name"] == f"{NAME}-{name}"
+        data = _template_data(group)
+        assert "ImageId" not in data
+        (root,) = data["BlockDeviceMappings"]
+        assert root["Ebs"] == {
+            "Encrypted": True,
+            "DeleteOnTermination": True,
+            "VolumeSize": 20,
+            "VolumeType": "gp3",
+        }
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
 
 
 def test_irsa_oidc_provider_of_the_clusters_issuer(cluster):
@@ -314,15 +343,29 @@ def test_plan_reports_a_scaling_change_and_a_private_endpoint_without_making_the
         json.dumps({"aws_eks_node_groups": groups, "aws_eks_endpoint_public_access": False}),
     )
     assert result.returncode == 0, result.stdout[-3000:]
+    # The cluster's endpoint and the general group's scaling (community.aws.eks_nodegroup shows no diff).
     assert _recap(result.stdout) == (2, 0)
-    assert re.search(r"^\+\s+\"max_size\": 6", result.stdout, re.MULTILINE), result.stdout[-3000:]
     assert _snapshot() == before
 
 
-def test_a_changed_instance_type_is_refused_naming_it():
-    groups = [{**GENERAL, "instance_type": "t3.xlarge"}]
+def test_a_changed_instance_type_rolls_out_through_a_new_launch_template_version():
+    scaling = {
+        "name": "scaling",
+        "instance_type": "t3.large",
+        "min_size": 0,
+        "desired_size": 1,
+        "max_size": 4,
+    }
+    scaling["keep_desired_size"] = True
+    before = _node_group("general")["launchTemplate"]["version"]
+    groups = [{**GENERAL, "instance_type": "t3.xlarge", "labels": {"workload": "general"}}, scaling]
     result = _converge("-e", json.dumps({"aws_eks_node_groups": groups}))
-    assert result.returncode != 0
-    output = result.stdout + result.stderr  # the error is printed on stderr
-    assert "instance_types=['t3.xlarge']: the node group has ['t3.medium'], which EKS cannot change" in output
-    assert _node_group("general")["instanceTypes"] == ["t3.medium"]
+    assert result.returncode == 0, result.stdout[-3000:]
+    general = _node_group("general")
+    assert int(general["launchTemplate"]["version"]) == int(before) + 1
+    assert _template_data(general)["InstanceType"] == "t3.xlarge"
+    # Back to the scenario's type: one more version, and the layer is as converge left it.
+    result = _converge()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _template_data(_node_group("general"))["InstanceType"] == "t3.medium"
+    assert _recap(_converge().stdout) == (0, 0)

@@ -35,3 +35,24 @@ def test_managed_iam_policies_are_loaded():
     iam = _client("iam")
     policy = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/service-role/AWS_ConfigRole")
     assert policy["Policy"]["PolicyName"] == "AWS_ConfigRole"
+
+
+def test_the_fidelity_layer_answers():
+    """The launcher of the role runs, with its fixes: not a bare moto_server."""
+    import json
+    import urllib.request
+
+    url = f"{ENDPOINT}/_giftcrypto/fidelity"
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 -- a fixed http URL on loopback
+        about = json.load(answer)
+    assert about["moto"].startswith("5.2.")
+    assert {"service": "backup", "name": "describe-missing-vault-access-denied"} in about["fixes"]
+    # One of them at work: AWS answers 403 AccessDeniedException for a vault that does not exist.
+    backup = _client("backup")
+    try:
+        backup.describe_backup_vault(BackupVaultName="not-made-by-molecule")
+    except backup.exceptions.ClientError as error:
+        assert error.response["Error"]["Code"] == "AccessDeniedException"
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    else:
+        raise AssertionError("DescribeBackupVault of a missing vault did not fail")

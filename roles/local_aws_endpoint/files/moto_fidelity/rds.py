@@ -1,0 +1,167 @@
+"""RDS: a DB parameter group as DescribeDBParameterGroups and DescribeDBParameters give it."""
+
+from __future__ import annotations
+
+import re
+
+from . import Fix, extend_backend, route_responses
+
+DESCRIBE_GROUPS = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBParameterGroups.html"
+)
+DESCRIBE_PARAMETERS = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBParameters.html"
+)
+PARAMETER = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html"
+
+# The parameters of the postgres<major> families that the platform sets (roles/aws_rds: its
+# defaults, aws_rds_extra_parameters of the tests), as RDS describes them in a new group: the
+# engine default (no ParameterValue when RDS gives none), ApplyType, DataType, AllowedValues.
+# A parameter outside this list is one the endpoint does not know (it says so in DescribeDBParameters
+# by leaving it out, as RDS does for a name that is not a parameter of the family).
+POSTGRES_PARAMETERS = {
+    "log_connections": {
+        "Description": "Logs each successful connection.",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+    },
+    "log_disconnections": {
+        "Description": "Logs end of a session, including duration.",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+    },
+    "log_min_duration_statement": {
+        "Description": "(ms) Sets the minimum execution time above which statements will be logged.",
+        "ApplyType": "dynamic",
+        "DataType": "integer",
+        "AllowedValues": "-1-2147483647",
+    },
+    "pgaudit.log": {
+        "Description": "Specifies which classes of statements will be logged by session audit logging.",
+        "ApplyType": "dynamic",
+        "DataType": "list",
+        "AllowedValues": "ddl,function,misc,read,role,write,none,all,-ddl,-function,-misc,-read,-role,-write",
+    },
+    "pgaudit.log_parameter": {
+        "Description": (
+            "Specifies that audit logging should include the parameters that were passed with the statement."
+        ),
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+    },
+    "rds.force_ssl": {
+        "Description": "Force SSL connections.",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        # 0 up to postgres14, 1 from postgres15 on (set per family below).
+    },
+    "shared_preload_libraries": {
+        "Description": "Sets which shared libraries are preloaded at server start.",
+        "ApplyType": "static",
+        "DataType": "list",
+        "AllowedValues": (
+            "auto_explain,orafce,pgaudit,pglogical,pg_bigm,pg_cron,pg_hint_plan,pg_prewarm,pg_similarity,"
+            "pg_stat_statements,pg_tle,pg_transport,plprofiler"
+        ),
+        "ParameterValue": "pg_stat_statements",
+    },
+    "work_mem": {
+        "Description": "(kB) Sets the maximum memory to be used for query workspaces.",
+        "ApplyType": "dynamic",
+        "DataType": "integer",
+        "AllowedValues": "64-2147483647",
+    },
+}
+
+
+def engine_defaults(family: str | None) -> dict[str, dict]:
+    """The catalogue's parameters of a family, as a new group of that family has them."""
+    match = re.fullmatch(r"postgres(\d+)", family or "")
+    if not match:
+        return {}
+    major = int(match.group(1))
+    defaults = {}
+    for name, spec in POSTGRES_PARAMETERS.items():
+        parameter = {
+            "ParameterName": name,
+            **spec,
+            "Source": "engine-default",
+            "IsModifiable": True,
+            "ApplyMethod": "pending-reboot",
+        }
+        if name == "rds.force_ssl":
+            parameter["ParameterValue"] = "1" if major >= 15 else "0"
+        defaults[name] = parameter
+    return defaults
+
+
+def group_parameters(group, source: str | None = None) -> list[dict]:
+    """A group's parameters as DescribeDBParameters gives them: its family's, the user's over them."""
+    parameters = engine_defaults(group.family)
+    for name, value in group.parameters.items():
+        parameters[name] = {**parameters.get(name, {"ParameterName": name}), **value, "Source": "user"}
+    listed = sorted(parameters.values(), key=lambda p: p["ParameterName"])
+    return [p for p in listed if source is None or p["Source"] == source]
+
+
+class ParameterGroupsAsAWS:
+    """RDS backend whose DescribeDBParameterGroups of a missing name fails with DBParameterGroupNotFound."""
+
+    def describe_db_parameter_groups(self, db_parameter_group_kwargs):
+        from moto.rds.exceptions import DBParameterGroupNotFoundError
+
+        groups = super().describe_db_parameter_groups(db_parameter_group_kwargs)
+        name = db_parameter_group_kwargs.get("db_parameter_group_name")
+        if name and not groups:
+            raise DBParameterGroupNotFoundError(name)
+        return groups
+
+
+class ParametersAsAWS:
+    """RDS responses whose DescribeDBParameters lists the family's parameters with their metadata."""
+
+    def describe_db_parameters(self):
+        from moto.core.responses import ActionResult
+        from moto.rds.exceptions import DBParameterGroupNotFoundError
+
+        name = self.params.get("DBParameterGroupName")
+        groups = self.backend.describe_db_parameter_groups({"db_parameter_group_name": name})
+        if not groups:
+            raise DBParameterGroupNotFoundError(name)
+        return ActionResult({"Parameters": group_parameters(groups[0], self.params.get("Source"))})
+
+
+def _apply() -> None:
+    from moto.rds.responses import RDSResponse
+
+    extend_backend("moto.rds.models", "rds_backends", ParameterGroupsAsAWS)
+    response = type("FaithfulRDSResponse", (ParametersAsAWS, RDSResponse), {})
+    route_responses("moto.rds.urls", RDSResponse, response)
+
+
+FIXES = [
+    Fix(
+        service="rds",
+        name="parameter-groups-and-parameters",
+        summary=(
+            "DescribeDBParameterGroups of a missing group fails with DBParameterGroupNotFound (moto: an "
+            "empty "
+            "list, amazon.aws.rds_instance_param_group failed with 'list index out of range'); "
+            "DescribeDBParameters "
+            "lists the family's parameters (engine-default, then user) with Source, ApplyType, DataType, "
+            "AllowedValues, IsModifiable, and honours Source= (moto: only the parameters set, without "
+            "DataType). "
+            "The family's parameters are a catalogue of those the platform sets"
+        ),
+        reference=f"{DESCRIBE_GROUPS}; {DESCRIBE_PARAMETERS}; {PARAMETER}",
+        upstream=(
+            "not in moto 5.2.6 (rds/models.py describe_db_parameter_groups, rds/responses.py "
+            "describe_db_parameters)"
+        ),
+        apply=_apply,
+    ),
+]

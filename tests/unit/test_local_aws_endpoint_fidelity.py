@@ -1,0 +1,618 @@
+"""The fidelity layer of the local AWS endpoint (roles/local_aws_endpoint/files/): each fix, against
+the launcher the role starts, run here as the role runs it (a process serving moto's WSGI app on a
+loopback port), through boto3. Each test asserts the answer the AWS API reference documents (cited
+above it), where moto 5.2 answers otherwise; test_every_fix_is_tested_and_documented keeps the list
+of fixes, these tests and the table in docs/local-aws-endpoint.md together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FILES = ROOT / "roles" / "local_aws_endpoint" / "files"
+LAUNCHER = FILES / "aws_endpoint.py"
+DOCS = ROOT / "docs" / "local-aws-endpoint.md"
+ACCOUNT = "123456789012"  # moto's account
+REGION = "us-east-1"
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 -- http on loopback only
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    """The launcher on a free loopback port, as the role starts it (same Python, same arguments)."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("endpoint") / "moto.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError):
+                if _get(f"{url}/_giftcrypto/fidelity")[0] == 200:
+                    break
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"the endpoint did not answer in 60 s: {log.read_text()}"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def aws(endpoint):
+    """A boto3 client factory against the endpoint, whose state is reset before each test."""
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 -- loopback
+    with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 -- http on loopback only
+        pass
+
+    def client(service: str, region: str = REGION):
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # pragma: allowlist secret
+            config=botocore.config.Config(retries={"max_attempts": 1}),
+        )
+
+    return client
+
+
+def _error(call, **kwargs) -> botocore.exceptions.ClientError:
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        call(**kwargs)
+    return raised.value
+
+
+def _subnets(aws, count: int = 2) -> tuple[str, list[str]]:
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"{REGION}{'abc'[i]}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i in range(count)
+    ]
+    return vpc, subnets
+
+
+# --- the launcher ------------------------------------------------------------------------------
+
+
+def test_launcher_lists_its_fixes_on_the_command_line_and_over_http(endpoint):
+    listed = subprocess.run(
+        [sys.executable, str(LAUNCHER), "--list-fixes"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    status, body = _get(f"{endpoint}/_giftcrypto/fidelity")
+    about = json.loads(body)
+    assert status == 200
+    assert about["moto"].startswith("5.2.")
+    assert [f"{fix['service']}\t{fix['name']}" for fix in about["fixes"]] == [
+        line.rsplit("\t", 1)[0] for line in listed
+    ]
+
+
+def test_moto_api_and_other_services_still_answer(endpoint, aws):
+    # What the layer leaves alone answers as moto does (the role's Molecule scenario checks STS,
+    # EC2 and IAM too).
+    assert _get(f"{endpoint}/moto-api/")[0] == 200
+    assert aws("sts").get_caller_identity()["Account"] == ACCOUNT
+
+
+# --- backup ------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeBackupVault.html, and AWS's
+# answer for a missing vault: 403 AccessDeniedException (https://github.com/aws/aws-sdk-js/issues/2625)
+def test_backup_describe_missing_vault_is_access_denied(aws):
+    backup = aws("backup")
+    error = _error(backup.describe_backup_vault, BackupVaultName="missing")
+    assert error.response["Error"]["Code"] == "AccessDeniedException"
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    backup.create_backup_vault(BackupVaultName="present")
+    assert backup.describe_backup_vault(BackupVaultName="present")["BackupVaultName"] == "present"
+
+
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/API_UpdateBackupPlan.html (a new VersionId),
+# API_CreateBackupPlan.html, API_DeleteBackupPlan.html ("Related backup plan selections must be
+# deleted prior to backup plan deletion"), API_CreateBackupSelection.html, API_GetBackupSelection.html,
+# API_ListBackupSelections.html, API_DeleteBackupSelection.html
+def test_backup_plan_updates_and_selections(aws):
+    backup = aws("backup")
+    rule = {"RuleName": "daily", "TargetBackupVaultName": "vault", "ScheduleExpression": "cron(0 5 ? * * *)"}
+    plan = backup.create_backup_plan(BackupPlan={"BackupPlanName": "plan", "Rules": [rule]})
+    updated = backup.update_backup_plan(
+        BackupPlanId=plan["BackupPlanId"],
+        BackupPlan={"BackupPlanName": "plan", "Rules": [{**rule, "Lifecycle": {"DeleteAfterDays": 30}}]},
+    )
+    assert updated["BackupPlanId"] == plan["BackupPlanId"]
+    assert updated["VersionId"] != plan["VersionId"]
+    read = backup.get_backup_plan(BackupPlanId=plan["BackupPlanId"])
+    assert read["VersionId"] == updated["VersionId"]
+    assert read["BackupPlan"]["Rules"][0]["Lifecycle"] == {"DeleteAfterDays": 30}
+
+    role = f"arn:aws:iam::{ACCOUNT}:role/backup"
+    tags = [{"ConditionType": "STRINGEQUALS", "ConditionKey": "Backup", "ConditionValue": "daily"}]
+    made = backup.create_backup_selection(
+        BackupPlanId=plan["BackupPlanId"],
+        BackupSelection={"SelectionName": "by-tag", "IamRoleArn": role, "ListOfTags": tags},
+    )
+    (listed,) = backup.list_backup_selections(BackupPlanId=plan["BackupPlanId"])["BackupSelectionsList"]
+    assert (listed["SelectionId"], listed["SelectionName"], listed["IamRoleArn"]) == (
+        made["SelectionId"],
+        "by-tag",
+        role,
+    )
+    selection = backup.get_backup_selection(
+        BackupPlanId=plan["BackupPlanId"], SelectionId=made["SelectionId"]
+    )
+    assert selection["BackupSelection"]["ListOfTags"] == tags
+    assert selection["BackupSelection"]["Conditions"] == {
+        "StringEquals": [],
+        "StringLike": [],
+        "StringNotEquals": [],
+        "StringNotLike": [],
+    }
+    error = _error(backup.delete_backup_plan, BackupPlanId=plan["BackupPlanId"])
+    assert error.response["Error"]["Code"] == "InvalidRequestException"
+    backup.delete_backup_selection(BackupPlanId=plan["BackupPlanId"], SelectionId=made["SelectionId"])
+    assert backup.list_backup_selections(BackupPlanId=plan["BackupPlanId"])["BackupSelectionsList"] == []
+    backup.delete_backup_plan(BackupPlanId=plan["BackupPlanId"])
+    # A deleted plan's name can be used again.
+    again = backup.create_backup_plan(BackupPlan={"BackupPlanName": "plan", "Rules": [rule]})
+    assert again["BackupPlanId"] != plan["BackupPlanId"]
+
+
+# --- cloudfront --------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_DefaultCacheBehavior.html
+# (TrustedSigners/TrustedKeyGroups: Quantity 0 and no Items when empty; CachePolicyId and
+# RealtimeLogConfigArn optional, given only when set)
+def test_cloudfront_cache_behavior_leaves_out_unset_members(aws):
+    cloudfront = aws("cloudfront")
+    config = {
+        "CallerReference": "fidelity",
+        "Comment": "fidelity",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "assets",
+                    "DomainName": "assets.s3.us-east-1.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "assets",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+            "MinTTL": 0,
+        },
+    }
+    created = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
+    read = cloudfront.get_distribution_config(Id=created["Id"])
+    behavior = read["DistributionConfig"]["DefaultCacheBehavior"]
+    assert behavior["TrustedSigners"] == {"Enabled": False, "Quantity": 0}
+    assert behavior["TrustedKeyGroups"] == {"Enabled": False, "Quantity": 0}
+    assert "CachePolicyId" not in behavior
+    assert "RealtimeLogConfigArn" not in behavior
+    # The same after an update.
+    cloudfront.update_distribution(Id=created["Id"], IfMatch=read["ETag"], DistributionConfig=config)
+    behavior = cloudfront.get_distribution_config(Id=created["Id"])["DistributionConfig"][
+        "DefaultCacheBehavior"
+    ]
+    assert behavior["TrustedSigners"] == {"Enabled": False, "Quantity": 0}
+    assert "CachePolicyId" not in behavior
+
+
+# --- config ------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/config/latest/APIReference/API_DescribeConfigRules.html
+# (NoSuchConfigRuleException for a name that is not a rule) and
+# https://docs.aws.amazon.com/config/latest/APIReference/API_ConfigRule.html (EvaluationModes:
+# "By default, the value is Detective evaluation mode only.")
+def test_config_rule_evaluation_modes_and_missing_names(aws):
+    config = aws("config")
+    error = _error(config.describe_config_rules, ConfigRuleNames=["not-a-rule"])
+    assert error.response["Error"]["Code"] == "NoSuchConfigRuleException"
+    source = {"Owner": "AWS", "SourceIdentifier": "CLOUD_TRAIL_ENABLED"}
+    config.put_config_rule(ConfigRule={"ConfigRuleName": "trail", "Source": source})
+    (rule,) = config.describe_config_rules(ConfigRuleNames=["trail"])["ConfigRules"]
+    assert rule["EvaluationModes"] == [{"Mode": "DETECTIVE"}]
+    config.put_config_rule(
+        ConfigRule={"ConfigRuleName": "trail", "Source": source, "EvaluationModes": [{"Mode": "PROACTIVE"}]}
+    )
+    (rule,) = config.describe_config_rules(ConfigRuleNames=["trail"])["ConfigRules"]
+    assert rule["EvaluationModes"] == [{"Mode": "PROACTIVE"}]
+    error = _error(config.describe_config_rules, ConfigRuleNames=["trail", "not-a-rule"])
+    assert error.response["Error"]["Code"] == "NoSuchConfigRuleException"
+
+
+# --- ec2 ---------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeTags.html (resource-type values:
+# natgateway, elastic-ip, ...) and API_TagDescription.html
+def test_ec2_describe_tags_speaks_aws_resource_types(aws):
+    ec2 = aws("ec2")
+    _, (subnet, _) = _subnets(aws)
+    address = ec2.allocate_address(
+        Domain="vpc",
+        TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": [{"Key": "Name", "Value": "e"}]}],
+    )["AllocationId"]
+    gateway = ec2.create_nat_gateway(
+        SubnetId=subnet,
+        AllocationId=address,
+        TagSpecifications=[{"ResourceType": "natgateway", "Tags": [{"Key": "Name", "Value": "n"}]}],
+    )["NatGateway"]["NatGatewayId"]
+    by_type = ec2.describe_tags(
+        Filters=[
+            {"Name": "resource-id", "Values": [gateway]},
+            {"Name": "resource-type", "Values": ["natgateway"]},
+        ]
+    )["Tags"]
+    assert by_type == [{"Key": "Name", "ResourceId": gateway, "ResourceType": "natgateway", "Value": "n"}]
+    (eip_tag,) = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [address]}])["Tags"]
+    assert eip_tag["ResourceType"] == "elastic-ip"
+
+
+# https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplate.html
+# (TagSpecifications: "To tag the launch template, the resource type must be launch-template";
+# they tag the template, not the instances it launches)
+def test_ec2_launch_template_tags_stay_out_of_its_data(aws):
+    ec2 = aws("ec2")
+    data = {"InstanceType": "t3.medium", "MetadataOptions": {"HttpTokens": "required"}}
+    ec2.create_launch_template(
+        LaunchTemplateName="nodes",
+        LaunchTemplateData=data,
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": "nodes"}]}],
+    )
+    (version,) = ec2.describe_launch_template_versions(LaunchTemplateName="nodes")["LaunchTemplateVersions"]
+    assert "TagSpecifications" not in version["LaunchTemplateData"]
+    assert version["LaunchTemplateData"]["InstanceType"] == "t3.medium"
+    (template,) = ec2.describe_launch_templates(LaunchTemplateNames=["nodes"])["LaunchTemplates"]
+    assert template["Tags"] == [{"Key": "Name", "Value": "nodes"}]
+
+
+# --- eks ---------------------------------------------------------------------------------------
+
+NODE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/nodes"
+
+
+def _cluster(aws, version: str = "1.33") -> list[str]:
+    _, subnets = _subnets(aws)
+    aws("eks").create_cluster(
+        name="fidelity",
+        version=version,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/cluster",
+        resourcesVpcConfig={"subnetIds": subnets},
+    )
+    return subnets
+
+
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_Nodegroup.html (updateConfig, version,
+# amiType; diskSize null with a launch template),
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateNodegroup.html, and the default AMI
+# from 1.30 on: https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions-standard.html
+@pytest.mark.parametrize(("version", "ami"), [("1.33", "AL2023_x86_64_STANDARD"), ("1.29", "AL2_x86_64")])
+def test_eks_nodegroup_update_config_version_and_default_ami(aws, version, ami):
+    subnets = _cluster(aws, version)
+    eks = aws("eks")
+    eks.create_nodegroup(clusterName="fidelity", nodegroupName="plain", nodeRole=NODE_ROLE, subnets=subnets)
+    group = eks.describe_nodegroup(clusterName="fidelity", nodegroupName="plain")["nodegroup"]
+    assert group["updateConfig"] == {"maxUnavailable": 1}
+    assert (group["version"], group["amiType"]) == (version, ami)
+    eks.create_nodegroup(
+        clusterName="fidelity",
+        nodegroupName="asked",
+        nodeRole=NODE_ROLE,
+        subnets=subnets,
+        updateConfig={"maxUnavailablePercentage": 25},
+        amiType="BOTTLEROCKET_x86_64",
+    )
+    group = eks.describe_nodegroup(clusterName="fidelity", nodegroupName="asked")["nodegroup"]
+    assert group["updateConfig"] == {"maxUnavailablePercentage": 25}
+    assert group["amiType"] == "BOTTLEROCKET_x86_64"
+
+
+def test_eks_nodegroup_on_a_launch_template_has_no_disk_size_nor_instance_types(aws):
+    subnets = _cluster(aws)
+    aws("ec2").create_launch_template(
+        LaunchTemplateName="nodes", LaunchTemplateData={"InstanceType": "t3.large"}
+    )
+    eks = aws("eks")
+    eks.create_nodegroup(
+        clusterName="fidelity",
+        nodegroupName="templated",
+        nodeRole=NODE_ROLE,
+        subnets=subnets,
+        launchTemplate={"name": "nodes", "version": "1"},
+    )
+    group = eks.describe_nodegroup(clusterName="fidelity", nodegroupName="templated")["nodegroup"]
+    assert "diskSize" not in group
+    assert "instanceTypes" not in group
+    assert group["launchTemplate"]["name"] == "nodes"
+    assert group["amiType"] == "AL2023_x86_64_STANDARD"
+
+
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_TagResource.html ("Amazon EKS clusters and
+# managed node groups") and API_ListTagsForResource.html
+def test_eks_nodegroup_tags(aws):
+    subnets = _cluster(aws)
+    eks = aws("eks")
+    arn = eks.create_nodegroup(
+        clusterName="fidelity", nodegroupName="tagged", nodeRole=NODE_ROLE, subnets=subnets, tags={"a": "1"}
+    )["nodegroup"]["nodegroupArn"]
+    assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"a": "1"}
+    eks.tag_resource(resourceArn=arn, tags={"b": "2"})
+    eks.untag_resource(resourceArn=arn, tagKeys=["a"])
+    assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"b": "2"}
+    cluster = eks.describe_cluster(name="fidelity")["cluster"]["arn"]
+    eks.tag_resource(resourceArn=cluster, tags={"c": "3"})
+    assert eks.list_tags_for_resource(resourceArn=cluster)["tags"] == {"c": "3"}
+
+
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupVersion.html
+def test_eks_update_nodegroup_version_moves_the_launch_template_version(aws):
+    subnets = _cluster(aws)
+    ec2 = aws("ec2")
+    ec2.create_launch_template(LaunchTemplateName="nodes", LaunchTemplateData={"InstanceType": "t3.large"})
+    ec2.create_launch_template_version(
+        LaunchTemplateName="nodes", LaunchTemplateData={"InstanceType": "t3.xlarge"}
+    )
+    eks = aws("eks")
+    eks.create_nodegroup(
+        clusterName="fidelity",
+        nodegroupName="rolling",
+        nodeRole=NODE_ROLE,
+        subnets=subnets,
+        launchTemplate={"name": "nodes", "version": "1"},
+    )
+    update = eks.update_nodegroup_version(
+        clusterName="fidelity", nodegroupName="rolling", launchTemplate={"name": "nodes", "version": "2"}
+    )["update"]
+    assert update["type"] == "VersionUpdate"
+    group = eks.describe_nodegroup(clusterName="fidelity", nodegroupName="rolling")["nodegroup"]
+    assert group["launchTemplate"]["version"] == "2"
+    assert group["launchTemplate"]["name"] == "nodes"
+
+
+# --- elbv2 -------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_LoadBalancerAttribute.html
+def test_elbv2_application_load_balancer_gives_every_attribute(aws):
+    _, subnets = _subnets(aws)
+    elbv2 = aws("elbv2")
+    arn = elbv2.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    found = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    attributes = {a["Key"]: a["Value"] for a in found}
+    assert attributes["access_logs.s3.enabled"] == "false"
+    assert attributes["idle_timeout.timeout_seconds"] == "60"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "false"
+    assert attributes["routing.http2.enabled"] == "true"
+    assert attributes["routing.http.desync_mitigation_mode"] == "defensive"
+    assert attributes["load_balancing.cross_zone.enabled"] == "true"
+    assert attributes["ipv6.deny_all_igw_traffic"] == "false"
+    elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": "120"}]
+    )
+    found = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    assert {a["Key"]: a["Value"] for a in found}["idle_timeout.timeout_seconds"] == "120"
+
+
+# --- rds ---------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBParameterGroups.html
+# (DBParameterGroupNotFound), API_DescribeDBParameters.html (the group's parameters, Source filter)
+# and API_Parameter.html (DataType, ApplyType, IsModifiable, AllowedValues)
+def test_rds_parameter_groups_and_parameters(aws):
+    rds = aws("rds")
+    error = _error(rds.describe_db_parameter_groups, DBParameterGroupName="missing")
+    assert error.response["Error"]["Code"] == "DBParameterGroupNotFound"
+    rds.create_db_parameter_group(
+        DBParameterGroupName="pg", DBParameterGroupFamily="postgres14", Description="d"
+    )
+    parameters = {
+        p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName="pg")["Parameters"]
+    }
+    force_ssl = parameters["rds.force_ssl"]
+    assert (force_ssl["DataType"], force_ssl["ApplyType"], force_ssl["Source"]) == (
+        "boolean",
+        "dynamic",
+        "engine-default",
+    )
+    assert (force_ssl["ParameterValue"], force_ssl["AllowedValues"], force_ssl["IsModifiable"]) == (
+        "0",
+        "0,1",
+        True,
+    )
+    assert parameters["shared_preload_libraries"]["ApplyType"] == "static"
+    assert parameters["log_min_duration_statement"]["DataType"] == "integer"
+    rds.modify_db_parameter_group(
+        DBParameterGroupName="pg",
+        Parameters=[{"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "immediate"}],
+    )
+    (user,) = rds.describe_db_parameters(DBParameterGroupName="pg", Source="user")["Parameters"]
+    assert (user["ParameterName"], user["ParameterValue"], user["Source"]) == ("rds.force_ssl", "1", "user")
+    assert user["DataType"] == "boolean"
+    rds.create_db_parameter_group(
+        DBParameterGroupName="pg16", DBParameterGroupFamily="postgres16", Description="d"
+    )
+    parameters = rds.describe_db_parameters(DBParameterGroupName="pg16")["Parameters"]
+    assert {p["ParameterName"]: p.get("ParameterValue") for p in parameters}["rds.force_ssl"] == "1"
+    error = _error(rds.describe_db_parameters, DBParameterGroupName="missing")
+    assert error.response["Error"]["Code"] == "DBParameterGroupNotFound"
+
+
+# --- wafv2 -------------------------------------------------------------------------------------
+
+
+def _web_acl(aws, name: str) -> str:
+    return aws("wafv2").create_web_acl(
+        Name=name,
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        VisibilityConfig={
+            "SampledRequestsEnabled": True,
+            "CloudWatchMetricsEnabled": True,
+            "MetricName": name,
+        },
+        Rules=[],
+    )["Summary"]["ARN"]
+
+
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_ListResourcesForWebACL.html (ResourceType
+# defaults to APPLICATION_LOAD_BALANCER) and API_AssociateWebACL.html (one web ACL per resource)
+def test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource(aws):
+    _, subnets = _subnets(aws)
+    alb = aws("elbv2").create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    first, second = _web_acl(aws, "first"), _web_acl(aws, "second")
+    wafv2 = aws("wafv2")
+    assert wafv2.list_resources_for_web_acl(WebACLArn=first)["ResourceArns"] == []
+    wafv2.associate_web_acl(WebACLArn=first, ResourceArn=alb)
+    assert wafv2.list_resources_for_web_acl(WebACLArn=first)["ResourceArns"] == [alb]
+    assert wafv2.list_resources_for_web_acl(WebACLArn=first, ResourceType="API_GATEWAY")["ResourceArns"] == []
+    wafv2.associate_web_acl(WebACLArn=second, ResourceArn=alb)
+    assert wafv2.list_resources_for_web_acl(WebACLArn=first)["ResourceArns"] == []
+    assert wafv2.list_resources_for_web_acl(WebACLArn=second)["ResourceArns"] == [alb]
+    missing = first.replace("/first/", "/missing/")
+    error = _error(wafv2.list_resources_for_web_acl, WebACLArn=missing)
+    assert error.response["Error"]["Code"] == "WAFNonexistentItemException"
+
+
+# --- acm ---------------------------------------------------------------------------------------
+
+
+def _self_signed(name: str) -> tuple[bytes, bytes]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        certificate.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+
+
+# https://docs.aws.amazon.com/acm/latest/APIReference/API_GetCertificate.html and
+# API_ImportCertificate.html (CertificateChain: the chain given at import)
+def test_acm_imported_certificate_keeps_its_chain(aws):
+    acm = aws("acm")
+    certificate, key = _self_signed("api.fidelity.example")
+    alone = acm.import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
+    answer = acm.get_certificate(CertificateArn=alone)
+    assert answer["CertificateChain"].strip() == certificate.decode().strip()
+    chained = acm.import_certificate(Certificate=certificate, PrivateKey=key, CertificateChain=certificate)[
+        "CertificateArn"
+    ]
+    assert (
+        acm.get_certificate(CertificateArn=chained)["CertificateChain"].strip()
+        == certificate.decode().strip()
+    )
+    # Re-imported under the same ARN: the new chain, still nothing appended.
+    acm.import_certificate(
+        CertificateArn=alone, Certificate=certificate, PrivateKey=key, CertificateChain=certificate
+    )
+    assert acm.get_certificate(CertificateArn=alone)["CertificateChain"].count("BEGIN CERTIFICATE") == 1
+
+
+# --- the list of fixes -------------------------------------------------------------------------
+
+
+# Each fix and the test of this file that shows it.
+TESTS = {
+    "acm:imported-certificate-chain": test_acm_imported_certificate_keeps_its_chain,
+    "backup:describe-missing-vault-access-denied": test_backup_describe_missing_vault_is_access_denied,
+    "backup:plan-updates-and-selections": test_backup_plan_updates_and_selections,
+    "cloudfront:cache-behavior-unset-members": test_cloudfront_cache_behavior_leaves_out_unset_members,
+    "config:rule-evaluation-modes-missing-names": test_config_rule_evaluation_modes_and_missing_names,
+    "ec2:describe-tags-resource-types": test_ec2_describe_tags_speaks_aws_resource_types,
+    "ec2:launch-template-own-tags": test_ec2_launch_template_tags_stay_out_of_its_data,
+    "eks:nodegroup-update-config-version-ami": test_eks_nodegroup_update_config_version_and_default_ami,
+    "eks:nodegroup-tags": test_eks_nodegroup_tags,
+    "eks:update-nodegroup-version": test_eks_update_nodegroup_version_moves_the_launch_template_version,
+    "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
+    "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
+    "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
+}
+
+
+def test_every_fix_is_tested_and_documented():
+    sys.path.insert(0, str(FILES))
+    try:
+        import moto_fidelity
+    finally:
+        sys.path.remove(str(FILES))
+    table = DOCS.read_text()
+    assert sorted(f"{fix.service}:{fix.name}" for fix in moto_fidelity.FIXES) == sorted(TESTS)
+    for fix in moto_fidelity.FIXES:
+        key = f"{fix.service}:{fix.name}"
+        assert fix.reference.startswith("https://docs.aws.amazon.com/"), fix
+        assert fix.upstream, fix
+        # The table row: the fix, its reference, its test and the upstream note.
+        (row,) = [line for line in table.splitlines() if line.startswith(f"| `{key}` |")]
+        assert TESTS[key].__name__ in row, row
+        assert fix.reference.split(";")[0].split(" ")[0] in row, row
