@@ -109,7 +109,7 @@ STOCK_FOUND_KEYS = {
     "community.aws.eks_nodegroup": "nodegroup_arn",
     "community.aws.elasticache_subnet_group": "cache_subnet_group.arn",
     "community.aws.elb_target_group": "target_group_arn",
-    "community.aws.secretsmanager_secret": "secret.arn",
+    "community.aws.secretsmanager_secret": "secret.arn",  # pragma: allowlist secret
     "community.aws.sns_topic": "sns_topic.topic_arn",
     "community.aws.wafv2_web_acl": "arn",
 }
