@@ -12,11 +12,14 @@ installed once, not once per session.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import pathlib
 import shutil
+import subprocess
 import sys
+import time
 
 import nox
 
@@ -30,6 +33,23 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = ("local", "staging", "production")
 APPROVAL_ENV = "GIFTCRYPTO_PRODUCTION_APPROVED"
 MOLECULE_SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+# Scenarios that use only an AWS endpoint of their own (a port no other scenario or deploy-local
+# uses, its own state directory): they run in a lane of their own, beside the others, which share
+# this machine's servers (PostgreSQL, Redis, supervisord, the registry, the endpoint on 4566) and run
+# one after another.
+MOLECULE_OWN_ENDPOINT = frozenset(
+    {
+        "aws_backup",
+        "aws_edge",
+        "aws_eks",
+        "aws_elasticache",
+        "aws_network",
+        "aws_observability",
+        "aws_rds",
+        "aws_security_baseline",
+        "local_aws_endpoint",
+    }
+)
 # Down files undo their up file (DROPs by design): only the up files are linted.
 MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sql" / "migrations").glob("*.up.sql"))
 
@@ -377,8 +397,47 @@ def molecule(session: nox.Session) -> None:
     """Every Molecule scenario: converge, idempotence, verify, on localhost (delegated driver)."""
     env = _shared_env(session)
     scenarios = session.posargs or MOLECULE_SCENARIOS
-    for scenario in scenarios:
-        _run(session, env, "molecule", "test", "--scenario-name", scenario)
+    unknown = sorted(set(scenarios) - set(MOLECULE_SCENARIOS))
+    if unknown:
+        known = ", ".join(MOLECULE_SCENARIOS)
+        session.error(f"no such Molecule scenario: {', '.join(unknown)} (there are {known})")
+    # Two lanes at once (this machine has two cores): the scenarios with an endpoint of their own,
+    # and the ones sharing this machine's servers. Each scenario's output goes to
+    # tests/output/molecule/<scenario>.log and is printed when it ends.
+    lanes = [
+        [s for s in scenarios if s in MOLECULE_OWN_ENDPOINT],
+        [s for s in scenarios if s not in MOLECULE_OWN_ENDPOINT],
+    ]
+    logs = ROOT / "tests" / "output" / "molecule"
+    logs.mkdir(parents=True, exist_ok=True)
+    program = str(VENV / "bin" / "molecule") if (VENV / "bin" / "molecule").exists() else "molecule"
+    environment = {**os.environ, **env}
+
+    def lane(names: list[str]) -> list[str]:
+        failed = []
+        for name in names:
+            started = time.monotonic()
+            log = logs / f"{name}.log"
+            with log.open("w") as output:
+                code = subprocess.call(
+                    [program, "test", "--scenario-name", name],
+                    cwd=ROOT,
+                    env=environment,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            verdict = "passed" if code == 0 else f"FAILED (exit {code})"
+            session.log(f"molecule {name}: {verdict} in {time.monotonic() - started:.0f} s ({log})")
+            if code != 0:
+                failed.append(name)
+                # The end of a failed scenario's output, where Molecule says what failed.
+                print("\n".join(log.read_text(errors="replace").splitlines()[-150:]), flush=True)
+        return failed
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        failed = [name for result in pool.map(lane, [names for names in lanes if names]) for name in result]
+    if failed:
+        session.error(f"Molecule scenarios failed: {', '.join(failed)} (logs in {logs})")
 
 
 @nox.session

@@ -74,3 +74,28 @@ def test_the_security_session_is_defined_and_not_a_default_session():
     selected = json.loads(_nox("--list", "--json").stdout)
     assert "security" not in {session["name"] for session in selected}
     assert {"lint", "unit", "molecule", "integration"} <= {session["name"] for session in selected}
+
+
+def test_molecule_scenarios_run_beside_each_other_only_on_endpoints_of_their_own():
+    """The molecule session's lane of scenarios with an endpoint of their own runs beside the other
+    lane: each of them must have a port no other scenario (nor deploy-local's 4566) uses."""
+    import ast
+
+    import yaml
+
+    (assignment,) = [
+        node
+        for node in ast.parse((ROOT / "noxfile.py").read_text()).body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MOLECULE_OWN_ENDPOINT"
+    ]
+    own = ast.literal_eval(assignment.value.args[0])
+    ports: dict[int, list[str]] = {}
+    for scenario in sorted((ROOT / "molecule").glob("*/molecule.yml")):
+        text = yaml.safe_load(scenario.read_text())
+        variables = text["provisioner"]["inventory"].get("group_vars", {}).get("all", {})
+        port = int(variables.get("local_aws_endpoint_port", 4566))
+        ports.setdefault(port, []).append(scenario.parent.name)
+    for name in own:
+        (port,) = [p for p, names in ports.items() if name in names]
+        assert port != 4566, name
+        assert ports[port] == [name], f"{name} shares port {port} with {ports[port]}"

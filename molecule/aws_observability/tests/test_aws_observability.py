@@ -11,7 +11,7 @@ import sys
 import boto3
 import pytest
 
-ENDPOINT = "http://127.0.0.1:4597"
+ENDPOINT = "http://127.0.0.1:4595"
 REGION = "us-east-1"
 NAME = "gcobs-local"
 REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}

@@ -2,7 +2,7 @@
 
 import boto3
 
-ENDPOINT = "http://127.0.0.1:4599"
+ENDPOINT = "http://127.0.0.1:4590"
 
 
 def _client(service):
@@ -16,8 +16,8 @@ def _client(service):
 
 
 def test_listens_on_loopback_only(host):
-    sockets = [s for s in host.socket.get_listening_sockets() if s.endswith(":4599")]
-    assert sockets == ["tcp://127.0.0.1:4599"]
+    sockets = [s for s in host.socket.get_listening_sockets() if s.endswith(":4590")]
+    assert sockets == ["tcp://127.0.0.1:4590"]
 
 
 def test_answers_and_keeps_state():
