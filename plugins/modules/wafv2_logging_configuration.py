@@ -25,23 +25,14 @@ options:
     description:
       - Where the web ACL logs (one destination; a log group's ARN must name a group called
         C(aws-waf-logs-*), as WAF requires).
-      - Unset leaves the logging configuration as it is; an empty list turns logging off.
+      - Unset leaves the logging configuration as it is; an empty list turns logging off (as
+        O(state=absent) does).
     type: list
     elements: str
-  state:
-    description: Whether the logging configuration exists.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports check mode, which reports what would be logged without calling a write API.
-  - Supports diff (the logging destinations before and after).
-  - Lives in the collection's C(aws) action group so that C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - The logging configuration has no tags of its own (the web ACL's are C(community.aws.wafv2_web_acl)'s).
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.state,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -58,6 +49,31 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+planned:
+  description: C(create) when the web ACL starts logging, C(update) when its destination changes,
+    C(delete) when it stops, C(none) otherwise.
+  returned: always
+  type: str
+  sample: create
+changes:
+  description: C(log_destination_arns) when the destinations differ (with C(web_acl_arn) when logging starts).
+  returned: always
+  type: list
+  elements: str
+  sample: [log_destination_arns]
+unverified:
+  description: Always empty (nothing this module plans depends on another resource's existence).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+logging_configuration:
+  description: The web ACL's logging configuration after the run (planned, in check mode; {} for none).
+  returned: always
+  type: dict
+  sample:
+    web_acl_arn: arn:aws:wafv2:us-east-1:123456789012:regional/webacl/web/1a2b
+    log_destination_arns: ["arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-web"]
 log_destination_arns:
   description: The web ACL's logging destinations after the run (empty for no logging).
   returned: always
@@ -67,88 +83,85 @@ log_destination_arns:
 """
 
 import re
+from typing import ClassVar
 
-try:  # noqa: SIM105 -- the usual optional-import guard of Ansible modules
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSResource, refuse, run
 
 _ARN = r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:\S+$"
 
 
-def _current_logging(client, web_acl_arn):
-    try:
-        answer = client.get_logging_configuration(aws_retry=True, ResourceArn=web_acl_arn)
-    except is_boto3_error_code("WAFNonexistentItemException"):
-        return []
-    return list((answer.get("LoggingConfiguration") or {}).get("LogDestinationConfigs") or [])
+class LoggingConfiguration(AWSResource):
+    service = "wafv2"
+    resource = "logging_configuration"
+    noun = "logging configuration of the web ACL"
+    named_by = "web_acl_arn"
+    not_found = ("WAFNonexistentItemException",)
+    options: ClassVar[dict] = {
+        "web_acl_arn": {"type": "str", "required": True},
+        "log_destination_arns": {"type": "list", "elements": "str", "no_log": False},
+    }
+
+    def validate(self):
+        problems = {}
+        for option, values in (
+            ("web_acl_arn", [self.params["web_acl_arn"]]),
+            ("log_destination_arns", self.params["log_destination_arns"] or []),
+        ):
+            bad = [v for v in values if not isinstance(v, str) or not re.match(_ARN, v) or len(v) > 2048]
+            if bad:
+                problems[option] = f"not an ARN: {', '.join(repr(v) for v in bad)}"
+        if len(self.params["log_destination_arns"] or []) > 1:
+            problems.setdefault("log_destination_arns", "WAF logs to one destination, got several")
+        return problems
+
+    def run(self):
+        destinations = self.params["log_destination_arns"]
+        if destinations is None and self.params["state"] == "present":
+            # Destinations unset: the logging configuration is left as it is, only read.
+            refuse(self.module, self.validate(), "any change")
+            before = self._read("Read", None)
+            self._exit("none", before, before, [])
+        if destinations == []:
+            # An empty list of destinations is no logging: the same as state=absent.
+            self.params["state"] = "absent"
+        super().run()
+
+    def describe(self):
+        return self.client.get_logging_configuration(aws_retry=True, ResourceArn=self.params["web_acl_arn"])
+
+    def view(self, described):
+        destinations = (described.get("LoggingConfiguration") or {}).get("LogDestinationConfigs") or []
+        if not destinations:
+            return {}
+        return {"web_acl_arn": self.params["web_acl_arn"], "log_destination_arns": sorted(destinations)}
+
+    def plan(self, current):
+        return {
+            "web_acl_arn": self.params["web_acl_arn"],
+            "log_destination_arns": sorted(self.params["log_destination_arns"]),
+        }
+
+    def create(self, planned):
+        self.update({}, planned, ["log_destination_arns"])
+
+    def update(self, current, planned, changes):
+        self.client.put_logging_configuration(
+            aws_retry=True,
+            LoggingConfiguration={
+                "ResourceArn": self.params["web_acl_arn"],
+                "LogDestinationConfigs": planned["log_destination_arns"],
+            },
+        )
+
+    def delete(self, current):
+        self.client.delete_logging_configuration(aws_retry=True, ResourceArn=self.params["web_acl_arn"])
+
+    def outputs(self, view):
+        return {"log_destination_arns": list(view.get("log_destination_arns") or [])}
 
 
 def main():
-    argument_spec = dict(
-        web_acl_arn=dict(type="str", required=True),
-        log_destination_arns=dict(type="list", elements="str", no_log=False),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    bad = [
-        f"{name}={value!r}"
-        for name, values in (
-            ("web_acl_arn", [params["web_acl_arn"]]),
-            ("log_destination_arns", params["log_destination_arns"] or []),
-        )
-        for value in values
-        if not isinstance(value, str) or not re.match(_ARN, value) or len(value) > 2048
-    ]
-    if bad:
-        module.fail_json(msg=f"Not an ARN: {', '.join(bad)}")
-    if len(params["log_destination_arns"] or []) > 1:
-        module.fail_json(msg="log_destination_arns: WAF logs to one destination, got several")
-    web_acl_arn = params["web_acl_arn"]
-    client = module.client("wafv2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-
-    try:
-        logging_before = _current_logging(client, web_acl_arn)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the logging configuration of {web_acl_arn}")
-
-    if params["state"] == "present":
-        wanted_logging = (
-            logging_before if params["log_destination_arns"] is None else params["log_destination_arns"]
-        )
-    else:
-        wanted_logging = []
-    changed = sorted(wanted_logging) != sorted(logging_before)
-    diff = {
-        "before": {"log_destination_arns": logging_before},
-        "after": {"log_destination_arns": list(wanted_logging)},
-    }
-
-    if changed and not module.check_mode:
-        try:
-            if wanted_logging:
-                client.put_logging_configuration(
-                    aws_retry=True,
-                    LoggingConfiguration={
-                        "ResourceArn": web_acl_arn,
-                        "LogDestinationConfigs": list(wanted_logging),
-                    },
-                )
-            else:
-                client.delete_logging_configuration(aws_retry=True, ResourceArn=web_acl_arn)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Could not set the logging configuration of {web_acl_arn}")
-
-    module.exit_json(
-        changed=changed,
-        log_destination_arns=list(wanted_logging),
-        diff=diff,
-    )
+    run(LoggingConfiguration)
 
 
 if __name__ == "__main__":

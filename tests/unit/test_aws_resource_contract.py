@@ -184,6 +184,21 @@ def _eks_cluster_for_entries() -> dict:
     return {"cluster_name": "contract-entries"}
 
 
+def _web_acl() -> dict:
+    acl = boto3.client("wafv2", region_name=REGION).create_web_acl(
+        Name="contract",
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        VisibilityConfig={
+            "SampledRequestsEnabled": True,
+            "CloudWatchMetricsEnabled": True,
+            "MetricName": "c",
+        },
+        Rules=[],
+    )
+    return {"web_acl_arn": acl["Summary"]["ARN"]}
+
+
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 EKS_EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
@@ -276,6 +291,11 @@ CASES: dict[str, Case] = {
             "tags": {"A": "1"},
             "wait": False,
         },
+    ),
+    "wafv2_logging_configuration": Case(
+        present={"log_destination_arns": [f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:aws-waf-logs-a"]},
+        update={"log_destination_arns": [f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:aws-waf-logs-b"]},
+        setup=_web_acl,
     ),
     "codebuild_webhook": Case(
         present={"project_name": "contract"},

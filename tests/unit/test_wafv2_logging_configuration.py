@@ -51,9 +51,10 @@ def test_lifecycle_check_log_noop_absent(run_module, acl):
     result = run_module(args, check_mode=True)
     assert result["rc"] == 0, result
     assert result["changed"] is True
+    assert result["planned"] == "create"
     assert result["diff"] == {
-        "before": {"log_destination_arns": []},
-        "after": {"log_destination_arns": [LOG_GROUP]},
+        "before": {},
+        "after": {"web_acl_arn": acl, "log_destination_arns": [LOG_GROUP]},
     }
     assert _logging(acl) == []
 
@@ -84,7 +85,9 @@ def test_an_empty_list_turns_logging_off(run_module, acl):
     run_module({"web_acl_arn": acl, "log_destination_arns": [LOG_GROUP]})
     result = run_module({"web_acl_arn": acl, "log_destination_arns": []})
     assert result["changed"] is True
-    assert result["diff"]["after"] == {"log_destination_arns": []}
+    assert result["planned"] == "delete"
+    assert result["diff"]["after"] == {}
+    assert result["log_destination_arns"] == []
     assert _logging(acl) == []
 
 
