@@ -3,6 +3,8 @@ rule, before any change: nothing is created and no later play starts."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import shutil
 
 import pytest
@@ -37,11 +39,30 @@ def _snapshot(aws):
     }
 
 
-def _assert_refused(aws, tmp_path, file, changes, message, layer_play, snapshot):
+def _refused_run(inventory):
+    """site.yml on a bad inventory: the completed process, or the AssertionError run_playbook raised
+    (a deprecation warning in the output), re-raised by the test of that inventory."""
+    try:
+        return run_playbook(inventory=inventory, timeout=300)
+    except AssertionError as error:
+        return error
+
+
+def _assert_refused(aws, tmp_path, file, changes, message, layer_play, snapshot, runs=None):
     """site.yml on the inventory with `changes` in group_vars/all/<file>: refused by preflight with
-    `message`, before the network's play and the layer's own play, with nothing changed."""
-    before = snapshot(aws)
-    result = run_playbook(inventory=_inventory(tmp_path, file, **changes), timeout=300)
+    `message`, before the network's play and the layer's own play, with nothing changed.
+
+    With `runs` (the `refusals` fixture), the run is the one made beforehand with every other bad
+    inventory of this file, and "nothing changed" is checked against the snapshot taken before all
+    of them started, once every one of them has ended."""
+    if runs is None:
+        before = snapshot(aws)
+        result = _refused_run(_inventory(tmp_path, file, **changes))
+    else:
+        before = runs["before"][snapshot.__name__]
+        result = runs["results"][_key(file, changes)]
+    if isinstance(result, AssertionError):
+        raise result
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0
     assert message in output, output[-3000:]
@@ -50,6 +71,29 @@ def _assert_refused(aws, tmp_path, file, changes, message, layer_play, snapshot)
     assert f"PLAY [{layer_play}" not in result.stdout
     assert "changed=0" in result.stdout
     assert snapshot(aws) == before
+
+
+def _key(file: str, changes: dict) -> str:
+    return file + json.dumps(changes, sort_keys=True, default=str)
+
+
+@pytest.fixture(scope="module")
+def refusals(aws, tmp_path_factory):
+    """Every bad inventory of this file run through site.yml, two at a time (they change nothing and
+    share nothing but the read-only checkout), after a snapshot of everything the layers would make."""
+    cases = [
+        *CASES.values(),
+        *((file, changes, message) for file, table in LAYER_CASES for changes, message in table.values()),
+    ]
+    before = {snapshot.__name__: snapshot(aws) for snapshot in SNAPSHOTS}
+    inventories = {
+        _key(file, changes): _inventory(tmp_path_factory.mktemp("preflight"), file, **changes)
+        for file, changes, _ in cases
+    }
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(_refused_run, inventory) for key, inventory in inventories.items()}
+        results = {key: future.result() for key, future in futures.items()}
+    return {"before": before, "results": results}
 
 
 TAGS_WITHOUT_COST_CENTER = {"Project": "GiftCrypto", "Environment": "local", "ManagedBy": "ansible"}
@@ -124,9 +168,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_inventory_is_refused_before_any_change(case, tmp_path, aws):
+def test_bad_inventory_is_refused_before_any_change(case, refusals, aws):
     file, changes, message = CASES[case]
-    _assert_refused(aws, tmp_path, file, changes, message, "Local AWS endpoint", _snapshot)
+    _assert_refused(aws, None, file, changes, message, "Local AWS endpoint", _snapshot, refusals)
 
 
 def _database_snapshot(aws):
@@ -202,9 +246,9 @@ DATABASE_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(DATABASE_CASES))
-def test_bad_database_inventory_is_refused_before_any_change(case, tmp_path, aws):
+def test_bad_database_inventory_is_refused_before_any_change(case, refusals, aws):
     changes, message = DATABASE_CASES[case]
-    _assert_refused(aws, tmp_path, "rds.yml", changes, message, "Database (AWS)", _database_snapshot)
+    _assert_refused(aws, None, "rds.yml", changes, message, "Database (AWS)", _database_snapshot, refusals)
 
 
 def _backup_snapshot(aws):
@@ -262,9 +306,9 @@ BACKUP_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(BACKUP_CASES))
-def test_bad_backup_inventory_is_refused_before_any_change(case, tmp_path, aws):
+def test_bad_backup_inventory_is_refused_before_any_change(case, refusals, aws):
     changes, message = BACKUP_CASES[case]
-    _assert_refused(aws, tmp_path, "backup.yml", changes, message, "Backup (AWS)", _backup_snapshot)
+    _assert_refused(aws, None, "backup.yml", changes, message, "Backup (AWS)", _backup_snapshot, refusals)
 
 
 def _cache_snapshot(aws):
@@ -332,9 +376,9 @@ CACHE_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CACHE_CASES))
-def test_bad_cache_inventory_is_refused_before_any_change(case, tmp_path, aws):
+def test_bad_cache_inventory_is_refused_before_any_change(case, refusals, aws):
     changes, message = CACHE_CASES[case]
-    _assert_refused(aws, tmp_path, "elasticache.yml", changes, message, "Cache (AWS)", _cache_snapshot)
+    _assert_refused(aws, None, "elasticache.yml", changes, message, "Cache (AWS)", _cache_snapshot, refusals)
 
 
 def _compute_snapshot(aws):
@@ -419,9 +463,9 @@ COMPUTE_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(COMPUTE_CASES))
-def test_bad_compute_inventory_is_refused_before_any_change(case, tmp_path, aws):
+def test_bad_compute_inventory_is_refused_before_any_change(case, refusals, aws):
     changes, message = COMPUTE_CASES[case]
-    _assert_refused(aws, tmp_path, "eks.yml", changes, message, "Compute (AWS)", _compute_snapshot)
+    _assert_refused(aws, None, "eks.yml", changes, message, "Compute (AWS)", _compute_snapshot, refusals)
 
 
 def _edge_snapshot(aws):
@@ -487,9 +531,9 @@ EDGE_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(EDGE_CASES))
-def test_bad_edge_inventory_is_refused_before_any_change(case, tmp_path, aws):
+def test_bad_edge_inventory_is_refused_before_any_change(case, refusals, aws):
     changes, message = EDGE_CASES[case]
-    _assert_refused(aws, tmp_path, "edge.yml", changes, message, "Edge (AWS)", _edge_snapshot)
+    _assert_refused(aws, None, "edge.yml", changes, message, "Edge (AWS)", _edge_snapshot, refusals)
 
 
 def _security_snapshot(aws):
@@ -526,8 +570,36 @@ SECURITY_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(SECURITY_CASES))
-def test_bad_security_inventory_is_refused_before_any_change(case, tmp_path, aws):
+def test_bad_security_inventory_is_refused_before_any_change(case, refusals, aws):
     changes, message = SECURITY_CASES[case]
     _assert_refused(
-        aws, tmp_path, "security_baseline.yml", changes, message, "Security baseline", _security_snapshot
+        aws,
+        None,
+        "security_baseline.yml",
+        changes,
+        message,
+        "Security baseline",
+        _security_snapshot,
+        refusals,
     )
+
+
+# The bad inventories of each layer (group_vars file, cases) and the snapshots of what the layers
+# would make: the `refusals` fixture runs them all before the tests read their results.
+LAYER_CASES = (
+    ("rds.yml", DATABASE_CASES),
+    ("backup.yml", BACKUP_CASES),
+    ("elasticache.yml", CACHE_CASES),
+    ("eks.yml", COMPUTE_CASES),
+    ("edge.yml", EDGE_CASES),
+    ("security_baseline.yml", SECURITY_CASES),
+)
+SNAPSHOTS = (
+    _snapshot,
+    _database_snapshot,
+    _backup_snapshot,
+    _cache_snapshot,
+    _compute_snapshot,
+    _edge_snapshot,
+    _security_snapshot,
+)
