@@ -234,3 +234,11 @@ def test_the_botocore_plugin_records_each_call_through_the_public_event_system(t
         stub.add_response("describe_vpcs", {"Vpcs": []})
         client.describe_vpcs()
     assert [json.loads(line) for line in log.read_text().splitlines()] == [{"call": "ec2:DescribeVpcs"}]
+
+
+def test_the_policy_fits_in_the_roles_inline_policy_quota():
+    """IAM refuses a role whose inline policies total more than 10,240 characters, whitespace not
+    counted (IAM User Guide, "IAM and AWS STS quotas": role policy size): the local endpoint does not
+    enforce it, so a policy over it would pass every local test and fail the first real deploy."""
+    size = len(re.sub(r"\s", "", json.dumps(_policy())))
+    assert size <= 10_240, f"the deploy role's policy is {size} characters, over IAM's 10,240"
