@@ -344,10 +344,14 @@ def unit(session: nox.Session) -> None:
     # Each package has its own data file (the service enforces its own 80 % threshold, see
     # service/pyproject.toml); both are combined into tests/output/.coverage for the CI gate.
     reports = ["--cov-report=term"]
+    # A bare run spreads the test files over two workers (this machine has two cores); a targeted
+    # run (`-- tests/unit/test_x.py`) stays in one process.
+    workers = [] if session.posargs else ["-n", "2", "--dist", "loadfile"]
     _pytest(
         session,
         env,
         "tests/unit",
+        *workers,
         "--cov=plugins",
         "--cov-branch",
         "--cov-fail-under=80",
