@@ -157,6 +157,7 @@ def playbook():
         path: pathlib.Path, *extra: str, limit: str | None = None, timeout: int = 900
     ) -> subprocess.CompletedProcess:
         inventory = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+        assert (inventory / "ansible_inventory.yml").exists()
         ansible_playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
         env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_INVENTORY"}
         return subprocess.run(  # noqa: S603 - a fixed argv: our playbook and the scenario's inventory
