@@ -22,8 +22,11 @@ Runs of a playbook:
 - ``playbook``: ``playbook(path, "-e", "x=1")``, ansible-playbook on the scenario's inventory.
 - ``converge``: ``converge("--check", extra_vars={...})``, the scenario's converge playbook again.
 - ``recap``: ``recap(output)``, the (changed, failed) counts of the run's play recap.
-- ``refused``: ``refused(result, message)``, asserts a run failed with that message before any change.
+- ``refused``: ``refused(result, message, not_reached=task)``, asserts a run failed with that message
+  on its first failing task, before the named task.
 - ``planned``: ``planned(result, changed)``, asserts a run succeeded with that many changed tasks.
+- ``unchanged``: ``with unchanged(snapshot):``, asserts what snapshot() returns is the same after
+  the block as before it.
 - ``opened_to_the_world``: ``with opened_to_the_world(group_name, port) as group:``, an ingress
   rule from 0.0.0.0/0 added to a security group for the block, removed after it.
 - ``deprecations``: ``deprecations(output)``, its deprecation lines (tools/no_deprecations.py's rule).
@@ -208,13 +211,15 @@ def recap():
 @pytest.fixture(scope="session")
 def refused(recap):
     """Asserts a run failed on its first failing task with the message (white space folded), and
-    returns its output (stdout and stderr, white space folded)."""
+    never started the task not_reached; returns its output (stdout and stderr, white space folded)."""
 
-    def check(result: subprocess.CompletedProcess, message: str) -> str:
+    def check(result: subprocess.CompletedProcess, message: str, not_reached: str | None = None) -> str:
         output = " ".join((result.stdout + result.stderr).split())
         assert result.returncode != 0
         assert message in output, output[-3000:]
         assert recap(result.stdout) == (0, 1)
+        if not_reached is not None:
+            assert not_reached not in result.stdout
         return output
 
     return check
@@ -229,6 +234,19 @@ def planned(recap):
         assert recap(result.stdout) == (changed, 0)
 
     return check
+
+
+@pytest.fixture(scope="session")
+def unchanged():
+    """A context: what snapshot() returns after the block is what it returned before it."""
+
+    @contextlib.contextmanager
+    def same(snapshot):
+        before = snapshot()
+        yield before
+        assert snapshot() == before
+
+    return same
 
 
 @pytest.fixture(scope="session")

@@ -177,12 +177,11 @@ def snapshot(aws, regions):
         ),
     ],
 )
-def test_bad_input_is_refused_before_any_aws_call(extra_vars, message, snapshot, converge, refused):
-    before = snapshot()
-    result = converge(extra_vars=extra_vars)
-    refused(result, message)
-    assert "Find the account" not in result.stdout
-    assert snapshot() == before
+def test_bad_input_is_refused_before_any_aws_call(
+    extra_vars, message, snapshot, converge, refused, unchanged
+):
+    with unchanged(snapshot):
+        refused(converge(extra_vars=extra_vars), message, not_reached="Find the account")
 
 
 def test_another_platform_refused_creates_nothing(snapshot, converge, regions):
@@ -197,13 +196,12 @@ def test_plan_of_the_converged_layer_changes_nothing(converge, planned):
     planned(converge("--check", "--diff"), 0)
 
 
-def test_plan_of_a_new_platform_lists_every_resource_and_makes_none(snapshot, converge, planned):
-    before = snapshot()
-    result = converge("--check", "--diff", extra_vars={"platform_name": "gcfresh"})
-    # The keys, the vaults, the role and the plan (a loop is one task).
-    planned(result, 4)
-    assert "gcfresh-local-dr" in result.stdout
-    assert snapshot() == before
+def test_plan_of_a_new_platform_lists_every_resource_and_makes_none(snapshot, converge, planned, unchanged):
+    with unchanged(snapshot):
+        result = converge("--check", "--diff", extra_vars={"platform_name": "gcfresh"})
+        # The keys, the vaults, the role and the plan (a loop is one task).
+        planned(result, 4)
+        assert "gcfresh-local-dr" in result.stdout
 
 
 def test_a_changed_plan_is_planned_then_updated_in_place(snapshot, plan, converge, planned, recap):

@@ -172,34 +172,38 @@ def snapshot(aws):
         ),
     ],
 )
-def test_bad_input_is_refused_before_any_aws_call(extra_vars, message, converge, refused, snapshot):
-    before = snapshot()
-    result = converge(extra_vars=extra_vars)
-    refused(result, message)
-    assert "Find the security baseline's elasticache key" not in result.stdout
-    assert snapshot() == before
+def test_bad_input_is_refused_before_any_aws_call(
+    extra_vars, message, converge, refused, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        refused(
+            converge(extra_vars=extra_vars),
+            message,
+            not_reached="Find the security baseline's elasticache key",
+        )
 
 
 def test_plan_of_the_converged_layer_changes_nothing(converge, planned):
     planned(converge("--check", "--diff"), 0)
 
 
-def test_plan_reports_a_bigger_node_type_and_retention_without_applying_them(converge, planned, snapshot):
-    before = snapshot()
-    result = converge(
-        "--check",
-        "--diff",
-        extra_vars={
-            "aws_elasticache_node_type": "cache.t4g.medium",
-            "aws_elasticache_snapshot_retention_days": 21,
-        },
-    )
-    planned(result, 1)
-    assert re.search(r"^\+.*cache_node_type\W+cache\.t4g\.medium", result.stdout, re.MULTILINE), (
-        result.stdout[-3000:]
-    )
-    assert re.search(r"^\+.*snapshot_retention_limit\W+21", result.stdout, re.MULTILINE)
-    assert snapshot() == before
+def test_plan_reports_a_bigger_node_type_and_retention_without_applying_them(
+    converge, planned, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        result = converge(
+            "--check",
+            "--diff",
+            extra_vars={
+                "aws_elasticache_node_type": "cache.t4g.medium",
+                "aws_elasticache_snapshot_retention_days": 21,
+            },
+        )
+        planned(result, 1)
+        assert re.search(r"^\+.*cache_node_type\W+cache\.t4g\.medium", result.stdout, re.MULTILINE), (
+            result.stdout[-3000:]
+        )
+        assert re.search(r"^\+.*snapshot_retention_limit\W+21", result.stdout, re.MULTILINE)
 
 
 def test_a_node_type_change_is_applied_and_then_converged(aws, converge, planned, recap):
@@ -214,28 +218,30 @@ def test_a_node_type_change_is_applied_and_then_converged(aws, converge, planned
     assert recap(converge().stdout) == (0, 0)
 
 
-def test_a_cache_group_opened_to_the_world_is_refused(converge, opened_to_the_world, refused, snapshot):
-    with opened_to_the_world(f"{NAME}-cache", 6379) as sg:
-        before = snapshot()
+def test_a_cache_group_opened_to_the_world_is_refused(
+    converge, opened_to_the_world, refused, snapshot, unchanged
+):
+    with opened_to_the_world(f"{NAME}-cache", 6379) as sg, unchanged(snapshot):
         refused(converge(), f"{NAME}-cache ({sg['GroupId']}) has ingress rules")
-        assert snapshot() == before
 
 
-def test_without_the_earlier_layers_a_run_is_refused_before_any_change(converge, refused, snapshot):
-    before = snapshot()
-    output = refused(
-        converge(extra_vars={"platform_name": "gcnone"}),
-        "Not found: alias/gcnone-local-elasticache (an enabled KMS key, aws_security_baseline)",
-    )
-    assert "the VPC gcnone-local (aws_network)" in output
-    assert "the secret gcnone/local/elasticache/auth-token (aws_security_baseline)" in output
-    assert snapshot() == before
+def test_without_the_earlier_layers_a_run_is_refused_before_any_change(
+    converge, refused, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        output = refused(
+            converge(extra_vars={"platform_name": "gcnone"}),
+            "Not found: alias/gcnone-local-elasticache (an enabled KMS key, aws_security_baseline)",
+        )
+        assert "the VPC gcnone-local (aws_network)" in output
+        assert "the secret gcnone/local/elasticache/auth-token (aws_security_baseline)" in output
 
 
-def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(converge, planned, snapshot):
-    before = snapshot()
-    result = converge("--check", extra_vars={"platform_name": "gcnone"})
-    # The subnet group and the replication group (no parameter group locally).
-    planned(result, 2)
-    assert "resources are planned against placeholders" in result.stdout
-    assert snapshot() == before
+def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(
+    converge, planned, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        result = converge("--check", extra_vars={"platform_name": "gcnone"})
+        # The subnet group and the replication group (no parameter group locally).
+        planned(result, 2)
+        assert "resources are planned against placeholders" in result.stdout

@@ -252,12 +252,11 @@ def snapshot(aws):
         ),
     ],
 )
-def test_bad_input_is_refused_before_any_aws_call(extra_vars, message, converge, refused, snapshot):
-    before = snapshot()
-    result = converge(extra_vars=extra_vars)
-    refused(result, message)
-    assert "Find the security baseline's rds key" not in result.stdout
-    assert snapshot() == before
+def test_bad_input_is_refused_before_any_aws_call(
+    extra_vars, message, converge, refused, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        refused(converge(extra_vars=extra_vars), message, not_reached="Find the security baseline's rds key")
 
 
 def test_plan_of_the_converged_layer_changes_nothing(converge, planned):
@@ -288,29 +287,31 @@ def test_plan_reports_a_replica_and_changes_nothing(aws, converge, recap, snapsh
     assert "work_mem" not in {p["ParameterName"] for p in parameters}
 
 
-def test_a_database_group_opened_to_the_world_is_refused(converge, opened_to_the_world, refused, snapshot):
-    with opened_to_the_world(f"{NAME}-db", 5432) as group:
-        before = snapshot()
+def test_a_database_group_opened_to_the_world_is_refused(
+    converge, opened_to_the_world, refused, snapshot, unchanged
+):
+    with opened_to_the_world(f"{NAME}-db", 5432) as group, unchanged(snapshot):
         refused(converge(), f"{NAME}-db ({group['GroupId']}) has ingress rules")
-        assert snapshot() == before
 
 
-def test_without_the_earlier_layers_a_run_is_refused_before_any_change(converge, refused, snapshot):
-    before = snapshot()
-    output = refused(
-        converge(extra_vars={"platform_name": "gcnone"}),
-        "Not found: alias/gcnone-local-rds (an enabled KMS key, aws_security_baseline)",
-    )
-    assert "the VPC gcnone-local (aws_network)" in output
-    assert "the secret gcnone/local/rds/master (aws_security_baseline)" in output
-    assert snapshot() == before
+def test_without_the_earlier_layers_a_run_is_refused_before_any_change(
+    converge, refused, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        output = refused(
+            converge(extra_vars={"platform_name": "gcnone"}),
+            "Not found: alias/gcnone-local-rds (an enabled KMS key, aws_security_baseline)",
+        )
+        assert "the VPC gcnone-local (aws_network)" in output
+        assert "the secret gcnone/local/rds/master (aws_security_baseline)" in output
 
 
-def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(converge, planned, snapshot):
-    before = snapshot()
-    result = converge("--check", extra_vars={"platform_name": "gcnone"})
-    # The monitoring role, the subnet group, the clients' group, the parameter group, the primary
-    # and its replica; the connection secret waits for the primary's address.
-    planned(result, 6)
-    assert "resources are planned against placeholders" in result.stdout
-    assert snapshot() == before
+def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(
+    converge, planned, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        result = converge("--check", extra_vars={"platform_name": "gcnone"})
+        # The monitoring role, the subnet group, the clients' group, the parameter group, the primary
+        # and its replica; the connection secret waits for the primary's address.
+        planned(result, 6)
+        assert "resources are planned against placeholders" in result.stdout
