@@ -12,17 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import pathlib
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
-import boto3
 import pytest
 import requests
 
@@ -84,32 +81,15 @@ def assert_serving(colour: str) -> None:
     assert https("/version").json()["release"] == state()["colours"][colour]["release"]
 
 
-def secrets_manager():
-    return boto3.client(
-        "secretsmanager",
-        endpoint_url="http://127.0.0.1:4566",
-        region_name="us-east-1",
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
+@pytest.fixture(scope="module")
+def played(playbook):
+    """A playbook run on localhost of the scenario's own inventory, which must succeed."""
 
+    def run(path: pathlib.Path, *extra: str) -> None:
+        result = playbook(path, *extra, limit="localhost")
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
-def playbook(path: pathlib.Path, *extra: str) -> None:
-    """ansible-playbook on the scenario's own inventory (never the local deployment's)."""
-    inventory = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    assert (inventory / "ansible_inventory.yml").exists()
-    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_INVENTORY"}
-    ansible_playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    result = subprocess.run(
-        [str(ansible_playbook), "-i", str(inventory), "--limit", "localhost", str(path), *extra],
-        cwd=path.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    return run
 
 
 class Load:
@@ -362,12 +342,11 @@ def test_no_secret_is_world_accessible():
         assert program.stat().st_mode & 0o777 == 0o640 and "AWS_SECRET_ACCESS_KEY" not in program.read_text()
 
 
-def test_no_secret_on_any_process_command_line():
-    sm = secrets_manager()
+def test_no_secret_on_any_process_command_line(secret_json):
     roles = ("master", "monitor", "migrator", "app_rw", "app_ro", "auditor")
     names = [f"giftcrypto/{ENVIRONMENT}/postgres/{role}" for role in roles]
     names += [f"giftcrypto/{ENVIRONMENT}/redis/{user}" for user in ("app", "admin", "monitor")]
-    secrets = {json.loads(sm.get_secret_value(SecretId=name)["SecretString"])["password"] for name in names}
+    secrets = {secret_json(name)["password"] for name in names}
     secrets.add("molecule-dummy-secret-key")  # the AWS secret key given to the colours
     assert all(len(s) >= 16 for s in secrets)
     checked = 0
@@ -386,7 +365,7 @@ def test_no_secret_on_any_process_command_line():
 
 
 @pytest.fixture(scope="module")
-def released():
+def released(played):
     """Releases again (another release name) through the converge play, under load.
 
     Its migrations are left out (the converge's release ran them through the role, and db_schema's
@@ -397,7 +376,7 @@ def released():
     old_release = before["colours"][old]["release"]
     name = "molecule-next" if old_release != "molecule-next" else "molecule-next-b"
     with Load() as load:
-        playbook(
+        played(
             ROOT / "molecule" / "app_deploy" / "converge.yml",
             *("-e", f"app_deploy_release={name}", "-e", "app_deploy_run_migrations=false"),
         )
@@ -423,9 +402,9 @@ def test_the_previous_colour_is_kept_warm(released, host):
     assert "RUNNING" in status.stdout
 
 
-def test_rollback_sends_the_traffic_back_to_the_previous_colour(released):
+def test_rollback_sends_the_traffic_back_to_the_previous_colour(released, played):
     with Load() as load:
-        playbook(ROOT / "playbooks" / "rollback.yml")
+        played(ROOT / "playbooks" / "rollback.yml")
     current = state()
     assert current["active"] == released["old"] and current["previous"] == released["new"]
     assert current["history"][-1]["event"].startswith("rolled back from")

@@ -4,29 +4,14 @@ wide, and the builds' log group with its retention."""
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-
-import boto3
 import pytest
 
 NAME = "giftcrypto-molecule-runner-ci-runner"
-ENDPOINT = "http://127.0.0.1:4566"
-
-
-def _client(service: str):
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=ENDPOINT,
-        aws_access_key_id="molecule-dummy-access-key",
-        aws_secret_access_key="molecule-dummy-secret-key",  # pragma: allowlist secret
-    )
 
 
 @pytest.fixture(scope="module")
-def security_group():
-    groups = _client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": [NAME]}])
+def security_group(aws):
+    groups = aws("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": [NAME]}])
     assert len(groups["SecurityGroups"]) == 1
     return groups["SecurityGroups"][0]
 
@@ -43,20 +28,19 @@ def test_the_security_group_reaches_https_anywhere_and_the_data_ports_in_the_vpc
     assert egress == {(443, ("0.0.0.0/0",)), (5432, ("10.77.0.0/16",)), (6379, ("10.77.0.0/16",))}
 
 
-def test_only_codebuild_of_this_account_may_assume_the_service_role():
-    role = _client("iam").get_role(RoleName=NAME)["Role"]
+def test_only_codebuild_of_this_account_may_assume_the_service_role(aws, policy):
+    role = aws("iam").get_role(RoleName=NAME)["Role"]
     trust = role["AssumeRolePolicyDocument"]
-    trust = json.loads(urllib.parse.unquote(trust)) if isinstance(trust, str) else trust
-    (statement,) = trust["Statement"]
+    (statement,) = policy(trust)["Statement"]
     assert statement["Principal"] == {"Service": "codebuild.amazonaws.com"}
     assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
 
 
-def test_the_service_role_grants_the_builds_needs_and_nothing_wide():
-    iam = _client("iam")
+def test_the_service_role_grants_the_builds_needs_and_nothing_wide(aws, policy):
+    iam = aws("iam")
     assert iam.list_attached_role_policies(RoleName=NAME)["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName=NAME, PolicyName="ci-runner-permissions")["PolicyDocument"]
-    document = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
+    document = policy(document)
     actions = {
         a
         for s in document["Statement"]
@@ -72,6 +56,6 @@ def test_the_service_role_grants_the_builds_needs_and_nothing_wide():
     assert len(subnets) == 2 and all(":subnet/subnet-" in s for s in subnets)
 
 
-def test_the_builds_log_group_keeps_thirty_days():
-    groups = _client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/codebuild/{NAME}")["logGroups"]
+def test_the_builds_log_group_keeps_thirty_days(aws):
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/codebuild/{NAME}")["logGroups"]
     assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(f"/aws/codebuild/{NAME}", 30)]

@@ -2,31 +2,13 @@
 on a converged account (plan) and on a changed one (a bucket made public again is repaired)."""
 
 import json
-import os
-import pathlib
-import re
-import subprocess
-import sys
 
-import boto3
 import pytest
 
-ENDPOINT = "http://127.0.0.1:4596"
-REGION = "us-east-1"
 NAME = "gcedge-local"
 ACCOUNT = "123456789012"
 PURPOSES = ("assets", "backups", "logs")
 REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
-
-
-def _client(service):
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name=REGION,
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",  # pragma: allowlist secret
-    )
 
 
 def _bucket(purpose: str) -> str:
@@ -34,41 +16,39 @@ def _bucket(purpose: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def s3_key_arn():
-    kms = _client("kms")
-    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
-    return kms.describe_key(KeyId=aliases[f"alias/{NAME}-s3"])["KeyMetadata"]["Arn"]
+def s3_key_arn(kms_key):
+    return kms_key(f"alias/{NAME}-s3")["Arn"]
 
 
 @pytest.fixture(scope="module")
-def alb():
-    (found,) = _client("elbv2").describe_load_balancers(Names=[NAME])["LoadBalancers"]
+def alb(aws):
+    (found,) = aws("elbv2").describe_load_balancers(Names=[NAME])["LoadBalancers"]
     return found
 
 
 @pytest.fixture(scope="module")
-def listeners(alb):
-    found = _client("elbv2").describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]
+def listeners(alb, aws):
+    found = aws("elbv2").describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]
     return {listener["Port"]: listener for listener in found}
 
 
 @pytest.fixture(scope="module")
-def web_acl():
-    acls = _client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+def web_acl(aws):
+    acls = aws("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
     (summary,) = [a for a in acls if a["Name"] == f"{NAME}-edge"]
-    return _client("wafv2").get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["WebACL"]
+    return aws("wafv2").get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["WebACL"]
 
 
 @pytest.fixture(scope="module")
-def distribution():
-    items = _client("cloudfront").list_distributions()["DistributionList"].get("Items") or []
+def distribution(aws):
+    items = aws("cloudfront").list_distributions()["DistributionList"].get("Items") or []
     (found,) = [d for d in items if d["Comment"].startswith(f"{NAME} assets")]
-    return _client("cloudfront").get_distribution(Id=found["Id"])["Distribution"]
+    return aws("cloudfront").get_distribution(Id=found["Id"])["Distribution"]
 
 
 @pytest.mark.parametrize("purpose", PURPOSES)
-def test_bucket_versioned_private_tls_only_and_tagged(purpose):
-    s3 = _client("s3")
+def test_bucket_versioned_private_tls_only_and_tagged(purpose, aws, tags):
+    s3 = aws("s3")
     bucket = _bucket(purpose)
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
@@ -93,16 +73,16 @@ def test_bucket_versioned_private_tls_only_and_tagged(purpose):
     ]
     # Nothing is allowed to everyone.
     assert all(s["Principal"] != "*" for s in policy["Statement"] if s["Effect"] == "Allow")
-    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
-    assert set(tags) >= REQUIRED_TAGS
-    assert tags["Purpose"] == purpose
+    bucket_tags = tags(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
+    assert set(bucket_tags) >= REQUIRED_TAGS
+    assert bucket_tags["Purpose"] == purpose
 
 
 @pytest.mark.parametrize("purpose", ["assets", "backups"])
-def test_assets_and_backups_encrypted_with_the_s3_key(purpose, s3_key_arn):
-    (rule,) = _client("s3").get_bucket_encryption(Bucket=_bucket(purpose))[
-        "ServerSideEncryptionConfiguration"
-    ]["Rules"]
+def test_assets_and_backups_encrypted_with_the_s3_key(purpose, s3_key_arn, aws):
+    (rule,) = aws("s3").get_bucket_encryption(Bucket=_bucket(purpose))["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ]
     assert rule["ApplyServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "aws:kms",
         "KMSMasterKeyID": s3_key_arn,
@@ -110,11 +90,11 @@ def test_assets_and_backups_encrypted_with_the_s3_key(purpose, s3_key_arn):
     assert rule["BucketKeyEnabled"] is True
 
 
-def test_access_log_bucket_encrypted_with_s3_managed_keys_and_open_to_log_delivery_only():
+def test_access_log_bucket_encrypted_with_s3_managed_keys_and_open_to_log_delivery_only(aws):
     bucket = _bucket("logs")
-    (rule,) = _client("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    (rule,) = aws("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    policy = json.loads(_client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=bucket)["Policy"])
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {
         '{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}',
@@ -124,8 +104,8 @@ def test_access_log_bucket_encrypted_with_s3_managed_keys_and_open_to_log_delive
     assert {s["Resource"] for s in allows} == {f"arn:aws:s3:::{bucket}/alb/AWSLogs/{ACCOUNT}/*"}
 
 
-def test_lifecycle_rules():
-    s3 = _client("s3")
+def test_lifecycle_rules(aws):
+    s3 = aws("s3")
     (logs,) = s3.get_bucket_lifecycle_configuration(Bucket=_bucket("logs"))["Rules"]
     assert logs["Status"] == "Enabled"
     assert logs["Expiration"]["Days"] == 365
@@ -137,8 +117,8 @@ def test_lifecycle_rules():
     assert assets["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
 
 
-def test_certificate_is_self_signed_for_both_names_and_on_the_https_listener(listeners):
-    acm = _client("acm")
+def test_certificate_is_self_signed_for_both_names_and_on_the_https_listener(listeners, aws):
+    acm = aws("acm")
     (summary,) = [
         c
         for c in acm.list_certificates()["CertificateSummaryList"]
@@ -156,8 +136,8 @@ def test_certificate_is_self_signed_for_both_names_and_on_the_https_listener(lis
     assert imported["CertificateChain"].strip() == imported["Certificate"].strip()
 
 
-def test_load_balancer_public_subnets_and_alb_group(alb):
-    ec2 = _client("ec2")
+def test_load_balancer_public_subnets_and_alb_group(alb, aws):
+    ec2 = aws("ec2")
     assert alb["Scheme"] == "internet-facing"
     subnets = ec2.describe_subnets(SubnetIds=[z["SubnetId"] for z in alb["AvailabilityZones"]])["Subnets"]
     assert {t["Value"] for s in subnets for t in s["Tags"] if t["Key"] == "Tier"} == {"public"}
@@ -165,7 +145,7 @@ def test_load_balancer_public_subnets_and_alb_group(alb):
     assert group["GroupName"] == f"{NAME}-alb"
 
 
-def test_http_redirects_to_https_and_https_uses_the_tls13_policy(listeners):
+def test_http_redirects_to_https_and_https_uses_the_tls13_policy(listeners, aws):
     assert set(listeners) == {80, 443}
     (redirect,) = listeners[80]["DefaultActions"]
     assert redirect["Type"] == "redirect"
@@ -177,7 +157,7 @@ def test_http_redirects_to_https_and_https_uses_the_tls13_policy(listeners):
     (forward,) = listeners[443]["DefaultActions"]
     assert forward["Type"] == "forward"
     weights = {g["TargetGroupArn"]: g["Weight"] for g in forward["ForwardConfig"]["TargetGroups"]}
-    groups = _client("elbv2").describe_target_groups(TargetGroupArns=list(weights))["TargetGroups"]
+    groups = aws("elbv2").describe_target_groups(TargetGroupArns=list(weights))["TargetGroups"]
     by_name = {g["TargetGroupName"]: g for g in groups}
     assert set(by_name) == {f"{NAME}-api-blue", f"{NAME}-api-green"}, "one target group per colour"
     for group in groups:
@@ -190,9 +170,9 @@ def test_http_redirects_to_https_and_https_uses_the_tls13_policy(listeners):
     }
 
 
-def test_a_deploy_keeps_the_weights_a_release_set(listeners):
+def test_a_deploy_keeps_the_weights_a_release_set(listeners, aws, converge, recap):
     """A release moved the traffic to green (app_deploy's eks_weights.yml): a deploy of the edge keeps it."""
-    elb = _client("elbv2")
+    elb = aws("elbv2")
     listener = listeners[443]
     groups = {g["TargetGroupName"]: g["TargetGroupArn"] for g in elb.describe_target_groups()["TargetGroups"]}
     forward = {
@@ -206,9 +186,9 @@ def test_a_deploy_keeps_the_weights_a_release_set(listeners):
     }
     elb.modify_listener(ListenerArn=listener["ListenerArn"], DefaultActions=[forward])
     try:
-        result = _converge()
+        result = converge()
         assert result.returncode == 0, result.stdout[-3000:]
-        assert re.search(r"localhost\s+:.*changed=0", result.stdout), "weights kept: nothing to change"
+        assert recap(result.stdout)[0] == 0, "weights kept: nothing to change"
         (action,) = elb.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"][0][
             "DefaultActions"
         ]
@@ -218,8 +198,8 @@ def test_a_deploy_keeps_the_weights_a_release_set(listeners):
         elb.modify_listener(ListenerArn=listener["ListenerArn"], DefaultActions=listener["DefaultActions"])
 
 
-def test_load_balancer_attributes(alb):
-    found = _client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=alb["LoadBalancerArn"])
+def test_load_balancer_attributes(alb, aws):
+    found = aws("elbv2").describe_load_balancer_attributes(LoadBalancerArn=alb["LoadBalancerArn"])
     attributes = {a["Key"]: a["Value"] for a in found["Attributes"]}
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["access_logs.s3.bucket"] == _bucket("logs")
@@ -229,7 +209,7 @@ def test_load_balancer_attributes(alb):
     assert attributes["deletion_protection.enabled"] == "false"
 
 
-def test_web_acl_rules_association_and_logging(web_acl, alb):
+def test_web_acl_rules_association_and_logging(web_acl, alb, aws, scenario_vars):
     rules = sorted(web_acl["Rules"], key=lambda r: r["Priority"])
     managed = [r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in rules[:-1]]
     assert managed == [
@@ -240,7 +220,7 @@ def test_web_acl_rules_association_and_logging(web_acl, alb):
     rate = rules[-1]["Statement"]["RateBasedStatement"]
     assert (rate["Limit"], rate["AggregateKeyType"]) == (1000, "IP")
     assert "Block" in rules[-1]["Action"]
-    wafv2 = _client("wafv2")
+    wafv2 = aws("wafv2")
     assert (
         wafv2.get_web_acl_for_resource(ResourceArn=alb["LoadBalancerArn"])["WebACL"]["ARN"] == web_acl["ARN"]
     )
@@ -249,14 +229,16 @@ def test_web_acl_rules_association_and_logging(web_acl, alb):
     ]
     logging = wafv2.get_logging_configuration(ResourceArn=web_acl["ARN"])["LoggingConfiguration"]
     assert logging["LogDestinationConfigs"] == [
-        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:aws-waf-logs-{NAME}"
+        f"arn:aws:logs:{scenario_vars['aws_region']}:{ACCOUNT}:log-group:aws-waf-logs-{NAME}"
     ]
-    (group,) = _client("logs").describe_log_groups(logGroupNamePrefix=f"aws-waf-logs-{NAME}")["logGroups"]
+    (group,) = aws("logs").describe_log_groups(logGroupNamePrefix=f"aws-waf-logs-{NAME}")["logGroups"]
     assert group["retentionInDays"] == 365
     assert group.get("kmsKeyId")
 
 
-def test_distribution_https_only_tls12_2021_root_object_and_bucket_reads_only_for_it(distribution):
+def test_distribution_https_only_tls12_2021_root_object_and_bucket_reads_only_for_it(
+    distribution, aws, scenario_vars
+):
     config = distribution["DistributionConfig"]
     assert config["Enabled"] is True
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
@@ -265,9 +247,9 @@ def test_distribution_https_only_tls12_2021_root_object_and_bucket_reads_only_fo
     assert config["DefaultRootObject"] == "index.html"
     assert config["Aliases"]["Items"] == ["assets.local.giftcrypto.example"]
     (origin,) = config["Origins"]["Items"]
-    assert origin["DomainName"] == f"{_bucket('assets')}.s3.{REGION}.amazonaws.com"
+    assert origin["DomainName"] == f"{_bucket('assets')}.s3.{scenario_vars['aws_region']}.amazonaws.com"
     assert origin.get("S3OriginConfig", {}).get("OriginAccessIdentity", "") == ""
-    oacs = _client("cloudfront").list_origin_access_controls()["OriginAccessControlList"]["Items"]
+    oacs = aws("cloudfront").list_origin_access_controls()["OriginAccessControlList"]["Items"]
     (oac,) = [o for o in oacs if o["Name"] == f"{NAME}-assets"]
     assert (oac["SigningBehavior"], oac["SigningProtocol"], oac["OriginAccessControlOriginType"]) == (
         "always",
@@ -276,62 +258,34 @@ def test_distribution_https_only_tls12_2021_root_object_and_bucket_reads_only_fo
     )
     if "OriginAccessControlId" in origin:  # moto 5.2 drops the field; AWS always answers it
         assert origin["OriginAccessControlId"] == oac["Id"]
-    policy = json.loads(_client("s3").get_bucket_policy(Bucket=_bucket("assets"))["Policy"])
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=_bucket("assets"))["Policy"])
     (reads,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert reads["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert reads["Action"] == "s3:GetObject"
     assert reads["Condition"] == {"StringEquals": {"AWS:SourceArn": distribution["ARN"]}}
 
 
-def _converge(*extra: str) -> subprocess.CompletedProcess:
-    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
-    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
-        [
-            str(playbook),
-            "-i",
-            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
-            str(scenario / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-    )
+def test_plan_of_the_converged_layer_changes_nothing(converge, planned):
+    planned(converge("--check", "--diff"), 0)
 
 
-def _recap(output: str) -> tuple[int, int]:
-    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)", output)
-    assert found, output[-3000:]
-    return int(found.group(1)), int(found.group(2))
-
-
-def test_plan_of_the_converged_layer_changes_nothing():
-    result = _converge("--check", "--diff")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert _recap(result.stdout) == (0, 0)
-
-
-def test_a_bucket_opened_by_hand_is_planned_then_repaired():
-    s3 = _client("s3")
+def test_a_bucket_opened_by_hand_is_planned_then_repaired(aws, converge, recap):
+    s3 = aws("s3")
     bucket = _bucket("backups")
     s3.delete_public_access_block(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
 
-    plan = _converge("--check")
+    plan = converge("--check")
     assert plan.returncode == 0, plan.stdout[-3000:]
     assert f"would update the bucket {bucket}" in plan.stdout
-    assert _recap(plan.stdout)[0] >= 1
+    assert recap(plan.stdout)[0] >= 1
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
 
-    result = _converge()
+    result = converge()
     assert result.returncode == 0, result.stdout[-3000:]
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     assert (
         s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
         is True
     )
-    assert _recap(_converge().stdout) == (0, 0)
+    assert recap(converge().stdout) == (0, 0)

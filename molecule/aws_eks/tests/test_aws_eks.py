@@ -4,49 +4,35 @@ on bad input, on a converged account (plan) and on a change of scaling."""
 import json
 import os
 import pathlib
-import re
-import subprocess
-import sys
 
-import boto3
 import pytest
 import yaml
 
-ENDPOINT = "http://127.0.0.1:4594"
-REGION = "us-east-1"
 NAME = "gceks-local"
 REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
 
 
-def _client(service):
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name=REGION,
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",  # pragma: allowlist secret
-    )
-
-
-def _key_id(alias_or_arn: str) -> str:
-    return _client("kms").describe_key(KeyId=alias_or_arn)["KeyMetadata"]["KeyId"]
+@pytest.fixture(scope="module")
+def key_id(aws):
+    """The id of a KMS key named by an alias or an ARN."""
+    return lambda alias_or_arn: aws("kms").describe_key(KeyId=alias_or_arn)["KeyMetadata"]["KeyId"]
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    return _client("eks").describe_cluster(name=NAME)["cluster"]
+def cluster(aws):
+    return aws("eks").describe_cluster(name=NAME)["cluster"]
 
 
 @pytest.fixture(scope="module")
-def private_subnets():
-    subnets = _client("ec2").describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])[
-        "Subnets"
-    ]
+def private_subnets(aws):
+    subnets = aws("ec2").describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]
     return sorted(s["SubnetId"] for s in subnets)
 
 
-def _node_group(name):
-    return _client("eks").describe_nodegroup(clusterName=NAME, nodegroupName=name)["nodegroup"]
+@pytest.fixture(scope="module")
+def node_group(aws):
+    """A node group of the cluster, as it is when called."""
+    return lambda name: aws("eks").describe_nodegroup(clusterName=NAME, nodegroupName=name)["nodegroup"]
 
 
 def test_cluster_in_the_private_subnets_with_the_baselines_role(cluster, private_subnets):
@@ -63,10 +49,10 @@ def test_eks_1_endpoint_private_and_public_only_for_the_listed_range(cluster):
     assert vpc["publicAccessCidrs"] == ["198.51.100.0/24"]
 
 
-def test_eks_3_secrets_encrypted_with_the_eks_key(cluster):
+def test_eks_3_secrets_encrypted_with_the_eks_key(cluster, key_id):
     (config,) = cluster["encryptionConfig"]
     assert config["resources"] == ["secrets"]
-    assert _key_id(config["provider"]["keyArn"]) == _key_id(f"alias/{NAME}-eks")
+    assert key_id(config["provider"]["keyArn"]) == key_id(f"alias/{NAME}-eks")
 
 
 def test_eks_8_control_plane_logs(cluster):
@@ -74,28 +60,33 @@ def test_eks_8_control_plane_logs(cluster):
     assert enabled == {"api", "audit", "authenticator", "scheduler"}
 
 
-def test_control_plane_log_group_encrypted_and_retained():
-    groups = _client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{NAME}/cluster")["logGroups"]
+def test_control_plane_log_group_encrypted_and_retained(aws, key_id):
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{NAME}/cluster")["logGroups"]
     (group,) = groups
     assert group["retentionInDays"] == 365
-    assert _key_id(group["kmsKeyId"]) == _key_id(f"alias/{NAME}-logs")
+    assert key_id(group["kmsKeyId"]) == key_id(f"alias/{NAME}-logs")
 
 
-def _template_data(group):
+@pytest.fixture(scope="module")
+def template_data(aws):
     """The launch template version a node group runs on, as EC2 describes it."""
-    template = group["launchTemplate"]
-    (version,) = _client("ec2").describe_launch_template_versions(
-        LaunchTemplateId=template["id"], Versions=[template["version"]]
-    )["LaunchTemplateVersions"]
-    return version["LaunchTemplateData"]
+
+    def data(group):
+        template = group["launchTemplate"]
+        (version,) = aws("ec2").describe_launch_template_versions(
+            LaunchTemplateId=template["id"], Versions=[template["version"]]
+        )["LaunchTemplateVersions"]
+        return version["LaunchTemplateData"]
+
+    return data
 
 
-def test_node_groups_sizes_types_role_and_subnets(private_subnets):
-    general, scaling = _node_group("general"), _node_group("scaling")
-    assert _template_data(general)["InstanceType"] == "t3.medium"
+def test_node_groups_sizes_types_role_and_subnets(private_subnets, node_group, template_data):
+    general, scaling = node_group("general"), node_group("scaling")
+    assert template_data(general)["InstanceType"] == "t3.medium"
     assert general["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 4}
     assert general["labels"] == {"workload": "general"}
-    assert _template_data(scaling)["InstanceType"] == "t3.large"
+    assert template_data(scaling)["InstanceType"] == "t3.large"
     assert scaling["scalingConfig"] == {"minSize": 0, "desiredSize": 1, "maxSize": 4}
     for group in (general, scaling):
         assert group["nodeRole"].endswith(f":role/{NAME}-eks-node")
@@ -104,13 +95,13 @@ def test_node_groups_sizes_types_role_and_subnets(private_subnets):
         assert set(group["tags"]) >= REQUIRED_TAGS
 
 
-def test_node_groups_on_al2023_with_an_encrypted_root_volume_and_imdsv2():
+def test_node_groups_on_al2023_with_an_encrypted_root_volume_and_imdsv2(node_group, template_data):
     for name in ("general", "scaling"):
-        group = _node_group(name)
+        group = node_group(name)
         # No AMI in the template: EKS's default AMI type for a 1.30 cluster.
         assert group["amiType"] == "AL2023_x86_64_STANDARD"
         assert group["launchTemplate"]["name"] == f"{NAME}-{name}"
-        data = _template_data(group)
+        data = template_data(group)
         assert "ImageId" not in data
         (root,) = data["BlockDeviceMappings"]
         assert root["Ebs"] == {
@@ -122,13 +113,11 @@ def test_node_groups_on_al2023_with_an_encrypted_root_volume_and_imdsv2():
         assert data["MetadataOptions"]["HttpTokens"] == "required"
 
 
-def test_irsa_oidc_provider_of_the_clusters_issuer(cluster):
+def test_irsa_oidc_provider_of_the_clusters_issuer(cluster, aws):
     issuer = cluster["identity"]["oidc"]["issuer"].removeprefix("https://")
-    providers = [
-        p["Arn"] for p in _client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
-    ]
+    providers = [p["Arn"] for p in aws("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     assert any(arn.endswith(f":oidc-provider/{issuer}") for arn in providers), providers
-    provider = _client("iam").get_open_id_connect_provider(
+    provider = aws("iam").get_open_id_connect_provider(
         OpenIDConnectProviderArn=next(a for a in providers if a.endswith(issuer))
     )
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
@@ -144,13 +133,14 @@ ROLE_FILES = pathlib.Path(__file__).resolve().parents[3] / "roles" / "aws_eks" /
         ("cluster-autoscaler", "cluster-autoscaler"),
     ],
 )
-def test_controller_roles_trust_one_service_account_of_the_clusters_provider(cluster, role, service_account):
-    iam = _client("iam")
+def test_controller_roles_trust_one_service_account_of_the_clusters_provider(
+    cluster, role, service_account, aws, policy
+):
+    iam = aws("iam")
     issuer = cluster["identity"]["oidc"]["issuer"].removeprefix("https://")
     found = iam.get_role(RoleName=f"{NAME}-{role}")["Role"]
     trust = found["AssumeRolePolicyDocument"]
-    trust = json.loads(trust) if isinstance(trust, str) else trust
-    (statement,) = trust["Statement"]
+    (statement,) = policy(trust)["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"]["Federated"].endswith(f":oidc-provider/{issuer}")
     assert statement["Condition"] == {
@@ -163,20 +153,20 @@ def test_controller_roles_trust_one_service_account_of_the_clusters_provider(clu
     assert iam.list_role_policies(RoleName=f"{NAME}-{role}")["PolicyNames"] == [f"{role}-permissions"]
 
 
-def test_the_load_balancer_controller_has_its_published_policy_unchanged():
-    document = _client("iam").get_role_policy(
+def test_the_load_balancer_controller_has_its_published_policy_unchanged(aws, policy):
+    document = aws("iam").get_role_policy(
         RoleName=f"{NAME}-aws-load-balancer-controller", PolicyName="aws-load-balancer-controller-permissions"
     )["PolicyDocument"]
-    document = json.loads(document) if isinstance(document, str) else document
+    document = policy(document)
     published = json.loads((ROLE_FILES / "aws-load-balancer-controller" / "iam_policy.json").read_text())
     assert document == published
 
 
-def test_the_cluster_autoscaler_resizes_only_this_clusters_groups():
-    document = _client("iam").get_role_policy(
+def test_the_cluster_autoscaler_resizes_only_this_clusters_groups(aws, policy):
+    document = aws("iam").get_role_policy(
         RoleName=f"{NAME}-cluster-autoscaler", PolicyName="cluster-autoscaler-permissions"
     )["PolicyDocument"]
-    document = json.loads(document) if isinstance(document, str) else document
+    document = policy(document)
     statements = {s["Sid"]: s for s in document["Statement"]}
     resize = statements["ResizeOnlyThisClustersGroups"]
     assert set(resize["Action"]) == {
@@ -224,57 +214,37 @@ def test_the_controllers_are_rendered_with_their_irsa_roles():
 
 
 @pytest.mark.parametrize("name", ["gceks/api", "gceks/worker"])
-def test_ecr_repository_immutable_scanned_encrypted_with_lifecycle(name):
-    ecr = _client("ecr")
+def test_ecr_repository_immutable_scanned_encrypted_with_lifecycle(name, aws, key_id):
+    ecr = aws("ecr")
     (repository,) = ecr.describe_repositories(repositoryNames=[name])["repositories"]
     assert repository["imageTagMutability"] == "IMMUTABLE"
     assert repository["imageScanningConfiguration"]["scanOnPush"] is True
     assert repository["encryptionConfiguration"]["encryptionType"] == "KMS"
-    assert _key_id(repository["encryptionConfiguration"]["kmsKey"]) == _key_id(f"alias/{NAME}-s3")
+    assert key_id(repository["encryptionConfiguration"]["kmsKey"]) == key_id(f"alias/{NAME}-s3")
     rules = json.loads(ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])["rules"]
     assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
     assert rules[1]["selection"]["countNumber"] == 30
 
 
-def _converge(*extra: str) -> subprocess.CompletedProcess:
-    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
-    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
-        [
-            str(playbook),
-            "-i",
-            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
-            str(scenario / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-    )
+@pytest.fixture
+def snapshot(aws, node_group):
+    """What the layer manages, to compare before and after a run."""
 
+    def take():
+        eks = aws("eks")
+        cluster = eks.describe_cluster(name=NAME)["cluster"]
+        return (
+            cluster["version"],
+            cluster["resourcesVpcConfig"].get("endpointPublicAccess"),
+            sorted(cluster["resourcesVpcConfig"].get("publicAccessCidrs", [])),
+            sorted(
+                (g, json.dumps(node_group(g)["scalingConfig"], sort_keys=True))
+                for g in eks.list_nodegroups(clusterName=NAME)["nodegroups"]
+            ),
+            sorted(r["repositoryName"] for r in aws("ecr").describe_repositories()["repositories"]),
+        )
 
-def _recap(output: str) -> tuple[int, int]:
-    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)", output)
-    assert found, output[-3000:]
-    return int(found.group(1)), int(found.group(2))
-
-
-def _snapshot():
-    eks = _client("eks")
-    cluster = eks.describe_cluster(name=NAME)["cluster"]
-    return (
-        cluster["version"],
-        cluster["resourcesVpcConfig"].get("endpointPublicAccess"),
-        sorted(cluster["resourcesVpcConfig"].get("publicAccessCidrs", [])),
-        sorted(
-            (g, json.dumps(_node_group(g)["scalingConfig"], sort_keys=True))
-            for g in eks.list_nodegroups(clusterName=NAME)["nodegroups"]
-        ),
-        sorted(r["repositoryName"] for r in _client("ecr").describe_repositories()["repositories"]),
-    )
+    return take
 
 
 GENERAL = {"name": "general", "instance_type": "t3.medium", "min_size": 2, "desired_size": 2, "max_size": 4}
@@ -306,49 +276,44 @@ GENERAL = {"name": "general", "instance_type": "t3.medium", "min_size": 2, "desi
         ({"aws_eks_node_groups": [GENERAL, GENERAL]}, "node group names must be unique"),
     ],
 )
-def test_bad_input_is_refused_before_any_aws_call(extra_vars, message):
-    before = _snapshot()
-    result = _converge("-e", json.dumps(extra_vars))
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert message in output, output[-3000:]
-    assert _recap(result.stdout) == (0, 1)
-    assert "Find the security baseline's keys" not in result.stdout
-    assert _snapshot() == before
+def test_bad_input_is_refused_before_any_aws_call(
+    extra_vars, message, converge, refused, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        refused(converge(extra_vars=extra_vars), message, not_reached="Find the security baseline's keys")
 
 
-def test_plan_of_the_converged_layer_changes_nothing():
-    result = _converge("--check", "--diff")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert _recap(result.stdout) == (0, 0)
+def test_plan_of_the_converged_layer_changes_nothing(converge, planned):
+    planned(converge("--check", "--diff"), 0)
 
 
-def test_plan_reports_a_scaling_change_and_a_private_endpoint_without_making_them():
-    before = _snapshot()
-    groups = [
-        {**GENERAL, "max_size": 6},
-        {
-            "name": "scaling",
-            "instance_type": "t3.large",
-            "min_size": 0,
-            "desired_size": 1,
-            "max_size": 4,
-            "keep_desired_size": True,
-        },
-    ]
-    result = _converge(
-        "--check",
-        "--diff",
-        "-e",
-        json.dumps({"aws_eks_node_groups": groups, "aws_eks_endpoint_public_access": False}),
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    # The cluster's endpoint and the general group's scaling (community.aws.eks_nodegroup shows no diff).
-    assert _recap(result.stdout) == (2, 0)
-    assert _snapshot() == before
+def test_plan_reports_a_scaling_change_and_a_private_endpoint_without_making_them(
+    converge, planned, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        groups = [
+            {**GENERAL, "max_size": 6},
+            {
+                "name": "scaling",
+                "instance_type": "t3.large",
+                "min_size": 0,
+                "desired_size": 1,
+                "max_size": 4,
+                "keep_desired_size": True,
+            },
+        ]
+        result = converge(
+            "--check",
+            "--diff",
+            extra_vars={"aws_eks_node_groups": groups, "aws_eks_endpoint_public_access": False},
+        )
+        # The cluster's endpoint and the general group's scaling (community.aws.eks_nodegroup shows no diff).
+        planned(result, 2)
 
 
-def test_a_changed_instance_type_rolls_out_through_a_new_launch_template_version():
+def test_a_changed_instance_type_rolls_out_through_a_new_launch_template_version(
+    converge, node_group, recap, template_data
+):
     scaling = {
         "name": "scaling",
         "instance_type": "t3.large",
@@ -357,15 +322,15 @@ def test_a_changed_instance_type_rolls_out_through_a_new_launch_template_version
         "max_size": 4,
     }
     scaling["keep_desired_size"] = True
-    before = _node_group("general")["launchTemplate"]["version"]
+    before = node_group("general")["launchTemplate"]["version"]
     groups = [{**GENERAL, "instance_type": "t3.xlarge", "labels": {"workload": "general"}}, scaling]
-    result = _converge("-e", json.dumps({"aws_eks_node_groups": groups}))
+    result = converge(extra_vars={"aws_eks_node_groups": groups})
     assert result.returncode == 0, result.stdout[-3000:]
-    general = _node_group("general")
+    general = node_group("general")
     assert int(general["launchTemplate"]["version"]) == int(before) + 1
-    assert _template_data(general)["InstanceType"] == "t3.xlarge"
+    assert template_data(general)["InstanceType"] == "t3.xlarge"
     # Back to the scenario's type: one more version, and the layer is as converge left it.
-    result = _converge()
+    result = converge()
     assert result.returncode == 0, result.stdout[-3000:]
-    assert _template_data(_node_group("general"))["InstanceType"] == "t3.medium"
-    assert _recap(_converge().stdout) == (0, 0)
+    assert template_data(node_group("general"))["InstanceType"] == "t3.medium"
+    assert recap(converge().stdout) == (0, 0)

@@ -1,50 +1,31 @@
 """What aws_elasticache built, read back from the scenario's AWS endpoint with boto3, and how the
 role behaves on bad input, on a converged account (plan) and without the earlier layers."""
 
-import json
-import os
 import pathlib
 import re
-import subprocess
 import sys
 
-import boto3
 import pytest
 
-ENDPOINT = "http://127.0.0.1:4591"
-REGION = "us-east-1"
 NAME = "gcredis-local"
 REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
 
 
-def _client(service):
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name=REGION,
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",  # pragma: allowlist secret
-    )
+@pytest.fixture(scope="module")
+def elasticache_key_arn(kms_key):
+    return kms_key(f"alias/{NAME}-elasticache")["Arn"]
 
 
 @pytest.fixture(scope="module")
-def elasticache_key_arn():
-    kms = _client("kms")
-    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
-    return kms.describe_key(KeyId=aliases[f"alias/{NAME}-elasticache"])["KeyMetadata"]["Arn"]
-
-
-@pytest.fixture(scope="module")
-def group():
-    found = _client("elasticache").describe_replication_groups()["ReplicationGroups"]
+def group(aws):
+    found = aws("elasticache").describe_replication_groups()["ReplicationGroups"]
     groups = {g["ReplicationGroupId"]: g for g in found}
     return groups[NAME]
 
 
 @pytest.fixture(scope="module")
-def auth_token():
-    secret = _client("secretsmanager").get_secret_value(SecretId="gcredis/local/elasticache/auth-token")
-    return json.loads(secret["SecretString"])["auth_token"]
+def auth_token(secret_json):
+    return secret_json("gcredis/local/elasticache/auth-token")["auth_token"]
 
 
 # --- The replication group ----------------------------------------------------------------------
@@ -81,43 +62,41 @@ def test_snapshots_kept_two_weeks_in_the_window(group):
     assert group["AutoMinorVersionUpgrade"] is True
 
 
-def test_group_is_tagged(group):
-    tags = {
-        t["Key"]: t["Value"]
-        for t in _client("elasticache").list_tags_for_resource(ResourceName=group["ARN"])["TagList"]
-    }
-    assert set(tags) >= REQUIRED_TAGS
-    assert tags["Name"] == NAME
+def test_group_is_tagged(group, aws, tags):
+    group_tags = tags(aws("elasticache").list_tags_for_resource(ResourceName=group["ARN"])["TagList"])
+    assert set(group_tags) >= REQUIRED_TAGS
+    assert group_tags["Name"] == NAME
 
 
-def test_subnet_group_spans_only_the_database_subnets():
-    (subnet_group,) = _client("elasticache").describe_cache_subnet_groups(
-        CacheSubnetGroupName=f"{NAME}-cache"
-    )["CacheSubnetGroups"]
+def test_subnet_group_spans_only_the_database_subnets(aws, tags):
+    (subnet_group,) = aws("elasticache").describe_cache_subnet_groups(CacheSubnetGroupName=f"{NAME}-cache")[
+        "CacheSubnetGroups"
+    ]
     ids = [s["SubnetIdentifier"] for s in subnet_group["Subnets"]]
-    subnets = _client("ec2").describe_subnets(SubnetIds=ids)["Subnets"]
+    subnets = aws("ec2").describe_subnets(SubnetIds=ids)["Subnets"]
     assert len(subnets) == 3
     assert {s["AvailabilityZone"] for s in subnets} == {"us-east-1a", "us-east-1b", "us-east-1c"}
     for subnet in subnets:
-        assert {t["Key"]: t["Value"] for t in subnet["Tags"]}["Tier"] == "database"
+        assert tags(subnet)["Tier"] == "database"
 
 
-def test_the_auth_token_is_not_in_the_molecule_output(auth_token):
-    log = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log"
-    text = log.read_text()
+def test_the_auth_token_is_not_in_the_molecule_output(auth_token, ansible_log):
+    text = ansible_log()
     assert "Ensure the Redis 7 replication group" in text  # the converge is in there
     assert len(auth_token) >= 16
     assert auth_token not in text
 
 
-def test_the_service_reads_the_connection_secret_in_the_shape_of_every_environment(group, auth_token):
+def test_the_service_reads_the_connection_secret_in_the_shape_of_every_environment(
+    group, auth_token, aws, secret_json
+):
     """redis/app: the one shape redis_server writes locally, here with the primary endpoint and the AUTH
     token alone; parsed by the service's own reader (service/src/giftcrypto_api/credentials.py)."""
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "service" / "src"))
     from giftcrypto_api.credentials import redis_credentials
 
     name = "gcredis/local/redis/app"
-    secret = json.loads(_client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+    secret = secret_json(name)
     assert set(secret) == {"host", "port", "username", "password", "tls", "ca"}
     primary = group["NodeGroups"][0]["PrimaryEndpoint"]
     assert (secret["host"], secret["port"]) == (primary["Address"], primary["Port"])
@@ -125,59 +104,40 @@ def test_the_service_reads_the_connection_secret_in_the_shape_of_every_environme
     credentials = redis_credentials(secret, name)
     assert (credentials.host, credentials.port, credentials.username) == (primary["Address"], 6379, "")
     assert credentials.password == auth_token
-    described = _client("secretsmanager").describe_secret(SecretId=name)
+    described = aws("secretsmanager").describe_secret(SecretId=name)
     assert "KmsKeyId" not in described, "the AWS managed key: the app role reads it without a KMS grant"
 
 
 # --- Runs of the converge playbook -------------------------------------------------------------
 
 
-def _converge(*extra: str) -> subprocess.CompletedProcess:
-    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
-    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
-        [
-            str(playbook),
-            "-i",
-            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
-            str(scenario / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-    )
+@pytest.fixture
+def snapshot(aws):
+    """What the layer manages, to compare before and after a run."""
 
+    def take():
+        elasticache = aws("elasticache")
+        return (
+            sorted(
+                (
+                    g["ReplicationGroupId"],
+                    g["Status"],
+                    g["CacheNodeType"],
+                    len(g["MemberClusters"]),
+                    g["SnapshotRetentionLimit"],
+                    g["AtRestEncryptionEnabled"],
+                    g["TransitEncryptionEnabled"],
+                )
+                for g in elasticache.describe_replication_groups()["ReplicationGroups"]
+            ),
+            sorted(
+                g["CacheSubnetGroupName"]
+                for g in elasticache.describe_cache_subnet_groups()["CacheSubnetGroups"]
+            ),
+            sorted(g["GroupName"] for g in aws("ec2").describe_security_groups()["SecurityGroups"]),
+        )
 
-def _recap(output: str) -> tuple[int, int]:
-    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)", output)
-    assert found, output[-3000:]
-    return int(found.group(1)), int(found.group(2))
-
-
-def _snapshot():
-    elasticache = _client("elasticache")
-    return (
-        sorted(
-            (
-                g["ReplicationGroupId"],
-                g["Status"],
-                g["CacheNodeType"],
-                len(g["MemberClusters"]),
-                g["SnapshotRetentionLimit"],
-                g["AtRestEncryptionEnabled"],
-                g["TransitEncryptionEnabled"],
-            )
-            for g in elasticache.describe_replication_groups()["ReplicationGroups"]
-        ),
-        sorted(
-            g["CacheSubnetGroupName"] for g in elasticache.describe_cache_subnet_groups()["CacheSubnetGroups"]
-        ),
-        sorted(g["GroupName"] for g in _client("ec2").describe_security_groups()["SecurityGroups"]),
-    )
+    return take
 
 
 @pytest.mark.parametrize(
@@ -212,97 +172,76 @@ def _snapshot():
         ),
     ],
 )
-def test_bad_input_is_refused_before_any_aws_call(extra_vars, message):
-    before = _snapshot()
-    result = _converge("-e", json.dumps(extra_vars))
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert message in output, output[-3000:]
-    assert _recap(result.stdout) == (0, 1)
-    assert "Find the security baseline's elasticache key" not in result.stdout
-    assert _snapshot() == before
+def test_bad_input_is_refused_before_any_aws_call(
+    extra_vars, message, converge, refused, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        refused(
+            converge(extra_vars=extra_vars),
+            message,
+            not_reached="Find the security baseline's elasticache key",
+        )
 
 
-def test_plan_of_the_converged_layer_changes_nothing():
-    result = _converge("--check", "--diff")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert _recap(result.stdout) == (0, 0)
+def test_plan_of_the_converged_layer_changes_nothing(converge, planned):
+    planned(converge("--check", "--diff"), 0)
 
 
-def test_plan_reports_a_bigger_node_type_and_retention_without_applying_them():
-    before = _snapshot()
-    result = _converge(
-        "--check",
-        "--diff",
-        "-e",
-        json.dumps(
-            {"aws_elasticache_node_type": "cache.t4g.medium", "aws_elasticache_snapshot_retention_days": 21}
-        ),
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert _recap(result.stdout) == (1, 0)
-    assert re.search(r"^\+.*cache_node_type\W+cache\.t4g\.medium", result.stdout, re.MULTILINE), (
-        result.stdout[-3000:]
-    )
-    assert re.search(r"^\+.*snapshot_retention_limit\W+21", result.stdout, re.MULTILINE)
-    assert _snapshot() == before
+def test_plan_reports_a_bigger_node_type_and_retention_without_applying_them(
+    converge, planned, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        result = converge(
+            "--check",
+            "--diff",
+            extra_vars={
+                "aws_elasticache_node_type": "cache.t4g.medium",
+                "aws_elasticache_snapshot_retention_days": 21,
+            },
+        )
+        planned(result, 1)
+        assert re.search(r"^\+.*cache_node_type\W+cache\.t4g\.medium", result.stdout, re.MULTILINE), (
+            result.stdout[-3000:]
+        )
+        assert re.search(r"^\+.*snapshot_retention_limit\W+21", result.stdout, re.MULTILINE)
 
 
-def test_a_node_type_change_is_applied_and_then_converged():
+def test_a_node_type_change_is_applied_and_then_converged(aws, converge, planned, recap):
     try:
-        result = _converge("-e", json.dumps({"aws_elasticache_node_type": "cache.t4g.medium"}))
-        assert result.returncode == 0, result.stdout[-3000:]
-        assert _recap(result.stdout) == (1, 0)
-        (group,) = _client("elasticache").describe_replication_groups(ReplicationGroupId=NAME)[
+        planned(converge(extra_vars={"aws_elasticache_node_type": "cache.t4g.medium"}), 1)
+        (group,) = aws("elasticache").describe_replication_groups(ReplicationGroupId=NAME)[
             "ReplicationGroups"
         ]
         assert group["CacheNodeType"] == "cache.t4g.medium"
     finally:
-        assert _recap(_converge().stdout) == (1, 0)  # back to the inventory's type
-    assert _recap(_converge().stdout) == (0, 0)
+        assert recap(converge().stdout) == (1, 0)  # back to the inventory's type
+    assert recap(converge().stdout) == (0, 0)
 
 
-def test_a_cache_group_opened_to_the_world_is_refused():
-    ec2 = _client("ec2")
-    (sg,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{NAME}-cache"]}])[
-        "SecurityGroups"
-    ]
-    permission = {
-        "IpProtocol": "tcp",
-        "FromPort": 6379,
-        "ToPort": 6379,
-        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-    }
-    ec2.authorize_security_group_ingress(GroupId=sg["GroupId"], IpPermissions=[permission])
-    try:
-        before = _snapshot()
-        result = _converge()
-        assert result.returncode != 0
-        output = " ".join((result.stdout + result.stderr).split())
-        assert f"{NAME}-cache ({sg['GroupId']}) has ingress rules" in output
-        assert _recap(result.stdout) == (0, 1)
-        assert _snapshot() == before
-    finally:
-        ec2.revoke_security_group_ingress(GroupId=sg["GroupId"], IpPermissions=[permission])
+def test_a_cache_group_opened_to_the_world_is_refused(
+    converge, opened_to_the_world, refused, snapshot, unchanged
+):
+    with opened_to_the_world(f"{NAME}-cache", 6379) as sg, unchanged(snapshot):
+        refused(converge(), f"{NAME}-cache ({sg['GroupId']}) has ingress rules")
 
 
-def test_without_the_earlier_layers_a_run_is_refused_before_any_change():
-    before = _snapshot()
-    result = _converge("-e", json.dumps({"platform_name": "gcnone"}))
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert "Not found: alias/gcnone-local-elasticache (an enabled KMS key, aws_security_baseline)" in output
-    assert "the VPC gcnone-local (aws_network)" in output
-    assert "the secret gcnone/local/elasticache/auth-token (aws_security_baseline)" in output
-    assert _recap(result.stdout) == (0, 1)
-    assert _snapshot() == before
+def test_without_the_earlier_layers_a_run_is_refused_before_any_change(
+    converge, refused, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        output = refused(
+            converge(extra_vars={"platform_name": "gcnone"}),
+            "Not found: alias/gcnone-local-elasticache (an enabled KMS key, aws_security_baseline)",
+        )
+        assert "the VPC gcnone-local (aws_network)" in output
+        assert "the secret gcnone/local/elasticache/auth-token (aws_security_baseline)" in output
 
 
-def test_without_the_earlier_layers_a_plan_lists_what_would_be_created():
-    before = _snapshot()
-    result = _converge("--check", "-e", json.dumps({"platform_name": "gcnone"}))
-    assert result.returncode == 0, result.stdout[-3000:]
-    # The subnet group and the replication group (no parameter group locally).
-    assert _recap(result.stdout) == (2, 0)
-    assert "resources are planned against placeholders" in result.stdout
-    assert _snapshot() == before
+def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(
+    converge, planned, snapshot, unchanged
+):
+    with unchanged(snapshot):
+        result = converge("--check", extra_vars={"platform_name": "gcnone"})
+        # The subnet group and the replication group (no parameter group locally).
+        planned(result, 2)
+        assert "resources are planned against placeholders" in result.stdout

@@ -2,10 +2,8 @@
 
 import ipaddress
 
-import boto3
 import pytest
 
-ENDPOINT = "http://127.0.0.1:4598"
 NAME = "giftcrypto-local"
 VPC_CIDR = "10.77.0.0/16"
 ZONES = {"us-east-1a", "us-east-1b", "us-east-1c"}
@@ -14,14 +12,8 @@ WORLD = {"0.0.0.0/0", "::/0"}
 
 
 @pytest.fixture(scope="module")
-def ec2():
-    return boto3.client(
-        "ec2",
-        endpoint_url=ENDPOINT,
-        region_name="us-east-1",
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
+def ec2(aws):
+    return aws("ec2")
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +29,18 @@ def groups(ec2, vpc):
     return {g["GroupName"]: g for g in found["SecurityGroups"]}
 
 
-def _tags(resource):
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
-
-
-def test_vpc_cidr_and_tags(vpc):
+def test_vpc_cidr_and_tags(vpc, tags):
     assert vpc["CidrBlock"] == VPC_CIDR
-    assert set(_tags(vpc)) >= REQUIRED_TAGS
+    assert set(tags(vpc)) >= REQUIRED_TAGS
 
 
-def test_nine_subnets_across_three_zones(ec2, vpc):
+def test_nine_subnets_across_three_zones(ec2, vpc, tags):
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
     assert len(subnets) == 9
     by_tier = {}
     for subnet in subnets:
-        by_tier.setdefault(_tags(subnet)["Tier"], []).append(subnet)
-        assert set(_tags(subnet)) >= REQUIRED_TAGS
+        by_tier.setdefault(tags(subnet)["Tier"], []).append(subnet)
+        assert set(tags(subnet)) >= REQUIRED_TAGS
         assert subnet["MapPublicIpOnLaunch"] is False
     assert set(by_tier) == {"public", "private", "database"}
     for tier in by_tier.values():
@@ -111,14 +99,8 @@ def test_flow_logs_active_to_cloudwatch(ec2, vpc):
     assert logs[0]["LogGroupName"] == "/giftcrypto/local/vpc-flow-logs"
 
 
-def test_flow_log_group_has_retention():
-    logs = boto3.client(
-        "logs",
-        endpoint_url=ENDPOINT,
-        region_name="us-east-1",
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
+def test_flow_log_group_has_retention(aws):
+    logs = aws("logs")
     group = logs.describe_log_groups(logGroupNamePrefix="/giftcrypto/local/vpc-flow-logs")["logGroups"][0]
     assert group["retentionInDays"] == 365
 
@@ -156,9 +138,9 @@ def test_database_tier_has_no_internet_route(ec2, vpc):
     assert not [r for r in tables[0]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
 
 
-def test_private_tier_leaves_through_nat_public_through_igw(ec2, vpc):
+def test_private_tier_leaves_through_nat_public_through_igw(ec2, vpc, tags):
     tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["RouteTables"]
-    by_name = {_tags(t).get("Name"): t for t in tables}
+    by_name = {tags(t).get("Name"): t for t in tables}
     public_default = [
         r for r in by_name[f"{NAME}-public"]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"
     ]
@@ -179,13 +161,13 @@ def test_s3_gateway_endpoint(ec2, vpc):
 
 
 def test_a_route_nobody_declared_is_purged_and_the_endpoint_routes_stay(
-    ec2, vpc, converge, recap, deprecations
+    ec2, vpc, tags, converge, recap, deprecations
 ):
     # The S3 endpoint's routes are not declared (ec2_vpc_route_table cannot): a run that finds no
     # drift does not purge (so the module does not warn about them), one that finds a CIDR route
     # made by CreateRoute that nothing declares removes it and keeps the endpoint's.
     tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["RouteTables"]
-    database = next(t for t in tables if _tags(t).get("Name") == f"{NAME}-database")
+    database = next(t for t in tables if tags(t).get("Name") == f"{NAME}-database")
     (igw,) = ec2.describe_internet_gateways(
         Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}]
     )["InternetGateways"]

@@ -2,17 +2,9 @@
 role behaves on bad input, on a converged account (plan) and on an account without the baseline."""
 
 import json
-import os
-import pathlib
-import re
-import subprocess
-import sys
 
-import boto3
 import pytest
 
-ENDPOINT = "http://127.0.0.1:4595"
-REGION = "us-east-1"
 NAME = "gcobs-local"
 REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
 LOG_GROUPS = {"/gcobs/local/application": 30, "/gcobs/local/audit": 365}
@@ -57,54 +49,42 @@ WARNING_ONLY = {
 }
 
 
-def _client(service):
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name=REGION,
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
+@pytest.fixture(scope="module")
+def logs_key_arn(kms_key):
+    return kms_key(f"alias/{NAME}-logs")["Arn"]
 
 
 @pytest.fixture(scope="module")
-def logs_key_arn():
-    kms = _client("kms")
-    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
-    return kms.describe_key(KeyId=aliases[f"alias/{NAME}-logs"])["KeyMetadata"]["Arn"]
-
-
-@pytest.fixture(scope="module")
-def topics():
-    arns = [t["TopicArn"] for t in _client("sns").list_topics()["Topics"]]
+def topics(aws):
+    arns = [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]]
     return {
         severity: next(a for a in arns if a.endswith(f":{NAME}-{severity}")) for severity in SUBSCRIPTIONS
     }
 
 
 @pytest.fixture(scope="module")
-def alarms():
-    found = _client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{NAME}-")["MetricAlarms"]
+def alarms(aws):
+    found = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{NAME}-")["MetricAlarms"]
     return {a["AlarmName"]: a for a in found}
 
 
 @pytest.fixture(scope="module")
-def load_balancer_dimension():
-    (alb,) = _client("elbv2").describe_load_balancers(Names=[NAME])["LoadBalancers"]
+def load_balancer_dimension(aws):
+    (alb,) = aws("elbv2").describe_load_balancers(Names=[NAME])["LoadBalancers"]
     return alb["LoadBalancerArn"].split(":loadbalancer/")[1]
 
 
 @pytest.fixture(scope="module")
-def dashboard():
-    found = _client("cloudwatch").get_dashboard(DashboardName=f"{NAME}-overview")
+def dashboard(aws):
+    found = aws("cloudwatch").get_dashboard(DashboardName=f"{NAME}-overview")
     return json.loads(found["DashboardBody"])
 
 
 # --- Log groups ------------------------------------------------------------------------------
 
 
-def test_log_groups_keep_their_retention_encrypted_with_the_logs_key(logs_key_arn):
-    logs = _client("logs")
+def test_log_groups_keep_their_retention_encrypted_with_the_logs_key(logs_key_arn, aws):
+    logs = aws("logs")
     found = {
         g["logGroupName"]: g for g in logs.describe_log_groups(logGroupNamePrefix="/gcobs/")["logGroups"]
     }
@@ -112,17 +92,17 @@ def test_log_groups_keep_their_retention_encrypted_with_the_logs_key(logs_key_ar
     for name, days in LOG_GROUPS.items():
         assert found[name]["retentionInDays"] == days, name
         assert found[name]["kmsKeyId"] == logs_key_arn, name
-        tags = logs.list_tags_log_group(logGroupName=name)["tags"]
-        assert set(tags) >= REQUIRED_TAGS, name
-        assert tags["Name"] == name
+        group_tags = logs.list_tags_log_group(logGroupName=name)["tags"]
+        assert set(group_tags) >= REQUIRED_TAGS, name
+        assert group_tags["Name"] == name
 
 
 # --- Topics and subscriptions ------------------------------------------------------------------
 
 
-def test_topics_are_still_the_baselines(topics, logs_key_arn):
+def test_topics_are_still_the_baselines(topics, logs_key_arn, aws):
     """The layer subscribes to the topics but leaves their name, encryption and policy alone."""
-    sns = _client("sns")
+    sns = aws("sns")
     for severity, arn in topics.items():
         attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
         assert attributes["DisplayName"] == f"GiftCrypto {severity}"
@@ -131,17 +111,16 @@ def test_topics_are_still_the_baselines(topics, logs_key_arn):
         assert "AlertPublishersOfThisAccount" in sids
 
 
-def test_each_topic_has_exactly_the_inventorys_subscriptions(topics):
+def test_each_topic_has_exactly_the_inventorys_subscriptions(topics, aws):
     """The critical and warning subscriptions from the inventory; the unlisted one prepare made is gone."""
-    sns = _client("sns")
+    sns = aws("sns")
     for severity, arn in topics.items():
         found = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
         assert {(s["Protocol"], s["Endpoint"]) for s in found} == SUBSCRIPTIONS[severity], severity
 
 
-def test_the_https_token_is_not_in_the_molecule_output():
-    log = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log"
-    text = log.read_text()
+def test_the_https_token_is_not_in_the_molecule_output(ansible_log):
+    text = ansible_log()
     assert "Ensure the inventory's subscriptions of the alert topics" in text  # the converge is in there
     assert TOKEN not in text
 
@@ -203,7 +182,7 @@ def test_dashboard_shows_every_alarm(dashboard, alarms):
     assert {alarms[n]["AlarmArn"] for n in names} == set(widget["properties"]["alarms"])
 
 
-def test_dashboard_graphs_each_metric_with_its_threshold(dashboard, load_balancer_dimension):
+def test_dashboard_graphs_each_metric_with_its_threshold(dashboard, load_balancer_dimension, scenario_vars):
     graphs = {
         w["properties"]["title"]: w["properties"] for w in dashboard["widgets"] if w["type"] == "metric"
     }
@@ -218,7 +197,7 @@ def test_dashboard_graphs_each_metric_with_its_threshold(dashboard, load_balance
     assert graphs["RDS CPU (%)"]["annotations"]["horizontal"] == [{"label": "alarm", "value": 80.0}]
     assert graphs["ALB 5xx (% of requests)"]["metrics"][0][0]["expression"].startswith("100 * (")
     for graph in graphs.values():
-        assert graph["region"] == REGION
+        assert graph["region"] == scenario_vars["aws_region"]
         assert graph["annotations"]["horizontal"], graph["title"]
 
 
@@ -228,32 +207,6 @@ def test_dashboard_lists_the_latest_application_errors(dashboard):
 
 
 # --- Runs of the converge playbook -------------------------------------------------------------
-
-
-def _converge(*extra: str) -> subprocess.CompletedProcess:
-    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
-    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
-        [
-            str(playbook),
-            "-i",
-            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
-            str(scenario / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-    )
-
-
-def _recap(output: str) -> tuple[int, int]:
-    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)", output)
-    assert found, output[-3000:]
-    return int(found.group(1)), int(found.group(2))
 
 
 @pytest.mark.parametrize(
@@ -325,44 +278,50 @@ def _recap(output: str) -> tuple[int, int]:
         "bad-protocol",
     ],
 )
-def test_bad_input_is_refused_before_any_aws_call(extra_vars, message):
-    run = _converge("-e", json.dumps(extra_vars))
+def test_bad_input_is_refused_before_any_aws_call(extra_vars, message, converge, recap):
+    run = converge(extra_vars=extra_vars)
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-2000:]
     assert message in output, output[-2000:]
     assert "Find the security baseline's logs key" not in output
-    assert _recap(output) == (0, 1)
+    assert recap(output) == (0, 1)
 
 
-def test_plan_of_the_converged_layer_changes_nothing():
-    run = _converge("--check", "--diff")
+def test_plan_of_the_converged_layer_changes_nothing(converge, recap):
+    run = converge("--check", "--diff")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
-    assert _recap(output) == (0, 0)
+    assert recap(output) == (0, 0)
     assert TOKEN not in output
 
 
-def test_plan_reports_a_retention_change_without_making_it():
+def test_plan_reports_a_retention_change_without_making_it(aws, converge, recap):
     """amazon.aws.cloudwatchlogs_log_group would set the retention even in check mode: the role
     reports it instead."""
-    run = _converge("--check", "-e", json.dumps({"aws_observability_log_retention_days_application": 90}))
+    run = converge("--check", extra_vars={"aws_observability_log_retention_days_application": 90})
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     assert "would keep /gcobs/local/application 90 days instead of 30" in output
-    assert _recap(output) == (2, 0)  # the retention, and the dashboard's header that names it
-    (group,) = _client("logs").describe_log_groups(logGroupNamePrefix="/gcobs/local/application")["logGroups"]
+    assert recap(output) == (2, 0)  # the retention, and the dashboard's header that names it
+    (group,) = aws("logs").describe_log_groups(logGroupNamePrefix="/gcobs/local/application")["logGroups"]
     assert group["retentionInDays"] == 30
 
 
-def _fresh_resources() -> list:
-    logs = _client("logs").describe_log_groups(logGroupNamePrefix="/gcfresh/")["logGroups"]
-    alarms = _client("cloudwatch").describe_alarms(AlarmNamePrefix="gcfresh-")["MetricAlarms"]
-    dashboards = _client("cloudwatch").list_dashboards(DashboardNamePrefix="gcfresh-")["DashboardEntries"]
-    return logs + alarms + dashboards
+@pytest.fixture
+def fresh_resources(aws):
+    """What a run for the platform gcfresh would have made."""
+
+    def found() -> list:
+        logs = aws("logs").describe_log_groups(logGroupNamePrefix="/gcfresh/")["logGroups"]
+        alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix="gcfresh-")["MetricAlarms"]
+        dashboards = aws("cloudwatch").list_dashboards(DashboardNamePrefix="gcfresh-")["DashboardEntries"]
+        return logs + alarms + dashboards
+
+    return found
 
 
-def test_without_the_baseline_a_run_is_refused_before_any_change():
-    run = _converge("-e", json.dumps({"platform_name": "gcfresh"}))
+def test_without_the_baseline_a_run_is_refused_before_any_change(converge, fresh_resources, recap):
+    run = converge(extra_vars={"platform_name": "gcfresh"})
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-2000:]
     assert (
@@ -370,12 +329,12 @@ def test_without_the_baseline_a_run_is_refused_before_any_change():
         in output
     )
     assert "the SNS topic gcfresh-local-critical and the SNS topic gcfresh-local-warning not found" in output
-    assert _recap(output) == (0, 1)
-    assert _fresh_resources() == []
+    assert recap(output) == (0, 1)
+    assert fresh_resources() == []
 
 
-def test_without_the_baseline_a_plan_lists_what_would_be_created():
-    run = _converge("--check", "-e", json.dumps({"platform_name": "gcfresh"}))
+def test_without_the_baseline_a_plan_lists_what_would_be_created(converge, fresh_resources, recap):
+    run = converge("--check", extra_vars={"platform_name": "gcfresh"})
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     assert "do not exist yet (the security baseline would create them)" in output
@@ -383,5 +342,5 @@ def test_without_the_baseline_a_plan_lists_what_would_be_created():
     assert "would subscribe 3 endpoint(s) to gcfresh-local-critical once the security baseline" in output
     for planned in ("/gcfresh/local/application (30 days)", "gcfresh-local-eks-node-count -> critical"):
         assert f"changed: [localhost] => (item={planned})" in output
-    assert _recap(output) == (4, 0)  # the log groups, subscriptions, alarms and dashboard tasks
-    assert _fresh_resources() == []
+    assert recap(output) == (4, 0)  # the log groups, subscriptions, alarms and dashboard tasks
+    assert fresh_resources() == []

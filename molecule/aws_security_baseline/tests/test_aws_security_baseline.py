@@ -1,17 +1,11 @@
 """What aws_security_baseline built, read back from the scenario's AWS endpoint with boto3."""
 
 import json
-import os
 import pathlib
 import re
-import subprocess
-import sys
 
-import boto3
 import pytest
 
-ENDPOINT = "http://127.0.0.1:4599"
-REGION = "us-east-1"
 NAME = "giftcrypto-local"
 PURPOSES = ("rds", "eks", "s3", "logs", "pii", "elasticache")
 REQUIRED_TAGS = {"Project", "Environment", "ManagedBy", "CostCenter"}
@@ -20,31 +14,10 @@ RDS_SECRET = "giftcrypto/local/rds/master"
 REDIS_SECRET = "giftcrypto/local/elasticache/auth-token"
 
 
-def _client(service):
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name=REGION,
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
-
-
 @pytest.fixture(scope="module")
-def account_id():
-    return _client("sts").get_caller_identity()["Account"]
-
-
-@pytest.fixture(scope="module")
-def keys():
+def keys(kms_key):
     """Key metadata by purpose, found through the aliases."""
-    kms = _client("kms")
-    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
-    found = {}
-    for purpose in PURPOSES:
-        key_id = aliases[f"alias/{NAME}-{purpose}"]
-        found[purpose] = kms.describe_key(KeyId=key_id)["KeyMetadata"]
-    return found
+    return {purpose: kms_key(f"alias/{NAME}-{purpose}") for purpose in PURPOSES}
 
 
 class Secret:
@@ -61,20 +34,15 @@ class Secret:
 
 
 @pytest.fixture(scope="module")
-def secrets():
+def secrets(secret_json):
     """The generated values, each wrapped in a Secret (never printed by the tests)."""
-    sm = _client("secretsmanager")
-    rds = json.loads(sm.get_secret_value(SecretId=RDS_SECRET)["SecretString"])
-    redis = json.loads(sm.get_secret_value(SecretId=REDIS_SECRET)["SecretString"])
+    rds = secret_json(RDS_SECRET)
+    redis = secret_json(REDIS_SECRET)
     return {
         "rds_username": rds["username"],
         "rds_password": Secret(rds["password"]),
         "redis_auth_token": Secret(redis["auth_token"]),
     }
-
-
-def _tags(tag_list, key="Key", value="Value"):
-    return {t[key]: t[value] for t in tag_list}
 
 
 def _policy_statements(document):
@@ -86,21 +54,21 @@ def _policy_statements(document):
 # --- KMS ------------------------------------------------------------------------------------
 
 
-def test_one_customer_managed_key_per_purpose_rotated_and_tagged(keys):
-    kms = _client("kms")
+def test_one_customer_managed_key_per_purpose_rotated_and_tagged(keys, aws, tags):
+    kms = aws("kms")
     assert len({k["Arn"] for k in keys.values()}) == len(PURPOSES)
     for purpose, key in keys.items():
         assert key["KeyManager"] == "CUSTOMER", purpose
         assert key["KeyState"] == "Enabled", purpose
         assert key["KeySpec"] == "SYMMETRIC_DEFAULT", purpose
         assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True, purpose
-        tags = _tags(kms.list_resource_tags(KeyId=key["KeyId"])["Tags"], "TagKey", "TagValue")
-        assert set(tags) >= REQUIRED_TAGS, purpose
-        assert tags["Purpose"] == purpose
+        key_tags = tags(kms.list_resource_tags(KeyId=key["KeyId"])["Tags"], "TagKey", "TagValue")
+        assert set(key_tags) >= REQUIRED_TAGS, purpose
+        assert key_tags["Purpose"] == purpose
 
 
-def test_key_policies_admit_this_account_and_only_the_named_services(keys, account_id):
-    kms = _client("kms")
+def test_key_policies_admit_this_account_and_only_the_named_services(keys, account_id, aws, scenario_vars):
+    kms = aws("kms")
     for purpose, key in keys.items():
         statements = _policy_statements(
             kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
@@ -115,7 +83,7 @@ def test_key_policies_admit_this_account_and_only_the_named_services(keys, accou
     assert '"logs.us-east-1.amazonaws.com"' in services
     assert '"cloudtrail.amazonaws.com"' in services
     assert '"config.amazonaws.com"' in services
-    trail_arn = f"arn:aws:cloudtrail:{REGION}:{account_id}:trail/{NAME}-audit"
+    trail_arn = f"arn:aws:cloudtrail:{scenario_vars['aws_region']}:{account_id}:trail/{NAME}-audit"
     cloudtrail = [s for s in logs if s["Principal"].get("Service") == "cloudtrail.amazonaws.com"]
     assert all(s["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn for s in cloudtrail)
 
@@ -123,8 +91,8 @@ def test_key_policies_admit_this_account_and_only_the_named_services(keys, accou
 # --- IAM ------------------------------------------------------------------------------------
 
 
-def test_password_policy_meets_cis():
-    policy = _client("iam").get_account_password_policy()["PasswordPolicy"]
+def test_password_policy_meets_cis(aws):
+    policy = aws("iam").get_account_password_policy()["PasswordPolicy"]
     assert policy["MinimumPasswordLength"] >= 14
     assert policy["PasswordReusePrevention"] == 24
     assert policy["MaxPasswordAge"] == 90
@@ -137,8 +105,8 @@ def test_password_policy_meets_cis():
         assert policy[flag] is True, flag
 
 
-def test_admin_group_denies_everything_without_mfa(account_id):
-    iam = _client("iam")
+def test_admin_group_denies_everything_without_mfa(account_id, aws):
+    iam = aws("iam")
     attached = iam.list_attached_group_policies(GroupName=f"{NAME}-admins")["AttachedPolicies"]
     arns = {p["PolicyArn"] for p in attached}
     mfa_arn = f"arn:aws:iam::{account_id}:policy/{NAME}-require-mfa"
@@ -152,17 +120,27 @@ def test_admin_group_denies_everything_without_mfa(account_id):
     assert "sts:GetSessionToken" in deny[0]["NotAction"]
 
 
-def _role(name):
-    return _client("iam").get_role(RoleName=f"{NAME}-{name}")["Role"]
+@pytest.fixture(scope="module")
+def role(aws):
+    """The layer's IAM role of that name."""
+    return lambda name: aws("iam").get_role(RoleName=f"{NAME}-{name}")["Role"]
 
 
-def _inline(name):
-    iam = _client("iam")
-    names = iam.list_role_policies(RoleName=f"{NAME}-{name}")["PolicyNames"]
-    return {n: iam.get_role_policy(RoleName=f"{NAME}-{name}", PolicyName=n)["PolicyDocument"] for n in names}
+@pytest.fixture(scope="module")
+def inline(aws):
+    """The inline policies of the layer's IAM role of that name, by policy name."""
+
+    def documents(name):
+        iam = aws("iam")
+        names = iam.list_role_policies(RoleName=f"{NAME}-{name}")["PolicyNames"]
+        return {
+            n: iam.get_role_policy(RoleName=f"{NAME}-{name}", PolicyName=n)["PolicyDocument"] for n in names
+        }
+
+    return documents
 
 
-def test_service_roles_trust_only_their_service():
+def test_service_roles_trust_only_their_service(role, tags):
     expected = {
         "eks-cluster": "eks.amazonaws.com",
         "eks-node": "ec2.amazonaws.com",
@@ -170,31 +148,31 @@ def test_service_roles_trust_only_their_service():
         "config": "config.amazonaws.com",
     }
     for name, service in expected.items():
-        (statement,) = _policy_statements(_role(name)["AssumeRolePolicyDocument"])
+        (statement,) = _policy_statements(role(name)["AssumeRolePolicyDocument"])
         assert statement["Principal"] == {"Service": service}, name
-        assert set(_tags(_role(name)["Tags"])) >= REQUIRED_TAGS
+        assert set(tags(role(name)["Tags"])) >= REQUIRED_TAGS
 
 
-def test_eks_cluster_role_uses_only_the_eks_key(keys):
-    (document,) = _inline("eks-cluster").values()
+def test_eks_cluster_role_uses_only_the_eks_key(keys, inline):
+    (document,) = inline("eks-cluster").values()
     (statement,) = _policy_statements(document)
     assert statement["Resource"] == keys["eks"]["Arn"]
     assert not any("*" in action for action in statement["Action"])
 
 
-def test_application_role_is_irsa_for_one_service_account(keys, account_id):
-    (statement,) = _policy_statements(_role("app")["AssumeRolePolicyDocument"])
+def test_application_role_is_irsa_for_one_service_account(keys, account_id, aws, inline, role):
+    (statement,) = _policy_statements(role("app")["AssumeRolePolicyDocument"])
     assert statement["Principal"] == {"Federated": f"arn:aws:iam::{account_id}:oidc-provider/{EKS_ISSUER}"}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"]["StringEquals"] == {
         f"{EKS_ISSUER}:aud": "sts.amazonaws.com",
         f"{EKS_ISSUER}:sub": ["system:serviceaccount:giftcrypto:giftcrypto-app"],
     }
-    (document,) = _inline("app").values()
+    (document,) = inline("app").values()
     resources = json.dumps(_policy_statements(document))
     assert keys["pii"]["Arn"] in resources
     assert '"*"' not in resources
-    providers = _client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    providers = aws("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
     assert f"arn:aws:iam::{account_id}:oidc-provider/{EKS_ISSUER}" in {p["Arn"] for p in providers}
 
 
@@ -213,14 +191,14 @@ def _template_statements() -> dict[str, set[str]]:
     }
 
 
-def test_ci_role_trusts_only_this_repository_and_holds_the_deploys_rights(account_id):
-    (statement,) = _policy_statements(_role("ci-deploy")["AssumeRolePolicyDocument"])
+def test_ci_role_trusts_only_this_repository_and_holds_the_deploys_rights(account_id, inline, role):
+    (statement,) = _policy_statements(role("ci-deploy")["AssumeRolePolicyDocument"])
     issuer = "token.actions.githubusercontent.com"
     assert statement["Principal"] == {"Federated": f"arn:aws:iam::{account_id}:oidc-provider/{issuer}"}
     assert statement["Condition"]["StringLike"] == {
         f"{issuer}:sub": ["repo:giftcrypto/platform:environment:local"]
     }
-    (document,) = _inline("ci-deploy").values()
+    (document,) = inline("ci-deploy").values()
     written = {
         s["Sid"]: {s["Action"]} if isinstance(s["Action"], str) else set(s["Action"])
         for s in _policy_statements(document)
@@ -237,8 +215,8 @@ def test_ci_role_trusts_only_this_repository_and_holds_the_deploys_rights(accoun
 # --- Secrets Manager ------------------------------------------------------------------------
 
 
-def test_secrets_are_encrypted_with_their_own_key(keys):
-    sm = _client("secretsmanager")
+def test_secrets_are_encrypted_with_their_own_key(keys, aws):
+    sm = aws("secretsmanager")
     assert sm.describe_secret(SecretId=RDS_SECRET)["KmsKeyId"] == keys["rds"]["Arn"]
     assert sm.describe_secret(SecretId=REDIS_SECRET)["KmsKeyId"] == keys["elasticache"]["Arn"]
 
@@ -250,16 +228,15 @@ def test_generated_values_are_strong(secrets):
     assert (secrets["rds_password"].value == secrets["redis_auth_token"].value) is False
 
 
-def test_secrets_were_not_rotated_by_the_idempotence_run():
-    sm = _client("secretsmanager")
+def test_secrets_were_not_rotated_by_the_idempotence_run(aws):
+    sm = aws("secretsmanager")
     for name in (RDS_SECRET, REDIS_SECRET):
         versions = sm.list_secret_version_ids(SecretId=name)["Versions"]
         assert len(versions) == 1, (name, len(versions))
 
 
-def test_secret_values_are_not_in_the_molecule_output(secrets):
-    log = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log"
-    text = log.read_text()
+def test_secret_values_are_not_in_the_molecule_output(secrets, ansible_log):
+    text = ansible_log()
     assert "Ensure the RDS master password secret exists" in text  # the converge is in there
     assert secrets["rds_password"].found_in(text) is False
     assert secrets["redis_auth_token"].found_in(text) is False
@@ -269,12 +246,12 @@ def test_secret_values_are_not_in_the_molecule_output(secrets):
 
 
 @pytest.fixture(scope="module")
-def trail():
-    (found,) = _client("cloudtrail").describe_trails(trailNameList=[f"{NAME}-audit"])["trailList"]
+def trail(aws):
+    (found,) = aws("cloudtrail").describe_trails(trailNameList=[f"{NAME}-audit"])["trailList"]
     return found
 
 
-def test_trail_is_multi_region_validated_encrypted_and_logging(trail, keys):
+def test_trail_is_multi_region_validated_encrypted_and_logging(trail, keys, aws):
     assert trail["IsMultiRegionTrail"] is True
     assert trail["IncludeGlobalServiceEvents"] is True
     assert trail["LogFileValidationEnabled"] is True
@@ -282,19 +259,17 @@ def test_trail_is_multi_region_validated_encrypted_and_logging(trail, keys):
     assert trail["S3KeyPrefix"] == "cloudtrail"
     assert trail["CloudWatchLogsLogGroupArn"].endswith(":log-group:/giftcrypto/local/cloudtrail:*")
     assert trail["CloudWatchLogsRoleArn"].endswith(f":role/{NAME}-cloudtrail-logs")
-    assert _client("cloudtrail").get_trail_status(Name=trail["Name"])["IsLogging"] is True
+    assert aws("cloudtrail").get_trail_status(Name=trail["Name"])["IsLogging"] is True
 
 
-def test_trail_log_group_is_encrypted_and_kept_a_year(keys):
-    (group,) = _client("logs").describe_log_groups(logGroupNamePrefix="/giftcrypto/local/cloudtrail")[
-        "logGroups"
-    ]
+def test_trail_log_group_is_encrypted_and_kept_a_year(keys, aws):
+    (group,) = aws("logs").describe_log_groups(logGroupNamePrefix="/giftcrypto/local/cloudtrail")["logGroups"]
     assert group["kmsKeyId"] == keys["logs"]["Arn"]
     assert group["retentionInDays"] == 365
 
 
-def test_audit_bucket_denies_requests_without_tls(trail):
-    s3 = _client("s3")
+def test_audit_bucket_denies_requests_without_tls(trail, aws):
+    s3 = aws("s3")
     bucket = trail["S3BucketName"]
     statements = _policy_statements(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     deny = [s for s in statements if s["Effect"] == "Deny"]
@@ -305,8 +280,8 @@ def test_audit_bucket_denies_requests_without_tls(trail):
     assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_audit_bucket_is_private_versioned_and_encrypted(trail, keys):
-    s3 = _client("s3")
+def test_audit_bucket_is_private_versioned_and_encrypted(trail, keys, aws):
+    s3 = aws("s3")
     bucket = trail["S3BucketName"]
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values()) and len(block) == 4
@@ -319,10 +294,10 @@ def test_audit_bucket_is_private_versioned_and_encrypted(trail, keys):
 # --- Alerts and GuardDuty -------------------------------------------------------------------
 
 
-def test_alert_topics_are_encrypted_with_the_logs_key(keys, account_id):
-    sns = _client("sns")
+def test_alert_topics_are_encrypted_with_the_logs_key(keys, account_id, aws, scenario_vars):
+    sns = aws("sns")
     for severity in ("critical", "warning"):
-        arn = f"arn:aws:sns:{REGION}:{account_id}:{NAME}-{severity}"
+        arn = f"arn:aws:sns:{scenario_vars['aws_region']}:{account_id}:{NAME}-{severity}"
         attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
         assert attributes["KmsMasterKeyId"] == keys["logs"]["Arn"]
         publishers = [
@@ -333,8 +308,8 @@ def test_alert_topics_are_encrypted_with_the_logs_key(keys, account_id):
         assert publishers[0]["Principal"]["Service"] == ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
 
 
-def test_guardduty_detector_is_enabled():
-    guardduty = _client("guardduty")
+def test_guardduty_detector_is_enabled(aws):
+    guardduty = aws("guardduty")
     (detector_id,) = guardduty.list_detectors()["DetectorIds"]
     detector = guardduty.get_detector(DetectorId=detector_id)
     assert detector["Status"] == "ENABLED"
@@ -345,22 +320,22 @@ def test_guardduty_detector_is_enabled():
     }
 
 
-def test_high_severity_findings_go_to_the_critical_topic(account_id):
-    events = _client("events")
+def test_high_severity_findings_go_to_the_critical_topic(account_id, aws, scenario_vars):
+    events = aws("events")
     rule = events.describe_rule(Name=f"{NAME}-guardduty-high-severity")
     assert rule["State"] == "ENABLED"
     pattern = json.loads(rule["EventPattern"])
     assert pattern["source"] == ["aws.guardduty"]
     assert pattern["detail"]["severity"] == [{"numeric": [">=", 7.0]}]
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
-    assert target["Arn"] == f"arn:aws:sns:{REGION}:{account_id}:{NAME}-critical"
+    assert target["Arn"] == f"arn:aws:sns:{scenario_vars['aws_region']}:{account_id}:{NAME}-critical"
 
 
 # --- AWS Config and Security Hub ------------------------------------------------------------
 
 
-def test_config_records_everything_and_delivers_encrypted(trail, keys):
-    config = _client("config")
+def test_config_records_everything_and_delivers_encrypted(trail, keys, aws):
+    config = aws("config")
     (recorder,) = config.describe_configuration_recorders()["ConfigurationRecorders"]
     assert recorder["recordingGroup"]["allSupported"] is True
     assert recorder["recordingGroup"]["includeGlobalResourceTypes"] is True
@@ -372,8 +347,8 @@ def test_config_records_everything_and_delivers_encrypted(trail, keys):
     assert channel["s3KmsKeyArn"] == keys["logs"]["Arn"]
 
 
-def test_config_managed_rules_are_in_place():
-    rules = {r["ConfigRuleName"]: r for r in _client("config").describe_config_rules()["ConfigRules"]}
+def test_config_managed_rules_are_in_place(aws):
+    rules = {r["ConfigRuleName"]: r for r in aws("config").describe_config_rules()["ConfigRules"]}
     for name in (
         "cloud-trail-log-file-validation-enabled",
         "iam-password-policy",
@@ -385,31 +360,12 @@ def test_config_managed_rules_are_in_place():
     assert len(rules) >= 20
 
 
-def test_security_hub_is_enabled():
-    hub = _client("securityhub").describe_hub()
+def test_security_hub_is_enabled(aws):
+    hub = aws("securityhub").describe_hub()
     assert hub["HubArn"].endswith(":hub/default")
 
 
 # --- Runs of the converge playbook ---------------------------------------------------------
-
-
-def _converge(*extra: str) -> subprocess.CompletedProcess:
-    """The scenario's converge playbook on its inventory, with extra ansible-playbook arguments."""
-    scenario = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    return subprocess.run(  # noqa: S603 -- a fixed argv: our playbook and the scenario's inventory
-        [
-            str(playbook),
-            "-i",
-            str(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
-            str(scenario / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
 
 
 @pytest.mark.parametrize(
@@ -435,23 +391,21 @@ def _converge(*extra: str) -> subprocess.CompletedProcess:
     ],
     ids=["password-length", "ci-wildcard", "secret-length", "staging-without-fsbp", "bad-choice"],
 )
-def test_bad_input_is_refused_before_any_aws_call(extra_vars, message):
-    run = _converge("-e", json.dumps(extra_vars))
+def test_bad_input_is_refused_before_any_aws_call(extra_vars, message, converge, recap):
+    run = converge(extra_vars=extra_vars)
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-2000:]
     assert message in output, output[-2000:]
     assert "Identify the account" not in output
-    assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=1", output), output[-2000:]
+    assert recap(output) == (0, 1), output[-2000:]
 
 
-def test_plan_of_the_converged_baseline_changes_nothing_and_prints_no_secret(secrets):
+def test_plan_of_the_converged_baseline_changes_nothing_and_prints_no_secret(secrets, converge, recap):
     """A -vvv check-mode run on the converged state: changed=0, and no generated value anywhere."""
-    run = _converge("--check", "--diff", "-vvv")
+    run = converge("--check", "--diff", "-vvv")
     output = run.stdout + run.stderr
     # First the secrets: only then may a failure message show the end of the output.
     assert secrets["rds_password"].found_in(output) is False
     assert secrets["redis_auth_token"].found_in(output) is False
     assert run.returncode == 0, output[-3000:]
-    recap = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", output)
-    assert recap, output[-3000:]
-    assert recap.group(1) == "0", output[-3000:]
+    assert recap(output) == (0, 0), output[-3000:]

@@ -1,9 +1,7 @@
 """The scenario's database is migrated, locked down and audited, as db_schema left it."""
 
-import json
 import pathlib
 
-import boto3
 import psycopg
 import pytest
 
@@ -12,66 +10,66 @@ MIGRATIONS = pathlib.Path(__file__).resolve().parents[3] / "sql" / "migrations"
 VERSIONS = sorted(int(p.name.split("_", 1)[0]) for p in MIGRATIONS.glob("*.up.sql"))
 
 
-def _secret(role):
-    sm = boto3.client(
-        "secretsmanager",
-        endpoint_url="http://127.0.0.1:4566",
-        region_name="us-east-1",
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
-    name = f"giftcrypto/molecule_schema/postgres/{role}"
-    return json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+@pytest.fixture(scope="module")
+def secret(secret_json):
+    """The connection secret of a database role."""
+    return lambda role: secret_json(f"giftcrypto/molecule_schema/postgres/{role}")
 
 
-def _connect(role):
-    facts = _secret(role)
-    return psycopg.connect(
-        host=facts["host"],
-        port=facts["port"],
-        user=facts["username"],
-        password=facts["password"],
-        dbname=facts["dbname"],
-        sslmode=facts["sslmode"],
-        sslrootcert=facts["sslrootcert"] or None,
-        autocommit=True,
-    )
+@pytest.fixture(scope="module")
+def connect(secret):
+    """A connection as a database role, with what its secret says."""
+
+    def connection(role):
+        facts = secret(role)
+        return psycopg.connect(
+            host=facts["host"],
+            port=facts["port"],
+            user=facts["username"],
+            password=facts["password"],
+            dbname=facts["dbname"],
+            sslmode=facts["sslmode"],
+            sslrootcert=facts["sslrootcert"] or None,
+            autocommit=True,
+        )
+
+    return connection
 
 
 @pytest.mark.parametrize("role", ["migrator", "app_rw", "app_ro", "auditor"])
-def test_secret_shape_and_login(role):
-    facts = _secret(role)
+def test_secret_shape_and_login(role, connect, secret):
+    facts = secret(role)
     assert set(facts) == {"username", "password", "host", "port", "dbname", "sslmode", "sslrootcert"}
     assert facts["username"] == role and len(facts["password"]) >= 24
-    with _connect(role) as conn:
+    with connect(role) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == role
         assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0]
 
 
-def test_every_migration_applied():
-    with _connect("migrator") as conn:
+def test_every_migration_applied(connect):
+    with connect("migrator") as conn:
         assert [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")] == VERSIONS
 
 
-def test_partitions_ahead():
-    with _connect("migrator") as conn:
+def test_partitions_ahead(connect):
+    with connect("migrator") as conn:
         assert conn.execute("SELECT ensure_monthly_partitions(3)").fetchone()[0] == []
 
 
-def test_application_sees_nothing_without_a_user():
-    with _connect("app_rw") as conn:
+def test_application_sees_nothing_without_a_user(connect):
+    with connect("app_rw") as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT * FROM audit_log")
 
 
-def test_auditor_reads_the_chain_heads():
-    with _connect("auditor") as conn:
+def test_auditor_reads_the_chain_heads(connect):
+    with connect("auditor") as conn:
         assert conn.execute("SELECT count(*) FROM audit_chain_heads").fetchone()[0] == 16
 
 
-def test_no_login_role_can_bypass_rls():
-    with _connect("migrator") as conn:
+def test_no_login_role_can_bypass_rls(connect):
+    with connect("migrator") as conn:
         rows = conn.execute(
             "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) AND (rolsuper OR rolbypassrls)",
             (["migrator", "app_rw", "app_ro", "auditor"],),

@@ -2,7 +2,6 @@
 
 import json
 
-import boto3
 import psycopg
 import pytest
 
@@ -13,15 +12,8 @@ SECRET = "giftcrypto/molecule/postgres/master"
 
 
 @pytest.fixture(scope="module")
-def master():
-    sm = boto3.client(
-        "secretsmanager",
-        endpoint_url="http://127.0.0.1:4566",
-        region_name="us-east-1",
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
-    return json.loads(sm.get_secret_value(SecretId=SECRET)["SecretString"])
+def master(secret_json):
+    return secret_json(SECRET)
 
 
 def _psql(host, sql):
@@ -158,15 +150,8 @@ def _pgbackrest(host, *args):
 
 
 @pytest.fixture(scope="module")
-def backup_secret():
-    sm = boto3.client(
-        "secretsmanager",
-        endpoint_url="http://127.0.0.1:4566",
-        region_name="us-east-1",
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
-    return json.loads(sm.get_secret_value(SecretId=BACKUP_SECRET)["SecretString"])
+def backup_secret(secret_json):
+    return secret_json(BACKUP_SECRET)
 
 
 def test_archiving_to_pgbackrest(host):

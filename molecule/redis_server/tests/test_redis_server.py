@@ -1,9 +1,7 @@
 """The molecule Redis instance: running, loopback only, TLS-only, default user off, ACL app user."""
 
-import json
 import socket
 
-import boto3
 import pytest
 import redis
 
@@ -11,20 +9,9 @@ PORT = 56379
 CA = "/etc/giftcrypto/pki/ca.crt"
 
 
-def _secret(purpose):
-    sm = boto3.client(
-        "secretsmanager",
-        endpoint_url="http://127.0.0.1:4566",
-        region_name="us-east-1",
-        aws_access_key_id="molecule",
-        aws_secret_access_key="molecule",
-    )
-    return json.loads(sm.get_secret_value(SecretId=f"giftcrypto/molecule/redis/{purpose}")["SecretString"])
-
-
 @pytest.fixture(scope="module")
-def app():
-    return _secret("app")
+def app(secret_json):
+    return secret_json("giftcrypto/molecule/redis/app")
 
 
 def test_process_runs(host):
