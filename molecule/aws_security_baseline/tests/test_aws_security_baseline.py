@@ -208,7 +208,7 @@ def test_ci_role_trusts_only_this_repository_and_holds_the_deploys_rights(accoun
     assert written == _template_statements()
     actions = set().union(*written.values())
     assert not any(a.endswith("*") for a in actions)
-    assert {"eks:DescribeCluster", "ecr:PutImage", "rds:DescribeDBEngineVersions"} <= actions
+    assert {"eks:DescribeCluster", "ecr:DescribeRepositories", "rds:DescribeDBEngineVersions"} <= actions
     assert all(s["Effect"] == "Allow" for s in _policy_statements(document))
 
 
