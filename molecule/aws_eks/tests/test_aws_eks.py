@@ -210,7 +210,7 @@ def test_the_controllers_are_rendered_with_their_irsa_roles():
         f":role/{NAME}-cluster-autoscaler"
     )
     (container,) = documents[("Deployment", "cluster-autoscaler")]["spec"]["template"]["spec"]["containers"]
-    assert container["image"].endswith(":v1.30.0")
+    assert container["image"] == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1"
     assert (
         f"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{NAME}"
         in container["command"]
