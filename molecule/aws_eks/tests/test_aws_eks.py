@@ -238,6 +238,7 @@ def test_the_controllers_are_rendered_with_their_irsa_roles():
     rendered = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "cluster"
     assert sorted(p.name for p in rendered.iterdir()) == [
         "00-aws-load-balancer-controller-crds.yml",
+        "05-metrics-server.yml",
         "10-cluster-autoscaler.yml",
         "aws-load-balancer-controller-values.yml",
     ]
