@@ -51,7 +51,8 @@ def _versions() -> tuple[str, str]:
         {"addonName": "vpc-cni", "kubernetesVersion": "1.36"}
     )["addons"]
     versions = {
-        v["addonVersion"]: any(c["defaultVersion"] for c in v["compatibilities"]) for v in info["addonVersions"]
+        v["addonVersion"]: any(c["defaultVersion"] for c in v["compatibilities"])
+        for v in info["addonVersions"]
     }
     default = next(v for v, is_default in versions.items() if is_default)
     newest = max(versions, key=eks_addon.version_key)
@@ -99,7 +100,9 @@ def test_lifecycle_check_create_noop_change_delete(run_module, eks):
     assert _addon(eks)["addonVersion"] == DEFAULT_VERSION
     assert _addon(eks)["tags"] == {"Project": "GiftCrypto"}
     assert result["addon"]["status"] == "ACTIVE"
-    assert result["addon"]["addon_arn"].startswith(f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:addon/{CLUSTER}/vpc-cni/")
+    assert result["addon"]["addon_arn"].startswith(
+        f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:addon/{CLUSTER}/vpc-cni/"
+    )
 
     # Again, and in check mode: nothing to do.
     eks["calls"].clear()

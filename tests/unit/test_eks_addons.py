@@ -111,7 +111,9 @@ def test_metrics_server_is_its_releases_manifest():
         )
     assert "Apache License" in (METRICS_SERVER / "LICENSE").read_text(encoding="utf-8")
     (release,) = re.findall(r"tag `(v[0-9.]+)`", table)
-    documents = [d for d in yaml.safe_load_all((METRICS_SERVER / "high-availability-1.21+.yaml").read_text()) if d]
+    documents = [
+        d for d in yaml.safe_load_all((METRICS_SERVER / "high-availability-1.21+.yaml").read_text()) if d
+    ]
     (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == f"registry.k8s.io/metrics-server/metrics-server:{release}"

@@ -453,9 +453,10 @@ def test_eks_addons_their_versions_configuration_and_tags(aws):
     assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert addon["tags"] == {"a": "1"} and addon["health"] == {"issues": []}
     assert eks.list_addons(clusterName="fidelity")["addons"] == ["vpc-cni"]
-    assert _error(eks.create_addon, clusterName="fidelity", addonName="vpc-cni").response["Error"][
-        "Code"
-    ] == "ResourceInUseException"
+    assert (
+        _error(eks.create_addon, clusterName="fidelity", addonName="vpc-cni").response["Error"]["Code"]
+        == "ResourceInUseException"
+    )
 
     # Another version of the catalogue, another configuration; a version or configuration EKS
     # would refuse is refused.

@@ -597,7 +597,6 @@ def test_eks_access_entry_refuses_bad_options_before_any_call(run, args):
     assert calls == []
 
 
-
 # eks_addon (moto has no add-ons: every operation of it, and DescribeCluster, is answered by a
 # recorder, so the property is that a bad option is refused before any of them is called)
 
@@ -622,7 +621,8 @@ _ADDON_OPERATIONS = (
         st.builds(lambda v: {"wait": v}, NOT_A_BOOL),
         st.builds(lambda v: {"configuration_values": v}, NOT_A_LIST),
         st.builds(
-            lambda v: {"cluster_name": v}, NASTY_TEXT.filter(lambda s: not eks_addon.CLUSTER_NAME.fullmatch(s))
+            lambda v: {"cluster_name": v},
+            NASTY_TEXT.filter(lambda s: not eks_addon.CLUSTER_NAME.fullmatch(s)),
         ),
         st.builds(lambda v: {"name": v}, NASTY_TEXT.filter(lambda s: not eks_addon.ADDON_NAME.fullmatch(s))),
         st.builds(
@@ -642,6 +642,7 @@ def test_eks_addon_refuses_bad_options_before_any_call(run, args):
         message = _failed(run(eks_addon, {**_ADDON, **args}))
     assert option in message, message
     assert calls == []
+
 
 @FIXTURES
 @given(

@@ -134,7 +134,6 @@ def test_irsa_oidc_provider_of_the_clusters_issuer(cluster):
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
 
 
-
 def test_the_vpc_cni_is_a_managed_addon_enforcing_network_policies():
     """Issue 20 item 7: NetworkPolicy enforcement on in the cluster's configuration (the vpc-cni add-on's
     enableNetworkPolicy), at EKS's default version for the cluster's Kubernetes version."""
@@ -174,6 +173,7 @@ def test_network_policy_enforcement_switched_back_on_by_the_next_run():
     addon = eks.describe_addon(clusterName=NAME, addonName="vpc-cni")["addon"]
     assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert _recap(_converge().stdout) == (0, 0)
+
 
 ROLE_FILES = pathlib.Path(__file__).resolve().parents[3] / "roles" / "aws_eks" / "files"
 
