@@ -143,3 +143,85 @@ def eks_access_entries(cluster: str) -> tuple[dict[str, dict], Handlers]:
 def _public(entry: dict) -> dict:
     """An access entry as the API answers it (its policies are listed apart)."""
     return {key: value for key, value in entry.items() if key != "policies"}
+
+
+def eks_addons() -> tuple[dict, Handlers]:
+    """EKS add-ons (moto 5.2 has none): CreateAddon, DescribeAddon, UpdateAddon, DeleteAddon,
+    ListAddons, DescribeAddonVersions, and TagResource / UntagResource of an add-on's ARN, answered by
+    the local endpoint's own emulation of them (``moto_fidelity.eks.AddonsAsAWS``, which follows the
+    EKS API reference and has its test in test_local_aws_endpoint_fidelity.py); the clusters are
+    moto's (of the test's account and region). Returns the add-ons by (cluster, name)."""
+    import pathlib
+    import sys
+
+    files = pathlib.Path(__file__).resolve().parents[2] / "roles" / "local_aws_endpoint" / "files"
+    sys.path.insert(0, str(files))
+    try:
+        from moto_fidelity.eks import AddonsAsAWS
+    finally:
+        sys.path.remove(str(files))
+    from moto.eks.exceptions import EKSError
+    from moto.eks.models import eks_backends
+
+    class Backend(AddonsAsAWS):
+        partition, region_name, account_id = "aws", REGION, ACCOUNT_ID
+
+        def __init__(self):
+            self._faithful_addons = {}
+
+        def describe_cluster(self, name):
+            return eks_backends[ACCOUNT_ID][REGION].describe_cluster(name=name)
+
+    backend = Backend()
+
+    def answer(operation, call):
+        def handler(params):
+            try:
+                return call(params)
+            except EKSError as error:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": error.code, "Message": str(error.message)}}, operation
+                ) from error
+
+        return handler
+
+    def by_arn(operation, arn):
+        found = backend._addon_by_arn(arn)
+        if found is None:
+            raise _not_found(operation, f"no add-on {arn}")
+        return found
+
+    def tag(params):
+        by_arn("TagResource", params["resourceArn"])["tags"].update(params["tags"])
+        return {}
+
+    def untag(params):
+        for key in params["tagKeys"]:
+            by_arn("UntagResource", params["resourceArn"])["tags"].pop(key, None)
+        return {}
+
+    return backend._faithful_addons, {
+        "CreateAddon": answer(
+            "CreateAddon", lambda p: {"addon": backend.create_addon(p["clusterName"], p["addonName"], p)}
+        ),
+        "DescribeAddon": answer(
+            "DescribeAddon", lambda p: {"addon": backend.describe_addon(p["clusterName"], p["addonName"])}
+        ),
+        "UpdateAddon": answer(
+            "UpdateAddon", lambda p: {"update": backend.update_addon(p["clusterName"], p["addonName"], p)}
+        ),
+        "DeleteAddon": answer(
+            "DeleteAddon", lambda p: {"addon": backend.delete_addon(p["clusterName"], p["addonName"])}
+        ),
+        "ListAddons": answer("ListAddons", lambda p: {"addons": backend.list_addons(p["clusterName"])}),
+        "DescribeAddonVersions": answer(
+            "DescribeAddonVersions",
+            lambda p: {
+                "addons": backend.describe_addon_versions(
+                    kubernetes_version=p.get("kubernetesVersion"), addon_name=p.get("addonName")
+                )
+            },
+        ),
+        "TagResource": tag,
+        "UntagResource": untag,
+    }

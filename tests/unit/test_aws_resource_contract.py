@@ -199,6 +199,17 @@ def _web_acl() -> dict:
     return {"web_acl_arn": acl["Summary"]["ARN"]}
 
 
+def _eks_cluster_for_addons() -> dict:
+    """The cluster an add-on goes in (moto has clusters; the add-ons are aws_stand_ins')."""
+    boto3.client("eks", region_name=REGION).create_cluster(
+        name="contract-addons",
+        version="1.36",
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/eks",
+        resourcesVpcConfig={"subnetIds": _subnets()["subnets"]},
+    )
+    return {"cluster_name": "contract-addons"}
+
+
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 EKS_EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
@@ -315,6 +326,17 @@ CASES: dict[str, Case] = {
         },
         setup=_eks_cluster_for_entries,
         fake=aws_stand_ins.eks_access_entries("contract-entries")[1],
+    ),
+    "eks_addon": Case(
+        present={"name": "vpc-cni", "configuration_values": {"enableNetworkPolicy": "true"}, "wait": False},
+        update={
+            "name": "vpc-cni",
+            "configuration_values": {"enableNetworkPolicy": "false"},
+            "tags": {"A": "1"},
+            "wait": False,
+        },
+        setup=_eks_cluster_for_addons,
+        fake=aws_stand_ins.eks_addons()[1],
     ),
 }
 

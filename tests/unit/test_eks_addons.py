@@ -8,6 +8,10 @@ Controller's vendored files.
   of the inventory's cluster version and of the version the pin moves to (1.35); the autoscaler's
   minor is the cluster's, it discovers this cluster's groups only, runs off the group it scales, and
   its service account names its IRSA role.
+- Metrics Server (the resource metrics API the API's HorizontalPodAutoscaler reads CPU from) is its
+  release's manifest (SHA-256 as its VENDORED.md records it), of a release that supports the
+  cluster's version, and validates with kubernetes-validate (strict) at the inventory's version and
+  the pin's.
 - The API's TargetGroupBindings (app_deploy) validate against the vendored CRD's schema.
 """
 
@@ -31,6 +35,7 @@ from tests.unit.test_app_k8s_manifests import _playbook as app_playbook
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENDORED = ROOT / "roles" / "aws_eks" / "files" / "aws-load-balancer-controller"
+METRICS_SERVER = ROOT / "roles" / "aws_eks" / "files" / "metrics-server"
 PLAYBOOK = ROOT / "tests" / "unit" / "fixtures" / "render_eks_addons.yml"
 
 
@@ -84,12 +89,56 @@ def test_the_rendered_set(addons):
     _, directory = addons
     assert sorted(p.name for p in directory.iterdir()) == [
         "00-aws-load-balancer-controller-crds.yml",
+        "05-metrics-server.yml",
         "10-cluster-autoscaler.yml",
         "aws-load-balancer-controller-values.yml",
     ]
     assert (directory / "00-aws-load-balancer-controller-crds.yml").read_bytes() == (
         VENDORED / "crds.yaml"
     ).read_bytes()
+    assert (directory / "05-metrics-server.yml").read_bytes() == (
+        METRICS_SERVER / "high-availability-1.21+.yaml"
+    ).read_bytes()
+
+
+def test_metrics_server_is_its_releases_manifest():
+    table = (METRICS_SERVER / "VENDORED.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)` \| `[^`]+` \| `([0-9a-f]{64})` \|", table, re.MULTILINE)
+    assert {name for name, _ in rows} == {"high-availability-1.21+.yaml", "LICENSE"}
+    for name, digest in rows:
+        assert hashlib.sha256((METRICS_SERVER / name).read_bytes()).hexdigest() == digest, (
+            f"{name} differs from upstream"
+        )
+    assert "Apache License" in (METRICS_SERVER / "LICENSE").read_text(encoding="utf-8")
+    (release,) = re.findall(r"tag `(v[0-9.]+)`", table)
+    documents = [
+        d for d in yaml.safe_load_all((METRICS_SERVER / "high-availability-1.21+.yaml").read_text()) if d
+    ]
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"registry.k8s.io/metrics-server/metrics-server:{release}"
+    # Two replicas on two nodes, kept through a node drain: the HPA never loses its CPU metric.
+    assert deployment["spec"]["replicas"] == 2
+    assert [d["kind"] for d in documents].count("PodDisruptionBudget") == 1
+    (service,) = [d for d in documents if d["kind"] == "APIService"]
+    assert service["metadata"]["name"] == "v1beta1.metrics.k8s.io"
+    # "0.9.x | metrics.k8s.io/v1beta1 | 1.34+" (the compatibility matrix of the release's README).
+    assert release.startswith("v0.9."), "check the release's compatibility matrix for the pinned version"
+
+
+@pytest.mark.parametrize("target", ["inventory", "target"])
+def test_metrics_server_validates_against_the_cluster_version(addons, target):
+    facts, directory = addons
+    version = facts["kubernetes_version"] if target == "inventory" else TARGET_EKS_VERSION
+    assert tuple(map(int, version.split("."))) >= (1, 34), "Metrics Server v0.9 supports 1.34 and later"
+    errors = []
+    for document in yaml.safe_load_all((directory / "05-metrics-server.yml").read_text(encoding="utf-8")):
+        if document:
+            try:
+                kubernetes_validate.validate(document, version, strict=True)
+            except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as error:
+                errors.append(f"{document['kind']}/{document['metadata']['name']}: {error}")
+    assert not errors, "\n".join(errors)
 
 
 def _known(values: dict, chart: dict, path: str = "") -> list[str]:

@@ -417,6 +417,81 @@ def test_eks_update_nodegroup_version_moves_the_launch_template_version(aws):
     assert group["launchTemplate"]["name"] == "nodes"
 
 
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAddon.html,
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_DescribeAddon.html,
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateAddon.html,
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_DeleteAddon.html,
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_ListAddons.html,
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_DescribeAddonVersions.html,
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_Addon.html (an add-on's fields),
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_TagResource.html (add-ons are taggable)
+def test_eks_addons_their_versions_configuration_and_tags(aws):
+    _cluster(aws, "1.36")
+    eks = aws("eks")
+    (info,) = eks.describe_addon_versions(kubernetesVersion="1.36", addonName="vpc-cni")["addons"]
+    assert info["addonName"] == "vpc-cni" and info["type"] == "networking"
+    defaults = [
+        v["addonVersion"]
+        for v in info["addonVersions"]
+        if any(c["clusterVersion"] == "1.36" and c["defaultVersion"] for c in v["compatibilities"])
+    ]
+    assert len(defaults) == 1, info
+    assert eks.describe_addon_versions(kubernetesVersion="1.36", addonName="no-such-addon")["addons"] == []
+
+    # No version asked: EKS's default for the cluster's version; the answer says CREATING.
+    created = eks.create_addon(
+        clusterName="fidelity",
+        addonName="vpc-cni",
+        configurationValues='{"enableNetworkPolicy": "true"}',
+        resolveConflicts="OVERWRITE",
+        tags={"a": "1"},
+    )["addon"]
+    assert created["status"] == "CREATING"
+    assert created["addonArn"].startswith(f"arn:aws:eks:{REGION}:{ACCOUNT}:addon/fidelity/vpc-cni/")
+    addon = eks.describe_addon(clusterName="fidelity", addonName="vpc-cni")["addon"]
+    assert addon["status"] == "ACTIVE" and addon["addonVersion"] == defaults[0]
+    assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert addon["tags"] == {"a": "1"} and addon["health"] == {"issues": []}
+    assert eks.list_addons(clusterName="fidelity")["addons"] == ["vpc-cni"]
+    assert (
+        _error(eks.create_addon, clusterName="fidelity", addonName="vpc-cni").response["Error"]["Code"]
+        == "ResourceInUseException"
+    )
+
+    # Another version of the catalogue, another configuration; a version or configuration EKS
+    # would refuse is refused.
+    newest = next(v["addonVersion"] for v in info["addonVersions"] if v["addonVersion"] != defaults[0])
+    update = eks.update_addon(
+        clusterName="fidelity",
+        addonName="vpc-cni",
+        addonVersion=newest,
+        configurationValues='{"enableNetworkPolicy": "false"}',
+    )["update"]
+    assert update["type"] == "AddonUpdate"
+    assert {p["type"] for p in update["params"]} == {"AddonVersion", "ConfigurationValues"}
+    addon = eks.describe_addon(clusterName="fidelity", addonName="vpc-cni")["addon"]
+    assert addon["addonVersion"] == newest
+    assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "false"}
+    for bad in ({"addonVersion": "v0.0.1-eksbuild.1"}, {"configurationValues": "[1]"}):
+        error = _error(eks.update_addon, clusterName="fidelity", addonName="vpc-cni", **bad)
+        assert error.response["Error"]["Code"] == "InvalidParameterException", bad
+
+    eks.tag_resource(resourceArn=addon["addonArn"], tags={"b": "2"})
+    eks.untag_resource(resourceArn=addon["addonArn"], tagKeys=["a"])
+    assert eks.list_tags_for_resource(resourceArn=addon["addonArn"])["tags"] == {"b": "2"}
+
+    assert eks.delete_addon(clusterName="fidelity", addonName="vpc-cni")["addon"]["status"] == "DELETING"
+    error = _error(eks.describe_addon, clusterName="fidelity", addonName="vpc-cni")
+    assert error.response["Error"]["Code"] == "ResourceNotFoundException"
+    error = _error(eks.describe_addon, clusterName="no-such-cluster", addonName="vpc-cni")
+    assert error.response["Error"]["Code"] == "ResourceNotFoundException"
+    # A deleted cluster takes its add-ons with it (DeleteCluster needs no DeleteAddon first).
+    eks.create_addon(clusterName="fidelity", addonName="vpc-cni")
+    eks.delete_cluster(name="fidelity")
+    _cluster(aws, "1.36")
+    assert eks.list_addons(clusterName="fidelity")["addons"] == []
+
+
 # --- elbv2 -------------------------------------------------------------------------------------
 
 
@@ -594,6 +669,7 @@ TESTS = {
     "eks:nodegroup-update-config-version-ami": test_eks_nodegroup_update_config_version_and_default_ami,
     "eks:nodegroup-tags": test_eks_nodegroup_tags,
     "eks:update-nodegroup-version": test_eks_update_nodegroup_version_moves_the_launch_template_version,
+    "eks:addons": test_eks_addons_their_versions_configuration_and_tags,
     "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,

@@ -28,6 +28,7 @@ from ansible_collections.giftcrypto.platform.plugins.modules import (
     config_recorder,
     ec2_vpc_flow_log,
     eks_access_entry,
+    eks_addon,
     eks_cluster,
     elasticache_parameter_group,
     elasticache_replication_group,
@@ -59,6 +60,7 @@ COVERED = (
     config_recorder,
     ec2_vpc_flow_log,
     eks_access_entry,
+    eks_addon,
     eks_cluster,
     elasticache_parameter_group,
     elasticache_replication_group,
@@ -592,6 +594,53 @@ def test_eks_access_entry_refuses_bad_options_before_any_call(run, args):
         option = next(iter(args))
         message = _failed(run(eks_access_entry, {**_ACCESS_ENTRY, **args}))
     assert option in message or "scope" in message or "namespace" in message, message
+    assert calls == []
+
+
+# eks_addon (moto has no add-ons: every operation of it, and DescribeCluster, is answered by a
+# recorder, so the property is that a bad option is refused before any of them is called)
+
+_ADDON = {"cluster_name": "giftcrypto-staging", "name": "vpc-cni"}
+_ADDON_OPERATIONS = (
+    "CreateAddon",
+    "DescribeAddon",
+    "UpdateAddon",
+    "DeleteAddon",
+    "DescribeAddonVersions",
+    "DescribeCluster",
+    "TagResource",
+    "UntagResource",
+)
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"state": v}, _not_in([])),
+        st.builds(lambda v: {"resolve_conflicts": v}, _not_in([])),
+        st.builds(lambda v: {"wait": v}, NOT_A_BOOL),
+        st.builds(lambda v: {"configuration_values": v}, NOT_A_LIST),
+        st.builds(
+            lambda v: {"cluster_name": v},
+            NASTY_TEXT.filter(lambda s: not eks_addon.CLUSTER_NAME.fullmatch(s)),
+        ),
+        st.builds(lambda v: {"name": v}, NASTY_TEXT.filter(lambda s: not eks_addon.ADDON_NAME.fullmatch(s))),
+        st.builds(
+            lambda v: {"addon_version": v},
+            NASTY_TEXT.filter(lambda s: s != eks_addon.DEFAULT and not eks_addon.VERSION.fullmatch(s)),
+        ),
+        st.builds(
+            lambda v: {"service_account_role_arn": v},
+            NASTY_TEXT.filter(lambda s: s and not eks_addon.ROLE.fullmatch(s)),
+        ),
+    )
+)
+def test_eks_addon_refuses_bad_options_before_any_call(run, args):
+    handlers = {name: (lambda params: {}) for name in _ADDON_OPERATIONS}
+    with moto_modules.fake_operations(handlers) as calls:
+        option = next(iter(args))
+        message = _failed(run(eks_addon, {**_ADDON, **args}))
+    assert option in message, message
     assert calls == []
 
 

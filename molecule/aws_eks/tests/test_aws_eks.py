@@ -123,6 +123,47 @@ def test_irsa_oidc_provider_of_the_clusters_issuer(cluster, aws):
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
 
 
+def test_the_vpc_cni_is_a_managed_addon_enforcing_network_policies():
+    """Issue 20 item 7: NetworkPolicy enforcement on in the cluster's configuration (the vpc-cni add-on's
+    enableNetworkPolicy), at EKS's default version for the cluster's Kubernetes version."""
+    eks = _client("eks")
+    assert eks.list_addons(clusterName=NAME)["addons"] == ["vpc-cni"]
+    addon = eks.describe_addon(clusterName=NAME, addonName="vpc-cni")["addon"]
+    assert addon["status"] == "ACTIVE"
+    assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    (info,) = eks.describe_addon_versions(kubernetesVersion="1.36", addonName="vpc-cni")["addons"]
+    (default,) = [
+        v["addonVersion"]
+        for v in info["addonVersions"]
+        if any(c["clusterVersion"] == "1.36" and c["defaultVersion"] for c in v["compatibilities"])
+    ]
+    assert addon["addonVersion"] == default
+    assert set(addon["tags"]) >= REQUIRED_TAGS and addon["tags"]["Name"] == f"{NAME}-vpc-cni"
+
+
+def test_network_policy_enforcement_switched_back_on_by_the_next_run():
+    """Someone turns enforcement off by hand: the plan shows it, the next run puts it back."""
+    eks = _client("eks")
+    eks.update_addon(
+        clusterName=NAME, addonName="vpc-cni", configurationValues='{"enableNetworkPolicy": "false"}'
+    )
+    try:
+        planned = _converge("--check", "--diff")
+        assert planned.returncode == 0, planned.stdout[-3000:]
+        assert _recap(planned.stdout) == (1, 0)
+        result = _converge()
+        assert result.returncode == 0, result.stdout[-3000:]
+    finally:
+        addon = eks.describe_addon(clusterName=NAME, addonName="vpc-cni")["addon"]
+        if json.loads(addon["configurationValues"]) != {"enableNetworkPolicy": "true"}:
+            eks.update_addon(
+                clusterName=NAME, addonName="vpc-cni", configurationValues='{"enableNetworkPolicy": "true"}'
+            )
+    addon = eks.describe_addon(clusterName=NAME, addonName="vpc-cni")["addon"]
+    assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert _recap(_converge().stdout) == (0, 0)
+
+
 ROLE_FILES = pathlib.Path(__file__).resolve().parents[3] / "roles" / "aws_eks" / "files"
 
 
@@ -187,6 +228,7 @@ def test_the_controllers_are_rendered_with_their_irsa_roles():
     rendered = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "cluster"
     assert sorted(p.name for p in rendered.iterdir()) == [
         "00-aws-load-balancer-controller-crds.yml",
+        "05-metrics-server.yml",
         "10-cluster-autoscaler.yml",
         "aws-load-balancer-controller-values.yml",
     ]
@@ -200,7 +242,7 @@ def test_the_controllers_are_rendered_with_their_irsa_roles():
         f":role/{NAME}-cluster-autoscaler"
     )
     (container,) = documents[("Deployment", "cluster-autoscaler")]["spec"]["template"]["spec"]["containers"]
-    assert container["image"].endswith(":v1.30.0")
+    assert container["image"] == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1"
     assert (
         f"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{NAME}"
         in container["command"]
@@ -274,6 +316,10 @@ GENERAL = {"name": "general", "instance_type": "t3.medium", "min_size": 2, "desi
             "instance_type=x2iedn.32xlarge is not one of aws_eks_allowed_instance_types",
         ),
         ({"aws_eks_node_groups": [GENERAL, GENERAL]}, "node group names must be unique"),
+        (
+            {"aws_eks_managed_addons": [{"name": "vpc-cni", "configuration_values": {}}]},
+            "vpc-cni must be one of them with configuration_values.enableNetworkPolicy",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_aws_call(
