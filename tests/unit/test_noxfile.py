@@ -99,3 +99,25 @@ def test_molecule_scenarios_run_beside_each_other_only_on_endpoints_of_their_own
         (port,) = [p for p, names in ports.items() if name in names]
         assert port != 4566, name
         assert ports[port] == [name], f"{name} shares port {port} with {ports[port]}"
+
+
+def test_molecule_scenarios_resolve_the_collection_from_the_checkout():
+    """Molecule's prerun copies the collection into the shared ~/.ansible/collections, where the two
+    lanes of the molecule session (and other checkouts) would overwrite each other's copy."""
+    import yaml
+
+    for scenario in sorted((ROOT / "molecule").glob("*/molecule.yml")):
+        config = yaml.safe_load(scenario.read_text())
+        assert config.get("prerun") is False, scenario.parent.name
+        path = config["provisioner"]["config_options"]["defaults"]["collections_path"]
+        assert path == "${MOLECULE_PROJECT_DIRECTORY}/.collections", scenario.parent.name
+
+
+def test_molecule_scenarios_listen_below_the_ephemeral_port_range():
+    """A server of a scenario on a port of Linux's ephemeral range (32768-60999) can fail to bind when
+    a client connection of the other lane, or one in TIME_WAIT, holds that port."""
+    import re
+
+    for scenario in sorted((ROOT / "molecule").glob("*/molecule.yml")):
+        numbers = [int(n) for n in re.findall(r"(?<![\w.])(\d{5})(?![\w.])", scenario.read_text())]
+        assert [n for n in numbers if 32768 <= n <= 60999] == [], scenario.parent.name

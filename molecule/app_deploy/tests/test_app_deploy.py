@@ -24,11 +24,11 @@ import pytest
 import requests
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-HTTPS_PORT = 58443
-HTTP_PORT = 58080
-COLOURS = {"blue": 58081, "green": 58082}
+HTTPS_PORT = 28443
+HTTP_PORT = 28080
+COLOURS = {"blue": 28081, "green": 28082}
 CA = "/etc/giftcrypto/pki/ca.crt"
-REGISTRY = "127.0.0.1:55005"
+REGISTRY = "127.0.0.1:25005"
 CONTAINER_PREFIX = "giftcrypto-api-molecule"
 CONFIG_DIR = "/etc/giftcrypto/app-molecule"
 STATE_DIR = "/var/lib/giftcrypto-app-molecule"

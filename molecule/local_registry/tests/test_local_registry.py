@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-PORT = 55000
+PORT = 25000
 REGISTRY = f"127.0.0.1:{PORT}"
 PODMAN = ("podman", "--runtime", "runc")
 MANIFEST = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"

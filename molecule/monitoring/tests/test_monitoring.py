@@ -9,9 +9,9 @@ import time
 import urllib.request
 import uuid
 
-PROMETHEUS = "http://127.0.0.1:59090"
-ALERTMANAGER = "http://127.0.0.1:59093"
-WEBHOOK = "http://127.0.0.1:59095"
+PROMETHEUS = "http://127.0.0.1:29090"
+ALERTMANAGER = "http://127.0.0.1:29093"
+WEBHOOK = "http://127.0.0.1:29095"
 
 
 def get_json(url: str):
@@ -20,7 +20,7 @@ def get_json(url: str):
 
 
 def test_daemons_listen_on_loopback_only(host):
-    for port in (59090, 59093, 59100, 59095):
+    for port in (29090, 29093, 29100, 29095):
         assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
         assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
 

@@ -5,8 +5,8 @@ import json
 import psycopg
 import pytest
 
-PG_PORT = 55432
-BOUNCER_PORT = 56432
+PG_PORT = 25432
+BOUNCER_PORT = 26432
 CA = "/etc/giftcrypto/pki/ca.crt"
 SECRET = "giftcrypto/molecule/postgres/master"
 

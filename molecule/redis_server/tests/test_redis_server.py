@@ -5,7 +5,7 @@ import socket
 import pytest
 import redis
 
-PORT = 56379
+PORT = 26379
 CA = "/etc/giftcrypto/pki/ca.crt"
 
 
