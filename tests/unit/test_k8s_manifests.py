@@ -10,11 +10,15 @@ inventories, then:
   `:latest`), root and host paths only where a node agent needs them, read-only RBAC;
 - the shipped configuration is the repository's: rules and dashboards unchanged, Alertmanager's
   configuration accepted by amtool, Prometheus's by promtool, Fluent Bit shipping to the
-  environment's log groups.
+  environment's log groups;
+- prometheus-adapter (docs/adr/0013) registers the custom metrics API and only it, reads the
+  Service of the Prometheus rendered here, names exactly the metric app_deploy's HPA asks for, and
+  keeps what it takes from the release's manifests vendored in files/prometheus-adapter/.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,6 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import kubernetes_validate
 import pytest
 import yaml
@@ -34,6 +39,8 @@ PLAYBOOK = ROOT / "tests" / "unit" / "fixtures" / "render_eks_manifests.yml"
 ROLE = ROOT / "roles" / "monitoring"
 RULES_DIR = ROLE / "files" / "rules"
 DASHBOARDS_DIR = ROLE / "files" / "dashboards"
+ADAPTER_VENDORED = ROLE / "files" / "prometheus-adapter"
+APP_DEPLOY_DEFAULTS = ROOT / "roles" / "app_deploy" / "defaults" / "main" / "eks.yml"
 
 # The data layer's endpoints, as aws_rds and aws_elasticache will publish them: with them the
 # postgres and redis exporters are rendered too.
@@ -48,7 +55,13 @@ RENDERS = {
 }
 
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "APIService"}
+# Namespaced objects outside the monitoring namespace, and why.
+ELSEWHERE_ALLOWED = {
+    ("RoleBinding", "giftcrypto-monitoring-prometheus-adapter-auth-reader", "kube-system"): (
+        "an aggregated API server reads the extension-apiserver-authentication ConfigMap of kube-system"
+    ),
+}
 # Containers that run as root, and why. Neither is privileged nor keeps a capability.
 ROOT_ALLOWED = {
     "fluent-bit": "reads the container logs under /var/log/pods, files of root mode 0640",
@@ -159,6 +172,7 @@ def test_every_component_is_rendered(render):
     expected = {
         "00-namespace.yml",
         "10-prometheus.yml",
+        "15-prometheus-adapter.yml",
         "20-alertmanager.yml",
         "30-grafana.yml",
         "40-node-exporter.yml",
@@ -280,6 +294,10 @@ def test_namespaced_objects_are_in_the_monitoring_namespace(render):
     for file, document in render.documents:
         if document["kind"] in CLUSTER_SCOPED:
             assert "namespace" not in document["metadata"], f"{file} {_name(document)} is cluster-scoped"
+        elif (document["kind"], document["metadata"]["name"], document["metadata"].get("namespace")) in (
+            ELSEWHERE_ALLOWED
+        ):
+            continue
         else:
             assert document["metadata"].get("namespace") == namespace, (
                 f"{file} {_name(document)} must be in namespace {namespace}"
@@ -377,7 +395,7 @@ def test_cluster_roles_are_read_only(render):
 
 
 def test_service_account_tokens_only_where_the_api_is_used(render):
-    uses_api = {"prometheus", "kube-state-metrics", "fluent-bit", "cloudwatch-agent"}
+    uses_api = {"prometheus", "kube-state-metrics", "fluent-bit", "cloudwatch-agent", "prometheus-adapter"}
     for workload in render.workloads():
         app = workload["metadata"]["name"]
         mounted = workload["spec"]["template"]["spec"].get("automountServiceAccountToken", True)
@@ -491,3 +509,155 @@ def test_fluent_bit_ships_to_the_environment_log_groups(render):
     assert re.search(r"Rule\s+\$log_type \^audit\$ audit\.\$TAG false", config), (
         "audit events to the audit group"
     )
+
+
+# ----- prometheus-adapter: the custom metrics API of the API's HorizontalPodAutoscalers
+
+
+def _adapter_upstream(name: str) -> dict:
+    return yaml.safe_load((ADAPTER_VENDORED / name).read_text(encoding="utf-8"))
+
+
+def _adapter_container(render: Render) -> dict:
+    (container,) = _containers(render.find("Deployment", "prometheus-adapter"))
+    return container
+
+
+def _adapter_args(render: Render) -> dict[str, str]:
+    return dict(arg.removeprefix("--").split("=", 1) for arg in _adapter_container(render)["args"])
+
+
+def _adapter_rules(render: Render) -> list[dict]:
+    config = yaml.safe_load(render.find("ConfigMap", "prometheus-adapter-config")["data"]["config.yaml"])
+    assert set(config) == {"rules"}, (
+        "the adapter serves custom metrics only: no resourceRules (Metrics Server's), no externalRules"
+    )
+    return config["rules"]
+
+
+def test_prometheus_adapter_vendored_files_are_the_releases_own(render):
+    table = (ADAPTER_VENDORED / "VENDORED.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)` \| `[^`]+` \| `([0-9a-f]{64})` \|", table, re.MULTILINE)
+    assert {name for name, _ in rows} == {p.name for p in ADAPTER_VENDORED.iterdir()} - {"VENDORED.md"}
+    for name, digest in rows:
+        assert hashlib.sha256((ADAPTER_VENDORED / name).read_bytes()).hexdigest() == digest, (
+            f"{name} differs from upstream"
+        )
+    assert "Apache License" in (ADAPTER_VENDORED / "LICENSE").read_text(encoding="utf-8")
+    (release,) = set(re.findall(r"tag `(v[0-9.]+)`", table))
+    (upstream,) = _adapter_upstream("deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    assert upstream["image"] == f"registry.k8s.io/prometheus-adapter/prometheus-adapter:{release}"
+    assert (
+        _adapter_container(render)["image"] == upstream["image"] == render.facts["prometheus_adapter_image"]
+    )
+
+
+def test_only_the_custom_metrics_api_is_registered(render):
+    services = [d for _, d in render.documents if d["kind"] == "APIService"]
+    assert [(s["spec"]["group"], s["spec"]["version"]) for s in services] == [
+        ("custom.metrics.k8s.io", "v1beta2")
+    ], "metrics.k8s.io is Metrics Server's (aws_eks add-ons): the adapter registers custom metrics only"
+    (service,) = services
+    assert service["metadata"]["name"] == "v1beta2.custom.metrics.k8s.io"
+    target = service["spec"]["service"]
+    assert target["namespace"] == render.facts["namespace"]
+    adapter = render.find("Service", target["name"])
+    (port,) = [p for p in adapter["spec"]["ports"] if p["port"] == target["port"]]
+    container_ports = {p["name"]: p["containerPort"] for p in _adapter_container(render)["ports"]}
+    assert port["targetPort"] in container_ports
+    assert f"--secure-port={container_ports[port['targetPort']]}" in _adapter_container(render)["args"]
+    deployment = render.find("Deployment", "prometheus-adapter")
+    assert adapter["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_prometheus_adapter_reads_the_prometheus_service_rendered_here(render):
+    url = _adapter_args(render)["prometheus-url"]
+    match = re.fullmatch(r"http://(?P<service>[^.]+)\.(?P<namespace>[^.]+)\.svc:(?P<port>\d+)/?", url)
+    assert match, f"--prometheus-url {url} is not a Service of this cluster"
+    assert match["namespace"] == render.facts["namespace"]
+    service = render.find("Service", match["service"])
+    assert service["spec"].get("clusterIP") != "None", "a load-balanced Service, not the headless one"
+    (port,) = [p for p in service["spec"]["ports"] if p["port"] == int(match["port"])]
+    statefulset = render.find("StatefulSet", "prometheus")
+    assert (
+        service["spec"]["selector"].items() <= statefulset["spec"]["template"]["metadata"]["labels"].items()
+    )
+    (prometheus,) = _containers(statefulset)
+    assert port["targetPort"] in {p["name"] for p in prometheus["ports"]}
+
+
+def test_prometheus_adapter_serves_the_metric_the_hpa_asks_for(render):
+    (rule,) = _adapter_rules(render)
+    metric = render.facts["api_requests_metric"]
+    # The adapter's naming: the series name matching `matches`, renamed to `as`.
+    assert re.fullmatch(rule["name"]["matches"], "http_requests_total")
+    assert rule["name"]["as"] == metric
+    # app_deploy's HPA asks for app_deploy_eks_hpa_requests_metric: its default follows the
+    # monitoring role's variable, and falls back to the same name when the variable is not set.
+    defaults = yaml.safe_load(APP_DEPLOY_DEFAULTS.read_text(encoding="utf-8"))
+    expression = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True).from_string(
+        defaults["app_deploy_eks_hpa_requests_metric"]
+    )
+    assert expression.render(monitoring_eks_api_requests_metric=metric) == metric
+    assert expression.render() == metric == "http_requests_per_second"
+    # The series it reads is the API's, as this Prometheus scrapes it: job giftcrypto-api, with the
+    # namespace and pod labels the rule maps to Kubernetes objects.
+    assert (
+        rule["seriesQuery"].startswith("http_requests_total{")
+        and 'job="giftcrypto-api"' in rule["seriesQuery"]
+    )
+    assert rule["resources"] == {
+        "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+    }
+    jobs = {job["job_name"]: job for job in _prometheus_config(render)["scrape_configs"]}
+    labels = {
+        r.get("target_label"): r.get("source_labels") for r in jobs["giftcrypto-api"]["relabel_configs"]
+    }
+    assert labels["namespace"] == ["__meta_kubernetes_namespace"]
+    assert labels["pod"] == ["__meta_kubernetes_pod_name"]
+    assert jobs["giftcrypto-api"]["kubernetes_sd_configs"][0]["namespaces"]["names"] == [
+        render.facts["api_namespace"]
+    ]
+    # Per pod (grouped by the resource label), a rate of the counter over the configured window.
+    assert re.fullmatch(
+        r"sum by \(<<\.GroupBy>>\) \(rate\(<<\.Series>>\{<<\.LabelMatchers>>\}\[\d+[sm]\]\)\)",
+        rule["metricsQuery"],
+    ), rule["metricsQuery"]
+
+
+def test_prometheus_adapter_keeps_what_the_release_manifests_set(render):
+    rendered = {(d["kind"], d["metadata"]["name"]): d for _, d in render.documents}
+    (role,) = [d for (kind, name), d in rendered.items() if kind == "ClusterRole" and "adapter" in name]
+    assert role["rules"] == _adapter_upstream("cluster-role.yaml")["rules"]
+    bindings = [d for (kind, name), d in rendered.items() if kind.endswith("Binding") and "adapter" in name]
+    assert sorted(b["roleRef"]["name"] for b in bindings) == sorted(
+        [
+            role["metadata"]["name"],
+            _adapter_upstream("cluster-role-binding-delegator.yaml")["roleRef"]["name"],
+            _adapter_upstream("role-binding-auth-reader.yaml")["roleRef"]["name"],
+        ]
+    )
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "prometheus-adapter", "namespace": render.facts["namespace"]}
+        ]
+    (upstream,) = _adapter_upstream("deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    container = _adapter_container(render)
+    upstream_args = dict(a.removeprefix("--").split("=", 1) for a in upstream["args"])
+    args = _adapter_args(render)
+    for kept in ("cert-dir", "config", "metrics-relist-interval", "secure-port"):
+        assert args[kept] == upstream_args[kept], kept
+    assert set(args["tls-cipher-suites"].split(",")) <= set(upstream_args["tls-cipher-suites"].split(","))
+    assert container["ports"] == upstream["ports"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == upstream[probe]["httpGet"], probe
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts == {m["mountPath"] for m in upstream["volumeMounts"]}
+    assert args["config"].startswith(
+        next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "config")
+    )
+    deployment = render.find("Deployment", "prometheus-adapter")
+    if deployment["spec"]["replicas"] > 1:
+        assert render.find("PodDisruptionBudget", "prometheus-adapter")["spec"]["minAvailable"] == 1
+    if render.facts["environment"] == "production":
+        assert deployment["spec"]["replicas"] >= 2, "production keeps the HPA's metric through a node drain"
