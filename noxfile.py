@@ -347,10 +347,12 @@ def unit(session: nox.Session) -> None:
     # A bare run spreads the test files over two workers (this machine has two cores); a targeted
     # run (`-- tests/unit/test_x.py`) stays in one process.
     workers = [] if session.posargs else ["-n", "2", "--dist", "loadfile"]
+    # `-- tests/unit/test_x.py` runs that file only; `-- -k name` filters the whole folder.
+    targets = [] if any(pathlib.Path(arg.split("::")[0]).exists() for arg in session.posargs) else ["tests/unit"]
     _pytest(
         session,
         env,
-        "tests/unit",
+        *targets,
         *workers,
         "--cov=plugins",
         "--cov-branch",

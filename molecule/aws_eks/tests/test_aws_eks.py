@@ -123,10 +123,10 @@ def test_irsa_oidc_provider_of_the_clusters_issuer(cluster, aws):
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
 
 
-def test_the_vpc_cni_is_a_managed_addon_enforcing_network_policies():
+def test_the_vpc_cni_is_a_managed_addon_enforcing_network_policies(aws):
     """Issue 20 item 7: NetworkPolicy enforcement on in the cluster's configuration (the vpc-cni add-on's
     enableNetworkPolicy), at EKS's default version for the cluster's Kubernetes version."""
-    eks = _client("eks")
+    eks = aws("eks")
     assert eks.list_addons(clusterName=NAME)["addons"] == ["vpc-cni"]
     addon = eks.describe_addon(clusterName=NAME, addonName="vpc-cni")["addon"]
     assert addon["status"] == "ACTIVE"
@@ -141,17 +141,17 @@ def test_the_vpc_cni_is_a_managed_addon_enforcing_network_policies():
     assert set(addon["tags"]) >= REQUIRED_TAGS and addon["tags"]["Name"] == f"{NAME}-vpc-cni"
 
 
-def test_network_policy_enforcement_switched_back_on_by_the_next_run():
+def test_network_policy_enforcement_switched_back_on_by_the_next_run(aws, converge, recap):
     """Someone turns enforcement off by hand: the plan shows it, the next run puts it back."""
-    eks = _client("eks")
+    eks = aws("eks")
     eks.update_addon(
         clusterName=NAME, addonName="vpc-cni", configurationValues='{"enableNetworkPolicy": "false"}'
     )
     try:
-        planned = _converge("--check", "--diff")
+        planned = converge("--check", "--diff")
         assert planned.returncode == 0, planned.stdout[-3000:]
-        assert _recap(planned.stdout) == (1, 0)
-        result = _converge()
+        assert recap(planned.stdout) == (1, 0)
+        result = converge()
         assert result.returncode == 0, result.stdout[-3000:]
     finally:
         addon = eks.describe_addon(clusterName=NAME, addonName="vpc-cni")["addon"]
@@ -161,7 +161,7 @@ def test_network_policy_enforcement_switched_back_on_by_the_next_run():
             )
     addon = eks.describe_addon(clusterName=NAME, addonName="vpc-cni")["addon"]
     assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
-    assert _recap(_converge().stdout) == (0, 0)
+    assert recap(converge().stdout) == (0, 0)
 
 
 ROLE_FILES = pathlib.Path(__file__).resolve().parents[3] / "roles" / "aws_eks" / "files"
