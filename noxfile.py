@@ -348,7 +348,8 @@ def unit(session: nox.Session) -> None:
     # run (`-- tests/unit/test_x.py`) stays in one process.
     workers = [] if session.posargs else ["-n", "2", "--dist", "loadfile"]
     # `-- tests/unit/test_x.py` runs that file only; `-- -k name` filters the whole folder.
-    targets = [] if any(pathlib.Path(arg.split("::")[0]).exists() for arg in session.posargs) else ["tests/unit"]
+    named = any(pathlib.Path(arg.split("::")[0]).exists() for arg in session.posargs)
+    targets = [] if named else ["tests/unit"]
     _pytest(
         session,
         env,
