@@ -94,3 +94,37 @@ def test_no_task_reads_the_deprecated_return_value():
         if "assume_role_policy_document_raw" in path.read_text(errors="replace")
     ]
     assert readers == []
+
+
+WARNINGS_LINE = (
+    "[DEPRECATION WARNING]: Passing `warnings` to `exit_json` or `fail_json` is deprecated. This feature "
+    "will be removed from ansible-core version 2.23. Use `AnsibleModule.warn` instead."
+)
+
+
+def test_the_warnings_line_is_accepted_until_ansible_core_removes_it(monkeypatch):
+    """amazon.aws hands module.warn()'s warnings to exit_json on ansible-core 2.19+; 2.23 removes that."""
+    assert no_deprecations.collection_version("ansible", "core") < (2, 23, 0)
+    assert no_deprecations.deprecations([WARNINGS_LINE]) == []
+    monkeypatch.setattr(no_deprecations, "collection_version", lambda *_: (2, 23, 0))
+    assert no_deprecations.deprecations([WARNINGS_LINE]) == [WARNINGS_LINE]
+
+
+def test_the_cause_of_the_warnings_line_is_amazon_aws_and_none_of_ours():
+    """The accepted line is amazon.aws's doing (AnsibleAWSModule injects the warnings), and no module of
+    ours warns through AnsibleAWSModule.warn (aws_resource.warn goes to the AnsibleModule it wraps) or
+    hands warnings to exit_json/fail_json, so none of ours can print it."""
+    import inspect
+
+    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+    assert 'kwargs["warnings"]' in inspect.getsource(AnsibleAWSModule.exit_json)
+    import re
+
+    ours = [
+        str(path.relative_to(ROOT))
+        for pattern in ("plugins/modules/*.py", "plugins/module_utils/*.py")
+        for path in ROOT.glob(pattern)
+        if re.search(r"\bmodule\.warn\(|\bwarnings=", path.read_text())
+    ]
+    assert ours == []
