@@ -40,10 +40,10 @@ ACCEPTED_UNTIL_FIXED = (
     },
     # amazon.aws's AnsibleAWSModule (10.x, and 11.4.0, the newest) hands the warnings a module gave
     # through module.warn() to exit_json/fail_json itself on ansible-core 2.19 and later
-    # (_should_inject_warnings), which ansible-core announces as this deprecation. The stock
-    # amazon.aws.backup_vault warns on every vault it creates (AWS answers AccessDeniedException for
-    # a vault that does not exist yet: a first deploy, a plan from nothing). Our own modules never
-    # warn (tests/unit/test_no_deprecations.py checks), so the line can only come from there.
+    # (_should_inject_warnings), which ansible-core announces as this deprecation: any module built on
+    # it that warns prints the line, the stock amazon.aws.backup_vault on every vault it creates (AWS
+    # answers AccessDeniedException for a vault that does not exist yet: a first deploy, a plan from
+    # nothing) and ours in their edge cases (tests/unit/test_no_deprecations.py shows the cause).
     # Accepted until ansible-core 2.23, which removes what the line announces: from then on
     # amazon.aws must have changed, and the line fails the run again.
     {

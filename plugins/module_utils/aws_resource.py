@@ -104,16 +104,6 @@ def refuse(module: AnsibleAWSModule, problems: dict[str, str], before: str) -> N
         module.fail_json(msg=f"Refused before {before}: {listed}", problems=problems)
 
 
-def warn(module: AnsibleAWSModule, message: str) -> None:
-    """A warning in the task's result, given to ansible-core's own AnsibleModule.warn.
-
-    AnsibleAWSModule.warn (amazon.aws 10.x and 11.x) also hands its warnings to exit_json and
-    fail_json on ansible-core 2.19 and later, which ansible-core reports as a deprecation ("Passing
-    `warnings` to `exit_json` ..."): the platform's runs fail on any deprecation, so the collection's
-    modules warn through the AnsibleModule it wraps."""
-    getattr(module, "_module", module).warn(message)
-
-
 class ResourceProblem(Exception):
     """A failure the module explains itself (no AWS error behind it): the run fails with this message."""
 
@@ -241,10 +231,6 @@ class AWSResource:
     def is_error(self, error: Exception, *codes: str) -> bool:
         """Whether error is an AWS ClientError with one of codes."""
         return is_error(error, *codes)
-
-    def warn(self, message: str) -> None:
-        """A warning in the task's result (see warn())."""
-        warn(self.module, message)
 
     # --- the flow ----------------------------------------------------------------------------------
 

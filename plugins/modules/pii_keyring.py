@@ -208,7 +208,6 @@ queries:
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.giftcrypto.platform.plugins.module_utils import envelope, pg
-from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import warn
 
 TABLE_EXISTS = "SELECT to_regclass('encryption_keys') IS NOT NULL"
 
@@ -300,9 +299,8 @@ def run(module, conn, specs, complete):
     conn.rollback()
     if not table_exists:
         if module.check_mode:
-            warn(
-                module,
-                "encryption_keys does not exist yet (migrations not applied): version 1 would be created",
+            module.warn(
+                "encryption_keys does not exist yet (migrations not applied): version 1 would be created"
             )
             result.update(changed=True, created=True, version=1, kms_key_id=params["kms_key_id"])
             return result
