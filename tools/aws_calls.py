@@ -29,7 +29,7 @@ RECORD = ROOT / "tests" / "aws_calls" / "record.json"
 
 # What the deploy role runs: the platform (site.yml and the layer playbooks it imports, also run on
 # their own) and the rollback. destroy.yml (local only, refused elsewhere), restore*.yml (people,
-# during a disaster) and Molecule's own plays are not the deploy role's.
+# during a disaster), Molecule's own plays and the tests' own playbooks are not the deploy role's.
 NOT_DEPLOY_PLAYBOOKS = (
     "destroy.yml",
     "restore.yml",
@@ -37,6 +37,8 @@ NOT_DEPLOY_PLAYBOOKS = (
     "converge.yml",
     "prepare.yml",
     "verify.yml",
+    # The integration tests' own playbook around the keyring module (tests/integration/fixtures_pii.py).
+    "pii_keyring.yml",
 )
 
 # botocore's service name -> IAM's service prefix, where they differ.
