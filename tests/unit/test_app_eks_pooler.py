@@ -28,8 +28,8 @@ import boto3
 import psycopg
 import pytest
 from cryptography import x509
-from moto.server import ThreadedMotoServer
 
+from tests.unit.k8s_helpers import moto_server
 from tests.unit.test_app_k8s_manifests import RENDERS, Render, _ansible_env, _playbook
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -44,16 +44,12 @@ PRIMARY = "giftcrypto-production.c0ffee.us-east-1.rds.amazonaws.com"
 
 @pytest.fixture(scope="module")
 def endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    options = {
-        "region_name": "us-east-1",
-        "endpoint_url": url,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",  # pragma: allowlist secret
-    }
+    with moto_server() as options:
+        yield from _endpoint(options)
+
+
+def _endpoint(options):
+    url = options["endpoint_url"]
     sm, rds = boto3.client("secretsmanager", **options), boto3.client("rds", **options)
     for login, password in PASSWORDS.items():
         value = {
@@ -79,7 +75,6 @@ def endpoint():
         SourceDBInstanceIdentifier="giftcrypto-production",
     )["DBInstance"]
     yield {"url": url, "sm": sm, "replica": replica["Endpoint"]["Address"]}
-    server.stop()
 
 
 def _compose(endpoint, out: pathlib.Path, **extra) -> tuple[dict, str]:

@@ -31,9 +31,8 @@ import boto3
 import kubernetes_validate
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
-from tests.unit.k8s_helpers import unreachable_kubeconfig
+from tests.unit.k8s_helpers import moto_server, unreachable_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "tests" / "unit" / "fixtures" / "render_app_manifests.yml"
@@ -838,16 +837,12 @@ def test_service_account_is_the_one_the_irsa_role_trusts(render):
 @pytest.fixture
 def moto_alb(tmp_path):
     """An internal ALB with an HTTPS listener forwarding to blue, a second listener, two target groups."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    options = {
-        "region_name": "us-east-1",
-        "endpoint_url": endpoint,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-    }
+    with moto_server() as options:
+        yield from _moto_alb(tmp_path, options)
+
+
+def _moto_alb(tmp_path, options):
+    endpoint = options["endpoint_url"]
     ec2, elb, acm = (boto3.client(service, **options) for service in ("ec2", "elbv2", "acm"))
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -924,7 +919,6 @@ def moto_alb(tmp_path):
         "other": other,
         "playbook": playbook,
     }
-    server.stop()
 
 
 def test_alb_weights_step_between_the_target_groups(moto_alb):
