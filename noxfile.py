@@ -12,6 +12,7 @@ installed once, not once per session.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import hashlib
 import os
@@ -19,6 +20,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import nox
@@ -50,6 +52,27 @@ MOLECULE_OWN_ENDPOINT = frozenset(
         "local_aws_endpoint",
     }
 )
+# Seconds each scenario took in the last clean-clone run (tests/output/molecule/, 2026-12-06): the
+# session starts the long ones first so that its two lanes end together. A scenario missing here
+# runs last.
+MOLECULE_SECONDS = {
+    "app_deploy": 231,
+    "aws_eks": 144,
+    "aws_network": 131,
+    "aws_edge": 112,
+    "aws_rds": 109,
+    "postgres_server": 107,
+    "db_schema": 99,
+    "aws_elasticache": 90,
+    "aws_security_baseline": 89,
+    "aws_observability": 88,
+    "monitoring": 88,
+    "aws_backup": 79,
+    "redis_server": 59,
+    "aws_ci_runner": 29,
+    "local_aws_endpoint": 21,
+    "local_registry": 20,
+}
 # Down files undo their up file (DROPs by design): only the up files are linted.
 MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sql" / "migrations").glob("*.up.sql"))
 
@@ -408,41 +431,53 @@ def molecule(session: nox.Session) -> None:
     if unknown:
         known = ", ".join(MOLECULE_SCENARIOS)
         session.error(f"no such Molecule scenario: {', '.join(unknown)} (there are {known})")
-    # Two lanes at once (this machine has two cores): the scenarios with an endpoint of their own,
-    # and the ones sharing this machine's servers. Each scenario's output goes to
-    # tests/output/molecule/<scenario>.log and is printed when it ends.
-    lanes = [
-        [s for s in scenarios if s in MOLECULE_OWN_ENDPOINT],
-        [s for s in scenarios if s not in MOLECULE_OWN_ENDPOINT],
-    ]
+
+    # Two lanes at once (this machine has two cores). The scenarios sharing this machine's servers
+    # run one after another in the first lane, which then helps the second with the scenarios that
+    # have an endpoint of their own (any lane may run those), longest first. Each scenario's output
+    # goes to tests/output/molecule/<scenario>.log and is printed when it ends.
+    def longest_first(names: list[str]) -> list[str]:
+        return sorted(names, key=lambda name: (-MOLECULE_SECONDS.get(name, 0), name))
+
+    shared = [s for s in scenarios if s not in MOLECULE_OWN_ENDPOINT]
+    own = collections.deque(longest_first([s for s in scenarios if s in MOLECULE_OWN_ENDPOINT]))
+    own_lock = threading.Lock()
     logs = ROOT / "tests" / "output" / "molecule"
     logs.mkdir(parents=True, exist_ok=True)
     program = str(VENV / "bin" / "molecule") if (VENV / "bin" / "molecule").exists() else "molecule"
     environment = {**os.environ, **env}
 
-    def lane(names: list[str]) -> list[str]:
-        failed = []
-        for name in names:
-            started = time.monotonic()
-            log = logs / f"{name}.log"
-            with log.open("w") as output:
-                code = subprocess.call(
-                    [program, "test", "--scenario-name", name],
-                    cwd=ROOT,
-                    env=environment,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                )
-            verdict = "passed" if code == 0 else f"FAILED (exit {code})"
-            session.log(f"molecule {name}: {verdict} in {time.monotonic() - started:.0f} s ({log})")
-            if code != 0:
+    def run(name: str) -> bool:
+        started = time.monotonic()
+        log = logs / f"{name}.log"
+        with log.open("w") as output:
+            code = subprocess.call(
+                [program, "test", "--scenario-name", name],
+                cwd=ROOT,
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        verdict = "passed" if code == 0 else f"FAILED (exit {code})"
+        session.log(f"molecule {name}: {verdict} in {time.monotonic() - started:.0f} s ({log})")
+        if code != 0:
+            # The end of a failed scenario's output, where Molecule says what failed.
+            print("\n".join(log.read_text(errors="replace").splitlines()[-150:]), flush=True)
+        return code == 0
+
+    def next_own() -> str | None:
+        with own_lock:
+            return own.popleft() if own else None
+
+    def lane(first: list[str]) -> list[str]:
+        failed = [name for name in longest_first(first) if not run(name)]
+        while (name := next_own()) is not None:
+            if not run(name):
                 failed.append(name)
-                # The end of a failed scenario's output, where Molecule says what failed.
-                print("\n".join(log.read_text(errors="replace").splitlines()[-150:]), flush=True)
         return failed
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        failed = [name for result in pool.map(lane, [names for names in lanes if names]) for name in result]
+        failed = [name for result in pool.map(lane, [shared, []]) for name in result]
     if failed:
         session.error(f"Molecule scenarios failed: {', '.join(failed)} (logs in {logs})")
 

@@ -121,3 +121,19 @@ def test_molecule_scenarios_listen_below_the_ephemeral_port_range():
     for scenario in sorted((ROOT / "molecule").glob("*/molecule.yml")):
         numbers = [int(n) for n in re.findall(r"(?<![\w.])(\d{5})(?![\w.])", scenario.read_text())]
         assert [n for n in numbers if 32768 <= n <= 60999] == [], scenario.parent.name
+
+
+def test_every_molecule_scenario_has_a_measured_duration():
+    """The molecule session starts the longest scenarios first from MOLECULE_SECONDS; a scenario
+    missing there would run last whatever its length, and the lanes would no longer end together."""
+    import ast
+
+    (assignment,) = [
+        node
+        for node in ast.parse((ROOT / "noxfile.py").read_text()).body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MOLECULE_SECONDS"
+    ]
+    seconds = ast.literal_eval(assignment.value)
+    scenarios = {p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml")}
+    assert set(seconds) == scenarios
+    assert all(isinstance(value, int) and value > 0 for value in seconds.values())
