@@ -830,7 +830,13 @@ def docs(session: nox.Session) -> None:
     session.log(f"aar-doc: {len(roles)} role READMEs")
     shutil.rmtree(REFERENCE, ignore_errors=True)
     REFERENCE.mkdir(parents=True, mode=0o755)
-    reference = ("--use-current", "--squash-hierarchy", "--output-format", "simplified-rst", "--fail-on-error")
+    reference = (
+        "--use-current",
+        "--squash-hierarchy",
+        "--output-format",
+        "simplified-rst",
+        "--fail-on-error",
+    )
     reference += ("--no-add-antsibull-docs-version", "--dest-dir", str(REFERENCE), "giftcrypto.platform")
     _run(session, _antsibull_docs_env(env), "antsibull-docs", "collection", *reference)
     _debian_tools(session, DOCS_DEBIAN_PACKAGES)

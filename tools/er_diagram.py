@@ -99,7 +99,9 @@ def draw(url: str, env: dict[str, str] | None = None) -> None:
     png.unlink(missing_ok=True)
     _eralchemy("-i", str(er), "-o", str(png), "--title", TITLE)
     if not png.is_file():
-        raise SystemExit(f"eralchemy did not draw {png.relative_to(ROOT)} from {er.relative_to(ROOT)} (see above)")
+        raise SystemExit(
+            f"eralchemy did not draw {png.relative_to(ROOT)} from {er.relative_to(ROOT)} (see above)"
+        )
     print(f"{png.relative_to(ROOT)}, {er.relative_to(ROOT)} written by eralchemy")
 
 

@@ -109,9 +109,7 @@ def test_the_section_goes_between_the_markers_and_the_prose_stays(role):
 def test_ansible_markup_becomes_markdown(role):
     text = _section(role)
     assert "- First paragraph with `demo_state=absent` and `cron(<m> <h> ? * * *)`." in text
-    assert (
-        "- GCM(x) is no markup; *it*, **bold**, `out`, `HOME`, `giftcrypto.platform.pg_migrate`." in text
-    )
+    assert "- GCM(x) is no markup; *it*, **bold**, `out`, `HOME`, `giftcrypto.platform.pg_migrate`." in text
     # In a table cell: the pipe is escaped, a bare < does not open an HTML tag, L() is a link.
     assert "Name with a\\|pipe and \\<placeholder>, see [the docs](https://example.com/x)." in text
     assert "| `present`, `absent` | `present` or `absent`. |" in text
