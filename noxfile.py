@@ -158,30 +158,63 @@ def _git_env(env: dict[str, str]) -> dict[str, str]:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """The pre-commit hooks on every file, ansible-doc of every module, the workflows, commit messages.
+    """The pre-commit hooks on every file, the plugins' documentation, the workflows, commit messages.
 
     .pre-commit-config.yaml holds the checks a commit runs (ruff, ruff format, yamllint, ansible-lint
     with the production profile, squawk, detect-secrets against .secrets.baseline, whitespace, file
-    endings and sizes, the generated role READMEs and module reference, the changelog fragments);
-    here they run on every file of the tree: the tracked ones and the new ones git does not ignore
-    (a file not yet added is linted too, as `ruff check .` did). Then what a hook cannot do: each
-    module through ansible-doc, the GitHub workflows, and the messages of the commits since
-    commitizen's adoption.
+    endings and sizes, the role READMEs aar-doc generates, the changelog fragments); here they run
+    on every file of the tree: the tracked ones and the new ones git does not ignore (a file not yet
+    added is linted too, as `ruff check .` did). Then what a hook cannot do: the documentation of
+    every plugin and role (antsibull-docs lint-collection-docs), the GitHub workflows, and the
+    messages of the commits since commitizen's adoption.
     """
     env = _git_env(_shared_env(session))
     # The secret scan's hook runs detect-secrets from the environment of `nox -s security`.
     _security_tools(session, "security")
+    # aar-doc (the role-docs hook) and antsibull-docs come from the docs dependency group.
+    _docs_tools(session, env)
     listing = ("ls-files", "-z", "--cached", "--others", "--exclude-standard")
     listed = str(_run(session, env, "git", *listing, silent=True, log=False)).split("\0")
     files = sorted({f for f in listed if f and os.path.lexists(ROOT / f)})
     session.log(f"pre-commit run --show-diff-on-failure --files ({len(files)} files)")
     hooks_env = {**env, "PRE_COMMIT_HOME": str(PRE_COMMIT_HOME)}
     _run(session, hooks_env, "pre-commit", "run", "--show-diff-on-failure", "--files", *files, log=False)
-    modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
-    for module in modules:
-        _run(session, env, "ansible-doc", f"giftcrypto.platform.{module}", silent=True)
+    _lint_plugin_docs(session, env)
     _lint_github(session, env)
     _lint_commits(session, env)
+
+
+def _docs_tools(session: nox.Session, env: dict[str, str]) -> None:
+    """The docs dependency group (aar-doc, antsibull-docs, eralchemy, diagrams) in the shared environment."""
+    docs_requirements = nox.project.dependency_groups(PYPROJECT, "docs")
+    _run(session, env, "python", "-m", "pip", "install", "--quiet", *docs_requirements)
+
+
+def _antsibull_docs_env(env: dict[str, str]) -> dict[str, str]:
+    """env for antsibull-docs: git's search for a repository stops at .venv.
+
+    antsibull-docs copies the collection and its dependencies (amazon.aws and the others, found in
+    .venv's site-packages) to a temporary collections tree, each with git's file list when git says
+    it is inside a work tree. .venv lies inside this checkout and is ignored by git, so the
+    dependencies would be copied empty and their doc fragments missed; with the ceiling at .venv,
+    git sees no work tree there and antsibull-docs copies them whole (the collection itself still
+    goes by git's list: its tracked files and the new ones not ignored).
+    """
+    ceilings = [c for c in os.environ.get("GIT_CEILING_DIRECTORIES", "").split(os.pathsep) if c]
+    return {**env, "GIT_CEILING_DIRECTORIES": os.pathsep.join([*ceilings, str(VENV)])}
+
+
+def _lint_plugin_docs(session: nox.Session, env: dict[str, str]) -> None:
+    """antsibull-docs lint-collection-docs: every plugin's and role's documentation, as the docsite builds it.
+
+    --plugin-docs: each plugin's DOCUMENTATION/EXAMPLES/RETURN and each role's argument spec is loaded
+    by ansible-doc (a plugin whose documentation does not load fails, which is what running
+    ansible-doc on every module did), validated against antsibull-docs' schemas, its markup parsed
+    (C(), O(), RV(), M(), P()...) with every reference to this collection's plugins, options and
+    return values resolved (--validate-collection-refs=self), and rendered to RST that rstcheck checks.
+    """
+    args = ("--plugin-docs", "--validate-collection-refs=self", str(ROOT))
+    _run(session, _antsibull_docs_env(env), "antsibull-docs", "lint-collection-docs", *args)
 
 
 def _lint_commits(session: nox.Session, env: dict[str, str]) -> None:
@@ -802,26 +835,45 @@ def evidence(session: nox.Session) -> None:
 DOCS_DEBIAN_PACKAGES = {"dot": "graphviz", "/usr/lib/postgresql/15/bin/initdb": "postgresql-15"}
 
 
+# The plugin reference, written by `nox -s docs` (antsibull-docs) and not committed (.gitignore): see docs().
+REFERENCE = ROOT / "docs" / "reference"
+
+
 @nox.session(default=False)
 def docs(session: nox.Session) -> None:
-    """Regenerates the documentation built from the code (issue 9); a clean main gives no diff.
+    """Regenerates the documentation built from the code (issues 9, 22); a clean main gives no diff.
 
-    The role READMEs' variables sections (tools/role_docs.py, from meta/argument_specs.yml), the
-    plugin reference docs/reference/ (tools/module_docs.py, from ansible-doc), the architecture
-    diagrams from the inventories (tools/architecture_diagram.py) and the ER diagram read from the
-    catalog of a throwaway PostgreSQL 15 migrated with sql/migrations (tools/er_diagram.py; its
-    --dsn reads a deployed database instead, the same schema). `-- --check` changes nothing
-    and fails when a role README or a reference page is stale (what `nox -s lint` checks).
+    - Each role's README, its variables section from meta/argument_specs.yml: aar-doc, with the
+      template docs/templates/role_variables.md.j2 (.aar_doc.yml); the role-docs hook of
+      `nox -s lint` runs the same and fails on any change.
+    - The plugin and role reference, docs/reference/ (RST, index.rst first): antsibull-docs
+      collection, the renderer of docs.ansible.com, in its simplified-rst format, which GitHub shows
+      without Sphinx. It is written here only, not committed: about 1.3 MB of pages in a format
+      antsibull-docs still calls experimental, whose copy `nox -s lint` would have to regenerate
+      (as long again as the lint below) to keep current; `nox -s lint` runs antsibull-docs
+      lint-collection-docs instead, which validates the same documentation and its rendering.
+      `ansible-doc giftcrypto.platform.<name>` shows the same text in a terminal.
+    - The architecture diagrams from the inventories (tools/architecture_diagram.py, diagrams).
+    - The ER diagram, docs/er-diagram.png and .er: eralchemy on a throwaway PostgreSQL 15 migrated with
+      sql/migrations (tools/er_diagram.py starts it; its --url reads a deployed database instead).
     """
     env = _shared_env(session)
-    check = "--check" in session.posargs
-    docs_requirements = nox.project.dependency_groups(PYPROJECT, "docs")
-    _run(session, env, "python", "-m", "pip", "install", "--quiet", *docs_requirements)
-    _run(session, env, "python", "tools/role_docs.py", *(["--check"] if check else []))
-    _run(session, env, "python", "tools/module_docs.py", *(["--check"] if check else []))
-    if check:
-        session.log("--check: the diagrams are not regenerated nor compared")
-        return
+    _docs_tools(session, env)
+    roles = sorted(p.parent.parent for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
+    for role in roles:
+        _run(session, env, "aar-doc", str(role.relative_to(ROOT)), "markdown", silent=True)
+    session.log(f"aar-doc: {len(roles)} role READMEs")
+    shutil.rmtree(REFERENCE, ignore_errors=True)
+    REFERENCE.mkdir(parents=True, mode=0o755)
+    reference = (
+        "--use-current",
+        "--squash-hierarchy",
+        "--output-format",
+        "simplified-rst",
+        "--fail-on-error",
+    )
+    reference += ("--no-add-antsibull-docs-version", "--dest-dir", str(REFERENCE), "giftcrypto.platform")
+    _run(session, _antsibull_docs_env(env), "antsibull-docs", "collection", *reference)
     _debian_tools(session, DOCS_DEBIAN_PACKAGES)
     _run(session, env, "python", "tools/architecture_diagram.py")
     _run(session, env, "python", "tools/er_diagram.py")

@@ -17,7 +17,7 @@ description:
     longer matches its hash), a removed, inserted or reordered row (sequence gap, duplicate or
     predecessor hash mismatch) and rows removed at the end of a chain (head ahead of the chain)
     are all detected.
-  - Only reads; never changes anything, so RV(changed) is always false.
+  - Only reads; never changes anything, so RV(ignore:changed) is always false.
   - Why a custom module. The hash must be recomputed by a party that does not trust the
     database's own functions (a superuser could replace them); no stock module does this.
 author:

@@ -41,6 +41,7 @@ LEFT_OUT = (
     "ansible.cfg",
     "docs/bench",
     "docs/compliance",
+    "docs/reference",
     "service/tests",
     "changelogs/fragments",
 )
