@@ -331,3 +331,15 @@ def test_installed_collection_introspects_to_its_requirements(tmp_path):
         str(r) for r in requirements(META / "requirements.txt")
     }
     assert lines(bindep) == lines(META / "bindep.txt")
+
+
+def test_the_ee_session_is_defined_and_not_a_default_session():
+    """`nox -s ee` builds the image (minutes): named, opt-in, never part of a bare `nox`."""
+    command = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"), "--list", "--json"]
+    selected = json.loads(
+        subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    )
+    assert "ee" not in {session["name"] for session in selected}
+    listed = subprocess.run(command[:-1], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # `nox --list` marks the sessions of a bare `nox` with "*" and the others with "-".
+    assert any(line.startswith("- ee ->") for line in listed.splitlines()), listed
