@@ -1058,3 +1058,169 @@ def service_lock(session: nox.Session) -> None:
     platform = ("--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28")
     session.run(str(tools / "uv"), *compile_args, *platform, "-o", str(compiled), env=env, external=True)
     compiled.write_text(header + compiled.read_text())
+
+
+# --- Issue 22: the collection's execution environment ----------------------------------------------
+# meta/execution-environment.yml names Debian's trixie-slim image and Galaxy, neither of which this
+# machine reaches: `nox -s ee` builds the same definition on the same Debian suite from what it does
+# reach. The base is trixie's minbase root file system made by mmdebstrap from Debian's mirror (what
+# trixie-slim is), imported into podman; the collections are the tarball `ansible-galaxy collection
+# build` makes of this checkout (installed with --no-deps) and, for its dependencies, the `ansible`
+# PyPI package's bundle at the definition's ansible-core; the Python packages come from PyPI.
+EE_SUITE = "trixie"
+EE_MIRRORS = (
+    f"deb http://deb.debian.org/debian {EE_SUITE} main",
+    f"deb http://deb.debian.org/debian {EE_SUITE}-updates main",
+    f"deb http://deb.debian.org/debian-security {EE_SUITE}-security main",
+)
+EE_BASE_CACHE = pathlib.Path("/var/cache/giftcrypto/ee-base")
+EE_IMAGE = "localhost/giftcrypto/platform-ee"
+
+
+@nox.session(default=False)
+def ee(session: nox.Session) -> None:
+    """Builds the execution environment of meta/execution-environment.yml with podman and smoke-tests it.
+
+    Not a default session: a build from nothing takes several minutes (measured in
+    docs/execution-environment.md: the base, ansible-core, the ansible bundle and the collection's
+    Python packages), and nothing else needs the image; the unit session checks what can change
+    every day (tests/unit/test_execution_environment.py: the build context ansible-builder makes,
+    requirements.txt resolving without the emulator). Inside the image: `ansible-playbook --version`
+    (ansible-core of the definition, Python >= 3.12), `ansible-doc giftcrypto.platform.pii_keyring`,
+    the collection's Python packages import, and `import moto` fails.
+    """
+    import datetime
+    import json
+    import tempfile
+
+    env = _shared_env(session)
+    tools = _security_tools(session, "ee")  # ansible-builder, in .nox/ee (pyproject's group `ee`)
+
+    def load(path: pathlib.Path) -> dict:
+        """A YAML file read by the PyYAML of .nox/ee (nox's own interpreter may have none)."""
+        code = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))"
+        return json.loads(
+            subprocess.run([tools / "python", "-c", code, path], capture_output=True, check=True).stdout
+        )
+
+    _debian_tools(session, {"podman": "podman", "runc": "runc", "mmdebstrap": "mmdebstrap"})
+    # podman's default ulimits are refused on these machines; crun fails here, runc works.
+    sys.path.insert(0, str(ROOT / "roles" / "app_deploy" / "files"))
+    import container_image
+
+    container_image.ensure_containers_conf("")
+    podman = ("podman", "--runtime", "runc")
+
+    # The base: trixie minbase, cached by what built it and the ISO week (as the API image's base).
+    mmdebstrap = [
+        "mmdebstrap",
+        "--quiet",
+        "--variant=minbase",
+        "--mode=root",
+        "--format=tar",
+        '--aptopt=Apt::Install-Recommends "false"',
+        "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-exclude=/usr/share/man/*",
+        "--dpkgopt=path-exclude=/usr/share/locale/*",
+        "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+        EE_SUITE,
+    ]
+    version = subprocess.run(["mmdebstrap", "--version"], capture_output=True, text=True, check=True)
+    year, week = datetime.date.today().isocalendar()[:2]
+    material = json.dumps([version.stdout.strip(), mmdebstrap, EE_MIRRORS, f"{year}-W{week:02d}"])
+    key = hashlib.sha256(material.encode()).hexdigest()[:16]
+    base = f"localhost/giftcrypto/debian-base:{EE_SUITE}-{key}"
+    started = time.monotonic()
+    if subprocess.run([*podman, "image", "exists", base], check=False).returncode != 0:
+        EE_BASE_CACHE.mkdir(parents=True, exist_ok=True)
+        tarball = EE_BASE_CACHE / f"{EE_SUITE}-{key}.tar"
+        if not tarball.exists():
+            for stale in EE_BASE_CACHE.glob(f"{EE_SUITE}-*.tar"):
+                stale.unlink()
+            partial = tarball.with_suffix(".partial")
+            session.run(*mmdebstrap, str(partial), *EE_MIRRORS, external=True)
+            partial.rename(tarball)
+        session.run(
+            *podman, "import", "--quiet", "--change", 'CMD ["/bin/bash"]', str(tarball), base, external=True
+        )
+    session.log(f"base {base} ({time.monotonic() - started:.0f} s)")
+
+    definition = load(ROOT / "meta" / "execution-environment.yml")
+    galaxy = load(ROOT / "galaxy.yml")
+    tag = f"{EE_IMAGE}:{galaxy['version']}"
+    with tempfile.TemporaryDirectory(prefix="giftcrypto-ee-") as tmp:
+        work = pathlib.Path(tmp)
+        _run(session, env, "ansible-galaxy", "collection", "build", "--output-path", str(work), str(ROOT))
+        artifact = next(work.glob(f"{galaxy['namespace']}-{galaxy['name']}-*.tar.gz"))
+        # The published definition, with what this machine reaches instead of Docker Hub and Galaxy.
+        requirements = [
+            line.strip()
+            for line in (ROOT / "meta" / "requirements.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        deps = definition["dependencies"]
+        core = deps["ansible_core"]["package_pip"]
+        definition["images"]["base_image"]["name"] = base
+        deps["galaxy"] = {"collections": [{"name": f"/build/collections/{artifact.name}", "type": "file"}]}
+        # The bundle at the definition's ansible-core: pip picks the ansible release that requires it.
+        deps["python"] = [*requirements, "ansible", core]
+        deps["system"] = str(ROOT / "meta" / deps["system"])  # the definition's, by absolute path
+        definition["additional_build_files"] = [{"src": str(artifact), "dest": "collections"}]
+        definition.setdefault("build_arg_defaults", {})["ANSIBLE_GALAXY_CLI_COLLECTION_OPTS"] = "--no-deps"
+        definition["options"]["tags"] = [tag]
+        local = work / "execution-environment.yml"
+        local.write_text(json.dumps(definition, indent=2))  # JSON is YAML
+        context = work / "context"
+        session.run(str(tools / "ansible-builder"), "create", "-f", str(local), "--context", str(context))
+        started = time.monotonic()
+        build = ("build", "--network", "host", "--layers", "--tag", tag, "--file", "Containerfile")
+        # pip in the build trusts what pip on this host trusts (this network may inspect TLS with a
+        # CA of its own): the host's bundle and a pip.conf naming it are mounted for the RUN steps
+        # only, so neither is in the image.
+        bundle = (
+            os.environ.get("PIP_CERT")
+            or os.environ.get("SSL_CERT_FILE")
+            or "/etc/ssl/certs/ca-certificates.crt"
+        )
+        (work / "pip.conf").write_text("[global]\ncert = /run/giftcrypto-host-ca.crt\n")
+        trust = (
+            *("--volume", f"{bundle}:/run/giftcrypto-host-ca.crt:ro"),
+            *("--volume", f"{work / 'pip.conf'}:/etc/pip.conf:ro"),
+        )
+        session.run(*podman, *build, *trust, str(context), external=True)
+        # podman leaves the two mount points behind as empty files: a last layer removes them.
+        user = definition["options"].get("user", "1000")
+        tidy = f"FROM {tag}\nUSER root\nRUN rm -f /etc/pip.conf /run/giftcrypto-host-ca.crt\nUSER {user}\n"
+        (work / "Containerfile.tidy").write_text(tidy)
+        tidy_build = ("build", "--network", "none", "--tag", tag, "--file", str(work / "Containerfile.tidy"))
+        session.run(*podman, *tidy_build, str(work), external=True)
+        session.log(f"image {tag} built in {time.monotonic() - started:.0f} s")
+
+    def inside(*argv: str, codes: tuple[int, ...] = (0,)) -> str:
+        result = subprocess.run(
+            [*podman, "run", "--rm", "--network", "none", tag, *argv], capture_output=True, text=True
+        )
+        if result.returncode not in codes:
+            session.error(
+                f"{' '.join(argv)} exited {result.returncode} in {tag}:\n{result.stdout}{result.stderr}"
+            )
+        return result.stdout + result.stderr
+
+    version_text = inside("ansible-playbook", "--version")
+    session.log(version_text)
+    wanted = core.split(">=")[1].split(",")[0]
+    if f"core {wanted}" not in version_text or "python version = 3.1" not in version_text:
+        session.error(f"the image's ansible-core is not {core}, or its Python is not 3.1x:\n{version_text}")
+    doc = inside("ansible-doc", "giftcrypto.platform.pii_keyring")
+    if "giftcrypto.platform.pii_keyring" not in doc or "EXAMPLES" not in doc:
+        session.error(f"ansible-doc giftcrypto.platform.pii_keyring:\n{doc}")
+    inside("ansible-doc", "amazon.aws.s3_bucket")
+    inside("sh", "-c", "test ! -e /etc/pip.conf && test ! -e /run/giftcrypto-host-ca.crt")
+    inside("python3", "-c", "import boto3, botocore, cryptography, kubernetes, netaddr, psycopg")
+    moto = inside("python3", "-c", "import moto", codes=(1,))
+    if "ModuleNotFoundError" not in moto:
+        session.error(f"`import moto` in {tag} did not fail for want of moto:\n{moto}")
+    size = subprocess.run(
+        [*podman, "image", "inspect", "--format", "{{.Size}}", tag], capture_output=True, text=True
+    )
+    session.log(f"{tag}: {int(size.stdout.strip() or 0) / 1e6:.0f} MB; moto is not in it")
