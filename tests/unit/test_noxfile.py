@@ -121,3 +121,70 @@ def test_molecule_scenarios_listen_below_the_ephemeral_port_range():
     for scenario in sorted((ROOT / "molecule").glob("*/molecule.yml")):
         numbers = [int(n) for n in re.findall(r"(?<![\w.])(\d{5})(?![\w.])", scenario.read_text())]
         assert [n for n in numbers if 32768 <= n <= 60999] == [], scenario.parent.name
+
+
+def _noxfile():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("giftcrypto_noxfile", ROOT / "noxfile.py")
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    return noxfile
+
+
+def test_the_sanity_session_is_a_default_session_right_after_lint():
+    selected = [session["name"] for session in json.loads(_nox("--list", "--json").stdout)]
+    assert "sanity" in selected
+    assert selected.index("sanity") == selected.index("lint") + 1, selected
+
+
+def test_the_sanity_session_targets_the_oldest_core_meta_runtime_promises():
+    """ansible-test runs on the ansible-core of requires_ansible's lower bound (read from
+    meta/runtime.yml, not written twice), and that core's ignore file is the one in tests/sanity/."""
+    import yaml
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    promised = SpecifierSet(yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["requires_ansible"])
+    (lower,) = [Version(s.version) for s in promised if s.operator == ">="]
+    noxfile = _noxfile()
+    core = noxfile._sanity_core()
+    assert core == f"{lower.major}.{lower.minor}"
+    installs = SpecifierSet(noxfile._sanity_requirement(core).removeprefix("ansible-core"))
+    assert lower in installs
+    assert f"{lower.major}.{lower.minor}.99" in installs
+    assert f"{lower.major}.{lower.minor + 1}.0" not in installs
+    assert f"{lower.major}.{lower.minor - 1}.99" not in installs
+    ignores = sorted(p.name for p in (ROOT / "tests" / "sanity").glob("ignore-*.txt"))
+    assert ignores in ([], [f"ignore-{core}.txt"]), ignores
+
+
+def test_every_sanity_ignore_entry_gives_its_reason():
+    """ansible-test's ignore files take a trailing `# comment` (a comment-only line is a parse error)."""
+    for path in sorted((ROOT / "tests" / "sanity").glob("ignore-*.txt")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            entry, _, reason = line.partition(" # ")
+            assert len(entry.split(" ")) == 2, f"{path.name}:{number}: <path> <test>[:<code>]"
+            assert len(reason.strip()) >= 20, f"{path.name}:{number}: the entry gives no reason"
+
+
+def test_the_sanity_session_refuses_clearly_without_the_python_it_needs(tmp_path, monkeypatch):
+    """A `python3.12` that cannot run (pyenv's shim without a 3.12 selected) does not count, and
+    without one the session stops naming the Python it needs and how to get it."""
+    noxfile = _noxfile()
+    shim = tmp_path / f"python{noxfile.SANITY_PYTHON}"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+
+    class Session:
+        def error(self, message):
+            raise RuntimeError(message)
+
+    import pytest
+
+    with pytest.raises(RuntimeError) as refused:
+        noxfile._sanity_python(Session())
+    assert f"no Python {noxfile.SANITY_PYTHON}" in str(refused.value)
+    assert f"pyenv install {noxfile.SANITY_PYTHON}" in str(refused.value)
