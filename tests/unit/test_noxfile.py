@@ -188,3 +188,20 @@ def test_the_sanity_session_refuses_clearly_without_the_python_it_needs(tmp_path
         noxfile._sanity_python(Session())
     assert f"no Python {noxfile.SANITY_PYTHON}" in str(refused.value)
     assert f"pyenv install {noxfile.SANITY_PYTHON}" in str(refused.value)
+
+
+def test_sanity_ignores_outside_ansible_lints_list_are_only_for_vendored_manifests():
+    """.ansible-lint-ignore lets tests/sanity/ignore-*.txt hold entries that ansible-lint's sanity rule
+    (Partner Engineering's allow list) refuses: only a multi-document YAML file vendored byte for byte
+    (its directory has a VENDORED.md), which ansible-test's yamllint expects to be a single document."""
+    from ansiblelint.rules.sanity import CheckSanityIgnoreFiles
+
+    allowed = set(CheckSanityIgnoreFiles.allowed_ignores)
+    for path in sorted((ROOT / "tests" / "sanity").glob("ignore-*.txt")):
+        for line in path.read_text().splitlines():
+            target, test = line.partition(" # ")[0].split(" ")
+            if test in allowed or target.split("/")[0] not in {"plugins", "roles"}:
+                continue
+            assert test == "yamllint:multiple-yaml-documents", line
+            assert (ROOT / target).parent.joinpath("VENDORED.md").is_file(), line
+            assert (ROOT / target).read_text().count("\n---") >= 1, line
