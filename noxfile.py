@@ -255,6 +255,245 @@ def _lint_github(session: nox.Session, env: dict[str, str]) -> None:
         _run(session, env, "zizmor", *zizmor, ".github")
 
 
+# --- Issue 22: `nox -s sanity`, ansible-test sanity against the oldest ansible-core we promise ---
+# meta/runtime.yml's requires_ansible names the oldest ansible-core the collection supports; the
+# sanity tests run on that core (its lower bound, read by _sanity_core), in an environment of their own
+# (.nox/sanity: the shared .venv carries the newest core) on the controller Python that core needs.
+# The collection is laid out as ansible-test requires it, in
+# .nox/sanity-tree/ansible_collections/giftcrypto/platform: what `ansible-galaxy collection build`
+# ships (galaxy.yml's build_ignore) plus ansible-test's own files (tests/config.yml, tests/sanity/),
+# beside the collections galaxy.yml depends on, taken from the ansible bundle of that core.
+SANITY_VENV = ROOT / ".nox" / "sanity"
+SANITY_TREE = ROOT / ".nox" / "sanity-tree"
+# ansible-core 2.20 and later run on Python 3.12 or newer; 3.12 is the controller's Python.
+SANITY_PYTHON = "3.12"
+# What ansible-test reads from tests/ (galaxy.yml's build_ignore leaves tests/ out of the artifact).
+SANITY_TEST_FILES = ("tests/config.yml", "tests/sanity")
+
+
+def _sanity_core() -> str:
+    """The ansible-core major.minor of meta/runtime.yml's requires_ansible lower bound (">=2.20.0": 2.20)."""
+    import re
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    runtime = (ROOT / "meta" / "runtime.yml").read_text(encoding="utf-8")
+    found = re.search(r"""^requires_ansible:\s*["']?([^"'#\n]+)""", runtime, re.MULTILINE)
+    lower = [
+        Version(s.version)
+        for s in SpecifierSet(found.group(1).strip() if found else "")
+        if s.operator == ">="
+    ]
+    if not lower:
+        raise ValueError(
+            "meta/runtime.yml: requires_ansible has no lower bound (>=X.Y.Z) to run sanity against"
+        )
+    return f"{lower[0].major}.{lower[0].minor}"
+
+
+def _sanity_python(session: nox.Session) -> str:
+    """A Python SANITY_PYTHON interpreter: pythonX.Y on PATH, else pyenv's newest X.Y.* (a shim that
+    cannot run one, as pyenv's is without a local version, does not count)."""
+    from packaging.version import InvalidVersion, Version
+
+    def version(path: pathlib.Path) -> Version:
+        try:
+            return Version(path.parents[1].name)
+        except InvalidVersion:
+            return Version("0")
+
+    pyenv = pathlib.Path(os.environ.get("PYENV_ROOT", pathlib.Path.home() / ".pyenv")) / "versions"
+    found = sorted(pyenv.glob(f"{SANITY_PYTHON}*/bin/python{SANITY_PYTHON}"), key=version, reverse=True)
+    check = f"import sys; sys.exit(sys.version_info[:2] != {tuple(map(int, SANITY_PYTHON.split('.')))})"
+    for candidate in [shutil.which(f"python{SANITY_PYTHON}"), *map(str, found)]:
+        if (
+            candidate
+            and subprocess.run([candidate, "-c", check], capture_output=True, check=False).returncode == 0
+        ):
+            return candidate
+    session.error(
+        f"no Python {SANITY_PYTHON}: ansible-core {_sanity_core()} (meta/runtime.yml's oldest) runs on "
+        f"Python {SANITY_PYTHON}+ only. Put python{SANITY_PYTHON} on PATH (`pyenv install {SANITY_PYTHON}`, "
+        f"uv python install {SANITY_PYTHON}, or a distribution's python{SANITY_PYTHON} package)"
+    )
+    raise AssertionError  # session.error raises
+
+
+def _sanity_requirement(core: str) -> str:
+    """The pip requirement of ansible-core `core` (major.minor), its newest patch release."""
+    major, minor = core.split(".")
+    return f"ansible-core>={core},<{major}.{int(minor) + 1}"
+
+
+def _sanity_environment(session: nox.Session, core: str) -> pathlib.Path:
+    """The bin/ of .nox/sanity: ansible-core `core`.* on Python SANITY_PYTHON (ansible-test creates
+    each sanity test's environment with the tools it pins, in ~/.ansible/test/venv, once)."""
+    wanted = _sanity_requirement(core)
+    python = SANITY_VENV / "bin" / "python"
+    stamp = SANITY_VENV / ".giftcrypto-requirements"
+    if python.exists() and not (stamp.exists() and stamp.read_text() == wanted):
+        shutil.rmtree(SANITY_VENV)  # another core: start from an empty environment
+    if not python.exists():
+        interpreter = _sanity_python(session)
+        session.run(
+            sys.executable, "-m", "virtualenv", "--quiet", "-p", interpreter, str(SANITY_VENV), external=True
+        )
+    if not stamp.exists():
+        session.run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
+        session.run(str(python), "-m", "pip", "install", "--quiet", wanted, external=True)
+        stamp.write_text(wanted)
+    return SANITY_VENV / "bin"
+
+
+def _sanity_dependencies(session: nox.Session, tools: pathlib.Path) -> None:
+    """The collections galaxy.yml depends on, from the ansible bundle of the installed ansible-core,
+    into the tree's ansible_collections/ (ansible-test finds a dependency in the collection root of
+    the collection it tests). Each must be inside galaxy.yml's range, or the session fails."""
+    import json
+    import zipfile
+
+    from packaging.specifiers import SpecifierSet
+
+    python = str(tools / "python")
+    read = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))))"
+    galaxy = json.loads(
+        str(session.run(python, "-c", read, str(ROOT / "galaxy.yml"), external=True, silent=True))
+    )
+    wanted = dict(sorted((galaxy.get("dependencies") or {}).items()))
+    core = str(
+        session.run(python, "-c", "import ansible; print(ansible.__version__)", external=True, silent=True)
+    )
+    stamp = SANITY_TREE / ".giftcrypto-dependencies"
+    state = json.dumps({"ansible-core": core.strip(), "dependencies": wanted})
+    if stamp.exists() and stamp.read_text() == state:
+        return
+    # The newest ansible bundle that requires this very ansible-core (pip resolves the pair).
+    bundle = SANITY_VENV / "bundle"
+    shutil.rmtree(bundle, ignore_errors=True)
+    download = (
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--dest",
+        str(bundle),
+        "ansible",
+        f"ansible-core=={core.strip()}",
+    )
+    session.run(python, *download, external=True)
+    (wheel,) = bundle.glob("ansible-[0-9]*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        for fqcn, versions in wanted.items():
+            prefix = "ansible_collections/{}/{}/".format(*fqcn.split("."))
+            shutil.rmtree(SANITY_TREE / prefix, ignore_errors=True)
+            members = [n for n in names if n.startswith(prefix)]
+            if not members:
+                session.error(f"{wheel.name} has no {fqcn} (a dependency in galaxy.yml)")
+            archive.extractall(SANITY_TREE, members)
+            manifest = json.loads((SANITY_TREE / prefix / "MANIFEST.json").read_text(encoding="utf-8"))
+            version = manifest["collection_info"]["version"]
+            if versions != "*" and version not in SpecifierSet(versions):
+                session.error(f"{wheel.name} ships {fqcn} {version}, outside galaxy.yml's {versions}")
+            session.log(f"{fqcn} {version} (from {wheel.name})")
+    shutil.rmtree(bundle)
+    stamp.write_text(state)
+
+
+# ansible-test bootstraps pip into each sanity test's environment (~/.ansible/test/venv) with a
+# get-pip script it downloads from ci-files.testing.ansible.com, or takes from ~/.ansible/test/cache
+# when a file is there ("can be manually downloaded and saved to", its error says). Where that host is
+# unreachable (here: PyPI only), this stand-in does what get-pip does with its embedded pip: runs pip
+# from the pip wheel of the version ansible-test asks for (from PyPI, beside it) to install the
+# requested packages. A real get-pip script already in the cache (one without this marker) is kept.
+SANITY_GET_PIP_MARKER = "giftcrypto.platform nox -s sanity: stand-in for ansible-test's get-pip"
+SANITY_GET_PIP = f'''"""{SANITY_GET_PIP_MARKER} (see noxfile.py)."""
+import os
+import runpy
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "{{wheel}}"))
+options = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
+sys.argv = ["pip", "install", "--upgrade", "--force-reinstall", *options]
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+'''
+
+
+def _sanity_get_pip(session: nox.Session, tools: pathlib.Path) -> None:
+    """The stand-in get-pip script (SANITY_GET_PIP) for the pip version ansible-test bootstraps."""
+    python = str(tools / "python")
+    ask = (
+        "import types; from ansible_test._internal.python_requirements import get_venv_packages; "
+        f"print(get_venv_packages(types.SimpleNamespace(version='{SANITY_PYTHON}'))['pip'])"
+    )
+    version = str(session.run(python, "-c", ask, external=True, silent=True)).strip()
+    cache = pathlib.Path.home() / ".ansible" / "test" / "cache"
+    script = cache / f"get_pip_{version.replace('.', '_')}.py"
+    if script.exists() and SANITY_GET_PIP_MARKER not in script.read_text(encoding="utf-8", errors="replace"):
+        return  # ansible-test's own get-pip script
+    wheels = sorted(cache.glob(f"pip-{version}-*.whl"))
+    if not wheels:
+        fetch = ("download", "--quiet", "--no-deps", "--only-binary", ":all:", "--dest", str(cache))
+        session.run(python, "-m", "pip", *fetch, f"pip=={version}", external=True)
+        wheels = sorted(cache.glob(f"pip-{version}-*.whl"))
+    content = SANITY_GET_PIP.replace("{wheel}", wheels[-1].name)
+    if not script.exists() or script.read_text(encoding="utf-8") != content:
+        script.write_text(content, encoding="utf-8")
+
+
+@nox.session
+def sanity(session: nox.Session) -> None:
+    """ansible-test sanity of the shipped collection on the oldest ansible-core meta/runtime.yml promises.
+
+    The environment (.nox/sanity) holds that ansible-core on Python SANITY_PYTHON; the collection is
+    built with `ansible-galaxy collection build` and unpacked into
+    .nox/sanity-tree/ansible_collections/giftcrypto/platform with tests/config.yml and tests/sanity/
+    (the ignore file, each entry with its reason). `-- <args>` go to ansible-test (`-- --test pylint`).
+    """
+    import tarfile
+
+    core = _sanity_core()
+    tools = _sanity_environment(session, core)
+    _sanity_dependencies(session, tools)
+    _sanity_get_pip(session, tools)
+    dist = SANITY_VENV / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    build = ("collection", "build", "--output-path", str(dist), str(ROOT))
+    session.run(str(tools / "ansible-galaxy"), *build, external=True, silent=True)
+    (artifact,) = dist.glob("giftcrypto-platform-*.tar.gz")
+    collection = SANITY_TREE / "ansible_collections" / "giftcrypto" / "platform"
+    shutil.rmtree(collection, ignore_errors=True)
+    with tarfile.open(artifact) as archive:
+        archive.extractall(collection, filter="data")
+    for name in SANITY_TEST_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, collection / name)
+        elif source.exists():
+            (collection / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, collection / name)
+    # ansible-test lists a collection's files with git when a directory from the collection's up to
+    # / holds a .git, which would be this checkout's (where .nox/ is ignored: no file at all). A
+    # repository of the tree's own, stopping the search at the collection, lists every file (tracked
+    # or not, as `git ls-files --cached --others` does).
+    session.run("git", "-c", "init.defaultBranch=sanity", "init", "--quiet", str(collection), external=True)
+    env = {"PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}", "VIRTUAL_ENV": str(SANITY_VENV)}
+    with session.chdir(collection):
+        session.run(
+            str(tools / "ansible-test"),
+            "sanity",
+            "--python",
+            SANITY_PYTHON,
+            "--requirements",
+            "--color",
+            "no",
+            *session.posargs,
+            env=env,
+            external=True,
+        )
+
+
 # Debian packages the unit tests run as real tools: promtool (prometheus) and amtool
 # (prometheus-alertmanager) check and unit-test the alert rules and the routing; initdb and pg_ctl
 # (postgresql-15) run the throwaway PostgreSQL cluster of the database modules' tests

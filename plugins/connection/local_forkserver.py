@@ -31,7 +31,7 @@ description:
   - Turn it off (C(local) behaviour for everything) with O(forkserver=false), for example
     C(GIFTCRYPTO_FORKSERVER=0).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 extends_documentation_fragment:
   - connection_pipelining
 options:

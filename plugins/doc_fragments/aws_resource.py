@@ -4,19 +4,13 @@
 
 ``giftcrypto.platform.aws_resource`` is for the modules that keep a resource (AWSResource),
 ``giftcrypto.platform.aws_resource.info`` for the read-only ones (AWSInfo); both end with the same
-notes on retries and the action group.
-"""
-
-_EVERY_MODULE = r"""
-  - AWS calls are retried with jittered exponential backoff on throttling and transient errors.
-  - Lives in the collection's C(aws) action group, so C(module_defaults) for
-    C(group/amazon.aws.aws) give it region, endpoint and credentials.
+two notes on retries and the action group (tests/unit/test_doc_fragments.py holds them equal). Each
+fragment is one string literal: ansible-test's sanity tests read the fragments without running them.
 """
 
 
 class ModuleDocFragment:
-    DOCUMENTATION = (
-        r"""
+    DOCUMENTATION = r"""
 options: {}
 notes:
   - Supports check mode, which reads but never writes and returns what a run would do; and diff
@@ -26,12 +20,12 @@ notes:
     settings that differ (C(tags) for the tags); RV(unverified) lists what the run could not
     verify; the resource's view is under its own key; C(diff) holds the view before and after.
     C(giftcrypto.platform.plan_summary) reads it as it is.
+  - AWS calls are retried with jittered exponential backoff on throttling and transient errors.
+  - Lives in the collection's C(aws) action group, so C(module_defaults) for
+    C(group/amazon.aws.aws) give it region, endpoint and credentials.
 """
-        + _EVERY_MODULE
-    )
 
-    INFO = (
-        r"""
+    INFO = r"""
 options: {}
 notes:
   - Read-only, it only asks AWS (C(changed) is always false) and asks the same in check mode. It keeps
@@ -39,9 +33,10 @@ notes:
     AWS modules.
   - A bad option is refused, named, before any call; an AWS error fails the run, naming the question
     that was being asked.
+  - AWS calls are retried with jittered exponential backoff on throttling and transient errors.
+  - Lives in the collection's C(aws) action group, so C(module_defaults) for
+    C(group/amazon.aws.aws) give it region, endpoint and credentials.
 """
-        + _EVERY_MODULE
-    )
 
     STATE = r"""
 options:

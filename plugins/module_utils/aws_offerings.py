@@ -196,7 +196,7 @@ def _rds_problems(check: dict, offered: dict, today: datetime.date) -> list[str]
         return []
     variable, value = check["variable"], str(check["value"])
     source = offered.get("source", "AWS")
-    major = value.split(".")[0]
+    major = value.split(".", maxsplit=1)[0]
     same_major = sorted((v for v in creatable if v.split(".")[0] == major), key=version_key)
     problems = []
     if value not in creatable:
@@ -278,10 +278,11 @@ def _cache_problems(check: dict, offered: dict, today: datetime.date) -> list[st
             f"{variable}={value}: ElastiCache offers no {engine} {value} ({source}); it offers "
             f"{engine} {', '.join(sorted(versions, key=version_key)) or 'nothing'}"
         )
-    lifecycle = (offered.get("cache_majors") or {}).get(value.split(".")[0])
+    major = value.split(".", maxsplit=1)[0]
+    lifecycle = (offered.get("cache_majors") or {}).get(major)
     if lifecycle and _ended(lifecycle.get("end_of_standard_support"), today):
         problems.append(
-            f"{variable}={value}: ElastiCache standard support for {engine} {value.split('.')[0]} ended on "
+            f"{variable}={value}: ElastiCache standard support for {engine} {major} ended on "
             f"{_date_text(lifecycle.get('end_of_standard_support'))} (billed Extended Support until "
             f"{_date_text(lifecycle.get('end_of_extended_support'))}, {source})"
         )

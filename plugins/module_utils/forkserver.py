@@ -52,7 +52,7 @@ def preload(specs: list[str]) -> list[str]:
     """
     skipped = []
     for spec in specs:
-        name, _, origin = spec.partition("=")
+        name, _equals, origin = spec.partition("=")
         try:
             if origin:
                 found = importlib.util.find_spec(name)
@@ -123,7 +123,7 @@ def run_module_code(header: dict, code: bytes, stdout_fd: int, stderr_fd: int) -
         elif isinstance(exit_.code, int):
             status = exit_.code
         else:
-            print(exit_.code, file=sys.stderr)
+            sys.stderr.write(f"{exit_.code}\n")
             status = 1
     except BaseException:  # what python prints for an uncaught exception, and its status 1
         import traceback
@@ -164,7 +164,8 @@ def serve(path: str, controller_pid: int, specs: list[str]) -> None:
     """Preloads specs, then serves on the UNIX socket path until the controller or the socket is gone."""
     skipped = preload(specs)
     if skipped:
-        print(f"not preloaded: {' '.join(skipped)}", file=sys.stderr, flush=True)
+        sys.stderr.write(f"not preloaded: {' '.join(skipped)}\n")
+        sys.stderr.flush()
     # Handlers are not waited for: the kernel reaps them.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -21,7 +21,7 @@ description:
   - Why a custom module. The hash must be recomputed by a party that does not trust the
     database's own functions (a superuser could replace them); no stock module does this.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 requirements:
   - psycopg >= 3.1
 options:
@@ -125,7 +125,7 @@ def genesis(shard: int) -> bytes:
 
 def row_hash(row: tuple) -> bytes:
     """The hash of an audit row, exactly as audit_capture() computes it (see 0004_audit)."""
-    shard, seq, occurred_at, txid, actor, role, table, operation, row_id, columns, data, prev, _ = row
+    shard, seq, occurred_at, txid, actor, role, table, operation, row_id, columns, data, prev = row[:-1]
     stamp = occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     fields = [
         str(shard),

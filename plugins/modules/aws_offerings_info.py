@@ -27,7 +27,7 @@ description:
     catalogue used where AWS cannot be asked, so P(giftcrypto.platform.offering_problems#filter)
     checks both alike.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   eks_versions:
     description: Whether to ask the EKS versions and their support dates.

@@ -15,7 +15,7 @@ description:
   - Fills a gap, community.aws ships only C(cloudfront_origin_access_identity), the legacy OAI;
     neither amazon.aws nor community.aws manages origin access controls.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   name:
     description: Name of the origin access control (1 to 64 characters).

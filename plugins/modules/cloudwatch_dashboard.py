@@ -15,7 +15,7 @@ description:
   - Fills a gap, neither amazon.aws nor community.aws ships a module for CloudWatch dashboards
     (only metric alarms, log groups and their metric filters).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   name:
     description:

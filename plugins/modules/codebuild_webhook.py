@@ -15,7 +15,7 @@ description:
   - Fills a gap, community.aws.codebuild_project manages the project but not its webhook (the
     C(CreateWebhook), C(UpdateWebhook) and C(DeleteWebhook) APIs), and no other module does.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   project_name:
     description:

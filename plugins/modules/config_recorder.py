@@ -17,7 +17,7 @@ description:
     settings and never starts the recording (so Config records nothing), and
     C(community.aws.config_delivery_channel) fails when it runs before the recorder exists (measured).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   name:
     description: Name of the recorder (AWS allows one per account and region).
@@ -227,8 +227,10 @@ class Recorder(AWSResource):
             "options": {
                 "name": {"type": "str", "default": "default"},
                 "s3_bucket_name": {"type": "str", "required": True},
-                "s3_key_prefix": {"type": "str"},
-                "s3_kms_key_arn": {"type": "str"},
+                # A key prefix and a KMS key's ARN name things; neither is a secret ("key" in their
+                # names is what ansible-test's no-log-needed check looks for).
+                "s3_key_prefix": {"type": "str", "no_log": False},
+                "s3_kms_key_arn": {"type": "str", "no_log": False},
                 "sns_topic_arn": {"type": "str"},
                 "delivery_frequency": {"type": "str", "default": "TwentyFour_Hours", "choices": FREQUENCIES},
             },

@@ -15,7 +15,7 @@ description:
     than tags cannot be changed in place by AWS; when they differ the module replaces the flow log
     (delete, then create) and says so in RV(replaced).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   resource_id:
     description: ID of the VPC, subnet or network interface whose traffic is logged.

@@ -15,7 +15,7 @@ description:
     C(CreateAccessEntry), C(UpdateAccessEntry), C(DeleteAccessEntry), C(AssociateAccessPolicy) and
     C(DisassociateAccessPolicy) APIs).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   cluster_name:
     description:

@@ -19,7 +19,7 @@ description:
     (the C(CreateAddon), C(DescribeAddon), C(UpdateAddon), C(DeleteAddon) and
     C(DescribeAddonVersions) APIs).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   cluster_name:
     description:

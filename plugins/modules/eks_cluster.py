@@ -18,7 +18,7 @@ description:
     existing cluster to them (endpoint access and logs through C(UpdateClusterConfig), encryption
     through C(AssociateEncryptionConfig), one minor version up through C(UpdateClusterVersion)).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   name:
     description:

@@ -14,7 +14,7 @@ description:
   - Fills a gap, C(community.aws.elasticache_parameter_group) accepts no family newer than
     C(redis6.x) (so no Redis 7 group), has no check mode and no tags.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   name:
     description: Name of the group, a letter then up to 254 letters, digits or hyphens.
@@ -94,7 +94,6 @@ try:
 except ImportError:  # AnsibleAWSModule fails first, naming the missing botocore
     ResponseParserError = ValueError
 
-from ansible.module_utils.six import string_types
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
     AWSResource,
@@ -115,7 +114,7 @@ def as_text(value):
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
         return str(value)
-    if isinstance(value, string_types):
+    if isinstance(value, str):
         return value
     return None
 

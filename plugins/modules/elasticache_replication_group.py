@@ -25,7 +25,7 @@ description:
     with the C(SET) strategy); it is never read back, compared, returned nor shown in a diff.
     Rotating it is a runbook action.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   replication_group_id:
     description:

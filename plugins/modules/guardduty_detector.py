@@ -15,7 +15,7 @@ description:
   - Fills a gap, neither amazon.aws nor community.aws ships a module for GuardDuty (the
     C(CreateDetector), C(UpdateDetector) and C(DeleteDetector) APIs).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   enable:
     description: Whether the detector monitors (C(ENABLED)) or is suspended (C(DISABLED)).

@@ -17,7 +17,7 @@ description:
     C(CreateOpenIDConnectProvider) API), and IAM refuses a role whose trust policy names a
     federated principal that does not exist.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   url:
     description:

@@ -26,7 +26,7 @@ description:
     what was already applied, no checksum, no ordering, no lock and no way down; postgresql_query
     likewise. Migration tools (Flyway, sqitch...) would be another runtime on the controller.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 requirements:
   - psycopg >= 3.1
 options:
@@ -240,7 +240,7 @@ def plan(migrations: dict[int, dict], applied: dict[int, dict], target: int | No
 def split_table(name: str) -> tuple[str, str]:
     if not TABLE_RE.fullmatch(name):
         raise MigrationError(f"migrations_table={name}: must be [schema.]table in lower case")
-    schema, _, table = name.rpartition(".")
+    schema, _dot, table = name.rpartition(".")
     return schema or "public", table
 
 

@@ -28,7 +28,7 @@ description:
   - The field format and the key hierarchy are described in C(docs/adr/0002-envelope-encryption.md);
     the same code (C(plugins/module_utils/envelope.py)) is what the application uses.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   purpose:
     description:

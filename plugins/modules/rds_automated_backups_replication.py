@@ -18,7 +18,7 @@ description:
   - The local AWS endpoint (moto 5.2) does not implement the start and stop calls (it answers 500);
     the module then fails with that answer, so roles skip it there.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   source_db_instance_arn:
     description:

@@ -14,7 +14,7 @@ description:
   - Fills a gap, neither amazon.aws nor community.aws ships a module for Security Hub (the
     C(EnableSecurityHub), C(BatchEnableStandards) and C(BatchDisableStandards) APIs).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   standards:
     description:
@@ -183,7 +183,7 @@ class Hub(AWSResource):
         current = current or {"hub_arn": ""}
         planned = {"hub_arn": current["hub_arn"]}
         if self.params["tags"] is not None:
-            planned["tags"], _, _ = plan_tags(
+            planned["tags"], _to_set, _to_unset = plan_tags(
                 current.get("tags"), self.params["tags"], self.params["purge_tags"]
             )
         if self.params["standards"] is not None:
@@ -217,7 +217,9 @@ class Hub(AWSResource):
 
     def update(self, current, planned, changes):
         if "tags" in changes:
-            _, to_set, to_unset = plan_tags(current["tags"], self.params["tags"], self.params["purge_tags"])
+            _after, to_set, to_unset = plan_tags(
+                current["tags"], self.params["tags"], self.params["purge_tags"]
+            )
             tag_by_arn_dict(self.client, current["hub_arn"], to_set, to_unset)
         if "standards" in changes:
             self._subscribe(planned)

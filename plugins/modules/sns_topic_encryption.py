@@ -17,7 +17,7 @@ description:
     C(community.aws.sns_topic) has created it) the key is planned and the topic listed in
     RV(unverified).
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   topic_arn:
     description: ARN of the topic.

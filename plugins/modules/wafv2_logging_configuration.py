@@ -15,7 +15,7 @@ description:
     configuration (C(community.aws.wafv2_resources) associates a web ACL with resources).
   - With O(state=absent) the web ACL's logging configuration is deleted.
 author:
-  - GiftCrypto platform team
+  - GiftCrypto platform team (@giftcrypto)
 options:
   web_acl_arn:
     description: ARN of the web ACL.

@@ -137,3 +137,87 @@ def test_every_molecule_scenario_has_a_measured_duration():
     scenarios = {p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml")}
     assert set(seconds) == scenarios
     assert all(isinstance(value, int) and value > 0 for value in seconds.values())
+
+
+def _noxfile():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("giftcrypto_noxfile", ROOT / "noxfile.py")
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    return noxfile
+
+
+def test_the_sanity_session_is_a_default_session_right_after_lint():
+    selected = [session["name"] for session in json.loads(_nox("--list", "--json").stdout)]
+    assert "sanity" in selected
+    assert selected.index("sanity") == selected.index("lint") + 1, selected
+
+
+def test_the_sanity_session_targets_the_oldest_core_meta_runtime_promises():
+    """ansible-test runs on the ansible-core of requires_ansible's lower bound (read from
+    meta/runtime.yml, not written twice), and that core's ignore file is the one in tests/sanity/."""
+    import yaml
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    promised = SpecifierSet(yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["requires_ansible"])
+    (lower,) = [Version(s.version) for s in promised if s.operator == ">="]
+    noxfile = _noxfile()
+    core = noxfile._sanity_core()
+    assert core == f"{lower.major}.{lower.minor}"
+    installs = SpecifierSet(noxfile._sanity_requirement(core).removeprefix("ansible-core"))
+    assert lower in installs
+    assert f"{lower.major}.{lower.minor}.99" in installs
+    assert f"{lower.major}.{lower.minor + 1}.0" not in installs
+    assert f"{lower.major}.{lower.minor - 1}.99" not in installs
+    ignores = sorted(p.name for p in (ROOT / "tests" / "sanity").glob("ignore-*.txt"))
+    assert ignores in ([], [f"ignore-{core}.txt"]), ignores
+
+
+def test_every_sanity_ignore_entry_gives_its_reason():
+    """ansible-test's ignore files take a trailing `# comment` (a comment-only line is a parse error)."""
+    for path in sorted((ROOT / "tests" / "sanity").glob("ignore-*.txt")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            entry, _, reason = line.partition(" # ")
+            assert len(entry.split(" ")) == 2, f"{path.name}:{number}: <path> <test>[:<code>]"
+            assert len(reason.strip()) >= 20, f"{path.name}:{number}: the entry gives no reason"
+
+
+def test_the_sanity_session_refuses_clearly_without_the_python_it_needs(tmp_path, monkeypatch):
+    """A `python3.12` that cannot run (pyenv's shim without a 3.12 selected) does not count, and
+    without one the session stops naming the Python it needs and how to get it."""
+    noxfile = _noxfile()
+    shim = tmp_path / f"python{noxfile.SANITY_PYTHON}"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+
+    class Session:
+        def error(self, message):
+            raise RuntimeError(message)
+
+    import pytest
+
+    with pytest.raises(RuntimeError) as refused:
+        noxfile._sanity_python(Session())
+    assert f"no Python {noxfile.SANITY_PYTHON}" in str(refused.value)
+    assert f"pyenv install {noxfile.SANITY_PYTHON}" in str(refused.value)
+
+
+def test_sanity_ignores_outside_ansible_lints_list_are_only_for_vendored_manifests():
+    """.ansible-lint-ignore lets tests/sanity/ignore-*.txt hold entries that ansible-lint's sanity rule
+    (Partner Engineering's allow list) refuses: only a multi-document YAML file vendored byte for byte
+    (its directory has a VENDORED.md), which ansible-test's yamllint expects to be a single document."""
+    from ansiblelint.rules.sanity import CheckSanityIgnoreFiles
+
+    allowed = set(CheckSanityIgnoreFiles.allowed_ignores)
+    for path in sorted((ROOT / "tests" / "sanity").glob("ignore-*.txt")):
+        for line in path.read_text().splitlines():
+            target, test = line.partition(" # ")[0].split(" ")
+            if test in allowed or target.split("/")[0] not in {"plugins", "roles"}:
+                continue
+            assert test == "yamllint:multiple-yaml-documents", line
+            assert (ROOT / target).parent.joinpath("VENDORED.md").is_file(), line
+            assert (ROOT / target).read_text().count("\n---") >= 1, line

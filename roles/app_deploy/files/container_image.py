@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # ruff: noqa: S603, S607  (a build tool: it runs podman, mmdebstrap, apt-get and pip with arguments it builds)
 """The GiftCrypto API's container image, built here from nothing and pushed to a registry by digest.
 
@@ -355,7 +354,7 @@ def ensure(args: argparse.Namespace) -> dict:
     result["host_changed"] = ensure_packages() | ensure_containers_conf(args.registry)
     if not result["digest"]:
         result["built"] = True
-        base, _ = ensure_base()
+        base = ensure_base()[0]
         with tempfile.TemporaryDirectory() as tmp:
             digest_file = pathlib.Path(tmp) / "digest"
             build_and_push(source, base, image, tag, digest_file)
@@ -442,7 +441,7 @@ def smoke(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     ensure_parser = commands.add_parser(
         "ensure", help="build and push the image unless the registry has its tag"

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Watch a colour of the GiftCrypto API after it received traffic (giftcrypto.platform.app_deploy).
 
 For --seconds, once a second: the colour's 5xx responses as HAProxy counted them (admin socket,

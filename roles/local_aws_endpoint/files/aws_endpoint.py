@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The local AWS endpoint: moto's server with the fidelity layer of giftcrypto.platform.
 
 Same command line as ``moto_server`` (``--host``, ``--port``): it imports moto, applies the fixes

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Prometheus exporter of pgBouncer's own statistics (SHOW POOLS, STATS, DATABASES, CONFIG).
 
 Why not a packaged exporter: Debian 12's prometheus-pgbouncer-exporter 1.7 reads SHOW STATS

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Local Alertmanager webhook receiver: records every notification it is sent.
 
 Stands in for Slack, e-mail and PagerDuty in the local environment (giftcrypto.platform.monitoring).

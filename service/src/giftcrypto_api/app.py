@@ -156,7 +156,7 @@ def create_app(
         checks: dict[str, dict[str, Any]] = {}
         for dependency in (database, cache):
             try:
-                _, elapsed = timed(dependency.ping)
+                elapsed = timed(dependency.ping)[1]
             except DependencyError as error:
                 checks[dependency.name] = {"ok": False, "error": error.kind}
                 log.warning(

@@ -42,7 +42,7 @@ DEFAULT_UPDATE_CONFIG = {"maxUnavailable": 1}
 
 
 def _minor(version: str) -> tuple[int, int]:
-    major, _, minor = version.partition(".")
+    major, _dot, minor = version.partition(".")
     try:
         return int(major), int(minor.split(".")[0])
     except ValueError:
