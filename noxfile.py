@@ -143,12 +143,11 @@ def _uv(session: nox.Session) -> str:
 
 def _uv_env(venv: pathlib.Path = VENV) -> dict[str, str]:
     """The environment of uv's commands: the project's environment is `venv`; uv never downloads an
-    interpreter by itself (_controller_python chooses it); its cache is on another file system than
-    the checkout, so packages are copied from it (no hard-link warning)."""
+    interpreter by itself (_controller_python chooses it). Packages are hard-linked from uv's cache
+    (~/.cache/uv) when it is on the checkout's file system, copied otherwise (uv's defaults)."""
     return {
         "UV_PROJECT_ENVIRONMENT": str(venv),
         "UV_PYTHON_DOWNLOADS": "never",
-        "UV_LINK_MODE": "copy",
         "UV_NO_PROGRESS": "1",
     }
 
