@@ -841,7 +841,7 @@ def security(session: nox.Session) -> None:
     tool(tools / "pip-audit", *audit, *canary_args, success_codes=[0, 1])
     canary = json.loads(probe.read_text())["dependencies"] if probe.exists() else []
     if any(d.get("vulns") for d in canary):
-        export = ("export", "--locked", "--all-groups", "--no-emit-project", "--no-hashes", "--no-header")
+        export = ("export", "--locked", "--all-groups", "--no-emit-project", "--no-header")
         uv = pathlib.Path(_uv(session))
         tool(uv, *export, "--format", "requirements-txt", report="requirements-audited.txt")
         audited = ("-r", str(out / "requirements-audited.txt"), "-o", str(out / "pip-audit.json"))
