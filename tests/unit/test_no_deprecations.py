@@ -141,6 +141,7 @@ def test_the_text_shim_lines_are_accepted_until_ansible_core_removes_the_shim(mo
 def test_the_cause_of_the_text_shim_lines_is_community_aws_alone():
     """community.aws imports from the shim (secretsmanager_secret, which the security baseline runs);
     none of our plugins does, nor any other collection the roles use: a new importer fails here."""
+
     def importers(namespace: str, name: str) -> list[str]:
         spec = importlib.util.find_spec(f"ansible_collections.{namespace}.{name}")
         plugins = pathlib.Path(next(iter(spec.submodule_search_locations))) / "plugins"
