@@ -55,13 +55,10 @@ def test_sessions_have_their_exact_names():
 
 
 def test_the_unit_session_installs_the_postgresql_the_database_tests_run():
-    import importlib.util
-
+    from tests.unit.noxfile_module import load
     from tests.unit.pg_cluster import PG_BIN
 
-    spec = importlib.util.spec_from_file_location("giftcrypto_noxfile", ROOT / "noxfile.py")
-    noxfile = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(noxfile)
+    noxfile = load()
     assert noxfile.UNIT_DEBIAN_PACKAGES[str(PG_BIN / "initdb")] == "postgresql-15"
     assert '"--cov-fail-under=80"' in (ROOT / "noxfile.py").read_text()
 
@@ -140,12 +137,9 @@ def test_every_molecule_scenario_has_a_measured_duration():
 
 
 def _noxfile():
-    import importlib.util
+    from tests.unit.noxfile_module import load
 
-    spec = importlib.util.spec_from_file_location("giftcrypto_noxfile", ROOT / "noxfile.py")
-    noxfile = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(noxfile)
-    return noxfile
+    return load()
 
 
 def test_the_sanity_session_is_a_default_session_right_after_lint():

@@ -7,11 +7,12 @@ selected is on PATH but exits with "command not found", and must not be chosen.
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import sys
 
 import pytest
+
+from tests.unit import noxfile_module
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # This test runs in the shared environment, whose Python is the controller's (3.12 or newer).
@@ -20,10 +21,7 @@ REAL = sys.executable
 
 @pytest.fixture(scope="module")
 def noxfile():
-    spec = importlib.util.spec_from_file_location("giftcrypto_noxfile", ROOT / "noxfile.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return noxfile_module.load()
 
 
 class Refused(Exception):
