@@ -369,7 +369,8 @@ def _lint_github(session: nox.Session, env: dict[str, str]) -> None:
 # The collection is laid out as ansible-test requires it, in
 # .nox/sanity-tree/ansible_collections/giftcrypto/platform: what `ansible-galaxy collection build`
 # ships (galaxy.yml's build_ignore) plus ansible-test's own files (tests/config.yml, tests/sanity/),
-# beside the collections galaxy.yml depends on, taken from the ansible bundle of that core.
+# beside the collections galaxy.yml depends on, taken from the shared environment's ansible bundle
+# (the versions galaxy.yml names).
 SANITY_VENV = ROOT / ".nox" / "sanity"
 SANITY_TREE = ROOT / ".nox" / "sanity-tree"
 # ansible-core 2.20 and later run on Python 3.12 or newer; 3.12 is the controller's Python.
@@ -454,11 +455,12 @@ def _sanity_environment(session: nox.Session, core: str) -> pathlib.Path:
 
 
 def _sanity_dependencies(session: nox.Session, tools: pathlib.Path) -> None:
-    """The collections galaxy.yml depends on, from the ansible bundle of the installed ansible-core,
-    into the tree's ansible_collections/ (ansible-test finds a dependency in the collection root of
-    the collection it tests). Each must be inside galaxy.yml's range, or the session fails."""
+    """The collections galaxy.yml depends on, copied from the shared environment's ansible bundle
+    (the controller's, whose versions galaxy.yml names) into the tree's ansible_collections/
+    (ansible-test finds a dependency in the collection root of the collection it tests): what a user
+    of the oldest promised ansible-core installs with the collection. Each must be inside galaxy.yml's
+    range, or the session fails."""
     import json
-    import zipfile
 
     from packaging.specifiers import SpecifierSet
 
@@ -468,44 +470,22 @@ def _sanity_dependencies(session: nox.Session, tools: pathlib.Path) -> None:
         str(session.run(python, "-c", read, str(ROOT / "galaxy.yml"), external=True, silent=True))
     )
     wanted = dict(sorted((galaxy.get("dependencies") or {}).items()))
-    core = str(
-        session.run(python, "-c", "import ansible; print(ansible.__version__)", external=True, silent=True)
-    )
-    stamp = SANITY_TREE / ".giftcrypto-dependencies"
-    state = json.dumps({"ansible-core": core.strip(), "dependencies": wanted})
-    if stamp.exists() and stamp.read_text() == state:
-        return
-    # The newest ansible bundle that requires this very ansible-core (pip resolves the pair).
-    bundle = SANITY_VENV / "bundle"
-    shutil.rmtree(bundle, ignore_errors=True)
-    download = (
-        "-m",
-        "pip",
-        "download",
-        "--quiet",
-        "--dest",
-        str(bundle),
-        "ansible",
-        f"ansible-core=={core.strip()}",
-    )
-    session.run(python, *download, external=True)
-    (wheel,) = bundle.glob("ansible-[0-9]*.whl")
-    with zipfile.ZipFile(wheel) as archive:
-        names = archive.namelist()
-        for fqcn, versions in wanted.items():
-            prefix = "ansible_collections/{}/{}/".format(*fqcn.split("."))
-            shutil.rmtree(SANITY_TREE / prefix, ignore_errors=True)
-            members = [n for n in names if n.startswith(prefix)]
-            if not members:
-                session.error(f"{wheel.name} has no {fqcn} (a dependency in galaxy.yml)")
-            archive.extractall(SANITY_TREE, members)
-            manifest = json.loads((SANITY_TREE / prefix / "MANIFEST.json").read_text(encoding="utf-8"))
-            version = manifest["collection_info"]["version"]
-            if versions != "*" and version not in SpecifierSet(versions):
-                session.error(f"{wheel.name} ships {fqcn} {version}, outside galaxy.yml's {versions}")
-            session.log(f"{fqcn} {version} (from {wheel.name})")
-    shutil.rmtree(bundle)
-    stamp.write_text(state)
+    (installed,) = VENV.glob("lib/python3*/site-packages/ansible_collections")
+    for fqcn, versions in wanted.items():
+        source = installed.joinpath(*fqcn.split("."))
+        target = SANITY_TREE.joinpath("ansible_collections", *fqcn.split("."))
+        if not (source / "MANIFEST.json").exists():
+            session.error(f"the shared environment's ansible bundle lacks {fqcn} (a galaxy.yml dependency)")
+        manifest = json.loads((source / "MANIFEST.json").read_text(encoding="utf-8"))
+        version = manifest["collection_info"]["version"]
+        if versions != "*" and version not in SpecifierSet(versions):
+            session.error(f"the shared environment ships {fqcn} {version}, outside galaxy.yml's {versions}")
+        current = target / "MANIFEST.json"
+        if current.exists() and json.loads(current.read_text(encoding="utf-8")) == manifest:
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        session.log(f"{fqcn} {version} (from {installed})")
 
 
 # ansible-test bootstraps pip into each sanity test's environment (~/.ansible/test/venv) with a
@@ -561,6 +541,7 @@ def sanity(session: nox.Session) -> None:
     import tarfile
 
     core = _sanity_core()
+    _shared_env(session)  # the dependencies' collections come from its ansible bundle
     tools = _sanity_environment(session, core)
     _sanity_dependencies(session, tools)
     _sanity_get_pip(session, tools)
