@@ -51,7 +51,8 @@ MOLECULE_OWN_ENDPOINT = frozenset(
     }
 )
 # Down files undo their up file (DROPs by design): only the up files are linted.
-MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sql" / "migrations").glob("*.up.sql"))
+MIGRATIONS_DIR = ROOT / "roles" / "db_schema" / "files" / "migrations"
+MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in MIGRATIONS_DIR.glob("*.up.sql"))
 
 
 def _shared_env(session: nox.Session) -> dict[str, str]:
@@ -698,8 +699,8 @@ def security(session: nox.Session) -> None:
     # The GitHub workflows and Dependabot's config, zizmor's offline audits (online: security-scan.yml).
     zizmor = ("--offline", "--strict-collection", "--no-exit-codes", "--format", "json", ".github")
     tool(shared / "zizmor", *zizmor, report="zizmor.json")
-    # The migrations, with the configuration lint uses (sql/squawk.toml: each exclusion has its reason).
-    squawk = ("--config", "sql/squawk.toml", "--reporter", "json", *MIGRATIONS)
+    # The migrations, with the configuration lint uses (.squawk.toml: each exclusion has its reason).
+    squawk = ("--config", ".squawk.toml", "--reporter", "json", *MIGRATIONS)
     if MIGRATIONS:
         tool(shared / "squawk", *squawk, report="squawk.json", success_codes=[0, 1])
     else:
@@ -774,9 +775,9 @@ def docs(session: nox.Session) -> None:
     The role READMEs' variables sections (tools/role_docs.py, from meta/argument_specs.yml), the
     plugin reference docs/reference/ (tools/module_docs.py, from ansible-doc), the architecture
     diagrams from the inventories (tools/architecture_diagram.py) and the ER diagram read from the
-    catalog of a throwaway PostgreSQL 15 migrated with sql/migrations (tools/er_diagram.py; its
-    --dsn reads a deployed database instead, the same schema). `-- --check` changes nothing
-    and fails when a role README or a reference page is stale (what `nox -s lint` checks).
+    catalog of a throwaway PostgreSQL 15 migrated with roles/db_schema/files/migrations
+    (tools/er_diagram.py; its --dsn reads a deployed database instead, the same schema). `-- --check`
+    changes nothing and fails when a role README or a reference page is stale (what `nox -s lint` checks).
     """
     env = _shared_env(session)
     check = "--check" in session.posargs

@@ -7,7 +7,7 @@
                secret giftcrypto/local/postgres/master holds them all)
     python tools/er_diagram.py --check         fails if the files in docs/ differ from what it would write
 
-By default the schema is the one sql/migrations builds: a throwaway cluster of Debian's
+By default the schema is the one roles/db_schema/files/migrations builds: a throwaway cluster of Debian's
 postgresql-15 (tests/unit/pg_cluster.py: initdb on a free port of 127.0.0.1, stopped and deleted at
 the end) where every NNNN_*.up.sql file runs in order as the migrator role, as the unit tests and
 the db_schema role's pg_migrate apply them. Then the catalog is read (pg_class, pg_attribute,
@@ -253,10 +253,10 @@ def _pg_cluster():
 
 def from_migrations() -> tuple[dict, list, str]:
     pg_cluster = _pg_cluster()
-    migrations = sorted((ROOT / "sql" / "migrations").glob("*.up.sql"))
+    migrations = sorted((ROOT / "roles" / "db_schema" / "files" / "migrations").glob("*.up.sql"))
     with pg_cluster.running_cluster() as cluster, cluster.connect(pg_cluster.TEMPLATE) as conn:
         tables, foreign_keys = read_schema(conn)
-    origin = f"sql/migrations {migrations[0].name[:4]} to {migrations[-1].name[:4]} on PostgreSQL 15"
+    origin = f"db_schema migrations {migrations[0].name[:4]} to {migrations[-1].name[:4]} on PostgreSQL 15"
     return tables, foreign_keys, origin
 
 

@@ -56,7 +56,7 @@ SHIPPED = (
     "plugins/doc_fragments/postgres.py",
     "roles/db_schema/meta/argument_specs.yml",
     "playbooks/site.yml",
-    "sql/migrations/0001_core_tables.up.sql",
+    "roles/db_schema/files/migrations/0001_core_tables.up.sql",
     "service/pyproject.toml",
     "service/src/giftcrypto_api/__init__.py",
 )
