@@ -39,6 +39,7 @@ LEFT_OUT = (
     "noxfile.py",
     "pyproject.toml",
     "ansible.cfg",
+    "site.yml",
     "docs/bench",
     "docs/compliance",
     "service/tests",
@@ -104,7 +105,11 @@ def test_it_installs_offline_into_an_empty_path_and_ansible_doc_reads_it(built):
     collections = work / "collections"
     assert not collections.exists()
     install = ("collection", "install", "--offline", "-p", collections, artifact)
-    result = _run([BIN / "ansible-galaxy", *install], work, _clean_env(home))
+    # ANSIBLE_COLLECTIONS_PATH names the empty path alone: a giftcrypto.platform installed in the
+    # default ~/.ansible/collections would otherwise count as "already installed" and skip it.
+    result = _run(
+        [BIN / "ansible-galaxy", *install], work, _clean_env(home, ANSIBLE_COLLECTIONS_PATH=str(collections))
+    )
     installed = collections / "ansible_collections" / GALAXY["namespace"] / GALAXY["name"]
     assert (installed / "MANIFEST.json").is_file()
     manifest = json.loads((installed / "MANIFEST.json").read_text())["collection_info"]
