@@ -450,25 +450,20 @@ def molecule(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """Deploys the local environment and tests it: lifecycle, preflight, posture, services."""
+    """Deploys the local environment and tests it: lifecycle, preflight, posture, services; destroys it.
+
+    The whole suite deploys once: test_00_lifecycle starts from a clean slate and deploys the built
+    collection installed into an empty directory, then the checkout's site.yml finds nothing to
+    change; test_zzz_destroy destroys it at the end. A selection of tests without the lifecycle's
+    deploy (`nox -s integration -- -k preflight`) gets the platform deployed from the checkout first
+    (tests/integration/conftest.py, platform_deployed). Every playbook a test runs fails on a
+    deprecation warning in its output (conftest's run_playbook, tools/no_deprecations.py).
+    """
     env = _shared_env(session)
     # Every playbook of the session records its AWS API calls (tools/aws_calls.py checks them below).
     AWS_CALLS_INTEGRATION.parent.mkdir(parents=True, exist_ok=True)
     AWS_CALLS_INTEGRATION.unlink(missing_ok=True)
     env = _aws_calls_env(env, AWS_CALLS_INTEGRATION)
-    # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it. The
-    # deploy fails on any deprecation warning in its output (tools/no_deprecations.py), as every
-    # playbook the tests run does (tests/integration/conftest.py, run_playbook).
-    _run(
-        session,
-        env,
-        "python",
-        "tools/no_deprecations.py",
-        "ansible-playbook",
-        "-i",
-        "inventories/local",
-        "playbooks/site.yml",
-    )
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
     junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
     _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", junit, *session.posargs)
