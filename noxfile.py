@@ -466,7 +466,11 @@ def integration(session: nox.Session) -> None:
     env = _aws_calls_env(env, AWS_CALLS_INTEGRATION)
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
     junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
-    _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", junit, *session.posargs)
+    # Test files or ids given (`-- tests/integration/test_00_lifecycle.py`) are the selection; options
+    # alone (`-- -k preflight`) select within the whole directory.
+    named = [arg for arg in session.posargs if arg.startswith("tests/")]
+    targets = [] if named else ["tests/integration"]
+    _pytest(session, env, *targets, "-p", "no:cacheprovider", junit, *session.posargs)
     # A task that calls an API the committed record lacks fails here; the unit test
     # tests/unit/test_ci_deploy_policy.py holds the record and the deploy role's policy equal.
     _run(session, env, "python", "tools/aws_calls.py", "check", str(AWS_CALLS_INTEGRATION))
