@@ -75,7 +75,8 @@ MOLECULE_SECONDS = {
     "local_registry": 20,
 }
 # Down files undo their up file (DROPs by design): only the up files are linted.
-MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sql" / "migrations").glob("*.up.sql"))
+MIGRATIONS_DIR = ROOT / "roles" / "db_schema" / "files" / "migrations"
+MIGRATIONS = sorted(str(p.relative_to(ROOT)) for p in MIGRATIONS_DIR.glob("*.up.sql"))
 
 
 # The controller's Python: ansible-core 2.20 and later need 3.12 or newer. nox itself may run on an
@@ -834,28 +835,27 @@ def molecule(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """Deploys the local environment and tests it: lifecycle, preflight, posture, services."""
+    """Deploys the local environment and tests it: lifecycle, preflight, posture, services; destroys it.
+
+    The whole suite deploys once: test_00_lifecycle starts from a clean slate and deploys the built
+    collection installed into an empty directory, then the checkout's site.yml finds nothing to
+    change; test_zzz_destroy destroys it at the end. A selection of tests without the lifecycle's
+    deploy (`nox -s integration -- -k preflight`) gets the platform deployed from the checkout first
+    (tests/integration/conftest.py, platform_deployed). Every playbook a test runs fails on a
+    deprecation warning in its output (conftest's run_playbook, tools/no_deprecations.py).
+    """
     env = _shared_env(session)
     # Every playbook of the session records its AWS API calls (tools/aws_calls.py checks them below).
     AWS_CALLS_INTEGRATION.parent.mkdir(parents=True, exist_ok=True)
     AWS_CALLS_INTEGRATION.unlink(missing_ok=True)
     env = _aws_calls_env(env, AWS_CALLS_INTEGRATION)
-    # The platform must be up for the tests; test_00_lifecycle also destroys and rebuilds it. The
-    # deploy fails on any deprecation warning in its output (tools/no_deprecations.py), as every
-    # playbook the tests run does (tests/integration/conftest.py, run_playbook).
-    _run(
-        session,
-        env,
-        "python",
-        "tools/no_deprecations.py",
-        "ansible-playbook",
-        "-i",
-        "inventories/local",
-        "playbooks/site.yml",
-    )
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
     junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
-    _pytest(session, env, "tests/integration", "-p", "no:cacheprovider", junit, *session.posargs)
+    # Test files or ids given (`-- tests/integration/test_00_lifecycle.py`) are the selection; options
+    # alone (`-- -k preflight`) select within the whole directory.
+    named = [arg for arg in session.posargs if arg.startswith("tests/")]
+    targets = [] if named else ["tests/integration"]
+    _pytest(session, env, *targets, "-p", "no:cacheprovider", junit, *session.posargs)
     # A task that calls an API the committed record lacks fails here; the unit test
     # tests/unit/test_ci_deploy_policy.py holds the record and the deploy role's policy equal.
     _run(session, env, "python", "tools/aws_calls.py", "check", str(AWS_CALLS_INTEGRATION))
@@ -1093,8 +1093,8 @@ def security(session: nox.Session) -> None:
     # The GitHub workflows and Dependabot's config, zizmor's offline audits (online: security-scan.yml).
     zizmor = ("--offline", "--strict-collection", "--no-exit-codes", "--format", "json", ".github")
     tool(shared / "zizmor", *zizmor, report="zizmor.json")
-    # The migrations, with the configuration lint uses (sql/squawk.toml: each exclusion has its reason).
-    squawk = ("--config", "sql/squawk.toml", "--reporter", "json", *MIGRATIONS)
+    # The migrations, with the configuration lint uses (.squawk.toml: each exclusion has its reason).
+    squawk = ("--config", ".squawk.toml", "--reporter", "json", *MIGRATIONS)
     if MIGRATIONS:
         tool(shared / "squawk", *squawk, report="squawk.json", success_codes=[0, 1])
     else:
@@ -1181,7 +1181,7 @@ def docs(session: nox.Session) -> None:
       `ansible-doc giftcrypto.platform.<name>` shows the same text in a terminal.
     - The architecture diagrams from the inventories (tools/architecture_diagram.py, diagrams).
     - The ER diagram, docs/er-diagram.png and .er: eralchemy on a throwaway PostgreSQL 15 migrated with
-      sql/migrations (tools/er_diagram.py starts it; its --url reads a deployed database instead).
+      roles/db_schema/files/migrations (tools/er_diagram.py starts it; its --url reads a deployed database instead).
     """
     env = _shared_env(session)
     roles = sorted(p.parent.parent for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))

@@ -522,7 +522,9 @@ def _local_servers(v, n, roles):
             )
             schema = ""
             if "db_schema" in roles:
-                migrations = len(list((ROOT / "sql" / "migrations").glob("*.up.sql")))
+                migrations = len(
+                    list((ROOT / "roles" / "db_schema" / "files" / "migrations").glob("*.up.sql"))
+                )
                 schema = f"\ndatabase {v['db_schema_database']}: {migrations} migrations (pg_migrate)"
             n["postgres"] = PostgreSQL(
                 f"PostgreSQL {v['postgres_server_version']} + pgaudit\n"

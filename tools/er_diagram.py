@@ -13,7 +13,7 @@ bookkeeping table ``schema_migrations`` are left out, so that a throwaway schema
 give the same picture.
 
 Why a script is left: eralchemy reads a database URL, and the database it should read is the schema
-sql/migrations builds, which no tool starts. This file starts that database, the unit tests'
+roles/db_schema/files/migrations builds, which no tool starts. This file starts that database, the unit tests'
 throwaway cluster (tests/unit/pg_cluster.py: Debian's postgresql-15, initdb on a free port of
 127.0.0.1, every NNNN_*.up.sql applied as the migrator role, stopped and deleted at the end), hands
 its URL to eralchemy's command line, and sorts eralchemy's text (canonical(): eralchemy's own order
@@ -35,7 +35,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUTPUTS = (ROOT / "docs" / "er-diagram.png", ROOT / "docs" / "er-diagram.er")
 # Regular expressions eralchemy matches whole table names against (its --exclude-tables).
 EXCLUDE_TABLES = ("schema_migrations", ".*_y[0-9]{4}m[0-9]{2}")
-TITLE = "giftcrypto database schema (sql/migrations)"
+TITLE = "giftcrypto database schema (roles/db_schema/files/migrations)"
 
 
 def _pg_cluster():

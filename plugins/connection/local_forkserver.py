@@ -28,6 +28,10 @@ description:
     when the server starts), so a run sees the same code as under C(local).
   - One fork server per interpreter and run, on a UNIX socket in the run's private temporary
     directory (mode 0700); it exits when the controller does or when its socket is removed.
+  - The server finds collections where the controller does, the directories of the controller's
+    collection paths come first on its C(PYTHONPATH), so a module of a collection installed
+    anywhere (C(ansible-galaxy collection install -p DIR), C(ANSIBLE_COLLECTIONS_PATH=DIR)) runs
+    there as it does from a checkout.
   - Turn it off (C(local) behaviour for everything) with O(forkserver=false), for example
     C(GIFTCRYPTO_FORKSERVER=0).
 author:
@@ -208,6 +212,28 @@ def preload_specs(names):
     return specs
 
 
+def server_environment(environ=None):
+    """The server's environment: environ with the controller's collection paths first on PYTHONPATH.
+
+    A module runs as ``ansible_collections.<namespace>.<name>...`` from the AnsiballZ zip, whose
+    ``ansible_collections`` is a package the server has already imported (as a namespace package,
+    by its preloads) from the directories on its path when it started: a collection is found only
+    under those, so they must be the controller's own collection paths.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    # The configured collection paths (collections_path, ANSIBLE_COLLECTIONS_PATH) only: the
+    # ansible_collections of the interpreter's site-packages are on the server's path anyway, after
+    # the standard library, and ansible-core's own internal one must not shadow it.
+    paths = [
+        os.path.abspath(os.path.expanduser(path))
+        for path in C.COLLECTIONS_PATHS or []
+        if os.path.isdir(os.path.join(os.path.expanduser(path), "ansible_collections"))
+    ]
+    current = [path for path in environ.get("PYTHONPATH", "").split(os.pathsep) if path]
+    environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*paths, *current]))
+    return environ
+
+
 def _private_directory():
     """A directory only this user can use, shared by the run's workers: the run's local temp directory."""
     base = C.DEFAULT_LOCAL_TMP
@@ -270,6 +296,7 @@ class Connection(LocalConnection):
                 server = subprocess.Popen(  # noqa: S603 - the module's own interpreter, our own server file
                     [interpreter, forkserver.__file__, path, str(os.getppid()), *preload],
                     stdin=subprocess.DEVNULL,
+                    env=server_environment(),
                     stdout=log,
                     stderr=log,
                     cwd="/",

@@ -69,7 +69,7 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Apply every pending migration
   giftcrypto.platform.pg_migrate:
-    path: "{{ playbook_dir }}/../sql/migrations"
+    path: "{{ role_path }}/files/migrations"
     login_host: 127.0.0.1
     login_user: migrator
     login_password: "{{ migrator_password }}"
@@ -80,7 +80,7 @@ EXAMPLES = r"""
 
 - name: List what would be applied, changing nothing
   giftcrypto.platform.pg_migrate:
-    path: sql/migrations
+    path: roles/db_schema/files/migrations
     login_user: migrator
     login_db: giftcrypto
   check_mode: true
@@ -88,7 +88,7 @@ EXAMPLES = r"""
 
 - name: Migrate down to version 3
   giftcrypto.platform.pg_migrate:
-    path: sql/migrations
+    path: roles/db_schema/files/migrations
     target: "3"
     login_user: migrator
     login_db: giftcrypto

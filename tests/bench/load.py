@@ -115,7 +115,13 @@ def prepare_ours(env: common.Env, name: str, months_back: int) -> None:
     """A fresh database migrated by pg_migrate, with its own data keys (pii_keyring) and monthly
     partitions of transactions for the months of history the data spans."""
     recreate_database(env, name)
-    _run_module("pg_migrate", env, name, "migrator", path=str(common.ROOT / "sql" / "migrations"))
+    _run_module(
+        "pg_migrate",
+        env,
+        name,
+        "migrator",
+        path=str(common.ROOT / "roles" / "db_schema" / "files" / "migrations"),
+    )
     gv = env.group_vars
     aws = {
         "region": gv["aws_region"],

@@ -76,13 +76,29 @@ def run_playbook(
     playbook: str = "playbooks/site.yml",
     env: dict | None = None,
     timeout: int = 1200,
+    collections: pathlib.Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """Runs ansible-playbook from the checkout, capturing its output (for assertions on it)."""
+    """Runs ansible-playbook from the checkout, capturing its output (for assertions on it).
+
+    With `collections` (a collections path holding an installed giftcrypto.platform), it runs as a
+    user of the installed collection does instead: from that directory, without the checkout's
+    ansible.cfg (collections_path = ./.collections) nor its .collections on PYTHONPATH, with
+    ANSIBLE_COLLECTIONS_PATH naming that path alone (the dependencies resolve from the `ansible`
+    package's bundle in site-packages); `playbook` is then the FQCN, e.g. giftcrypto.platform.site.
+    """
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    cwd = ROOT
+    if collections is not None:
+        del full_env["ANSIBLE_CONFIG"]
+        checkout = str(ROOT / ".collections")
+        pythonpath = [p for p in full_env.get("PYTHONPATH", "").split(os.pathsep) if p and p != checkout]
+        full_env["PYTHONPATH"] = os.pathsep.join(pythonpath)
+        full_env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)
+        cwd = collections
     full_env.update(env or {})
     result = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), playbook, *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=full_env,
         capture_output=True,
         text=True,
@@ -110,3 +126,76 @@ def _load_no_deprecations():
 
 
 _no_deprecations = _load_no_deprecations()
+
+
+# --- Whether the local environment is there: what the lifecycle starts from and the run ends with --
+
+# The roles whose servers listen on this machine in the local environment, and the variables of
+# their ports (role defaults, which the local inventory may override).
+_LOCAL_SERVER_ROLES = (
+    "local_aws_endpoint",
+    "local_registry",
+    "postgres_server",
+    "redis_server",
+    "monitoring",
+    "app_deploy",
+)
+
+
+def local_ports(local_vars: dict) -> dict[str, int]:
+    """variable -> TCP port of every server the local environment runs on this host (the endpoint,
+    registry, PostgreSQL, pgBouncer, Redis, Prometheus and the exporters, the API's colours)."""
+    found: dict = {}
+    for role in _LOCAL_SERVER_ROLES:
+        defaults = ROOT / "roles" / role / "defaults"
+        for path in sorted([*defaults.glob("main.yml"), *defaults.glob("main/*.yml")]):
+            found.update(yaml.safe_load(path.read_text()) or {})
+    found.update(local_vars)
+    ports: dict[str, int] = {}
+    for name, value in found.items():
+        if not name.startswith(_LOCAL_SERVER_ROLES) or "_eks_" in name:
+            continue
+        if name.endswith("_port") and isinstance(value, int):
+            ports[name] = value
+        elif name.endswith("_ports") and isinstance(value, dict):
+            ports.update({f"{name}.{key}": port for key, port in value.items() if isinstance(port, int)})
+    return ports
+
+
+def open_ports(local_vars: dict) -> dict[str, int]:
+    """The ports of local_ports() that accept a connection on loopback now."""
+    import socket
+
+    answering = {}
+    for name, port in local_ports(local_vars).items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                answering[name] = port
+    return answering
+
+
+# --- The platform the tests run against ----------------------------------------------------------
+# test_00_lifecycle deploys the platform (the installed collection's cold deploy, then the checkout's
+# no-op): when it runs, nothing else deploys first. When the selection leaves its cold deploy out
+# (`nox -s integration -- -k preflight`, one test file...), the platform is deployed from this
+# checkout before the first test, as `nox -s deploy-local` does: the tests find it deployed either way.
+LIFECYCLE_DEPLOY = "tests/integration/test_00_lifecycle.py::test_cold_deploy_of_the_installed_collection"
+
+
+def pytest_collection_modifyitems(config, items):
+    config.stash[_DEPLOYS_ITSELF] = any(item.nodeid == LIFECYCLE_DEPLOY for item in items)
+
+
+_DEPLOYS_ITSELF = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def platform_deployed(request):
+    """Deploys the local environment from the checkout first, unless the lifecycle's deploy is selected."""
+    if request.config.stash.get(_DEPLOYS_ITSELF, False):
+        return
+    result = run_playbook(timeout=1800)
+    assert result.returncode == 0, (
+        "the deploy before the tests failed:\n" + result.stdout[-8000:] + result.stderr[-2000:]
+    )

@@ -28,7 +28,7 @@ import pytest
 from tests.integration.conftest import LOCAL_INVENTORY, assert_no_deprecations, load_group_vars
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MIGRATIONS = ROOT / "sql" / "migrations"
+MIGRATIONS = ROOT / "roles" / "db_schema" / "files" / "migrations"
 LOGIN_ROLES = ("migrator", "app_rw", "app_ro", "auditor")
 # The server's unix socket: the local inventory's postgres_server_socket_dir (Debian's default), or the
 # throwaway server's when tests/integration/postgres17.py stands in for it (another inventory).

@@ -626,7 +626,7 @@ def test_app_role_trust_is_one_service_account_of_the_cluster(iam, account_id):
 
 
 # --------------------------------------------------------------------------------------------------
-# PostgreSQL: roles and privileges (sql/migrations, roles/db_schema, roles/postgres_server)
+# PostgreSQL: roles and privileges (roles/db_schema/files/migrations, roles/db_schema, roles/postgres_server)
 # --------------------------------------------------------------------------------------------------
 LOGIN_APP_ROLES = ("migrator", "app_rw", "app_ro", "auditor")
 ADMIN = "giftcrypto_admin"

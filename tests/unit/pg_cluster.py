@@ -7,8 +7,8 @@ machine's own services), and on a unix socket in that directory; every login use
 
 The cluster holds the platform's login roles (migrator, app_rw, app_ro, auditor, as the db_schema
 role creates them: no superuser, no BYPASSRLS) and a template database migrated with the real
-sql/migrations as migrator; each test gets a fresh database (empty, or a copy of the template),
-dropped afterwards. The binaries are those of the Debian package postgresql-15: when they are
+roles/db_schema/files/migrations as migrator; each test gets a fresh database (empty, or a copy of
+the template), dropped afterwards. The binaries are those of the Debian package postgresql-15: when they are
 missing the fixture fails (it does not skip), since an untested database path proves nothing.
 
 initdb refuses to run as root: as root, the cluster is made and run by the ``postgres`` system
@@ -36,7 +36,7 @@ from psycopg import sql
 
 PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MIGRATIONS = ROOT / "sql" / "migrations"
+MIGRATIONS = ROOT / "roles" / "db_schema" / "files" / "migrations"
 SUPERUSER = "giftcrypto_test"
 LOGIN_ROLES = ("migrator", "app_rw", "app_ro", "auditor")
 TEMPLATE = "giftcrypto_template"
@@ -188,7 +188,7 @@ def _start(prefix: list[str], directory: pathlib.Path) -> int:
 
 
 def _migrate_template(cluster: Cluster) -> None:
-    """The template database: every up migration of sql/migrations, in order, as migrator."""
+    """The template database: every up migration of the db_schema role, in order, as migrator."""
     cluster.create_database(TEMPLATE)
     with cluster.connect(TEMPLATE, user="migrator", autocommit=False) as conn:
         for path in sorted(MIGRATIONS.glob("*.up.sql")):

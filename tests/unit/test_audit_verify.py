@@ -1,8 +1,9 @@
 """giftcrypto.platform.audit_verify against a real audit trail (tests/unit/pg_cluster.py).
 
-The rows are written by the real audit_capture() trigger of sql/migrations/0004_audit (inserts as
-the application role acting as a user, an update and a delete, a keyring row as migrator); the
-module, run as auditor the way Ansible runs it, must recompute every hash the database made.
+The rows are written by the real audit_capture() trigger of the db_schema role's migration
+0004_audit (inserts as the application role acting as a user, an update and a delete, a keyring
+row as migrator); the module, run as auditor the way Ansible runs it, must recompute every hash the
+database made.
 Tampering is done as the superuser with triggers off (session_replication_role = replica), the
 only way past the append-only guards, and each kind of tampering must be reported where it is.
 """

@@ -40,6 +40,7 @@ LEFT_OUT = (
     "pyproject.toml",
     "uv.lock",
     "ansible.cfg",
+    "site.yml",
     "docs/bench",
     "docs/compliance",
     "docs/reference",
@@ -58,7 +59,7 @@ SHIPPED = (
     "plugins/doc_fragments/postgres.py",
     "roles/db_schema/meta/argument_specs.yml",
     "playbooks/site.yml",
-    "sql/migrations/0001_core_tables.up.sql",
+    "roles/db_schema/files/migrations/0001_core_tables.up.sql",
     "service/pyproject.toml",
     "service/src/giftcrypto_api/__init__.py",
 )
@@ -106,7 +107,11 @@ def test_it_installs_offline_into_an_empty_path_and_ansible_doc_reads_it(built):
     collections = work / "collections"
     assert not collections.exists()
     install = ("collection", "install", "--offline", "-p", collections, artifact)
-    result = _run([BIN / "ansible-galaxy", *install], work, _clean_env(home))
+    # ANSIBLE_COLLECTIONS_PATH names the empty path alone: a giftcrypto.platform installed in the
+    # default ~/.ansible/collections would otherwise count as "already installed" and skip it.
+    result = _run(
+        [BIN / "ansible-galaxy", *install], work, _clean_env(home, ANSIBLE_COLLECTIONS_PATH=str(collections))
+    )
     installed = collections / "ansible_collections" / GALAXY["namespace"] / GALAXY["name"]
     assert (installed / "MANIFEST.json").is_file()
     manifest = json.loads((installed / "MANIFEST.json").read_text())["collection_info"]

@@ -1,8 +1,9 @@
 """giftcrypto.platform.pg_migrate against a real PostgreSQL 15 (tests/unit/pg_cluster.py).
 
 The module runs in-process as Ansible runs it (``main()`` with module args, moto_modules.runner),
-as migrator, on the real sql/migrations or on small migrations written for a test; every test
-asserts on what the database holds afterwards, not only on what the module says.
+as migrator, on the real migrations (roles/db_schema/files/migrations) or on small migrations
+written for a test; every test asserts on what the database holds afterwards, not only on what the
+module says.
 """
 
 from __future__ import annotations

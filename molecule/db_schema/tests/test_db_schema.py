@@ -5,8 +5,8 @@ import pathlib
 import psycopg
 import pytest
 
-MIGRATIONS = pathlib.Path(__file__).resolve().parents[3] / "sql" / "migrations"
-# Every version shipped in sql/migrations, read from the file names (NNNN_name.up.sql).
+MIGRATIONS = pathlib.Path(__file__).resolve().parents[3] / "roles" / "db_schema" / "files" / "migrations"
+# Every version shipped in roles/db_schema/files/migrations, read from the file names (NNNN_name.up.sql).
 VERSIONS = sorted(int(p.name.split("_", 1)[0]) for p in MIGRATIONS.glob("*.up.sql"))
 
 
