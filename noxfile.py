@@ -1180,8 +1180,9 @@ def docs(session: nox.Session) -> None:
       lint-collection-docs instead, which validates the same documentation and its rendering.
       `ansible-doc giftcrypto.platform.<name>` shows the same text in a terminal.
     - The architecture diagrams from the inventories (tools/architecture_diagram.py, diagrams).
-    - The ER diagram, docs/er-diagram.png and .er: eralchemy on a throwaway PostgreSQL 15 migrated with
-      roles/db_schema/files/migrations (tools/er_diagram.py starts it; its --url reads a deployed database instead).
+    - The ER diagram, docs/er-diagram.png and .er: eralchemy on a throwaway PostgreSQL 15 migrated
+      with roles/db_schema/files/migrations (tools/er_diagram.py starts it; its --url reads a
+      deployed database instead).
     """
     env = _shared_env(session)
     roles = sorted(p.parent.parent for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
