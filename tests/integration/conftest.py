@@ -175,6 +175,12 @@ def open_ports(local_vars: dict) -> dict[str, int]:
     return answering
 
 
+# Set by test_zzz_destroy.py once the destroy at the end of the run succeeded: the session fixtures'
+# clean-ups that connect to the data servers (fixtures_schema's databases, fixtures_pii's seeded
+# users) have nothing left to clean, and their servers are gone.
+PLATFORM_STATE = {"destroyed": False}
+
+
 # --- The platform the tests run against ----------------------------------------------------------
 # test_00_lifecycle deploys the platform (the installed collection's cold deploy, then the checkout's
 # no-op): when it runs, nothing else deploys first. When the selection leaves its cold deploy out

@@ -23,6 +23,8 @@ import warnings
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.module_utils import envelope
 
+from tests.integration.conftest import PLATFORM_STATE
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOGINS_OVERRIDE = "GIFTCRYPTO_PII_TEST_LOGINS"
 
@@ -129,6 +131,8 @@ def seeded_pii(aws, pg_connect, seed_tool):
         )
     report.seed_number = seed_number
     yield report
+    if PLATFORM_STATE["destroyed"]:
+        return  # the destroy at the end of the run removed the server and these users
     admin = pg_connect("superuser")
     ids = [u.user_id for u in report.users]
     try:

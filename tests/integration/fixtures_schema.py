@@ -25,7 +25,12 @@ import uuid
 import psycopg
 import pytest
 
-from tests.integration.conftest import LOCAL_INVENTORY, assert_no_deprecations, load_group_vars
+from tests.integration.conftest import (
+    LOCAL_INVENTORY,
+    PLATFORM_STATE,
+    assert_no_deprecations,
+    load_group_vars,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "roles" / "db_schema" / "files" / "migrations"
@@ -277,6 +282,8 @@ def new_database(pg_secrets):
         return db
 
     yield make
+    if PLATFORM_STATE["destroyed"]:
+        return  # the destroy at the end of the run removed the server and these databases
     admin = Database(master["dbname"], creds, master)
     with admin.connect("admin") as conn:
         for name in created:

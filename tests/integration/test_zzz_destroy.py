@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import open_ports, run_playbook
+from tests.integration.conftest import PLATFORM_STATE, open_ports, run_playbook
 from tests.integration.test_00_lifecycle import _our_vpcs, _recap
 
 pytestmark = pytest.mark.integration
@@ -24,4 +24,5 @@ def test_destroy_removes_everything(aws, local_vars):
     assert result.returncode == 0, result.stdout[-5000:]
     recap = _recap(result.stdout)["localhost"]
     assert recap["failed"] == 0 and recap["changed"] > 0, recap
+    PLATFORM_STATE["destroyed"] = True
     assert open_ports(local_vars) == {}
