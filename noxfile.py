@@ -1,10 +1,11 @@
 """The one front door of giftcrypto.platform.
 
-A bare ``nox`` runs the checks (the ``suite`` session: lint, sanity, unit, molecule, integration, two
-at a time); nothing that deploys to a real account is a default session. Every session shares one environment, ``.venv`` at the root, built
-by uv from the lock (uv.lock, pyproject.toml's dependencies and groups) on a Python 3.12 or newer,
-and synced only when the lock or pyproject.toml changes, so the ansible bundle is installed once,
-not once per session. nox itself may run on an older python3 (3.11).
+A bare ``nox`` runs the checks (the ``suite`` session: lint, sanity, unit, molecule, integration,
+two at a time); nothing that deploys to a real account is a default session. Every session shares
+one environment, ``.venv`` at the root, built by uv from the lock (uv.lock, pyproject.toml's
+dependencies and groups) on a Python 3.12 or newer, and synced only when the lock or pyproject.toml
+changes, so the ansible bundle is installed once, not once per session. nox itself may run on an
+older python3 (3.11).
 
     nox -s deploy-local          the whole platform on the local AWS endpoint + real servers
     nox -s plan-staging          what a deploy to staging would create or change
@@ -71,7 +72,7 @@ MOLECULE_SECONDS = {
     "monitoring": 88,
     "aws_backup": 79,
     "redis_server": 59,
-    "aws_ci_runner": 29,
+    "aws_ci_runner": 45,
     "local_aws_endpoint": 21,
     "local_registry": 20,
 }
