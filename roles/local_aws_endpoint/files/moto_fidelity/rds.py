@@ -13,9 +13,7 @@ DESCRIBE_PARAMETERS = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBParameters.html"
 )
 PARAMETER = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html"
-PGAUDIT_REFERENCE = (
-    "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html"
-)
+PGAUDIT_REFERENCE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html"
 
 # The parameters of the postgres<major> families that the platform sets (roles/aws_rds: its
 # defaults, aws_rds_extra_parameters of the tests), as RDS describes them in a new group: the
