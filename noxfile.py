@@ -317,17 +317,16 @@ def suite(session: nox.Session) -> None:
     logs = ROOT / "tests" / "output" / "suite"
     logs.mkdir(parents=True, exist_ok=True)
     failed = []
-    for phase in _suite_phases():
+    for number, phase in enumerate(_suite_phases(), start=1):
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(phase)) as pool:
             futures = {}
             for lane in phase:
                 env = {**os.environ}
                 if lane[0] == "molecule" and any(other[0] == "integration" for other in phase):
                     env["GIFTCRYPTO_MOLECULE_LANES"] = "1"
-                name = "-".join(s for s in lane if s != "--" and s not in MOLECULE_SCENARIOS)
-                futures[pool.submit(_suite_lane, session, lane, logs / f"{name}-{len(futures)}.log", env)] = (
-                    lane
-                )
+                sessions = "-".join(s for s in lane if s != "--" and s not in MOLECULE_SCENARIOS)
+                log = logs / f"phase{number}-{sessions}.log"  # phase1-lint-sanity-unit.log, ...
+                futures[pool.submit(_suite_lane, session, lane, log, env)] = lane
             failed += [" ".join(lane) for future, lane in futures.items() if not future.result()]
     if failed:
         session.error("failed: " + "; ".join(f"nox -s {lane}" for lane in failed))
