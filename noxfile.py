@@ -55,26 +55,26 @@ MOLECULE_OWN_ENDPOINT = frozenset(
         "local_aws_endpoint",
     }
 )
-# Seconds each scenario took in the last clean-clone run (tests/output/molecule/, 2026-12-06): the
-# session starts the long ones first so that its two lanes end together. A scenario missing here
-# runs last.
+# Seconds each scenario took in the last clean-clone run (tests/output/molecule/, 2026-12-06 afternoon,
+# the suite's lanes): the session starts the long ones first so that its lanes end together. A scenario
+# missing here runs last.
 MOLECULE_SECONDS = {
-    "app_deploy": 231,
-    "aws_eks": 144,
-    "aws_network": 131,
-    "aws_edge": 112,
-    "aws_rds": 109,
-    "postgres_server": 107,
-    "db_schema": 99,
-    "aws_elasticache": 90,
-    "aws_security_baseline": 89,
-    "aws_observability": 88,
-    "monitoring": 88,
-    "aws_backup": 79,
-    "redis_server": 59,
-    "aws_ci_runner": 45,
-    "local_aws_endpoint": 21,
-    "local_registry": 20,
+    "app_deploy": 344,
+    "postgres_server": 207,
+    "aws_backup": 205,
+    "aws_eks": 185,
+    "db_schema": 166,
+    "aws_network": 148,
+    "aws_edge": 132,
+    "aws_observability": 123,
+    "aws_rds": 114,
+    "aws_elasticache": 112,
+    "aws_security_baseline": 109,
+    "monitoring": 95,
+    "aws_ci_runner": 65,
+    "redis_server": 58,
+    "local_aws_endpoint": 24,
+    "local_registry": 23,
 }
 # Down files undo their up file (DROPs by design): only the up files are linted.
 MIGRATIONS_DIR = ROOT / "roles" / "db_schema" / "files" / "migrations"
