@@ -40,11 +40,11 @@ def _snapshot(aws):
     }
 
 
-def _refused_run(inventory):
+def _refused_run(inventory, env=None, timeout=300):
     """site.yml on a bad inventory: the completed process, or the AssertionError run_playbook raised
     (a deprecation warning in the output), re-raised by the test of that inventory."""
     try:
-        return run_playbook(inventory=inventory, timeout=300)
+        return run_playbook(inventory=inventory, env=env, timeout=timeout)
     except AssertionError as error:
         return error
 
@@ -133,29 +133,14 @@ def refusals(aws, tmp_path_factory):
     alone = {key for key, changes in keys.items() if any(value is None for value in changes.values())}
     hosts = {f"case{number:02d}": key for number, key in enumerate(sorted(set(keys) - alone))}
     inventory = _hosts_inventory(tmp_path_factory.mktemp("preflight"), {h: keys[k] for h, k in hosts.items()})
-    try:
-        together = run_playbook(
-            inventory=inventory, env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}, timeout=1800
-        )
-    except AssertionError as error:  # a deprecation warning in the output: every test re-raises it
-        together = error
-    results = {}
-    if not isinstance(together, AssertionError):
-        failures, recaps = _per_host(together.stdout)
-    for host, key in hosts.items():
-        if isinstance(together, AssertionError):
-            results[key] = (together, "", "")
-        else:
-            results[key] = (together, failures.get(host, ""), recaps.get(host, ""))
+    together = _refused_run(inventory, env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}, timeout=1800)
+    failures, recaps = ({}, {}) if isinstance(together, AssertionError) else _per_host(together.stdout)
+    results = {key: (together, failures.get(host, ""), recaps.get(host, "")) for host, key in hosts.items()}
     for key in alone:
         file = next(file for file, changes, _ in cases if _key(file, changes) == key)
         result = _refused_run(_inventory(tmp_path_factory.mktemp("preflight"), file, **keys[key]))
-        stdout = "" if isinstance(result, AssertionError) else result.stdout
-        results[key] = (
-            result,
-            stdout + ("" if isinstance(result, AssertionError) else result.stderr),
-            stdout,
-        )
+        stdout = getattr(result, "stdout", "")
+        results[key] = (result, stdout + getattr(result, "stderr", ""), stdout)
     return {"before": before, "results": results}
 
 
