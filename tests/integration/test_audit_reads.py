@@ -23,19 +23,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.integration.test_rls import USER_TABLES
+
 pytestmark = pytest.mark.integration
 
 AUDIT_ROLE = "rds_pgaudit"
-# The tables holding personal data (migration 0010): those with an app.user_id policy.
-PERSONAL_DATA = {
-    "users",
-    "user_profiles",
-    "wallet_accounts",
-    "friendships",
-    "transactions",
-    "ledger_accounts",
-    "ledger_entries",
-}
+# The tables holding personal data (migration 0010): those with an app.user_id policy, the tables
+# test_rls.py checks row-level security on.
+PERSONAL_DATA = set(USER_TABLES)
 
 
 def audit_records(log: pathlib.Path, offset: int, marker: str, until, timeout: float = 10.0) -> list[dict]:
