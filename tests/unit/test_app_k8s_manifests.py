@@ -52,6 +52,13 @@ ALB = {
     "app_deploy_eks_alb_security_group_id": "sg-0123456789abcdef0",
 }
 # name -> (inventory, extra variables)
+# Errors to Sentry and traces to New Relic's OTLP endpoint (defaults/main/observability.yml).
+OBSERVABILITY = {
+    "app_deploy_sentry_secret": "giftcrypto/production/sentry/dsn",  # pragma: allowlist secret
+    "app_deploy_otlp_endpoint": "https://otlp.nr-data.net",
+    "app_deploy_otlp_headers_secret": "giftcrypto/production/otlp/headers",  # pragma: allowlist secret
+    "app_deploy_traces_sample_ratio": 0.2,
+}
 RENDERS = {
     # First release: nothing known about the serving colour.
     "staging-first-release": ("staging", {"app_deploy_release": RELEASE}),
@@ -70,6 +77,7 @@ RENDERS = {
             "app_deploy_eks_colour_releases": {"blue": "1.3.1-0e0e0e0e0e", "green": "1.3.2-0f0f0f0f0f"},
             "app_deploy_eks_aws_account_id": ACCOUNT,
             **ALB,
+            **OBSERVABILITY,
         },
     ),
     # Green serves 1.4.0, blue 1.3.2 is warm: a rollback serves blue again.
@@ -296,8 +304,22 @@ def test_unreachable_cluster_is_only_reported_when_the_cluster_is_not_required(t
             {"app_deploy_action": "rollback", "app_deploy_eks_colour_releases": {"blue": RELEASE}},
             "nothing to roll back to",
         ),
+        (
+            {
+                "app_deploy_release": RELEASE,
+                "app_deploy_otlp_endpoint": "http://otlp.nr-data.net",
+                "app_deploy_otlp_headers_secret": "giftcrypto/staging/otlp/headers",  # pragma: allowlist secret
+            },
+            "app_deploy_otlp_endpoint=http://otlp.nr-data.net must be https (or a collector on loopback)",
+        ),
     ],
-    ids=["no-tag", "latest", "listener-without-target-groups", "rollback-without-previous"],
+    ids=[
+        "no-tag",
+        "latest",
+        "listener-without-target-groups",
+        "rollback-without-previous",
+        "otlp-credentials-over-http",
+    ],
 )
 def test_invalid_inputs_are_refused(tmp_path, variables, reason):
     result = _run("staging", tmp_path, variables)
@@ -671,6 +693,22 @@ def test_the_api_reaches_the_pooler_over_verified_tls(render):
         )
         assert env["GIFTCRYPTO_DB_SECRET"] == render.facts["database_secret"]
         assert env["GIFTCRYPTO_REDIS_SECRET"] == render.facts["cache_secret"]
+
+
+def test_errors_and_traces_are_on_only_where_a_destination_is_named(render):
+    named = render.variables.get("app_deploy_otlp_endpoint")
+    for colour in COLOURS:
+        env = {e["name"]: e["value"] for e in _container(render.deployment(colour))["env"]}
+        settings = {k: v for k, v in env.items() if "SENTRY" in k or "OTLP" in k or "TRACES" in k}
+        if named:
+            assert settings == {
+                "GIFTCRYPTO_SENTRY_SECRET": OBSERVABILITY["app_deploy_sentry_secret"],
+                "GIFTCRYPTO_OTLP_ENDPOINT": OBSERVABILITY["app_deploy_otlp_endpoint"],
+                "GIFTCRYPTO_OTLP_HEADERS_SECRET": OBSERVABILITY["app_deploy_otlp_headers_secret"],
+                "GIFTCRYPTO_TRACES_SAMPLE_RATIO": "0.2",
+            }
+        else:
+            assert settings == {}, "no destination, no setting: both stay off"
 
 
 def test_the_read_replica_is_a_pooler_entry_only_where_a_replica_is_named(render):
