@@ -23,22 +23,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+# The APIs only (light): the SDKs, the exporter and the instrumentation are imported when turned on.
 import sentry_sdk
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Status, StatusCode
-from sentry_sdk.integrations.flask import FlaskIntegration
-from sentry_sdk.integrations.logging import LoggingIntegration
 
 from giftcrypto_api import SERVICE_NAME, __version__
 from giftcrypto_api.config import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger("giftcrypto_api.observability")
 
@@ -56,6 +53,9 @@ def start_errors(settings: Settings, dsn: str) -> bool:
     """Initialises the Sentry SDK when there is a DSN; returns whether it did."""
     if not dsn:
         return False
+    from sentry_sdk.integrations.flask import FlaskIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
+
     sentry_sdk.init(
         dsn=dsn,
         environment=settings.environment,
@@ -83,6 +83,13 @@ def start_traces(settings: Settings, headers: Mapping[str, str]) -> TracerProvid
     """A tracer provider exporting to the OTLP receiver when an endpoint is set; None otherwise."""
     if not settings.otlp_endpoint:
         return None
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
     attributes = {
         "service.name": SERVICE_NAME,
         "service.version": __version__,
