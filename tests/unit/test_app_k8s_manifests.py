@@ -308,7 +308,7 @@ def test_unreachable_cluster_is_only_reported_when_the_cluster_is_not_required(t
             {
                 "app_deploy_release": RELEASE,
                 "app_deploy_otlp_endpoint": "http://otlp.nr-data.net",
-                "app_deploy_otlp_headers_secret": "giftcrypto/staging/otlp/headers",  # pragma: allowlist secret
+                "app_deploy_otlp_headers_secret": "x/otlp/headers",  # pragma: allowlist secret
             },
             "app_deploy_otlp_endpoint=http://otlp.nr-data.net must be https (or a collector on loopback)",
         ),

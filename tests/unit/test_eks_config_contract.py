@@ -59,9 +59,9 @@ CONTRACT = {
 }
 # "destination" settings: set on EKS exactly when the variable naming the destination is set.
 DESTINATIONS = {
-    "GIFTCRYPTO_SENTRY_SECRET": "app_deploy_sentry_secret",
+    "GIFTCRYPTO_SENTRY_SECRET": "app_deploy_sentry_secret",  # pragma: allowlist secret
     "GIFTCRYPTO_OTLP_ENDPOINT": "app_deploy_otlp_endpoint",
-    "GIFTCRYPTO_OTLP_HEADERS_SECRET": "app_deploy_otlp_headers_secret",
+    "GIFTCRYPTO_OTLP_HEADERS_SECRET": "app_deploy_otlp_headers_secret",  # pragma: allowlist secret
     "GIFTCRYPTO_TRACES_SAMPLE_RATIO": "app_deploy_otlp_endpoint",
 }
 
@@ -189,7 +189,9 @@ def test_every_setting_is_set_on_eks_from_its_source(render):
         for name, (source, why) in CONTRACT.items():
             if source == "destination":
                 if named.get(DESTINATIONS[name]):
-                    assert str(env.get(name, "")).strip(), f"{render.name} {colour}: {name} ({why}) is not set"
+                    assert str(env.get(name, "")).strip(), (
+                        f"{render.name} {colour}: {name} ({why}) is not set"
+                    )
                 else:
                     assert name not in env, f"{render.name} {colour}: {name} without a destination ({why})"
             elif source == "manifest" or (source == "replica" and render.facts["database_replica"]):
