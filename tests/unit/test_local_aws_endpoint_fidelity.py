@@ -654,6 +654,98 @@ def test_acm_imported_certificate_keeps_its_chain(aws):
     assert acm.get_certificate(CertificateArn=alone)["CertificateChain"].count("BEGIN CERTIFICATE") == 1
 
 
+# --- kms ---------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html and API_Verify.html
+# (MessageType DIGEST: "KMS skips the hashing step and signs the Message value"; an invalid
+# signature: KMSInvalidSignatureException)
+def test_kms_sign_and_verify_a_digest(aws):
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    kms = aws("kms")
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    digest = hashlib.sha256(b"anchored heads").digest()
+    signed = kms.sign(KeyId=key, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    assert signed["KeyId"] == key
+    public = serialization.load_der_public_key(kms.get_public_key(KeyId=key)["PublicKey"])
+    # The signature is over the digest as given: the public key verifies it as a prehashed SHA-256.
+    public.verify(signed["Signature"], digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    assert kms.verify(
+        KeyId=key,
+        Message=digest,
+        MessageType="DIGEST",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )["SignatureValid"]
+    other = hashlib.sha256(b"rewritten heads").digest()
+    error = _error(
+        kms.verify,
+        KeyId=key,
+        Message=other,
+        MessageType="DIGEST",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )
+    assert error.response["Error"]["Code"] == "KMSInvalidSignatureException"
+    error = _error(kms.sign, KeyId=key, Message=digest[:20], MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    assert error.response["Error"]["Code"] == "ValidationException"
+    # RAW messages are hashed by KMS, as before.
+    raw = kms.sign(KeyId=key, Message=b"anchored heads", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    public.verify(raw, b"anchored heads", ec.ECDSA(hashes.SHA256()))
+
+
+# --- s3 ----------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectRetention.html and
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html#object-lock-retention-modes
+# (compliance mode: the mode cannot be changed nor the retention shortened, by any user)
+def test_s3_compliance_retention_cannot_be_weakened(aws):
+    import datetime
+
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="fidelity-anchors", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket="fidelity-anchors",
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+        },
+    )
+    version = s3.put_object(Bucket="fidelity-anchors", Key="a.json", Body=b"{}", ChecksumAlgorithm="SHA256")[
+        "VersionId"
+    ]
+    until = s3.head_object(Bucket="fidelity-anchors", Key="a.json")["ObjectLockRetainUntilDate"]
+    for mode, date in (
+        ("COMPLIANCE", datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)),
+        ("COMPLIANCE", until - datetime.timedelta(days=1)),
+        ("GOVERNANCE", until + datetime.timedelta(days=1)),
+    ):
+        error = _error(
+            s3.put_object_retention,
+            Bucket="fidelity-anchors",
+            Key="a.json",
+            VersionId=version,
+            Retention={"Mode": mode, "RetainUntilDate": date},
+        )
+        assert error.response["Error"]["Code"] == "AccessDenied", (mode, date)
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # Extending it is allowed; the version still cannot be deleted.
+    s3.put_object_retention(
+        Bucket="fidelity-anchors",
+        Key="a.json",
+        VersionId=version,
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until + datetime.timedelta(days=1)},
+    )
+    error = _error(s3.delete_object, Bucket="fidelity-anchors", Key="a.json", VersionId=version)
+    assert error.response["Error"]["Code"] == "AccessDenied"
+    assert s3.get_object(Bucket="fidelity-anchors", Key="a.json", VersionId=version)["Body"].read() == b"{}"
+
+
 # --- the list of fixes -------------------------------------------------------------------------
 
 
@@ -671,7 +763,9 @@ TESTS = {
     "eks:update-nodegroup-version": test_eks_update_nodegroup_version_moves_the_launch_template_version,
     "eks:addons": test_eks_addons_their_versions_configuration_and_tags,
     "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
+    "kms:sign-verify-digest": test_kms_sign_and_verify_a_digest,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
+    "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }
 
