@@ -691,7 +691,9 @@ def test_kms_sign_and_verify_a_digest(aws):
         SigningAlgorithm="ECDSA_SHA_256",
     )
     assert error.response["Error"]["Code"] == "KMSInvalidSignatureException"
-    error = _error(kms.sign, KeyId=key, Message=digest[:20], MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    error = _error(
+        kms.sign, KeyId=key, Message=digest[:20], MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+    )
     assert error.response["Error"]["Code"] == "ValidationException"
     # RAW messages are hashed by KMS, as before.
     raw = kms.sign(KeyId=key, Message=b"anchored heads", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
