@@ -103,6 +103,7 @@ queries:
   elements: str
 """
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.giftcrypto.platform.plugins.module_utils import audit_anchor
@@ -187,6 +188,23 @@ def main() -> None:
     )
     if module._diff:
         result["diff"] = {"before": {"heads": previous}, "after": {"heads": current}}
+    try:
+        lock = s3.get_object_lock_configuration(Bucket=bucket, aws_retry=True)["ObjectLockConfiguration"]
+    except is_boto3_error_code("ObjectLockConfigurationNotFoundError"):
+        lock = {}
+    except Exception as exc:  # botocore errors  # pylint: disable=broad-except
+        module.fail_json_aws(exc, msg=f"could not read the Object Lock configuration of {bucket}")
+    mode = lock.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
+    if lock.get("ObjectLockEnabled") != "Enabled" or mode != "COMPLIANCE":
+        module.fail_json(
+            msg=(
+                f"bucket={bucket}: anchors go only to a bucket with Object Lock enabled and a "
+                f"compliance-mode default retention (found {lock.get('ObjectLockEnabled', 'no Object Lock')}, "
+                f"mode {mode}); "
+                "nothing was written"
+            ),
+            **result,
+        )
     if module.check_mode:
         module.exit_json(**result)
     kms = module.client("kms", retry_decorator=retry)
@@ -217,7 +235,9 @@ def main() -> None:
             ),
             **result,
         )
-    result.update(version_id=written["VersionId"], retain_until=str(stored.get("ObjectLockRetainUntilDate")))
+    result.update(
+        version_id=written.get("VersionId", ""), retain_until=str(stored.get("ObjectLockRetainUntilDate"))
+    )
     module.exit_json(**result)
 
 

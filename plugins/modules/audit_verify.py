@@ -55,9 +55,11 @@ options:
           - Every version of every object under O(anchors.prefix)C(<database>/) is checked.
         type: str
       prefix:
-        description: Key prefix of the anchors in O(anchors.bucket).
+        description:
+          - Key prefix of the anchors in O(anchors.bucket).
+          - As M(giftcrypto.platform.audit_anchor) writes them.
         type: str
-        default: ""
+        default: audit-anchors/
       documents:
         description: Anchors given directly (the objects' JSON, parsed), instead of or besides the bucket's.
         type: list
@@ -319,7 +321,7 @@ def expected_heads(given: dict) -> dict[int, dict]:
 
 ANCHORS_SPEC = {
     "bucket": {"type": "str"},
-    "prefix": {"type": "str", "default": ""},
+    "prefix": {"type": "str", "default": "audit-anchors/"},
     "documents": {"type": "list", "elements": "dict", "default": []},
     "key_id": {"type": "str"},
     "public_key": {"type": "str"},

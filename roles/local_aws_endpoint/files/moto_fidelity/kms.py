@@ -36,7 +36,8 @@ def _scheme(key, algorithm: str, digest: bytes):
     chosen = _hash(algorithm)
     if len(digest) != chosen.digest_size:
         raise ValidationException(
-            f"Digest is invalid length for algorithm {algorithm}: {len(digest)} bytes, {chosen.digest_size} expected."
+            f"Digest is invalid length for algorithm {algorithm}: "
+            f"{len(digest)} bytes, {chosen.digest_size} expected."
         )
     prehashed = utils.Prehashed(chosen)
     if isinstance(key.private_key, ECDSAPrivateKey):
@@ -98,7 +99,11 @@ class DigestSigningResponse(KmsResponse):
         self._validate_key_id(request[0])
         arn, signature, algorithm = self.kms_backend.sign_digest(*request)
         return json.dumps(
-            {"KeyId": arn, "Signature": base64.b64encode(signature).decode("utf-8"), "SigningAlgorithm": algorithm}
+            {
+                "KeyId": arn,
+                "Signature": base64.b64encode(signature).decode("utf-8"),
+                "SigningAlgorithm": algorithm,
+            }
         )
 
     def verify(self) -> str:
@@ -128,7 +133,10 @@ FIXES = [
             "so the signature did not verify with the public key from GetPublicKey)"
         ),
         reference=f"{SIGN}; {VERIFY}",
-        upstream="not in moto 5.2.6 (kms/models.py verify: 'The MessageType-parameter DIGEST is not yet implemented')",
+        upstream=(
+            "not in moto 5.2.6 (kms/models.py verify: "
+            "'The MessageType-parameter DIGEST is not yet implemented')"
+        ),
         apply=_apply,
     ),
 ]

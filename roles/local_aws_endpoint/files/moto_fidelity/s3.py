@@ -9,7 +9,9 @@ from moto.s3.exceptions import AccessDeniedByLock
 from . import Fix, extend_backend
 
 PUT_OBJECT_RETENTION = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectRetention.html"
-OBJECT_LOCK = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html#object-lock-retention-modes"
+OBJECT_LOCK = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html#object-lock-retention-modes"
+)
 
 
 def _instant(value: str | None) -> datetime.datetime | None:
