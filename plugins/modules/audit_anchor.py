@@ -195,12 +195,12 @@ def main() -> None:
     except Exception as exc:  # botocore errors  # pylint: disable=broad-except
         module.fail_json_aws(exc, msg=f"could not read the Object Lock configuration of {bucket}")
     mode = lock.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
+    enabled = lock.get("ObjectLockEnabled", "no Object Lock")
     if lock.get("ObjectLockEnabled") != "Enabled" or mode != "COMPLIANCE":
         module.fail_json(
             msg=(
                 f"bucket={bucket}: anchors go only to a bucket with Object Lock enabled and a "
-                f"compliance-mode default retention (found {lock.get('ObjectLockEnabled', 'no Object Lock')}, "
-                f"mode {mode}); "
+                f"compliance-mode default retention (found {enabled}, mode {mode}); "
                 "nothing was written"
             ),
             **result,
