@@ -29,6 +29,7 @@ SIGNING_ALGORITHM = "ECDSA_SHA_256"
 ROW_HASH_DIGITS = 16
 
 HEADS_SQL = "SELECT shard, seq, hash FROM audit_chain_heads ORDER BY shard"
+ROW_HASH_SQL = "SELECT hash FROM audit_log WHERE shard = %s AND seq = %s"
 ROW_HASHES_SQL = (
     "SELECT seq, hash FROM audit_log WHERE shard = %s AND seq > %s AND seq <= %s ORDER BY seq, occurred_at"
 )

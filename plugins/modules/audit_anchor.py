@@ -92,6 +92,13 @@ heads:
   returned: always
   type: dict
   sample: {"0": {"seq": 12, "hash": "9f2c..."}}
+diverged_shards:
+  description:
+    - Shards whose chain no longer holds the newest anchor's head (rewritten, re-created or restored).
+    - Their chains are anchored whole, and a warning says so.
+  returned: always
+  type: list
+  elements: int
 rows_anchored:
   description: Number of row hashes the new anchor records (rows added since the previous anchor).
   returned: always
@@ -127,8 +134,11 @@ def newest_anchor(s3, bucket: str, prefix: str) -> tuple[str | None, dict]:
     return newest, document["heads"]
 
 
-def read_chains(module, previous: dict) -> tuple[dict, dict, list]:
-    """(heads {shard: (seq, hash)}, rows {shard: (from_seq, [hash])}, queries) in one snapshot."""
+def read_chains(module, previous: dict, diverged: list) -> tuple[dict, dict, list]:
+    """(heads {shard: (seq, hash)}, rows {shard: (from_seq, [hash])}, queries) in one snapshot.
+
+    Shards whose chain no longer holds the newest anchor's head are added to `diverged`.
+    """
     conn = connect(module, autocommit=False)
     log = QueryLog(conn)
     try:
@@ -138,8 +148,17 @@ def read_chains(module, previous: dict) -> tuple[dict, dict, list]:
         rows = {}
         for shard, (seq, _) in heads.items():
             since = int(previous.get(str(shard), {}).get("seq", 0))
-            if since > seq:
-                since = 0  # the chain is shorter than anchored: record it whole, audit_verify will say why
+            if 0 < since <= seq:
+                # The newest anchor's head must still be on this chain; when it is not (history
+                # rewritten, or a database re-created or restored under the same name), the chain is
+                # anchored whole and audit_verify reports the difference from the older anchors.
+                found = log.fetchall(audit_anchor.ROW_HASH_SQL, (shard, since))
+                if [bytes(h).hex() for (h,) in found] != [previous[str(shard)]["hash"]]:
+                    diverged.append(shard)
+                    since = 0
+            elif since > seq:
+                diverged.append(shard)
+                since = 0
             if seq > since:
                 hashes = [bytes(h) for _, h in log.fetchall(audit_anchor.ROW_HASHES_SQL, (shard, since, seq))]
                 rows[shard] = (since + 1, hashes)
@@ -169,13 +188,15 @@ def main() -> None:
         module.fail_json(msg=f"the newest anchor cannot be read: {exc}")
     except Exception as exc:  # botocore errors  # pylint: disable=broad-except
         module.fail_json_aws(exc, msg=f"could not list the anchors in s3://{bucket}/{prefix}")
-    heads, rows, queries = read_chains(module, previous)
+    diverged: list[int] = []
+    heads, rows, queries = read_chains(module, previous, diverged)
     current = {str(s): {"seq": q, "hash": h.hex()} for s, (q, h) in sorted(heads.items())}
     result = {
         "changed": False,
         "key": previous_key or "",
         "heads": current,
         "rows_anchored": 0,
+        "diverged_shards": diverged,
         "queries": queries,
     }
     if current == previous:
@@ -186,6 +207,12 @@ def main() -> None:
         key=audit_anchor.object_key(module.params["prefix"], document),
         rows_anchored=sum(len(hashes) for _, hashes in rows.values()),
     )
+    if diverged:
+        module.warn(
+            f"the newest anchor's heads of shards {diverged} are not on their chains any more (history "
+            "rewritten, or the database re-created or restored): those chains are anchored whole; "
+            "audit_verify with the anchors reports where they differ"
+        )
     if module._diff:
         result["diff"] = {"before": {"heads": previous}, "after": {"heads": current}}
     try:

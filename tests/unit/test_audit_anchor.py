@@ -118,12 +118,25 @@ def test_anchor_then_verify_names_the_first_rewritten_row(pg_cluster, audited, a
     )
     assert (offline["first_break"]["shard"], offline["first_break"]["seq"]) == (shard, 2)
 
+    # The job run on the rewritten chain: the newest anchor's head is not on it any more, so the
+    # chain is anchored whole with a warning; the older anchor still names the rewritten row.
+    rewritten = run_anchor(args)
+    assert rewritten["changed"] is True and rewritten["diverged_shards"] == [shard], rewritten
+    assert "not on their chains" in json.dumps(rewritten.get("warnings")), rewritten.keys()
+    again = run_verify({**login, **anchor_store["aws"], "anchors": anchors})
+    assert (again["first_break"]["shard"], again["first_break"]["seq"], again["anchors_verified"]) == (
+        shard,
+        2,
+        2,
+    )
+
     # An anchor signed by another key is not trusted: reported, its rows not used.
     other = anchor_store["kms"].create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"][
         "Arn"
     ]
     stranger = run_verify({**login, **anchor_store["aws"], "anchors": {"bucket": BUCKET, "key_id": other}})
     assert stranger["ok"] is False and stranger["anchors_verified"] == 0
+    assert len(stranger["anchor_problems"]) == 2
     assert "signature does not verify" in stranger["anchor_problems"][0]
 
 
