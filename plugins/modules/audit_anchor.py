@@ -17,7 +17,7 @@ description:
     retention. M(giftcrypto.platform.audit_verify) with O(giftcrypto.platform.audit_verify#module:anchors)
     then detects a history rewritten by the database's owner, heads included, and names the first
     rewritten row.
-  - Nothing is written when the heads are those of the newest anchor (RV(changed) is false), so a
+  - Nothing is written when the heads are those of the newest anchor (the task is not changed), so a
     converged platform's deploy writes nothing.
   - Each anchor is a new key, written with the C(If-None-Match) condition so an existing anchor is never
     replaced; the bucket's Object Lock refuses its deletion and the shortening of its retention.
