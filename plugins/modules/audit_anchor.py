@@ -130,8 +130,8 @@ def newest_anchor(s3, bucket: str, prefix: str) -> tuple[str | None, dict]:
                 newest = item["Key"]
     if newest is None:
         return None, {}
-    document, _, _ = audit_anchor.parse(audit_anchor.read_anchor(s3, bucket, newest), newest)
-    return newest, document["heads"]
+    parsed = audit_anchor.parse(audit_anchor.read_anchor(s3, bucket, newest), newest)
+    return newest, parsed[0]["heads"]
 
 
 def read_chains(module, previous: dict, diverged: list) -> tuple[dict, dict, list]:
@@ -146,7 +146,7 @@ def read_chains(module, previous: dict, diverged: list) -> tuple[dict, dict, lis
         log.queries.append("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         heads = {int(s): (int(q), bytes(h)) for s, q, h in log.fetchall(audit_anchor.HEADS_SQL)}
         rows = {}
-        for shard, (seq, _) in heads.items():
+        for shard, (seq, _head_hash) in heads.items():
             since = int(previous.get(str(shard), {}).get("seq", 0))
             if 0 < since <= seq:
                 # The newest anchor's head must still be on this chain; when it is not (history
@@ -160,7 +160,9 @@ def read_chains(module, previous: dict, diverged: list) -> tuple[dict, dict, lis
                 diverged.append(shard)
                 since = 0
             if seq > since:
-                hashes = [bytes(h) for _, h in log.fetchall(audit_anchor.ROW_HASHES_SQL, (shard, since, seq))]
+                hashes = [
+                    bytes(row[1]) for row in log.fetchall(audit_anchor.ROW_HASHES_SQL, (shard, since, seq))
+                ]
                 rows[shard] = (since + 1, hashes)
         conn.rollback()
     except Exception as exc:  # psycopg errors  # pylint: disable=broad-except
@@ -205,7 +207,7 @@ def main() -> None:
     result.update(
         changed=True,
         key=audit_anchor.object_key(module.params["prefix"], document),
-        rows_anchored=sum(len(hashes) for _, hashes in rows.values()),
+        rows_anchored=sum(len(hashes) for _first, hashes in rows.values()),
     )
     if diverged:
         module.warn(

@@ -370,7 +370,7 @@ def load_anchors(module, options: dict, database: str) -> tuple[list[dict], list
     documents, problems = [], []
     for where, body in bodies:
         try:
-            document, signature, _ = audit_anchor.parse(body, where)
+            document, signature, _signing_key = audit_anchor.parse(body, where)
         except audit_anchor.AnchorError as exc:
             problems.append(str(exc))
             continue
