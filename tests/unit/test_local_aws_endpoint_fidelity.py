@@ -748,6 +748,26 @@ def test_s3_compliance_retention_cannot_be_weakened(aws):
     assert s3.get_object(Bucket="fidelity-anchors", Key="a.json", VersionId=version)["Body"].read() == b"{}"
 
 
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectLockConfiguration.html and
+# API_DefaultRetention.html (Days or Years, not both)
+def test_s3_default_retention_in_days_or_years(aws):
+    s3 = aws("s3")
+    for bucket, period in (("fidelity-days", {"Days": 365}), ("fidelity-years", {"Years": 1})):
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+        s3.put_object_lock_configuration(
+            Bucket=bucket,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", **period}},
+            },
+        )
+        answer = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+        assert answer == {
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", **period}},
+        }
+
+
 # --- the list of fixes -------------------------------------------------------------------------
 
 
@@ -768,6 +788,7 @@ TESTS = {
     "kms:sign-verify-digest": test_kms_sign_and_verify_a_digest,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
     "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
+    "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }
 
