@@ -86,7 +86,6 @@ def test_the_heads_are_anchored_signed_and_locked(connect, aws):
 
     The bucket outlives the scenario (its anchors are locked): earlier runs' anchors are there too.
     """
-
     bucket = "giftcrypto-molecule-schema-audit-anchors"
     s3 = aws("s3")
     with connect("auditor") as conn:
