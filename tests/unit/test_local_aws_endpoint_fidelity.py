@@ -27,6 +27,8 @@ FILES = ROOT / "roles" / "local_aws_endpoint" / "files"
 LAUNCHER = FILES / "aws_endpoint.py"
 DOCS = ROOT / "docs" / "local-aws-endpoint.md"
 ACCOUNT = "123456789012"  # moto's account
+# The self-signed certificate each launcher made for its TLS side, by the launcher's URL.
+TLS_CERTIFICATE: dict[str, str] = {}
 REGION = "us-east-1"
 
 
@@ -48,12 +50,24 @@ def _get(url: str) -> tuple[int, bytes]:
 def endpoint(tmp_path_factory):
     """The launcher on a free loopback port, as the role starts it (same Python, same arguments)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("endpoint") / "moto.log"
+    state = tmp_path_factory.mktemp("endpoint")
+    log = state / "moto.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                str(LAUNCHER),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--tls-certificate",
+                str(state / "tls.pem"),
+                "--tls-key",
+                str(state / "tls.key"),
+            ],
             stdout=output,
             stderr=subprocess.STDOUT,
             env=env,
@@ -68,6 +82,7 @@ def endpoint(tmp_path_factory):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"the endpoint did not answer in 60 s: {log.read_text()}"
             time.sleep(0.2)
+        TLS_CERTIFICATE[url] = str(state / "tls.pem")
         yield url
     finally:
         process.terminate()
@@ -81,14 +96,23 @@ def aws(endpoint):
     with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 -- http on loopback only
         pass
 
-    def client(service: str, region: str = REGION):
+    def client(service: str, region: str = REGION, *, tls: bool = False, credentials: dict | None = None):
+        """A client over plain HTTP, or over TLS (the same port) trusting the endpoint's certificate;
+        with ``credentials`` (an AssumeRole answer's), as that session."""
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # pragma: allowlist secret
+        if credentials:
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
         return boto3.client(
             service,
-            endpoint_url=endpoint,
+            endpoint_url=endpoint.replace("http://", "https://") if tls else endpoint,
             region_name=region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # pragma: allowlist secret
+            verify=TLS_CERTIFICATE[endpoint] if tls else None,
             config=botocore.config.Config(retries={"max_attempts": 1}),
+            **keys,
         )
 
     return client
@@ -777,6 +801,131 @@ def test_s3_default_retention_in_days_or_years(aws):
         }
 
 
+# The bucket policy of the S3 documentation's own examples: TLS only
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html#example-bucket-policies-HTTP-HTTPS),
+# writes by one role only (aws:PrincipalArn, a global condition key:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn),
+# writes only with If-None-Match
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html), retention
+# changes denied to all. Condition rules: a negated operator holds on a missing key, Null tests
+# presence (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html);
+# a denial is AccessDenied, evaluated per request as
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-auth-workflow-object-operation.html
+# describes, with the S3 action of the request
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html).
+def test_s3_bucket_policy_is_evaluated_with_the_request_context(aws):
+    iam, sts = aws("iam"), aws("sts")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    writer = iam.create_role(RoleName="anchor-writer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.create_role(RoleName="someone-else", AssumeRolePolicyDocument=json.dumps(trust))
+    as_writer = sts.assume_role(RoleArn=writer, RoleSessionName="deploy-anchor")["Credentials"]
+    as_other = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/someone-else", RoleSessionName="other")[
+        "Credentials"
+    ]
+    bucket = "fidelity-policy"
+    arn = f"arn:aws:s3:::{bucket}"
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object(Bucket=bucket, Key="before-the-policy.json", Body=b"{}")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyRequestsWithoutTls",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [arn, f"{arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Sid": "OnlyTheWriterWrites",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"{arn}/*",
+                        "Condition": {"StringNotEquals": {"aws:PrincipalArn": writer}},
+                    },
+                    {
+                        "Sid": "NeverReplaced",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"{arn}/*",
+                        "Condition": {"Null": {"s3:if-none-match": "true"}},
+                    },
+                    {
+                        "Sid": "NoRetentionChange",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:BypassGovernanceRetention", "s3:PutObjectRetention"],
+                        "Resource": f"{arn}/*",
+                    },
+                ],
+            }
+        ),
+    )
+    writer_tls = aws("s3", tls=True, credentials=as_writer)
+
+    def code(call, **kwargs) -> str:
+        try:
+            call(Bucket=bucket, **kwargs)
+        except botocore.exceptions.ClientError as error:
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] in (403, 412), error.response
+            return error.response["Error"]["Code"]
+        return "ok"
+
+    # The writer, over TLS, with If-None-Match: written; the same key again: 412 as AWS answers.
+    assert code(writer_tls.put_object, Key="a.json", Body=b"{}", IfNoneMatch="*") == "ok"
+    assert code(writer_tls.put_object, Key="a.json", Body=b"{}", IfNoneMatch="*") == "PreconditionFailed"
+    # Without If-None-Match, by another principal (a role, or a key moto never issued), or over
+    # plain HTTP: denied by the policy.
+    assert code(writer_tls.put_object, Key="b.json", Body=b"{}") == "AccessDenied"
+    assert code(aws("s3", tls=True, credentials=as_other).put_object, Key="c.json", Body=b"{}", IfNoneMatch="*") == (
+        "AccessDenied"
+    )
+    assert code(aws("s3", tls=True).put_object, Key="d.json", Body=b"{}", IfNoneMatch="*") == "AccessDenied"
+    assert code(aws("s3", credentials=as_writer).put_object, Key="e.json", Body=b"{}", IfNoneMatch="*") == (
+        "AccessDenied"
+    )
+    # Reads: over TLS by anyone (no statement denies them), never over plain HTTP.
+    assert aws("s3", tls=True).get_object(Bucket=bucket, Key="a.json")["Body"].read() == b"{}"
+    assert code(aws("s3").get_object, Key="a.json") == "AccessDenied"
+    # (A HEAD answer has no body, on AWS too: botocore names the error by its status.)
+    assert code(aws("s3").head_object, Key="a.json") == "403"
+    # PutObjectRetention is its own action (moto called it s3:PutObject), denied to the writer too.
+    version = s3.list_object_versions(Bucket=bucket, Prefix="a.json")["Versions"][0]["VersionId"]
+    assert (
+        code(
+            writer_tls.put_object_retention,
+            Key="a.json",
+            VersionId=version,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2099-01-01T00:00:00Z"},
+        )
+        == "AccessDenied"
+    )
+    # A delete over TLS is not denied by this policy (nothing locks the object written before it).
+    assert code(aws("s3", tls=True).delete_object, Key="before-the-policy.json") == "ok"
+
+
+# The endpoint answers HTTPS on its one port as AWS endpoints do; the same request over plain
+# HTTP is still answered (https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html
+# : aws:SecureTransport tells them apart).
+def test_endpoint_answers_tls_and_plain_http_on_one_port(endpoint, aws):
+    status, body = _get(f"{endpoint}/_giftcrypto/fidelity")
+    assert status == 200 and json.loads(body)["tls"] is True
+    assert aws("sts", tls=True).get_caller_identity()["Account"] == ACCOUNT
+    assert aws("sts").get_caller_identity()["Account"] == ACCOUNT
+
+
 # --- the list of fixes -------------------------------------------------------------------------
 
 
@@ -796,6 +945,7 @@ TESTS = {
     "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
     "kms:sign-verify-digest": test_kms_sign_and_verify_a_digest,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
+    "s3:bucket-policy-request-context": test_s3_bucket_policy_is_evaluated_with_the_request_context,
     "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
     "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
