@@ -390,14 +390,8 @@ def test_s3_8_buckets_block_public_access(aws, our_buckets):
 
 
 @pytest.mark.soc2("CC6.7")
-def test_s3_5_buckets_require_ssl(aws, our_buckets, prefix, local_vars):
+def test_s3_5_buckets_require_ssl(aws, our_buckets):
     for bucket in our_buckets:
-        # The anchors bucket's conditional denials are left out on the plain-HTTP endpoint only
-        # (aws_security_baseline_audit_anchors_writer_conditions, refused outside local).
-        if bucket == f"{prefix}-audit-anchors" and not local_vars.get(
-            "aws_security_baseline_audit_anchors_writer_conditions", True
-        ):
-            continue
         statements = _as_list(_bucket_policy(aws, bucket)["Statement"])
         deny_plaintext = [
             s
@@ -453,8 +447,8 @@ def test_s3_15_audit_anchors_bucket_object_lock_compliance_for_the_audit_retenti
     assert retention["Mode"] == "COMPLIANCE", retention
     assert retention.get("Days", 0) >= 365 or retention.get("Years", 0) >= 1, retention
     statements = {s.get("Sid"): s for s in _as_list(_bucket_policy(aws, bucket)["Statement"])}
-    # (The writer conditions are left out on the local endpoint: tests/unit/test_audit_anchor.py.)
-    assert "s3:PutObjectRetention" in statements["NoGovernanceBypassNorRetentionChange"]["Action"]
+    assert statements["AnchorsAreNeverReplaced"]["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+    assert statements["OnlyTheAnchoringJobWrites"]["Effect"] == "Deny"
 
 
 @pytest.mark.soc2("CC6.1", "CC7.2")

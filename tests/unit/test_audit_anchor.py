@@ -166,7 +166,6 @@ def _template(name: str, **facts) -> dict:
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)  # noqa: S701 -- JSON, not HTML
     env.filters["to_json"] = json.dumps
-    env.filters["bool"] = bool
     env.filters["regex_replace"] = lambda value, pattern, repl: __import__("re").sub(pattern, repl, value)
     source = (ROOT / "roles" / "aws_security_baseline" / "templates" / name).read_text()
     return json.loads(env.from_string(source).render(**facts))
@@ -181,7 +180,6 @@ FACTS = {
         "audit-anchor": "arn:aws:iam::123456789012:role/giftcrypto-production-audit-anchor"
     },
     "aws_security_baseline_audit_anchors_bucket_name": "giftcrypto-production-audit-anchors",
-    "aws_security_baseline_audit_anchors_writer_conditions": True,
 }
 
 

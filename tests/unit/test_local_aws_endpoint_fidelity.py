@@ -99,7 +99,10 @@ def aws(endpoint):
     def client(service: str, region: str = REGION, *, tls: bool = False, credentials: dict | None = None):
         """A client over plain HTTP, or over TLS (the same port) trusting the endpoint's certificate;
         with ``credentials`` (an AssumeRole answer's), as that session."""
-        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # pragma: allowlist secret
+        keys = {
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",  # pragma: allowlist secret
+        }
         if credentials:
             keys = {
                 "aws_access_key_id": credentials["AccessKeyId"],
@@ -818,10 +821,15 @@ def test_s3_bucket_policy_is_evaluated_with_the_request_context(aws):
     trust = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
         ],
     }
-    writer = iam.create_role(RoleName="anchor-writer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    created = iam.create_role(RoleName="anchor-writer", AssumeRolePolicyDocument=json.dumps(trust))
+    writer = created["Role"]["Arn"]
     iam.create_role(RoleName="someone-else", AssumeRolePolicyDocument=json.dumps(trust))
     as_writer = sts.assume_role(RoleArn=writer, RoleSessionName="deploy-anchor")["Credentials"]
     as_other = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/someone-else", RoleSessionName="other")[
@@ -889,9 +897,8 @@ def test_s3_bucket_policy_is_evaluated_with_the_request_context(aws):
     # Without If-None-Match, by another principal (a role, or a key moto never issued), or over
     # plain HTTP: denied by the policy.
     assert code(writer_tls.put_object, Key="b.json", Body=b"{}") == "AccessDenied"
-    assert code(aws("s3", tls=True, credentials=as_other).put_object, Key="c.json", Body=b"{}", IfNoneMatch="*") == (
-        "AccessDenied"
-    )
+    other_tls = aws("s3", tls=True, credentials=as_other)
+    assert code(other_tls.put_object, Key="c.json", Body=b"{}", IfNoneMatch="*") == "AccessDenied"
     assert code(aws("s3", tls=True).put_object, Key="d.json", Body=b"{}", IfNoneMatch="*") == "AccessDenied"
     assert code(aws("s3", credentials=as_writer).put_object, Key="e.json", Body=b"{}", IfNoneMatch="*") == (
         "AccessDenied"

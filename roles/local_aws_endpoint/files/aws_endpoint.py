@@ -36,8 +36,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to listen on (loopback)")
     parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
     parser.add_argument("--list-fixes", action="store_true", help="print the fidelity fixes and exit")
-    parser.add_argument("--tls-certificate", type=pathlib.Path, help="PEM certificate for HTTPS (made if absent)")
-    parser.add_argument("--tls-key", type=pathlib.Path, help="PEM private key of the certificate (made if absent)")
+    parser.add_argument("--tls-certificate", type=pathlib.Path, help="PEM certificate (made if absent)")
+    parser.add_argument("--tls-key", type=pathlib.Path, help="PEM private key (made if absent)")
     return parser.parse_args(argv)
 
 

@@ -33,12 +33,11 @@ from __future__ import annotations
 
 import contextvars
 import datetime
-import fnmatch
 import ipaddress
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from . import Fix, extend_backend, route_responses
 
@@ -48,11 +47,11 @@ BUCKET_POLICY_EVALUATION = (
 CONDITION_OPERATORS = (
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html"
 )
-GLOBAL_CONDITION_KEYS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html"
-CONDITIONAL_WRITES = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html"
-S3_ACTIONS = (
-    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html"
+GLOBAL_CONDITION_KEYS = (
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html"
 )
+CONDITIONAL_WRITES = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html"
+S3_ACTIONS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html"
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def principal_of(access_key: str, account: str, partition: str, session_token: b
                 role_id = ""
                 try:
                     role_id = iam_backends[role.account_id][partition].get_role_by_arn(arn=role.role_arn).id
-                except Exception:  # noqa: BLE001 -- a role deleted since: no role id, as AWS
+                except Exception:  # a role deleted since: no role id
                     role_id = role.role_arn.split("/")[-1]
                 return {
                     "type": "AssumedRole",
@@ -184,7 +183,8 @@ def object_actions(method: str, query: dict[str, list[str]], headers: dict[str, 
     method = method.upper()
     lowered = {name.lower(): value for name, value in headers.items()}
     versioned = "versionId" in query
-    sub = next((name for name in ("retention", "legal-hold", "tagging", "acl", "restore") if name in query), "")
+    subresources = ("retention", "legal-hold", "tagging", "acl", "restore")
+    sub = next((name for name in subresources if name in query), "")
     if method in ("GET", "HEAD"):
         named = {
             "retention": "s3:GetObjectRetention",
@@ -237,7 +237,8 @@ def _as_list(value: Any) -> list:
 def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
     """IAM's wildcards: * any run of characters, ? one character (no other pattern syntax)."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, flags=re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+    flags = (re.IGNORECASE | re.DOTALL) if ignore_case else re.DOTALL
+    return re.fullmatch(regex, value, flags=flags) is not None
 
 
 def _principal_matches(element: Any, principal: dict[str, str]) -> bool:
@@ -397,7 +398,7 @@ def evaluate(policy: dict, action: str, resource: str, context: dict[str, Any]) 
         try:
             applies = statement_applies(statement, action, resource, context)
         except (UnknownOperator, KeyError, ValueError) as error:
-            log.warning("bucket policy statement %s not evaluable (%s): the request is denied", statement, error)
+            log.warning("bucket policy statement %s not evaluable (%s): request denied", statement, error)
             return DENIED
         if applies and statement.get("Effect") == "Deny":
             return DENIED
@@ -438,7 +439,7 @@ class BucketPolicyInContext:
 class BucketsWithPolicyInContext:
     """S3 backend whose buckets evaluate their policy with the request's context."""
 
-    _bucket_classes: dict[type, type] = {}
+    _bucket_classes: ClassVar[dict[type, type]] = {}
 
     @property
     def _url_module(self) -> Any:
@@ -468,7 +469,9 @@ class PolicyContextResponses:
         environ = getattr(request, "environ", {}) or {}
         headers = dict(request.headers)
         query = {k: v for k, v in self.querystring.items()} if hasattr(self, "querystring") else {}
-        token = any(name.lower() == "x-amz-security-token" for name in headers) or "X-Amz-Security-Token" in query
+        token = "X-Amz-Security-Token" in query or any(
+            name.lower() == "x-amz-security-token" for name in headers
+        )
         access_key = ""
         if "Authorization" in headers or "X-Amz-Credential" in query:
             access_key = self.get_access_key()
