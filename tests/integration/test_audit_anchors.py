@@ -9,7 +9,7 @@ deployed trail is never touched. Its anchors stay in the bucket, locked, as on A
 audit-anchors/<scratch database>/; the local endpoint forgets them when it stops).
 
 As the deploy step does, the test assumes the anchoring role and reaches the endpoint over TLS
-(the schema layer's endpoint URL and CA bundle in the local inventory): the anchors bucket's policy
+(the anchor step's endpoint URL and CA bundle in the local inventory): the anchors bucket's policy
 denies requests without TLS, writes by any other principal and writes without If-None-Match, and
 the endpoint evaluates it as AWS does (its fidelity layer, s3:bucket-policy-request-context).
 """
@@ -38,9 +38,9 @@ def anchors(local_vars):
 
 
 def _https(local_vars) -> tuple[str, str]:
-    """The schema layer's endpoint (TLS) and the CA bundle it trusts, as the local inventory sets them
-    (db_schema_aws_endpoint_url; db_schema_aws_ca_bundle: the endpoint's own certificate)."""
-    url = local_vars["db_schema_aws_endpoint_url"]
+    """The anchor step's endpoint (TLS) and the CA bundle it trusts, as the local inventory sets them
+    (db_schema_audit_anchor_aws_endpoint_url; ..._aws_ca_bundle: the endpoint's own certificate)."""
+    url = local_vars["db_schema_audit_anchor_aws_endpoint_url"]
     port = url.rsplit(":", 1)[1]
     bundle = pathlib.Path.home() / f".local/state/giftcrypto/aws-endpoint-{port}/tls.pem"
     assert url.startswith("https://") and bundle.exists(), (url, bundle)
