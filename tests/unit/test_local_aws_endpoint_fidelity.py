@@ -923,6 +923,86 @@ def test_s3_bucket_policy_is_evaluated_with_the_request_context(aws):
     assert code(aws("s3", tls=True).delete_object, Key="before-the-policy.json") == "ok"
 
 
+# The condition rules of https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+# as the bucket-policy fix applies them: a missing key makes a condition false, true for a negated
+# operator; ...IfExists holds on a missing key; Null tests presence; several values of one key are
+# ORed (NORed for a negated operator,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html).
+@pytest.mark.parametrize(
+    ("operator", "key", "expected", "keys", "holds"),
+    [
+        ("StringEquals", "aws:PrincipalArn", "arn:aws:iam::1:role/a", {}, False),
+        ("StringNotEquals", "aws:PrincipalArn", "arn:aws:iam::1:role/a", {}, True),
+        (
+            "StringNotEquals",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/a",
+            {"aws:principalarn": ["arn:aws:iam::1:role/a"]},
+            False,
+        ),
+        (
+            "StringNotEquals",
+            "aws:PrincipalArn",
+            ["x", "arn:aws:iam::1:role/a"],
+            {"aws:principalarn": ["arn:aws:iam::1:role/a"]},
+            False,
+        ),
+        ("StringEqualsIfExists", "s3:x-amz-acl", "private", {}, True),
+        ("StringEqualsIfExists", "s3:x-amz-acl", "private", {"s3:x-amz-acl": ["public-read"]}, False),
+        ("Null", "s3:if-none-match", "true", {}, True),
+        ("Null", "s3:if-none-match", "true", {"s3:if-none-match": ["*"]}, False),
+        ("Null", "s3:if-none-match", "false", {"s3:if-none-match": ["*"]}, True),
+        ("Bool", "aws:SecureTransport", "false", {"aws:securetransport": ["false"]}, True),
+        ("Bool", "aws:SecureTransport", "false", {"aws:securetransport": ["true"]}, False),
+        ("Bool", "aws:SecureTransport", "false", {}, False),
+        (
+            "ArnLike",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/ci-*",
+            {"aws:principalarn": ["arn:aws:iam::1:role/ci-deploy"]},
+            True,
+        ),
+        (
+            "ArnNotLike",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/ci-*",
+            {"aws:principalarn": ["arn:aws:iam::1:role/ci-deploy"]},
+            False,
+        ),
+        ("IpAddress", "aws:SourceIp", "127.0.0.0/8", {"aws:sourceip": ["127.0.0.1"]}, True),
+        ("NotIpAddress", "aws:SourceIp", "10.0.0.0/8", {"aws:sourceip": ["127.0.0.1"]}, True),
+    ],
+)
+def test_s3_bucket_policy_condition_rules(operator, key, expected, keys, holds):
+    sys.path.insert(0, str(FILES))
+    try:
+        from moto_fidelity.s3_policy import condition_holds
+    finally:
+        sys.path.remove(str(FILES))
+    assert condition_holds(operator, key, expected, keys) is holds
+
+
+def test_s3_bucket_policy_unknown_operator_denies():
+    sys.path.insert(0, str(FILES))
+    try:
+        from moto_fidelity.s3_policy import DENIED, evaluate
+    finally:
+        sys.path.remove(str(FILES))
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"StringSoundsLike": {"aws:username": "moto"}},
+            }
+        ]
+    }
+    context = {"keys": {}, "principal": {"type": "Anonymous"}}
+    assert evaluate(policy, "s3:GetObject", "arn:aws:s3:::b/k", context) == DENIED
+
+
 # The endpoint answers HTTPS on its one port as AWS endpoints do; the same request over plain
 # HTTP is still answered (https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html
 # : aws:SecureTransport tells them apart).
