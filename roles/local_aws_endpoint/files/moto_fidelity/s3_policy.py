@@ -129,7 +129,7 @@ def principal_of(access_key: str, account: str, partition: str, session_token: b
         "arn": arn,
         "session_arn": arn,
         "account": account,
-        "userid": "AKIAIOSFODNN7EXAMPLE",
+        "userid": "AKIAIOSFODNN7EXAMPLE",  # pragma: allowlist secret (moto's documented example key id)
         "username": "moto",
     }
 
