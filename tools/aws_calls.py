@@ -39,6 +39,9 @@ NOT_DEPLOY_PLAYBOOKS = (
     "verify.yml",
     # The integration tests' own playbook around the keyring module (tests/integration/fixtures_pii.py).
     "pii_keyring.yml",
+    # The integration tests' ad hoc module runs (`ansible localhost -m ...`,
+    # tests/integration/fixtures_schema.run_module: audit_verify, audit_anchor on scratch databases).
+    "__adhoc_playbook__",
 )
 
 # Tasks whose calls are made as another principal than the deploy role: the role the task assumes
