@@ -434,6 +434,47 @@ def test_s3_14_buckets_versioned(aws, our_buckets):
         assert aws("s3").get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled", bucket
 
 
+# --- Anchored audit heads (docs/adr/0016-anchored-audit-heads.md) ------------------------------
+
+
+@pytest.mark.soc2("CC7.2")
+def test_s3_15_audit_anchors_bucket_object_lock_compliance_for_the_audit_retention(aws, prefix):
+    """FSBP S3.15: Object Lock enabled; compliance mode, so not even root deletes an anchor early."""
+    bucket = f"{prefix}-audit-anchors"
+    config = aws("s3").get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert config["ObjectLockEnabled"] == "Enabled", bucket
+    retention = config["Rule"]["DefaultRetention"]
+    assert retention["Mode"] == "COMPLIANCE", retention
+    assert retention.get("Days", 0) >= 365 or retention.get("Years", 0) >= 1, retention
+    statements = {s.get("Sid"): s for s in _as_list(_bucket_policy(aws, bucket)["Statement"])}
+    assert statements["AnchorsAreNeverReplaced"]["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+    assert statements["OnlyTheAnchoringJobWrites"]["Effect"] == "Deny"
+
+
+@pytest.mark.soc2("CC6.1", "CC7.2")
+def test_kms_audit_anchor_key_signs_for_the_anchoring_role_only(aws, prefix):
+    kms = aws("kms")
+    metadata = kms.describe_key(KeyId=f"alias/{prefix}-audit-anchor")["KeyMetadata"]
+    assert (metadata["KeySpec"], metadata["KeyUsage"], metadata["KeyState"]) == (
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        "Enabled",
+    )
+    policy = json.loads(kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default")["Policy"])
+    role = aws("iam").get_role(RoleName=f"{prefix}-audit-anchor")["Role"]["Arn"]
+    signers = [
+        s for s in policy["Statement"] if s["Effect"] == "Allow" and "kms:Sign" in _as_list(s["Action"])
+    ]
+    assert [s["Principal"] for s in signers] == [{"AWS": role}]
+    # No wildcard grants Sign to anyone else (kms:* to the account would delegate it to IAM policies).
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow" and statement not in signers:
+            assert not any(fnmatch.fnmatch("kms:Sign", a) for a in _as_list(statement["Action"])), statement
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == "kms:Sign" and deny["Principal"] == "*"
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": role}}
+
+
 # --- Edge (aws_edge): the load balancer <platform>-<env>, its WAF web ACL, the assets distribution ---
 
 

@@ -235,6 +235,8 @@ def test_every_manifest_is_rendered(render):
         expected.add("00-namespace.yml")
     if all(render.facts["target_group_arns"].values()):
         expected.add("40-target-group-bindings.yml")
+    if render.facts["audit_anchor_enabled"]:
+        expected.add("60-audit-anchor.yml")
     assert {p.name for p in render.dir.glob("*.yml")} == expected
     assert set(render.facts["manifests"]) == expected
     assert "not applied" in render.output, "the run must say that the manifests were not applied"
@@ -1008,3 +1010,59 @@ def test_alb_weights_step_between_the_target_groups(moto_alb):
     balancer_after = elb.describe_load_balancers()["LoadBalancers"][0]
     for key in ("SecurityGroups", "AvailabilityZones", "Scheme", "LoadBalancerArn"):
         assert balancer_after[key] == balancer_before[key], f"the load balancer's {key} must not change"
+
+
+# ----- the anchoring of the audit heads (docs/adr/0016-anchored-audit-heads.md)
+
+
+def test_the_audit_anchor_job_runs_hourly_as_the_anchoring_role(render):
+    """The CronJob runs the collection's playbook every hour, one run at a time, under the service
+    account the anchoring role's trust policy names (IRSA), in the namespace it names; the pod
+    assumes no role (it is the role); it reaches RDS and the AWS APIs only, as a non-root,
+    read-only container with requests and limits."""
+    baseline = _yaml_file(BASELINE_DEFAULTS)
+    facts = render.facts
+    job = render.find("CronJob", "audit-anchor")
+    assert job["spec"]["schedule"] == "17 * * * *" and job["spec"]["timeZone"] == "Etc/UTC"
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    # The service account of the anchoring role's trust (aws_security_baseline's
+    # audit_anchor_trust_policy.json.j2: system:serviceaccount:<app namespace>:<this account>).
+    account = render.find("ServiceAccount", pod["serviceAccountName"])
+    assert account["metadata"]["name"] == baseline["aws_security_baseline_audit_anchor_service_account"]
+    assert account["metadata"]["namespace"] == baseline["aws_security_baseline_app_namespace"]
+    assert job["metadata"]["namespace"] == account["metadata"]["namespace"]
+    account_id = render.variables.get("app_deploy_eks_aws_account_id", "000000000000")
+    role_arn = f"arn:aws:iam::{account_id}:role/giftcrypto-{facts['environment']}-audit-anchor"
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role_arn
+    assert account["automountServiceAccountToken"] is False and pod["automountServiceAccountToken"] is False
+    # The collection's playbook (it exists) with the job's inventory.
+    (container,) = pod["containers"]
+    assert container["command"][-1] == "giftcrypto.platform.audit_anchor"
+    assert (ROOT / "playbooks" / "audit_anchor.yml").is_file()
+    inventory_map = render.find("ConfigMap", "audit-anchor-inventory")
+    inventory = yaml.safe_load(inventory_map["data"]["inventory.yml"])["all"]
+    assert "controller" in inventory["hosts"]  # playbooks/audit_anchor.yml's hosts
+    assert inventory["vars"]["platform_environment"] == facts["environment"]
+    assert inventory["vars"]["db_schema_audit_anchor_role_arn"] == "", "the pod is the role: it assumes none"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["inventory"]["configMap"]["name"] == "audit-anchor-inventory"
+    assert container["command"][2] == mounts["inventory"] + "/inventory.yml"
+    # Pinned image of the environment's ECR, never latest.
+    assert _tag(container["image"]) != "latest" and ".dkr.ecr." in container["image"]
+    context = {**pod["securityContext"], **container["securityContext"]}
+    assert context["runAsNonRoot"] is True and context["runAsUser"] > 0
+    assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    for kind in ("requests", "limits"):
+        assert set(container["resources"][kind]) == {"cpu", "memory"}
+    labels = job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] != facts["app_label"], "none of the API's policies applies"
+    if facts["network_policies_enabled"]:
+        out = _allowed(render, "egress", labels)
+        ports = {port["port"] for _, port in out}
+        assert ports == {facts["database_port"], 443, 53}, out
+        assert _allowed(render, "ingress", labels) == [], "nothing comes in"
