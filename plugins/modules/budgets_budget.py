@@ -41,6 +41,14 @@ options:
     type: str
     choices: [DAILY, MONTHLY, QUARTERLY, ANNUALLY]
     default: MONTHLY
+  cost_filters:
+    description:
+      - Which costs count against the budget, as AWS Budgets' C(CostFilters) (a filter name and its
+        values), for example C({TagKeyValue: ["user:Environment$production"]}) for the costs of the
+        resources tagged C(Environment=production) (the tag key must be an active cost allocation tag).
+      - Empty counts every cost of the account.
+    type: dict
+    default: {}
   notifications:
     description:
       - The budget's notifications, all of them (a notification not listed is deleted).
@@ -99,6 +107,8 @@ EXAMPLES = r"""
   giftcrypto.platform.budgets_budget:
     name: giftcrypto-production-monthly
     limit_amount: 1500
+    cost_filters:
+      TagKeyValue: ["user:Environment$production"]
     notifications:
       - threshold: 80
         sns_topic_arns: [arn:aws:sns:us-east-1:123456789012:giftcrypto-production-warning]
@@ -142,6 +152,7 @@ budget:
     limit_amount: "1500"
     limit_unit: USD
     time_unit: MONTHLY
+    cost_filters: {TagKeyValue: ["user:Environment$production"]}
     notifications:
       - notification_type: ACTUAL
         comparison_operator: GREATER_THAN
@@ -208,6 +219,7 @@ class Budget(AWSResource):
             "default": "MONTHLY",
             "choices": ["DAILY", "MONTHLY", "QUARTERLY", "ANNUALLY"],
         },
+        "cost_filters": {"type": "dict", "default": {}},
         "notifications": {"type": "list", "elements": "dict", "default": [], "options": NOTIFICATION},
     }
     module_kwargs: ClassVar[dict] = {"required_if": [("state", "present", ["limit_amount"])]}
@@ -230,6 +242,9 @@ class Budget(AWSResource):
         amount = self.params.get("limit_amount")
         if self.params["state"] == "present" and amount is not None and amount <= 0:
             problems["limit_amount"] = f"{amount}: the limit must be greater than zero"
+        for name, values in (self.params["cost_filters"] or {}).items():
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                problems[f"cost_filters.{name}"] = f"{values!r}: a filter's values are a list of strings"
         notifications = self.params["notifications"] or []
         if len(notifications) > MAX_NOTIFICATIONS:
             problems["notifications"] = (
@@ -300,6 +315,7 @@ class Budget(AWSResource):
             "limit_amount": number(limit.get("Amount", "")),
             "limit_unit": limit.get("Unit", ""),
             "time_unit": budget["TimeUnit"],
+            "cost_filters": {k: sorted(v) for k, v in (budget.get("CostFilters") or {}).items()},
             "notifications": sorted(
                 (
                     self._notification_view(n["Notification"], n["Subscribers"])
@@ -330,6 +346,7 @@ class Budget(AWSResource):
             "limit_amount": number(self.params["limit_amount"]),
             "limit_unit": self.params["limit_unit"],
             "time_unit": self.params["time_unit"],
+            "cost_filters": {k: sorted(v) for k, v in (self.params["cost_filters"] or {}).items()},
             "notifications": sorted(
                 (self._wanted_notification(n) for n in self.params["notifications"] or []), key=_key
             ),
@@ -349,12 +366,15 @@ class Budget(AWSResource):
         return [{"SubscriptionType": s["type"], "Address": s["address"]} for s in view["subscribers"]]
 
     def _budget_request(self, planned: dict) -> dict:
-        return {
+        request = {
             "BudgetName": planned["name"],
             "BudgetType": planned["budget_type"],
             "TimeUnit": planned["time_unit"],
             "BudgetLimit": {"Amount": planned["limit_amount"], "Unit": planned["limit_unit"]},
         }
+        if planned["cost_filters"]:
+            request["CostFilters"] = planned["cost_filters"]
+        return request
 
     def create(self, planned):
         self.client.create_budget(
@@ -371,7 +391,7 @@ class Budget(AWSResource):
         if set(changes) - {"notifications"}:
             budget = self._budget_request(planned)
             # What the module does not manage is kept as it is (UpdateBudget replaces the whole budget).
-            for kept in ("CostTypes", "TimePeriod", "CostFilters", "AutoAdjustData"):
+            for kept in ("CostTypes", "TimePeriod", "AutoAdjustData"):
                 if (self._described or {}).get(kept) and not (
                     kept == "TimePeriod" and "time_unit" in changes
                 ):

@@ -16,6 +16,7 @@ TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:giftcrypto-test-warning"
 PRESENT = {
     "name": "giftcrypto-test-monthly",
     "limit_amount": 1500,
+    "cost_filters": {"TagKeyValue": ["user:Environment$test"]},
     "notifications": [
         {"threshold": 80, "sns_topic_arns": [TOPIC]},
         {"threshold": 100, "sns_topic_arns": [TOPIC]},
@@ -60,6 +61,7 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
         created = _budgets()["giftcrypto-test-monthly"]
         assert created["BudgetType"] == "COST"
         assert float(created["BudgetLimit"]["Amount"]) == 1500
+        assert created["CostFilters"] == {"TagKeyValue": ["user:Environment$test"]}
         assert len(_notifications("giftcrypto-test-monthly")) == 3
         assert result["budget"]["notifications"][0]["subscribers"] == [{"type": "SNS", "address": TOPIC}]
 
@@ -78,6 +80,9 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
         result = run_module(update)
         assert result["changed"] is True, result
         assert float(_budgets()["giftcrypto-test-monthly"]["BudgetLimit"]["Amount"]) == 2000
+        assert _budgets()["giftcrypto-test-monthly"]["CostFilters"] == {
+            "TagKeyValue": ["user:Environment$test"]
+        }
         assert len(_notifications("giftcrypto-test-monthly")) == 2
         assert run_module(update)["changed"] is False
 
@@ -122,6 +127,8 @@ def test_bad_input_is_refused_by_option_before_any_call(run_module):
         {**PRESENT, "notifications": [{"threshold": 80 + i, "sns_topic_arns": [TOPIC]} for i in range(6)]}
     )
     assert "at most 5" in result["msg"]
+    result = run_module({**PRESENT, "cost_filters": {"TagKeyValue": "user:Environment$test"}})
+    assert "cost_filters.TagKeyValue" in result["msg"]
     result = run_module({"name": "x"})
     assert result["failed"] is True
     assert "limit_amount" in result["msg"]
