@@ -357,7 +357,9 @@ def fresh_resources(aws):
         logs = aws("logs").describe_log_groups(logGroupNamePrefix="/gcfresh/")["logGroups"]
         alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix="gcfresh-")["MetricAlarms"]
         dashboards = aws("cloudwatch").list_dashboards(DashboardNamePrefix="gcfresh-")["DashboardEntries"]
-        return logs + alarms + dashboards
+        account = aws("sts").get_caller_identity()["Account"]
+        budgets = aws("budgets", "us-east-1").describe_budgets(AccountId=account).get("Budgets", [])
+        return logs + alarms + dashboards + [b for b in budgets if b["BudgetName"].startswith("gcfresh-")]
 
     return found
 
@@ -384,5 +386,7 @@ def test_without_the_baseline_a_plan_lists_what_would_be_created(converge, fresh
     assert "would subscribe 3 endpoint(s) to gcfresh-local-critical once the security baseline" in output
     for planned in ("/gcfresh/local/application (30 days)", "gcfresh-local-eks-node-count -> critical"):
         assert f"changed: [localhost] => (item={planned})" in output
-    assert recap(output) == (4, 0)  # the log groups, subscriptions, alarms and dashboard tasks
+    # The log groups, subscriptions, alarms, budget and dashboard tasks (the cost allocation tags are
+    # the account's, activated by the converge already).
+    assert recap(output) == (5, 0)
     assert fresh_resources() == []
