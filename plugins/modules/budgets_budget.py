@@ -43,9 +43,9 @@ options:
     default: MONTHLY
   cost_filters:
     description:
-      - Which costs count against the budget, as AWS Budgets' C(CostFilters) (a filter name and its
-        values), for example C({TagKeyValue: ["user:Environment$production"]}) for the costs of the
-        resources tagged C(Environment=production) (the tag key must be an active cost allocation tag).
+      - "Which costs count against the budget, as AWS Budgets' C(CostFilters) (a filter name and its
+        values), for example C({TagKeyValue: [user:Environment$production]}) for the costs of the
+        resources tagged C(Environment=production) (the tag key must be an active cost allocation tag)."
       - Empty counts every cost of the account.
     type: dict
     default: {}

@@ -12,8 +12,8 @@ description:
     that Cost Explorer, budgets and the cost and usage reports can group and filter costs by them.
   - Fills a gap, neither amazon.aws nor community.aws ships a module for Cost Explorer's cost
     allocation tags (the C(ListCostAllocationTags) and C(UpdateCostAllocationTagsStatus) APIs).
-  - Cost Explorer is a global service (its endpoint is in C(us-east-1) for the C(aws) partition):
-    give O(region=us-east-1).
+  - Cost Explorer is a global service (its endpoint is in C(us-east-1) for the C(aws) partition),
+    so give O(region=us-east-1).
   - AWS lists a user-defined key only after its billing data has seen it on a resource (up to 24 hours
     after the key's first use). A key it does not list yet cannot be activated; it is returned in
     RV(pending) with a warning, and a later run activates it.
