@@ -226,7 +226,7 @@ class Budget(AWSResource):
 
     _account_id = ""
     #: DescribeBudget's answer, whose settings the module does not manage are kept by an update
-    _described: dict | None = None
+    _described = None
 
     @property
     def account_id(self) -> str:
