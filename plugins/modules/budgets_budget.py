@@ -22,6 +22,10 @@ options:
     description: Name of the budget, unique in the account (C(:) and C(\) are not allowed).
     type: str
     required: true
+  account_id:
+    description:
+      - The account of the budget (12 digits); unset, the caller's account (one more call, to STS).
+    type: str
   budget_type:
     description: What the budget tracks; only cost budgets are managed.
     type: str
@@ -211,6 +215,7 @@ class Budget(AWSResource):
     not_found: ClassVar[tuple[str, ...]] = ("NotFoundException",)
     options: ClassVar[dict] = {
         "name": {"type": "str", "required": True},
+        "account_id": {"type": "str"},
         "budget_type": {"type": "str", "default": "COST", "choices": ["COST"]},
         "limit_amount": {"type": "float"},
         "limit_unit": {"type": "str", "default": "USD"},
@@ -231,11 +236,14 @@ class Budget(AWSResource):
     @property
     def account_id(self) -> str:
         if not self._account_id:
-            self._account_id = get_aws_account_info(self.module)[0]
+            self._account_id = self.params["account_id"] or get_aws_account_info(self.module)[0]
         return self._account_id
 
     def validate(self):
         problems = {}
+        account = self.params["account_id"]
+        if account is not None and not (len(account) == 12 and account.isdigit()):
+            problems["account_id"] = f"{account!r}: an AWS account ID is 12 digits"
         name = self.params["name"]
         if not name or ":" in name or "\\" in name:
             problems["name"] = f"{name!r}: a budget's name is not empty and holds neither ':' nor '\\'"

@@ -65,6 +65,9 @@ def test_lifecycle_check_create_noop_update_delete(run_module):
         assert len(_notifications("giftcrypto-test-monthly")) == 3
         assert result["budget"]["notifications"][0]["subscribers"] == [{"type": "SNS", "address": TOPIC}]
 
+        # The account given instead of asked of STS: the same budget.
+        assert run_module({**PRESENT, "account_id": ACCOUNT_ID})["changed"] is False
+
         # No-op, in check mode and for real.
         assert run_module(PRESENT, check_mode=True)["changed"] is False
         result = run_module(PRESENT)
@@ -129,6 +132,8 @@ def test_bad_input_is_refused_by_option_before_any_call(run_module):
     assert "at most 5" in result["msg"]
     result = run_module({**PRESENT, "cost_filters": {"TagKeyValue": "user:Environment$test"}})
     assert "cost_filters.TagKeyValue" in result["msg"]
+    result = run_module({**PRESENT, "account_id": "12345"})
+    assert "account_id: '12345'" in result["msg"]
     result = run_module({"name": "x"})
     assert result["failed"] is True
     assert "limit_amount" in result["msg"]
