@@ -221,6 +221,26 @@ CASES: dict[str, Case] = {
         # (moto has no GuardDuty TagResource: the tags are tested in test_guardduty_detector.py)
         update={"finding_publishing_frequency": "ONE_HOUR", "tags": {"Layer": "security"}},
     ),
+    "budgets_budget": Case(
+        present={
+            "name": "contract",
+            "limit_amount": 100,
+            "notifications": [{"threshold": 80, "email_addresses": ["a@example.com"]}],
+        },
+        update={
+            "name": "contract",
+            "limit_amount": 200,
+            "notifications": [{"threshold": 80, "email_addresses": ["a@example.com"]}],
+        },
+        fake=aws_stand_ins.budgets_updates_and_subscribers()[1],
+    ),
+    "ce_cost_allocation_tags": Case(
+        present={"tag_keys": ["Project"]},
+        update={"tag_keys": ["Project"], "status": "Inactive"},
+        creates=False,
+        deletes=False,
+        fake=aws_stand_ins.ce_cost_allocation_tags("Project")[1],
+    ),
     "sns_topic_encryption": Case(
         present={"kms_master_key_id": "alias/contract"},
         update={"kms_master_key_id": ""},

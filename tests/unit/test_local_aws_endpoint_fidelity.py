@@ -1012,6 +1012,106 @@ def test_endpoint_answers_tls_and_plain_http_on_one_port(endpoint, aws):
     assert aws("sts", tls=True).get_caller_identity()["Account"] == ACCOUNT
     assert aws("sts").get_caller_identity()["Account"] == ACCOUNT
 
+# --- budgets -----------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_UpdateBudget.html
+# and API_budgets_DescribeSubscribersForNotification.html (NotFoundException for an unknown budget or
+# notification)
+def test_budgets_update_budget_and_subscribers_of_a_notification(aws):
+    budgets = aws("budgets")
+    limit = {"Amount": "100", "Unit": "USD"}
+    budget = {"BudgetName": "monthly", "BudgetType": "COST", "TimeUnit": "MONTHLY", "BudgetLimit": limit}
+    at_80 = {
+        "NotificationType": "ACTUAL",
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": 80.0,
+        "ThresholdType": "PERCENTAGE",
+    }
+    topic = [{"SubscriptionType": "SNS", "Address": f"arn:aws:sns:us-east-1:{ACCOUNT}:warning"}]
+    budgets.create_budget(
+        AccountId=ACCOUNT,
+        Budget=budget,
+        NotificationsWithSubscribers=[{"Notification": at_80, "Subscribers": topic}],
+    )
+    answer = budgets.describe_subscribers_for_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_80
+    )
+    assert answer["Subscribers"] == topic
+    at_100 = {**at_80, "Threshold": 100.0}
+    mail = [{"SubscriptionType": "EMAIL", "Address": "team@example.com"}]
+    budgets.create_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_100, Subscribers=mail
+    )
+    answer = budgets.describe_subscribers_for_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_100
+    )
+    assert answer["Subscribers"] == mail
+    error = _error(
+        budgets.describe_subscribers_for_notification,
+        AccountId=ACCOUNT,
+        BudgetName="monthly",
+        Notification={**at_80, "Threshold": 50.0},
+    )
+    assert error.response["Error"]["Code"] == "NotFoundException"
+    error = _error(
+        budgets.describe_subscribers_for_notification,
+        AccountId=ACCOUNT,
+        BudgetName="missing",
+        Notification=at_80,
+    )
+    assert error.response["Error"]["Code"] == "NotFoundException"
+
+    budgets.update_budget(
+        AccountId=ACCOUNT, NewBudget={**budget, "BudgetLimit": {"Amount": "250", "Unit": "USD"}}
+    )
+    read = budgets.describe_budget(AccountId=ACCOUNT, BudgetName="monthly")["Budget"]
+    assert float(read["BudgetLimit"]["Amount"]) == 250
+    assert read["TimePeriod"]["Start"]
+    # The notifications stay.
+    notifications = budgets.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName="monthly")
+    assert len(notifications["Notifications"]) == 2
+    error = _error(budgets.update_budget, AccountId=ACCOUNT, NewBudget={**budget, "BudgetName": "missing"})
+    assert error.response["Error"]["Code"] == "NotFoundException"
+
+
+# --- ce ----------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_ListCostAllocationTags.html,
+# API_UpdateCostAllocationTagsStatus.html (Errors per key, 1 to 20 entries) and API_CostAllocationTag.html
+def test_ce_cost_allocation_tags_are_listed_and_activated(aws):
+    ce = aws("ce")
+    listed = ce.list_cost_allocation_tags(TagKeys=["Project", "CostCenter"], Type="UserDefined")
+    assert {(t["TagKey"], t["Status"], t["Type"]) for t in listed["CostAllocationTags"]} == {
+        ("Project", "Inactive", "UserDefined"),
+        ("CostCenter", "Inactive", "UserDefined"),
+    }
+    answer = ce.update_cost_allocation_tags_status(
+        CostAllocationTagsStatus=[
+            {"TagKey": "Project", "Status": "Active"},
+            {"TagKey": "aws:createdBy", "Status": "Active"},
+        ]
+    )
+    assert [e["TagKey"] for e in answer["Errors"]] == ["aws:createdBy"]
+    (project,) = ce.list_cost_allocation_tags(TagKeys=["Project"])["CostAllocationTags"]
+    assert project["Status"] == "Active"
+    assert project["LastUpdatedDate"].endswith("Z")
+    active = ce.list_cost_allocation_tags(Status="Active")["CostAllocationTags"]
+    assert [t["TagKey"] for t in active] == ["Project"]
+    # Activating an active key is no error and changes nothing.
+    assert (
+        ce.update_cost_allocation_tags_status(
+            CostAllocationTagsStatus=[{"TagKey": "Project", "Status": "Active"}]
+        )["Errors"]
+        == []
+    )
+    error = _error(
+        ce.update_cost_allocation_tags_status,
+        CostAllocationTagsStatus=[{"TagKey": f"k{i}", "Status": "Active"} for i in range(21)],
+    )
+    assert error.response["Error"]["Code"] == "ValidationException"
+
 
 # --- the list of fixes -------------------------------------------------------------------------
 
@@ -1021,6 +1121,8 @@ TESTS = {
     "acm:imported-certificate-chain": test_acm_imported_certificate_keeps_its_chain,
     "backup:describe-missing-vault-access-denied": test_backup_describe_missing_vault_is_access_denied,
     "backup:plan-updates-and-selections": test_backup_plan_updates_and_selections,
+    "budgets:update-budget-and-subscribers": test_budgets_update_budget_and_subscribers_of_a_notification,
+    "ce:cost-allocation-tags": test_ce_cost_allocation_tags_are_listed_and_activated,
     "cloudfront:cache-behavior-unset-members": test_cloudfront_cache_behavior_leaves_out_unset_members,
     "config:rule-evaluation-modes-missing-names": test_config_rule_evaluation_modes_and_missing_names,
     "ec2:describe-tags-resource-types": test_ec2_describe_tags_speaks_aws_resource_types,

@@ -83,6 +83,14 @@ def test_key_policies_admit_this_account_and_only_the_named_services(keys, accou
     assert '"logs.us-east-1.amazonaws.com"' in services
     assert '"cloudtrail.amazonaws.com"' in services
     assert '"config.amazonaws.com"' in services
+    # The alert topics' publishers, AWS Budgets among them, may use the key that encrypts the topics.
+    (publishers,) = [s for s in logs if s.get("Sid") == "AlertPublishersOfThisAccount"]
+    assert publishers["Principal"]["Service"] == [
+        "events.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "budgets.amazonaws.com",
+    ]
+    assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": account_id}}
     trail_arn = f"arn:aws:cloudtrail:{scenario_vars['aws_region']}:{account_id}:trail/{NAME}-audit"
     cloudtrail = [s for s in logs if s["Principal"].get("Service") == "cloudtrail.amazonaws.com"]
     assert all(s["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn for s in cloudtrail)
@@ -345,6 +353,17 @@ def test_alert_topics_are_encrypted_with_the_logs_key(keys, account_id, aws, sce
             if s.get("Sid") == "AlertPublishersOfThisAccount"
         ]
         assert publishers[0]["Principal"]["Service"] == ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+        # AWS Budgets publishes for budgets of this account only (AWS Cost Management User Guide,
+        # "Creating an Amazon SNS topic for budget notifications").
+        (budgets,) = [
+            s for s in _policy_statements(attributes["Policy"]) if s.get("Sid") == "BudgetsOfThisAccount"
+        ]
+        assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
+        assert budgets["Action"] == "SNS:Publish"
+        assert budgets["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{account_id}:*"},
+        }
 
 
 def test_guardduty_detector_is_enabled(aws):
