@@ -273,7 +273,7 @@ def summary(verdict: Verdict, report: dict) -> str:
     ]
 
     def section(title: str, rows: list[str]) -> None:
-        lines.extend([f"## {title} ({len(rows)})", "", *(f"- {row}" for row in rows), ""])
+        lines.extend([f"## {title} ({len(rows)})", "", *(f"- {row}" for row in rows or ["none"]), ""])
 
     section("High and critical findings not allow-listed (fail)", [f.describe() for f in verdict.blocking])
     section(
