@@ -912,6 +912,8 @@ def integration(session: nox.Session) -> None:
     AWS_CALLS_INTEGRATION.parent.mkdir(parents=True, exist_ok=True)
     AWS_CALLS_INTEGRATION.unlink(missing_ok=True)
     env = _aws_calls_env(env, AWS_CALLS_INTEGRATION)
+    # tests/integration/test_dast.py scans the deployed API with wapiti, from its own environment.
+    env["GIFTCRYPTO_WAPITI"] = str(_security_tools(session, "dast") / "wapiti")
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
     junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
     # Test files or ids given (`-- tests/integration/test_00_lifecycle.py`) are the selection; options
