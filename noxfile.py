@@ -912,6 +912,8 @@ def integration(session: nox.Session) -> None:
     AWS_CALLS_INTEGRATION.parent.mkdir(parents=True, exist_ok=True)
     AWS_CALLS_INTEGRATION.unlink(missing_ok=True)
     env = _aws_calls_env(env, AWS_CALLS_INTEGRATION)
+    # tests/integration/test_dast.py scans the deployed API with wapiti, from its own environment.
+    env["GIFTCRYPTO_WAPITI"] = str(_security_tools(session, "dast") / "wapiti")
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
     junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
     # Test files or ids given (`-- tests/integration/test_00_lifecycle.py`) are the selection; options
@@ -1101,20 +1103,29 @@ SECURITY_AUDIT_CANARY = "jinja2==2.10"
 SECURITY_CHECKOV = ROOT / "tools" / "security-checkov"
 
 
+# wapiti, the DAST scanner of `nox -s dast` (issue 24, docs/adr/0021-dast-with-wapiti.md), is a project
+# of its own too (tools/dast, its own lock): it brings mitmproxy, playwright's driver and some forty
+# packages no other session needs, and would move pins of the root lock (asgiref).
+DAST_TOOLS = ROOT / "tools" / "dast"
+# The tool projects with a lock of their own, by the name of their environment (.nox/<name>).
+TOOL_PROJECTS = {"security-checkov": SECURITY_CHECKOV, "dast": DAST_TOOLS}
+
+
 def _security_tools(session: nox.Session, group: str) -> pathlib.Path:
     """The bin/ of .nox/<group>, an environment of its own holding a locked dependency group only
-    (`security`), or checkov's own project (group `security-checkov`)."""
+    (`security`), or a tool project's (TOOL_PROJECTS: checkov's `security-checkov`, wapiti's `dast`)."""
     venv = ROOT / ".nox" / group
-    if group != "security-checkov":
+    project_dir = TOOL_PROJECTS.get(group)
+    if project_dir is None:
         _sync(session, venv, group, only=True)
         return venv / "bin"
     stamp = venv / ".giftcrypto-lock"
-    lock = SECURITY_CHECKOV / "uv.lock"
-    project = (SECURITY_CHECKOV / "pyproject.toml").read_bytes()
+    lock = project_dir / "uv.lock"
+    project = (project_dir / "pyproject.toml").read_bytes()
     wanted = hashlib.sha256(lock.read_bytes() + project).hexdigest()
     if not (venv / "bin" / "python").exists() or not stamp.exists() or stamp.read_text() != wanted:
         uv = _uv(session)
-        sync = ("sync", "--locked", "--no-install-project", "--project", str(SECURITY_CHECKOV))
+        sync = ("sync", "--locked", "--no-install-project", "--project", str(project_dir))
         python = _controller_python(session, uv)
         session.run(uv, *sync, "--python", python, env=_uv_env(venv), external=True)
         stamp.write_text(wanted)
@@ -1206,6 +1217,26 @@ def security(session: nox.Session) -> None:
         session.warn(f"pip-audit SKIPPED: {why}")
 
     _run(session, env, "python", "tools/security_gate.py", "gate", str(out))
+
+
+DAST_OUTPUT = ROOT / "tests" / "output" / "dast"
+
+
+@nox.session(default=False)
+def dast(session: nox.Session) -> None:
+    """DAST of the deployed local API (issue 24): wapiti over TLS verified with the local CA.
+
+    Needs the local platform (`nox -s deploy-local`, under the platform lock); scans HAProxy's HTTPS
+    front within a time budget, writes tests/output/dast/ (wapiti.json, html/, summary.md) and fails
+    on a high or critical finding that .dast-allowlist.yml does not accept, or on an expired entry
+    (tools/dast.py, docs/adr/0021-dast-with-wapiti.md).
+    """
+    env = _shared_env(session)
+    wapiti = _security_tools(session, "dast") / "wapiti"
+    shutil.rmtree(DAST_OUTPUT, ignore_errors=True)
+    _run(
+        session, env, "python", "tools/dast.py", "scan", "--wapiti", str(wapiti), "--output", str(DAST_OUTPUT)
+    )
 
 
 @nox.session(default=False)
