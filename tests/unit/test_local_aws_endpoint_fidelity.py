@@ -632,6 +632,20 @@ def test_rds_managed_master_user_secret_as_rds_makes_and_rotates_it(aws):
     assert secrets.describe_secret(SecretId=other)["RotationEnabled"] is True
 
 
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
+# (InvalidRequestException for a secret marked for deletion; AWS's message, which amazon.aws's
+# secretsmanager_secret lookup matches for on_deleted)
+def test_secretsmanager_get_secret_value_of_a_deleted_secret(aws):
+    secrets = aws("secretsmanager")
+    secrets.create_secret(Name="going", SecretString="{}")
+    secrets.delete_secret(SecretId="going", RecoveryWindowInDays=7)
+    error = _error(secrets.get_secret_value, SecretId="going")
+    assert error.response["Error"]["Code"] == "InvalidRequestException"
+    assert "marked for deletion" in error.response["Error"]["Message"]
+    secrets.restore_secret(SecretId="going")
+    assert secrets.get_secret_value(SecretId="going")["SecretString"] == "{}"
+
+
 def _web_acl(aws, name: str) -> str:
     return aws("wafv2").create_web_acl(
         Name=name,
@@ -741,6 +755,7 @@ TESTS = {
     "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
     "rds:managed-master-user-secret": test_rds_managed_master_user_secret_as_rds_makes_and_rotates_it,
+    "secretsmanager:deleted-secret-value": test_secretsmanager_get_secret_value_of_a_deleted_secret,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }
 
