@@ -217,16 +217,17 @@ class MasterUserSecret(AWSResource):
     def plan(self, current):
         if current is None:
             # The instance does not exist: a check run before amazon.aws.rds_instance creates it (a
-            # real run fails in create()). What the options ask for, the rest unknown until then.
+            # real run fails in create()). What the options ask for, as given (the key too: a plan
+            # before the key exists names a placeholder), the rest unknown until then.
             self.unverified.append("db_instance")
-            current = {
+            return {
                 "db_instance_identifier": self.params["db_instance_identifier"],
-                "managed": False,
+                "managed": True,
                 "secret_arn": "",
-                "secret_status": "",
-                "kms_key_id": "",
-                "rotation_enabled": False,
-                "rotation_days": 0,
+                "secret_status": "creating",
+                "kms_key_id": self.params["kms_key_id"] or "",
+                "rotation_enabled": self.params["rotation_days"] is not None,
+                "rotation_days": self.params["rotation_days"] or 0,
             }
         planned = dict(current, managed=True)
         key = self.params["kms_key_id"]

@@ -93,9 +93,12 @@ def test_a_managed_secret_keeps_its_key(run_module):
 
 @mock_aws
 def test_a_missing_instance_is_unverified_in_check_mode_and_refused_otherwise(run_module):
-    args = {"db_instance_identifier": IDENTIFIER, "rotation_days": 7}
+    # A plan before the key exists names a placeholder key: not looked up, planned as given.
+    placeholder = "arn:aws:kms:us-east-1:000000000000:key/planned-by-check-mode"
+    args = {"db_instance_identifier": IDENTIFIER, "rotation_days": 7, "kms_key_id": placeholder}
     result = run_module(args, check_mode=True)
     assert result["changed"] is True and result["unverified"] == ["db_instance"], result
+    assert result["master_user_secret"]["kms_key_id"] == placeholder
     result = run_module(args)
     assert result["rc"] == 1 and result["failed"] is True
     assert f"the DB instance {IDENTIFIER} does not exist" in result["msg"]
