@@ -151,9 +151,9 @@ class ParametersAsAWS:
         return ActionResult({"Parameters": group_parameters(groups[0], self.params.get("Source"))})
 
 
-MANAGED_PASSWORD = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html"  # noqa: S105 -- a URL
+MANAGED_GUIDE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html"
 MODIFY_INSTANCE = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html"
-ROTATE_SECRET = "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html"  # noqa: S105 -- a URL
+ROTATE_REFERENCE = "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html"
 # RDS's schedule of a secret it manages, until the owner changes it (User Guide, "Password management
 # with Amazon RDS and AWS Secrets Manager": rotation is turned on, every 7 days).
 MANAGED_ROTATION_DAYS = 7
@@ -289,7 +289,7 @@ FIXES = [
             "schedule and, unless RotateImmediately=false, puts a new password as AWSCURRENT (moto: a "
             "version without a value)"
         ),
-        reference=f"{MANAGED_PASSWORD}; {MODIFY_INSTANCE}; {ROTATE_SECRET}",
+        reference=f"{MANAGED_GUIDE}; {MODIFY_INSTANCE}; {ROTATE_REFERENCE}",
         upstream=(
             "not in moto 5.2.6 (rds/models.py MasterUserSecret, secretsmanager/models.py rotate_secret)"
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import Fix, extend_backend
 
-GET_SECRET_VALUE = "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html"  # noqa: S105 -- a URL
+REFERENCE = "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html"
 # AWS's words (InvalidRequestException), which clients match: amazon.aws's secretsmanager_secret
 # lookup recognises a deleted secret by "marked for deletion" (its on_deleted option).
 MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion."
@@ -35,7 +35,7 @@ FIXES = [
             "message (...marked for deletion.); moto: ...currently marked deleted, so amazon.aws's lookup "
             "with on_deleted=skip failed instead of skipping"
         ),
-        reference=GET_SECRET_VALUE,
+        reference=REFERENCE,
         upstream="not in moto 5.2.6 (secretsmanager/models.py get_secret_value)",
         apply=_apply,
     ),
