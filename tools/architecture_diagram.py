@@ -439,8 +439,8 @@ def _baseline(v, n, name):
         n["secrets"] = SecretsManager(
             _lines(
                 "Secrets Manager (generated)",
-                v["aws_security_baseline_rds_master_secret_name"],
                 v["aws_security_baseline_redis_auth_secret_name"],
+                "rds!db-... (RDS-managed master password, rotated)",
             )
         )
         n["iam"] = IAMRole(

@@ -535,9 +535,11 @@ def test_app_role_reads_only_its_own_secrets(app_statements, secret_arns, accoun
     for name in APP_SECRETS:
         for action in SECRETS_FORBIDDEN:
             assert evaluate(app_statements, action, secret_arns[name]) != "allowed", (action, name)
-    # The ones that must never be readable, by name (they exist on the endpoint)...
+    # The RDS master password (the secret RDS manages, rds!db-...) and the ones that must never be
+    # readable, by name (they exist on the endpoint)...
+    (rds_master,) = [arn for name, arn in secret_arns.items() if name.startswith("rds!db-")]
+    assert evaluate(app_statements, "secretsmanager:GetSecretValue", rds_master) == "denied"
     for purpose in (
-        "rds/master",
         "elasticache/auth-token",
         "postgres/master",
         "postgres/migrator",
@@ -574,7 +576,9 @@ def test_app_role_uses_only_the_pii_key_and_only_for_data_keys(app_statements, k
             # ...not even through Secrets Manager on behalf of a secret it may not read.
             context = {
                 "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
-                "kms:EncryptionContext:SecretARN": secret_arns[f"{SECRET_PREFIX}/rds/master"],
+                "kms:EncryptionContext:SecretARN": next(
+                    arn for name, arn in secret_arns.items() if name.startswith("rds!db-")
+                ),
             }
             assert evaluate(app_statements, action, arn, context) == "denied", (action, purpose)
 

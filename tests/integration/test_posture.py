@@ -631,14 +631,44 @@ def test_sns_1_topics_encrypted_with_kms(aws, prefix):
         assert sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId"), topic
 
 
+@pytest.fixture(scope="module")
+def rds_master_secret(aws, prefix) -> dict:
+    """The secret RDS keeps the primary's master password in (ManageMasterUserPassword), described."""
+    primary = aws("rds").describe_db_instances(DBInstanceIdentifier=prefix)["DBInstances"][0]
+    assert primary.get("MasterUserSecret"), f"RDS does not manage the master password of {prefix}"
+    return aws("secretsmanager").describe_secret(SecretId=primary["MasterUserSecret"]["SecretArn"])
+
+
 @pytest.mark.soc2("CC6.1")
-def test_secretsmanager_aws_secrets_encrypted_with_their_key(aws, local_vars, keys):
+def test_secretsmanager_aws_secrets_encrypted_with_their_key(aws, local_vars, keys, rds_master_secret):
     """The AWS services' secrets (RDS master, Redis AUTH) are encrypted with their service's key."""
     base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
     secrets = aws("secretsmanager")
-    for name, purpose in ((f"{base}/rds/master", "rds"), (f"{base}/elasticache/auth-token", "elasticache")):
-        key = secrets.describe_secret(SecretId=name)["KmsKeyId"]
-        assert aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == keys[purpose], name
+    found = {
+        "rds": rds_master_secret["KmsKeyId"],
+        "elasticache": secrets.describe_secret(SecretId=f"{base}/elasticache/auth-token")["KmsKeyId"],
+    }
+    for purpose, key in found.items():
+        assert aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == keys[purpose], purpose
+
+
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_1_rds_master_password_rotated_by_rds(aws, rds_master_secret, local_vars):
+    """SecretsManager.1 (automatic rotation enabled), for the RDS master password: RDS owns the secret
+    and rotates it; the platform's generated master password secret is gone (ADR 0019)."""
+    assert rds_master_secret["OwningService"] == "rds"
+    assert rds_master_secret["RotationEnabled"] is True
+    legacy = f"{local_vars['platform_name']}/{local_vars['platform_environment']}/rds/master"
+    listed = aws("secretsmanager").list_secrets(Filters=[{"Key": "name", "Values": [legacy]}])["SecretList"]
+    live = [s["Name"] for s in listed if s["Name"] == legacy and not s.get("DeletedDate")]
+    assert live == [], "the platform-generated master password secret is still there"
+
+
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_4_rds_master_password_rotated_within_90_days(rds_master_secret):
+    """SecretsManager.4 (rotated within a number of days; Security Hub's default 90)."""
+    days = rds_master_secret["RotationRules"]["AutomaticallyAfterDays"]
+    assert 1 <= days <= 90, days
 
 
 @pytest.mark.soc2("CC7.2")

@@ -55,6 +55,18 @@ def _topic() -> dict:
     return {"topic_arn": boto3.client("sns", region_name=REGION).create_topic(Name="contract")["TopicArn"]}
 
 
+def _db_instance() -> dict:
+    boto3.client("rds", region_name=REGION).create_db_instance(
+        DBInstanceIdentifier="contract",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="contract_admin",
+        MasterUserPassword="contract-password-1",  # pragma: allowlist secret
+        AllocatedStorage=20,
+    )
+    return {}
+
+
 def _standards_api() -> dict:
     """Security Hub's standards operations, which moto lacks, in memory (test_securityhub_hub.py has more)."""
     enabled: dict[str, str] = {}  # standards ARN -> subscription ARN
@@ -281,6 +293,13 @@ CASES: dict[str, Case] = {
         },
         update=None,  # nothing of a running replication changes (a different retention is a warning)
         fake=_replication_api(),
+    ),
+    "rds_instance_master_user_secret": Case(
+        present={"db_instance_identifier": "contract"},
+        update={"db_instance_identifier": "contract", "rotation_days": 30},
+        setup=_db_instance,
+        creates=False,  # a setting of an instance amazon.aws.rds_instance creates
+        deletes=False,  # turning management off needs a new password of the caller's (not this module's)
     ),
     "config_recorder": Case(
         present={

@@ -600,6 +600,79 @@ def test_rds_parameter_groups_and_parameters(aws):
 # --- wafv2 -------------------------------------------------------------------------------------
 
 
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html (RDS creates the
+# secret with the master user name and a generated password, and turns rotation on, every 7 days),
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
+# (ManageMasterUserPassword, MasterUserSecretKmsKeyId; MasterUserSecret in the answer),
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html (RotateImmediately
+# false: the schedule only; a rotation: a new AWSCURRENT version, the old one AWSPREVIOUS)
+def test_rds_managed_master_user_secret_as_rds_makes_and_rotates_it(aws):
+    rds, secrets, kms = aws("rds"), aws("secretsmanager"), aws("kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    rds.create_db_instance(
+        DBInstanceIdentifier="managed",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="giftcrypto_admin",
+        MasterUserPassword="initial-password-1",  # pragma: allowlist secret
+        AllocatedStorage=20,
+    )
+    answer = rds.modify_db_instance(
+        DBInstanceIdentifier="managed",
+        ManageMasterUserPassword=True,
+        MasterUserSecretKmsKeyId=key,
+        ApplyImmediately=True,
+    )["DBInstance"]
+    arn = answer["MasterUserSecret"]["SecretArn"]
+    assert arn.split(":")[6].startswith("rds!db-")
+    described = secrets.describe_secret(SecretId=arn)
+    assert described["OwningService"] == "rds"
+    assert described["RotationEnabled"] is True
+    assert described["RotationRules"]["AutomaticallyAfterDays"] == 7
+    value = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    assert value["username"] == "giftcrypto_admin"
+    assert len(value["password"]) >= 16 and value["password"] != "P@55w0rd!"  # pragma: allowlist secret
+
+    # A new schedule without a rotation: the same value, the new rule.
+    secrets.rotate_secret(SecretId=arn, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
+    assert secrets.describe_secret(SecretId=arn)["RotationRules"]["AutomaticallyAfterDays"] == 30
+    assert json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"]) == value
+
+    # A rotation: a new password, the same user; the old value is AWSPREVIOUS.
+    secrets.rotate_secret(SecretId=arn)
+    rotated = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    assert rotated["username"] == "giftcrypto_admin" and rotated["password"] != value["password"]
+    previous = json.loads(secrets.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"])
+    assert previous == value
+
+    # A created instance that asks for it at once gets the same.
+    created = rds.create_db_instance(
+        DBInstanceIdentifier="managed-at-creation",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="other_admin",
+        ManageMasterUserPassword=True,
+        AllocatedStorage=20,
+    )["DBInstance"]
+    other = created["MasterUserSecret"]["SecretArn"]
+    assert json.loads(secrets.get_secret_value(SecretId=other)["SecretString"])["username"] == "other_admin"
+    assert secrets.describe_secret(SecretId=other)["RotationEnabled"] is True
+
+
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
+# (InvalidRequestException for a secret marked for deletion; AWS's message, which amazon.aws's
+# secretsmanager_secret lookup matches for on_deleted)
+def test_secretsmanager_get_secret_value_of_a_deleted_secret(aws):
+    secrets = aws("secretsmanager")
+    secrets.create_secret(Name="going", SecretString="{}")
+    secrets.delete_secret(SecretId="going", RecoveryWindowInDays=7)  # pragma: allowlist secret
+    error = _error(secrets.get_secret_value, SecretId="going")
+    assert error.response["Error"]["Code"] == "InvalidRequestException"
+    assert "marked for deletion" in error.response["Error"]["Message"]
+    secrets.restore_secret(SecretId="going")  # pragma: allowlist secret
+    assert secrets.get_secret_value(SecretId="going")["SecretString"] == "{}"  # pragma: allowlist secret
+
+
 def _web_acl(aws, name: str) -> str:
     return aws("wafv2").create_web_acl(
         Name=name,
@@ -1134,9 +1207,11 @@ TESTS = {
     "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
     "kms:sign-verify-digest": test_kms_sign_and_verify_a_digest,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
+    "rds:managed-master-user-secret": test_rds_managed_master_user_secret_as_rds_makes_and_rotates_it,
     "s3:bucket-policy-request-context": test_s3_bucket_policy_is_evaluated_with_the_request_context,
     "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
     "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
+    "secretsmanager:deleted-secret-value": test_secretsmanager_get_secret_value_of_a_deleted_secret,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }
 

@@ -39,6 +39,7 @@ from ansible_collections.giftcrypto.platform.plugins.modules import (
     pg_migrate,
     pii_keyring,
     rds_automated_backups_replication,
+    rds_instance_master_user_secret,
     securityhub_hub,
     sns_topic_encryption,
     wafv2_logging_configuration,
@@ -73,6 +74,7 @@ COVERED = (
     pg_migrate,
     pii_keyring,
     rds_automated_backups_replication,
+    rds_instance_master_user_secret,
     securityhub_hub,
     sns_topic_encryption,
     wafv2_logging_configuration,
@@ -770,6 +772,41 @@ def test_rds_automated_backups_replication_refuses_bad_options(run, args):
         }
     ):
         result = run(rds_automated_backups_replication, {**REPLICATION_ARGS, **args})
+    _failed(result, next(iter(args)))
+    assert calls == []
+
+
+# rds_instance_master_user_secret (bad options are refused before any call: no instance is ever modified)
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"db_instance_identifier": v},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+                lambda s: not rds_instance_master_user_secret.IDENTIFIER.fullmatch(s)
+            ),
+        ),
+        st.builds(
+            lambda v: {"kms_key_id": v},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+                lambda s: not rds_instance_master_user_secret.KEY.fullmatch(s)
+            ),
+        ),
+        st.builds(lambda v: {"rotation_days": v}, st.integers().filter(lambda n: not 1 <= n <= 1000)),
+        st.builds(lambda v: {"rotation_days": v}, NOT_A_STRING),
+    )
+)
+def test_rds_instance_master_user_secret_refuses_bad_options(run, args):
+    calls = []
+    with moto_modules.fake_operations(
+        {
+            "DescribeDBInstances": lambda p: calls.append(p) or {"DBInstances": []},
+            "ModifyDBInstance": lambda p: calls.append(p) or {},
+        }
+    ):
+        result = run(rds_instance_master_user_secret, {"db_instance_identifier": "keep", **args})
     _failed(result, next(iter(args)))
     assert calls == []
 

@@ -36,8 +36,9 @@ def primary(instances):
 
 
 @pytest.fixture(scope="module")
-def master(secret_json):
-    return secret_json("gcrds/local/rds/master")
+def master(primary, secret_json):
+    """The master login RDS manages (the secret named by the primary's MasterUserSecret)."""
+    return secret_json(primary["MasterUserSecret"]["SecretArn"])
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +196,27 @@ def test_connection_secret_points_at_the_primary_with_tls(primary, master, rds_k
     assert int(value["port"]) == 5432
     assert value["dbname"] == "giftcrypto"
     assert value["sslmode"] == "verify-full"
-    assert (value["username"], value["password"]) == (master["username"], master["password"])
-    assert primary["MasterUsername"] == master["username"]
+    # No password: it rotates; the connection names the secret RDS keeps it in.
+    assert "password" not in value
+    assert value["password_secret_arn"] == primary["MasterUserSecret"]["SecretArn"]
+    assert value["username"] == master["username"] == primary["MasterUsername"] == "giftcrypto_admin"
+
+
+def test_rds_manages_and_rotates_the_master_password_with_the_rds_key(primary, rds_key_arn, aws):
+    managed = primary["MasterUserSecret"]
+    assert managed["KmsKeyId"] == rds_key_arn
+    assert managed["SecretArn"].split(":")[6].startswith("rds!db-")
+    described = aws("secretsmanager").describe_secret(SecretId=managed["SecretArn"])
+    assert described["OwningService"] == "rds"
+    assert described["RotationEnabled"] is True
+    assert described["RotationRules"]["AutomaticallyAfterDays"] == 7
+
+
+def test_the_legacy_master_secret_was_deleted_restorably(aws):
+    # prepare made it as a deployment from before had it; the converge deleted it once RDS managed
+    # the password, with the recovery window (it can still be restored).
+    described = aws("secretsmanager").describe_secret(SecretId="gcrds/local/rds/master")
+    assert described.get("DeletedDate") is not None
 
 
 def test_the_master_password_is_not_in_the_molecule_output(master, ansible_log):
@@ -307,7 +327,6 @@ def test_without_the_earlier_layers_a_run_is_refused_before_any_change(
             "Not found: alias/gcnone-local-rds (an enabled KMS key, aws_security_baseline)",
         )
         assert "the VPC gcnone-local (aws_network)" in output
-        assert "the secret gcnone/local/rds/master (aws_security_baseline)" in output
 
 
 def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(
@@ -315,7 +334,8 @@ def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(
 ):
     with unchanged(snapshot):
         result = converge("--check", extra_vars={"platform_name": "gcnone"})
-        # The monitoring role, the subnet group, the clients' group, the parameter group, the primary
-        # and its replica; the connection secret waits for the primary's address.
-        planned(result, 6)
+        # The monitoring role, the subnet group, the clients' group, the parameter group, the primary,
+        # its replica and RDS's management of its password; the connection secret waits for the
+        # primary's address.
+        planned(result, 7)
         assert "resources are planned against placeholders" in result.stdout

@@ -36,13 +36,8 @@ class Secret:
 @pytest.fixture(scope="module")
 def secrets(secret_json):
     """The generated values, each wrapped in a Secret (never printed by the tests)."""
-    rds = secret_json(RDS_SECRET)
     redis = secret_json(REDIS_SECRET)
-    return {
-        "rds_username": rds["username"],
-        "rds_password": Secret(rds["password"]),
-        "redis_auth_token": Secret(redis["auth_token"]),
-    }
+    return {"redis_auth_token": Secret(redis["auth_token"])}
 
 
 def _policy_statements(document):
@@ -225,28 +220,29 @@ def test_ci_role_trusts_only_this_repository_and_holds_the_deploys_rights(accoun
 
 def test_secrets_are_encrypted_with_their_own_key(keys, aws):
     sm = aws("secretsmanager")
-    assert sm.describe_secret(SecretId=RDS_SECRET)["KmsKeyId"] == keys["rds"]["Arn"]
     assert sm.describe_secret(SecretId=REDIS_SECRET)["KmsKeyId"] == keys["elasticache"]["Arn"]
 
 
 def test_generated_values_are_strong(secrets):
-    assert secrets["rds_username"] == "giftcrypto_admin"
-    assert bool(re.fullmatch(r"[A-Za-z0-9]{40}", secrets["rds_password"].value)) is True
     assert bool(re.fullmatch(r"[A-Za-z0-9]{40}", secrets["redis_auth_token"].value)) is True
-    assert (secrets["rds_password"].value == secrets["redis_auth_token"].value) is False
+
+
+def test_the_rds_master_password_is_not_generated_here(aws):
+    # RDS manages it (aws_rds, ManageMasterUserPassword; ADR 0019): the baseline makes no secret of it.
+    names = {s["Name"] for s in aws("secretsmanager").list_secrets()["SecretList"]}
+    assert RDS_SECRET not in names
 
 
 def test_secrets_were_not_rotated_by_the_idempotence_run(aws):
     sm = aws("secretsmanager")
-    for name in (RDS_SECRET, REDIS_SECRET):
+    for name in (REDIS_SECRET,):
         versions = sm.list_secret_version_ids(SecretId=name)["Versions"]
         assert len(versions) == 1, (name, len(versions))
 
 
 def test_secret_values_are_not_in_the_molecule_output(secrets, ansible_log):
     text = ansible_log()
-    assert "Ensure the RDS master password secret exists" in text  # the converge is in there
-    assert secrets["rds_password"].found_in(text) is False
+    assert "Ensure the Redis AUTH token secret exists" in text  # the converge is in there
     assert secrets["redis_auth_token"].found_in(text) is False
 
 
@@ -463,7 +459,6 @@ def test_plan_of_the_converged_baseline_changes_nothing_and_prints_no_secret(sec
     run = converge("--check", "--diff", "-vvv")
     output = run.stdout + run.stderr
     # First the secrets: only then may a failure message show the end of the output.
-    assert secrets["rds_password"].found_in(output) is False
     assert secrets["redis_auth_token"].found_in(output) is False
     assert run.returncode == 0, output[-3000:]
     assert recap(output) == (0, 0), output[-3000:]
