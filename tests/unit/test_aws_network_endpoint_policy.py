@@ -20,7 +20,9 @@ CI_POLICY = ROOT / "roles" / "aws_security_baseline" / "templates" / "ci_deploy_
 
 
 def _endpoint_actions() -> set[str]:
-    return set(yaml.safe_load((NETWORK / "defaults" / "main.yml").read_text())["aws_network_s3_endpoint_actions"])
+    return set(
+        yaml.safe_load((NETWORK / "defaults" / "main.yml").read_text())["aws_network_s3_endpoint_actions"]
+    )
 
 
 def test_every_s3_action_of_the_deploy_role_passes_the_endpoint():
@@ -28,7 +30,9 @@ def test_every_s3_action_of_the_deploy_role_passes_the_endpoint():
     assert granted, "no S3 action found in the CI deploy policy"
     # ListAllMyBuckets has no bucket: the policy's own statement admits it for our principals.
     missing = sorted(granted - _endpoint_actions() - {"s3:ListAllMyBuckets"})
-    assert missing == [], f"the CI deploy role may call {missing} on our buckets, the S3 endpoint refuses them"
+    assert missing == [], (
+        f"the CI deploy role may call {missing} on our buckets, the S3 endpoint refuses them"
+    )
 
 
 def test_the_endpoint_actions_are_named_and_documented_alike():

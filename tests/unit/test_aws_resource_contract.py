@@ -253,7 +253,9 @@ CASES: dict[str, Case] = {
     ),
     "ec2_vpc_endpoint_policy": Case(
         present={"policy": ONLY_OURS},
-        update={"policy": {**ONLY_OURS, "Statement": [{**ONLY_OURS["Statement"][0], "Action": "s3:PutObject"}]}},
+        update={
+            "policy": {**ONLY_OURS, "Statement": [{**ONLY_OURS["Statement"][0], "Action": "s3:PutObject"}]}
+        },
         setup=_s3_gateway_endpoint,
         creates=False,
         deletes=False,

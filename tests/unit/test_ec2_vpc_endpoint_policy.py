@@ -22,7 +22,9 @@ OURS = {
             "Principal": {"AWS": "*"},
             "Action": ["s3:GetObject", "s3:PutObject"],
             "Resource": ["arn:aws:s3:::giftcrypto-test-*", "arn:aws:s3:::giftcrypto-test-*/*"],
-            "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT_ID, "aws:ResourceAccount": ACCOUNT_ID}},
+            "Condition": {
+                "StringEquals": {"aws:PrincipalAccount": ACCOUNT_ID, "aws:ResourceAccount": ACCOUNT_ID}
+            },
         }
     ],
 }
@@ -75,13 +77,16 @@ def test_a_missing_endpoint_fails_and_a_plan_says_what_it_could_not_verify(run_m
     assert result["rc"] == 0, result
     assert result["planned"] == "create"
     assert result["unverified"] == [
-        f"vpc_endpoint_id: the endpoint {missing} does not exist (yet): amazon.aws.ec2_vpc_endpoint creates it"
+        f"vpc_endpoint_id: the endpoint {missing} does not exist (yet): "
+        "amazon.aws.ec2_vpc_endpoint creates it"
     ]
 
 
 @mock_aws
 def test_a_document_without_statements_is_refused_before_any_call(run_module):
-    result = run_module({"vpc_endpoint_id": "vpce-0123456789abcdef0", "policy": json.dumps({"Version": "2012-10-17"})})
+    result = run_module(
+        {"vpc_endpoint_id": "vpce-0123456789abcdef0", "policy": json.dumps({"Version": "2012-10-17"})}
+    )
     assert result["failed"] is True
     assert result["msg"].startswith("Refused before ")
     assert result["msg"].endswith("policy: must be a policy document, an object with a Statement")
