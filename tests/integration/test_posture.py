@@ -357,6 +357,73 @@ def test_iam_cis_1_14_admins_need_mfa(aws, prefix):
     )
 
 
+# Service principals that put no aws:SourceArn / aws:SourceAccount in the request when they assume a
+# role, so a condition on them would lock the service out (ADR 0017): EC2 assuming an instance
+# profile's role (AWS's own EKS node role trust, "Amazon EKS node IAM role", has none).
+NO_SOURCE_KEYS = {"ec2.amazonaws.com"}
+SOURCE_KEYS = {"aws:SourceAccount", "aws:SourceArn"}
+
+
+def _condition_keys(statement: dict) -> set[str]:
+    return {key for operator in statement.get("Condition", {}).values() for key in operator}
+
+
+def _trust(role: dict) -> list[dict]:
+    document = role["AssumeRolePolicyDocument"]
+    return _as_list((json.loads(document) if isinstance(document, str) else document)["Statement"])
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_confused_deputy_service_roles_name_their_source(aws, prefix):
+    """Prowler iam_role_cross_service_confused_deputy_prevention: every role of ours that an AWS
+    service assumes admits it only for our account or our resource (aws:SourceAccount/aws:SourceArn)."""
+    roles = [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
+    checked = []
+    for role in roles:
+        for statement in _trust(role):
+            services = _as_list(statement.get("Principal", {}).get("Service", []))
+            if statement["Effect"] != "Allow" or not services or set(services) <= NO_SOURCE_KEYS:
+                continue
+            assert _condition_keys(statement) & SOURCE_KEYS, (
+                f"{role['RoleName']} trusts {services} from anywhere"
+            )
+            for operator, keys in statement["Condition"].items():
+                for key, value in keys.items():
+                    if key in SOURCE_KEYS:
+                        values = _as_list(value)
+                        assert all(":" + role["Arn"].split(":")[4] in f":{v}" for v in values), (
+                            role,
+                            operator,
+                        )
+            checked.append(role["RoleName"])
+    # The flow logs, EKS cluster, CloudTrail, Config, RDS monitoring and Backup roles at least.
+    assert {f"{prefix}-vpc-flow-logs", f"{prefix}-eks-cluster", f"{prefix}-config"} <= set(checked), checked
+
+
+@pytest.mark.soc2("CC6.1", "CC6.3")
+def test_iam_cis_1_16_admins_get_full_rights_only_through_an_mfa_role(aws, prefix):
+    """CIS 1.16 / IAM.1 in spirit: no group or user of ours holds AdministratorAccess; administrators
+    assume the <name>-admin role, which requires MFA and lasts at most an hour."""
+    iam = aws("iam")
+    admin_access = "arn:aws:iam::aws:policy/AdministratorAccess"
+    for group in iam.list_groups()["Groups"]:
+        attached = iam.list_attached_group_policies(GroupName=group["GroupName"])["AttachedPolicies"]
+        assert admin_access not in {p["PolicyArn"] for p in attached}, group["GroupName"]
+    for user in iam.list_users()["Users"]:
+        attached = iam.list_attached_user_policies(UserName=user["UserName"])["AttachedPolicies"]
+        assert admin_access not in {p["PolicyArn"] for p in attached}, user["UserName"]
+    holders = iam.list_entities_for_policy(PolicyArn=admin_access)
+    assert [r["RoleName"] for r in holders["PolicyRoles"] if r["RoleName"].startswith(prefix)] == [
+        f"{prefix}-admin"
+    ]
+    role = iam.get_role(RoleName=f"{prefix}-admin")["Role"]
+    assert role["MaxSessionDuration"] <= 3600
+    for statement in _trust(role):
+        assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole"
+        assert statement["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}, statement
+        assert int(statement["Condition"]["NumericLessThan"]["aws:MultiFactorAuthAge"]) <= 3600
+
+
 # --- KMS --------------------------------------------------------------------------------------------
 
 
@@ -598,6 +665,73 @@ def test_secretsmanager_aws_secrets_encrypted_with_their_key(aws, local_vars, ke
     for name, purpose in ((f"{base}/rds/master", "rds"), (f"{base}/elasticache/auth-token", "elasticache")):
         key = secrets.describe_secret(SecretId=name)["KmsKeyId"]
         assert aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == keys[purpose], name
+
+
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws, local_vars, prefix):
+    """Issue 23 item 3: a resource policy on each generated secret denies reading its value to every
+    principal but the deploying one, the administrators' role and the CI deploy role."""
+    base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
+    account = aws("sts").get_caller_identity()["Account"]
+    deployer = aws("sts").get_caller_identity()["Arn"]
+    allowed = {
+        deployer,
+        f"arn:aws:iam::{account}:role/{prefix}-admin",
+        f"arn:aws:iam::{account}:role/{prefix}-ci-deploy",
+    }
+    secrets = aws("secretsmanager")
+    for name in (f"{base}/rds/master", f"{base}/elasticache/auth-token"):
+        policy = secrets.get_resource_policy(SecretId=name).get("ResourcePolicy")
+        assert policy, f"{name} has no resource policy: any principal the account allows reads it"
+        denies = [
+            s
+            for s in _as_list(json.loads(policy)["Statement"])
+            if s["Effect"] == "Deny"
+            and s.get("Principal") in ("*", {"AWS": "*"})
+            and "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+        ]
+        assert len(denies) == 1, f"{name}: no deny of GetSecretValue to all but the named principals"
+        (readers,) = [
+            _as_list(keys["aws:PrincipalArn"])
+            for operator, keys in denies[0]["Condition"].items()
+            if operator in ("ArnNotEquals", "ArnNotLike", "StringNotEquals") and "aws:PrincipalArn" in keys
+        ]
+        assert deployer in readers, f"{name}: the deploy would lock itself out"
+        assert set(readers) <= allowed, (
+            f"{name}: readers beyond the named ones: {sorted(set(readers) - allowed)}"
+        )
+        # The deny is on reading only: the deploy keeps managing the secret and its policy.
+        assert not {"secretsmanager:PutResourcePolicy", "secretsmanager:*", "*"} & set(
+            _as_list(denies[0]["Action"])
+        )
+
+
+@pytest.mark.soc2("CC6.6")
+def test_ec2_vpc_endpoint_policies_name_our_account(aws, vpc):
+    """Issue 23 item 4: no endpoint of our VPC keeps the default policy (any principal, any action);
+    every statement open to any principal is held to our account, or to reads of named AWS-owned
+    buckets (ECR layers, Amazon Linux packages)."""
+    account = aws("sts").get_caller_identity()["Account"]
+    endpoints = aws("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
+        "VpcEndpoints"
+    ]
+    assert endpoints, "no VPC endpoint"
+    for endpoint in endpoints:
+        for statement in _as_list(json.loads(endpoint["PolicyDocument"])["Statement"]):
+            if statement["Effect"] != "Allow":
+                continue
+            actions = _as_list(statement["Action"])
+            assert "*" not in actions and "s3:*" not in actions, (endpoint["VpcEndpointId"], statement)
+            conditions = statement.get("Condition", {}).get("StringEquals", {})
+            if conditions.get("aws:PrincipalAccount") == account:
+                if "*" not in _as_list(statement["Resource"]):
+                    assert conditions.get("aws:ResourceAccount") == account, statement
+                continue
+            assert actions == ["s3:GetObject"], statement
+            for resource in _as_list(statement["Resource"]):
+                assert fnmatch.fnmatch(
+                    resource, "arn:aws:s3:::prod-*-starport-layer-bucket/*"
+                ) or fnmatch.fnmatch(resource, "arn:aws:s3:::al2023-repos-*/*"), resource
 
 
 @pytest.mark.soc2("CC7.2")
