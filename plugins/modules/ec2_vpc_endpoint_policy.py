@@ -87,6 +87,7 @@ vpc_endpoint_id:
 """
 
 import json
+import re
 from typing import ClassVar
 
 from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import (
@@ -113,13 +114,21 @@ class EndpointPolicy(AWSResource):
     }
 
     def validate(self):
+        problems = {}
+        # Any other text is asked of EC2, whose not-found answer fails the run, or, in a plan, names
+        # the endpoint as not verified (a check run before the endpoint exists passes a stand-in).
+        if not re.fullmatch(r"[\w.-]+", self.params["vpc_endpoint_id"]):
+            problems["vpc_endpoint_id"] = (
+                f"{self.params['vpc_endpoint_id']!r} is not an endpoint ID (vpce-...)"
+            )
         try:
             document = _parsed(self.params["policy"])
         except ValueError as error:
-            return {"policy": f"not JSON: {error}"}
-        if not isinstance(document, dict) or "Statement" not in document:
-            return {"policy": "must be a policy document, an object with a Statement"}
-        return {}
+            problems["policy"] = f"not JSON: {error}"
+        else:
+            if not isinstance(document, dict) or "Statement" not in document:
+                problems["policy"] = "must be a policy document, an object with a Statement"
+        return problems
 
     def describe(self):
         endpoints = self.client.describe_vpc_endpoints(

@@ -91,3 +91,20 @@ def test_a_document_without_statements_is_refused_before_any_call(run_module):
     assert result["msg"].startswith("Refused before ")
     assert result["msg"].endswith("policy: must be a policy document, an object with a Statement")
     assert result["problems"] == {"policy": "must be a policy document, an object with a Statement"}
+
+
+@mock_aws
+def test_a_plan_on_an_empty_account_takes_the_stand_in_id(run_module):
+    # aws_network passes its planned-by-check-mode stand-in when the endpoint task only planned it.
+    result = run_module(
+        {"vpc_endpoint_id": "planned-by-check-mode", "policy": json.dumps(OURS)}, check_mode=True
+    )
+    assert result["rc"] == 0, result
+    assert result["planned"] == "create" and len(result["unverified"]) == 1
+
+
+@mock_aws
+def test_an_empty_id_is_refused_before_any_call(run_module):
+    result = run_module({"vpc_endpoint_id": "", "policy": json.dumps(OURS)})
+    assert result["failed"] is True
+    assert result["problems"] == {"vpc_endpoint_id": "'' is not an endpoint ID (vpce-...)"}
