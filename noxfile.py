@@ -1,10 +1,11 @@
 """The one front door of giftcrypto.platform.
 
-A bare ``nox`` runs the checks (lint, unit, molecule, integration); nothing that deploys to a real
-account is a default session. Every session shares one environment, ``.venv`` at the root, built
-by uv from the lock (uv.lock, pyproject.toml's dependencies and groups) on a Python 3.12 or newer,
-and synced only when the lock or pyproject.toml changes, so the ansible bundle is installed once,
-not once per session. nox itself may run on an older python3 (3.11).
+A bare ``nox`` runs the checks (the ``suite`` session: lint, sanity, unit, molecule, integration,
+two at a time); nothing that deploys to a real account is a default session. Every session shares
+one environment, ``.venv`` at the root, built by uv from the lock (uv.lock, pyproject.toml's
+dependencies and groups) on a Python 3.12 or newer, and synced only when the lock or pyproject.toml
+changes, so the ansible bundle is installed once, not once per session. nox itself may run on an
+older python3 (3.11).
 
     nox -s deploy-local          the whole platform on the local AWS endpoint + real servers
     nox -s plan-staging          what a deploy to staging would create or change
@@ -43,6 +44,7 @@ MOLECULE_SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/m
 MOLECULE_OWN_ENDPOINT = frozenset(
     {
         "aws_backup",
+        "aws_ci_runner",
         "aws_edge",
         "aws_eks",
         "aws_elasticache",
@@ -53,26 +55,26 @@ MOLECULE_OWN_ENDPOINT = frozenset(
         "local_aws_endpoint",
     }
 )
-# Seconds each scenario took in the last clean-clone run (tests/output/molecule/, 2026-12-06): the
-# session starts the long ones first so that its two lanes end together. A scenario missing here
-# runs last.
+# Seconds each scenario took in the last clean-clone run (tests/output/molecule/, 2026-12-06 afternoon,
+# the suite's lanes): the session starts the long ones first so that its lanes end together. A scenario
+# missing here runs last.
 MOLECULE_SECONDS = {
-    "app_deploy": 231,
-    "aws_eks": 144,
-    "aws_network": 131,
-    "aws_edge": 112,
-    "aws_rds": 109,
-    "postgres_server": 107,
-    "db_schema": 99,
-    "aws_elasticache": 90,
-    "aws_security_baseline": 89,
-    "aws_observability": 88,
-    "monitoring": 88,
-    "aws_backup": 79,
-    "redis_server": 59,
-    "aws_ci_runner": 29,
-    "local_aws_endpoint": 21,
-    "local_registry": 20,
+    "app_deploy": 344,
+    "postgres_server": 207,
+    "aws_backup": 205,
+    "aws_eks": 185,
+    "db_schema": 166,
+    "aws_network": 148,
+    "aws_edge": 132,
+    "aws_observability": 123,
+    "aws_rds": 114,
+    "aws_elasticache": 112,
+    "aws_security_baseline": 109,
+    "monitoring": 95,
+    "aws_ci_runner": 65,
+    "redis_server": 58,
+    "local_aws_endpoint": 24,
+    "local_registry": 23,
 }
 # Down files undo their up file (DROPs by design): only the up files are linted.
 MIGRATIONS_DIR = ROOT / "roles" / "db_schema" / "files" / "migrations"
@@ -271,7 +273,66 @@ def _git_env(env: dict[str, str]) -> dict[str, str]:
     }
 
 
+# The bare `nox`: the checks in two phases of two lanes, each lane a `nox` of its own (this machine
+# has two cores, and a playbook run keeps about one of them busy). The Molecule scenarios that share
+# this machine's servers (PostgreSQL, Redis, the registry, the endpoint on 4566) cannot run while the
+# integration tests' platform is up, so they run in the first phase, beside lint, sanity and unit;
+# the scenarios with an AWS endpoint of their own (MOLECULE_OWN_ENDPOINT) run in the second, in one
+# lane beside the integration tests. Each lane's output goes to tests/output/suite/<lane>.log and is
+# printed when the lane ends.
+def _suite_phases() -> tuple[tuple[tuple[str, ...], ...], ...]:
+    shared = tuple(s for s in MOLECULE_SCENARIOS if s not in MOLECULE_OWN_ENDPOINT)
+    own = tuple(s for s in MOLECULE_SCENARIOS if s in MOLECULE_OWN_ENDPOINT)
+    return (
+        (("lint", "sanity", "unit"), ("molecule", "--", *shared)),
+        (("integration",), ("molecule", "--", *own)),
+    )
+
+
+def _suite_lane(session: nox.Session, lane: tuple[str, ...], log: pathlib.Path, env: dict[str, str]) -> bool:
+    started = time.monotonic()
+    with log.open("w") as output:
+        code = subprocess.call(
+            [sys.executable, "-m", "nox", "-s", *lane],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    verdict = "passed" if code == 0 else f"FAILED (exit {code})"
+    print(log.read_text(errors="replace"), flush=True)
+    session.log(f"nox -s {' '.join(lane)}: {verdict} in {(time.monotonic() - started) / 60:.1f} min ({log})")
+    return code == 0
+
+
 @nox.session
+def suite(session: nox.Session) -> None:
+    """Every check, as a bare `nox` runs them: lint, sanity, unit and molecule, integration.
+
+    Two phases of two lanes (_suite_phases): lint, sanity and unit beside the Molecule scenarios that
+    share this machine's servers, then the integration tests beside the scenarios with an endpoint of
+    their own. Each session is also a session of its own (`nox -s unit`, `nox -s molecule -- aws_rds`).
+    """
+    _shared_env(session)  # synced once here, before the lanes use it at the same time
+    logs = ROOT / "tests" / "output" / "suite"
+    logs.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for number, phase in enumerate(_suite_phases(), start=1):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(phase)) as pool:
+            futures = {}
+            for lane in phase:
+                env = {**os.environ}
+                if lane[0] == "molecule" and any(other[0] == "integration" for other in phase):
+                    env["GIFTCRYPTO_MOLECULE_LANES"] = "1"
+                sessions = "-".join(s for s in lane if s != "--" and s not in MOLECULE_SCENARIOS)
+                log = logs / f"phase{number}-{sessions}.log"  # phase1-lint-sanity-unit.log, ...
+                futures[pool.submit(_suite_lane, session, lane, log, env)] = lane
+            failed += [" ".join(lane) for future, lane in futures.items() if not future.result()]
+    if failed:
+        session.error("failed: " + "; ".join(f"nox -s {lane}" for lane in failed))
+
+
+@nox.session(default=False)
 def lint(session: nox.Session) -> None:
     """The pre-commit hooks on every file, the plugins' documentation, the workflows, commit messages.
 
@@ -530,7 +591,7 @@ def _sanity_get_pip(session: nox.Session, tools: pathlib.Path) -> None:
         script.write_text(content, encoding="utf-8")
 
 
-@nox.session
+@nox.session(default=False)
 def sanity(session: nox.Session) -> None:
     """ansible-test sanity of the shipped collection on the oldest ansible-core meta/runtime.yml promises.
 
@@ -697,7 +758,7 @@ def _schema_on_postgres17(session: nox.Session, env: dict[str, str], output: pat
     )
 
 
-@nox.session
+@nox.session(default=False)
 def unit(session: nox.Session) -> None:
     """Unit tests: filters, callbacks, modules (AWS through moto's decorators), alert rules, the service."""
     env = _shared_env(session)
@@ -773,7 +834,7 @@ def unit(session: nox.Session) -> None:
     )
 
 
-@nox.session
+@nox.session(default=False)
 def molecule(session: nox.Session) -> None:
     """Every Molecule scenario: converge, idempotence, verify, on localhost (delegated driver)."""
     env = _shared_env(session)
@@ -827,13 +888,15 @@ def molecule(session: nox.Session) -> None:
                 failed.append(name)
         return failed
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        failed = [name for result in pool.map(lane, [shared, []]) for name in result]
+    # GIFTCRYPTO_MOLECULE_LANES=1: one lane (the suite runs this session beside the integration tests).
+    lanes = [shared, []][: max(1, min(2, int(os.environ.get("GIFTCRYPTO_MOLECULE_LANES", "2"))))]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        failed = [name for result in pool.map(lane, lanes) for name in result]
     if failed:
         session.error(f"Molecule scenarios failed: {', '.join(failed)} (logs in {logs})")
 
 
-@nox.session
+@nox.session(default=False)
 def integration(session: nox.Session) -> None:
     """Deploys the local environment and tests it: lifecycle, preflight, posture, services; destroys it.
 

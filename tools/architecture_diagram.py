@@ -127,6 +127,8 @@ class Variables:
                 raw.update(_load(path))
         raw.setdefault("ansible_check_mode", False)
         raw.setdefault("playbook_dir", str(ROOT / "playbooks"))
+        # Ansible's magic variable of the inventory's directory (platform_render_dir is built on it).
+        raw.setdefault("inventory_dir", str(inventory))
         self.raw = raw
         self.jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - text, not HTML
         self.jinja.filters.update(

@@ -657,6 +657,8 @@ EXPECTED_ROLES = {
     "app_rw": (True, False, False, False, False, False, ()),
     "app_ro": (True, False, False, False, False, False, ()),
     "auditor": (True, False, False, False, False, False, ()),
+    # pgaudit's object-audit role (pgaudit.role): privileges only, no login, no members (migration 0010).
+    "rds_pgaudit": (False, False, False, False, False, False, ()),
 }
 
 SELECT, WRITE = ("SELECT",), ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -677,17 +679,22 @@ _EXPECTED_GRANTS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "pg_monitor": ("USAGE",),  # the business metrics functions (0008)
     },
     ("schema", "pgbouncer"): {"pgbouncer_auth": ("USAGE",)},
-    **{("table", t): {"app_rw": WRITE, "app_ro": SELECT} for t in ("users", "user_profiles", "friendships")},
-    ("table", "wallet_accounts"): {"app_rw": ("SELECT", "INSERT"), "app_ro": SELECT},
+    # rds_pgaudit: SELECT on the tables holding personal data marks the reads pgaudit logs (0010).
+    **{
+        ("table", t): {"app_rw": WRITE, "app_ro": SELECT, "rds_pgaudit": SELECT}
+        for t in ("users", "user_profiles", "friendships")
+    },
+    ("table", "wallet_accounts"): {"app_rw": ("SELECT", "INSERT"), "app_ro": SELECT, "rds_pgaudit": SELECT},
     **{
         ("column", f"wallet_accounts.{c}"): {"app_rw": ("UPDATE",)}
         for c in ("wallet_type", "private_key_ciphertext", "public_key")
     },
     # Money moves only through transfer() (SECURITY DEFINER); the ledger is append-only.
     **{
-        ("table", t): {"app_rw": SELECT, "app_ro": SELECT}
-        for t in ("transactions", "ledger_accounts", "ledger_entries", "encryption_keys")
+        ("table", t): {"app_rw": SELECT, "app_ro": SELECT, "rds_pgaudit": SELECT}
+        for t in ("transactions", "ledger_accounts", "ledger_entries")
     },
+    ("table", "encryption_keys"): {"app_rw": SELECT, "app_ro": SELECT},
     **{
         ("view", v): {"app_rw": SELECT, "app_ro": SELECT}
         for v in ("active_users", "active_user_profiles", "active_wallet_accounts", "active_friendships")

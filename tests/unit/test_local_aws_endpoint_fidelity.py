@@ -545,6 +545,15 @@ def test_rds_parameter_groups_and_parameters(aws):
     )
     assert parameters["shared_preload_libraries"]["ApplyType"] == "static"
     assert parameters["log_min_duration_statement"]["DataType"] == "integer"
+    # Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html: pgaudit.role (object audit logging)
+    # is unset in a new group and accepts only rds_pgaudit.
+    audit_role = parameters["pgaudit.role"]
+    assert (audit_role["DataType"], audit_role["ApplyType"], audit_role["AllowedValues"]) == (
+        "string",
+        "dynamic",
+        "rds_pgaudit",
+    )
+    assert "ParameterValue" not in audit_role
     rds.modify_db_parameter_group(
         DBParameterGroupName="pg",
         Parameters=[{"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "immediate"}],

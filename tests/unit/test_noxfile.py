@@ -70,7 +70,11 @@ def test_the_security_session_is_defined_and_not_a_default_session():
     assert not any(line.startswith("* security ") for line in listed)
     selected = json.loads(_nox("--list", "--json").stdout)
     assert "security" not in {session["name"] for session in selected}
-    assert {"lint", "unit", "molecule", "integration"} <= {session["name"] for session in selected}
+    # A bare `nox` is the suite, which runs these sessions in its lanes (each a `nox` of its own).
+    assert [session["name"] for session in selected] == ["suite"]
+    lanes = [lane for phase in _noxfile()._suite_phases() for lane in phase]
+    run = {name for lane in lanes for name in lane[: lane.index("--") if "--" in lane else None]}
+    assert run == {"lint", "sanity", "unit", "molecule", "integration"}
 
 
 def test_molecule_scenarios_run_beside_each_other_only_on_endpoints_of_their_own():
@@ -142,10 +146,25 @@ def _noxfile():
     return load()
 
 
-def test_the_sanity_session_is_a_default_session_right_after_lint():
-    selected = [session["name"] for session in json.loads(_nox("--list", "--json").stdout)]
-    assert "sanity" in selected
-    assert selected.index("sanity") == selected.index("lint") + 1, selected
+def test_the_sanity_session_runs_in_the_suite_right_after_lint():
+    (first, *_), *_ = _noxfile()._suite_phases()
+    assert first[:2] == ("lint", "sanity"), first
+
+
+def test_the_suite_never_runs_a_scenario_on_this_machines_servers_beside_the_integration_tests():
+    """The integration tests deploy the platform on the fixed ports and paths the scenarios without an
+    endpoint of their own use: those scenarios run in the other phase, and every scenario runs once."""
+    noxfile = _noxfile()
+    scenarios = []
+    for phase in noxfile._suite_phases():
+        names = [name for lane in phase for name in lane]
+        molecule = [lane for lane in phase if lane[0] == "molecule"]
+        (lane,) = molecule
+        ran = list(lane[lane.index("--") + 1 :])
+        scenarios += ran
+        if "integration" in names:
+            assert set(ran) <= noxfile.MOLECULE_OWN_ENDPOINT, ran
+    assert sorted(scenarios) == noxfile.MOLECULE_SCENARIOS
 
 
 def test_the_sanity_session_targets_the_oldest_core_meta_runtime_promises():

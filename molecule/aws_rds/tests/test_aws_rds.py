@@ -11,6 +11,8 @@ PARAMETERS = {
     "shared_preload_libraries": "pgaudit,pg_stat_statements",
     "pgaudit.log": "ddl,role",
     "pgaudit.log_parameter": "0",
+    # Object audit logging of personal-data reads (issue 23): the only value RDS accepts.
+    "pgaudit.role": "rds_pgaudit",
     "log_min_duration_statement": "1000",
     "log_connections": "1",
     "log_disconnections": "1",
@@ -247,6 +249,7 @@ def snapshot(aws):
         ({"aws_rds_allowed_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0 opens the port to the world"),
         ({"aws_rds_allowed_cidrs": ["8.8.8.0/24"]}, "8.8.8.0/24 is not a private range"),
         ({"aws_rds_extra_parameters": {"rds.force_ssl": 0}}, "rds.force_ssl must be 1"),
+        ({"aws_rds_extra_parameters": {"pgaudit.role": "auditor"}}, "pgaudit.role must be rds_pgaudit"),
         (
             {"aws_rds_environment": "staging", "aws_rds_performance_insights_enabled": False},
             "only the local endpoint",

@@ -13,6 +13,7 @@ DESCRIBE_PARAMETERS = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBParameters.html"
 )
 PARAMETER = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html"
+PGAUDIT_REFERENCE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html"
 
 # The parameters of the postgres<major> families that the platform sets (roles/aws_rds: its
 # defaults, aws_rds_extra_parameters of the tests), as RDS describes them in a new group: the
@@ -51,6 +52,15 @@ POSTGRES_PARAMETERS = {
         "ApplyType": "dynamic",
         "DataType": "boolean",
         "AllowedValues": "0,1",
+    },
+    # Object audit logging (pgaudit's PGC_SUSET setting, so dynamic): RDS allows one value only,
+    # the role rds_pgaudit (User Guide, "Reference for the pgAudit extension" and "Auditing database
+    # objects": "the only allowable value is rds_pgaudit"); unset in a new group.
+    "pgaudit.role": {
+        "Description": "Specifies the master role to use for object audit logging.",
+        "ApplyType": "dynamic",
+        "DataType": "string",
+        "AllowedValues": "rds_pgaudit",
     },
     "rds.force_ssl": {
         "Description": "Force SSL connections.",
@@ -157,7 +167,7 @@ FIXES = [
             "DataType). "
             "The family's parameters are a catalogue of those the platform sets"
         ),
-        reference=f"{DESCRIBE_GROUPS}; {DESCRIBE_PARAMETERS}; {PARAMETER}",
+        reference=f"{DESCRIBE_GROUPS}; {DESCRIBE_PARAMETERS}; {PARAMETER}; {PGAUDIT_REFERENCE}",
         upstream=(
             "not in moto 5.2.6 (rds/models.py describe_db_parameter_groups, rds/responses.py "
             "describe_db_parameters)"
