@@ -172,14 +172,8 @@ def test_service_roles_trust_only_their_service_for_this_account(account_id, rol
         ),
         # EC2 puts no aws:SourceArn/aws:SourceAccount in an instance profile's role assumption (ADR 0017).
         "eks-node": ("ec2.amazonaws.com", None),
-        "cloudtrail-logs": (
-            "cloudtrail.amazonaws.com",
-            {
-                "StringEquals": {
-                    "aws:SourceArn": f"arn:aws:cloudtrail:us-east-1:{account_id}:trail/{NAME}-audit"
-                }
-            },
-        ),
+        # CloudTrail's log delivery role takes neither key: its guide says it does not support them.
+        "cloudtrail-logs": ("cloudtrail.amazonaws.com", None),
         "config": ("config.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}}),
     }
     for name, (service, condition) in expected.items():
@@ -260,18 +254,16 @@ def test_secrets_are_encrypted_with_their_own_key(keys, aws):
 def test_only_the_named_principals_may_read_the_secrets(account_id, aws):
     sm = aws("secretsmanager")
     caller = aws("sts").get_caller_identity()["Arn"]
+    roles = [f"arn:aws:iam::{account_id}:role/{NAME}-{r}" for r in ("admin", "ci-deploy")]
     for name in (RDS_SECRET, REDIS_SECRET):
         (statement,) = _policy_statements(sm.get_resource_policy(SecretId=name)["ResourcePolicy"])
         assert statement["Effect"] == "Deny" and statement["Principal"] == "*", name
         # Only reading is denied: the deploy keeps describing, updating and re-setting the policy.
         assert statement["Action"] == "secretsmanager:GetSecretValue", name
-        readers = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+        # A role is named with and without a path (aws:PrincipalArn of a session carries its role's path).
+        readers = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
         assert sorted(readers) == sorted(
-            {
-                caller,
-                f"arn:aws:iam::{account_id}:role/{NAME}-admin",
-                f"arn:aws:iam::{account_id}:role/{NAME}-ci-deploy",
-            }
+            [caller, *roles, *(r.replace(":role/", ":role/*/") for r in roles)]
         ), name
 
 
