@@ -359,9 +359,21 @@ def test_iam_cis_1_14_admins_need_mfa(aws, prefix):
 
 # Service principals that put no aws:SourceArn / aws:SourceAccount in the request when they assume a
 # role, so a condition on them would lock the service out (ADR 0017): EC2 assuming an instance
-# profile's role (AWS's own EKS node role trust, "Amazon EKS node IAM role", has none).
-NO_SOURCE_KEYS = {"ec2.amazonaws.com"}
+# profile's role (AWS's own EKS node role trust, "Amazon EKS node IAM role", has none) and CloudTrail
+# assuming its CloudWatch Logs role (the CloudTrail user guide: that role "doesn't support the use of
+# aws:SourceArn and aws:SourceAccount").
+NO_SOURCE_KEYS = {"ec2.amazonaws.com", "cloudtrail.amazonaws.com"}
 SOURCE_KEYS = {"aws:SourceAccount", "aws:SourceArn"}
+# What each service's documentation recommends for the roles it assumes (ADR 0017 cites the pages):
+# both keys where the service names the resource acting, the account alone where it documents only that.
+RECOMMENDED_KEYS = {
+    "eks.amazonaws.com": SOURCE_KEYS,
+    "vpc-flow-logs.amazonaws.com": SOURCE_KEYS,
+    "monitoring.rds.amazonaws.com": SOURCE_KEYS,
+    "codebuild.amazonaws.com": SOURCE_KEYS,
+    "config.amazonaws.com": {"aws:SourceAccount"},
+    "backup.amazonaws.com": {"aws:SourceAccount"},
+}
 
 
 def _condition_keys(statement: dict) -> set[str]:
@@ -376,28 +388,35 @@ def _trust(role: dict) -> list[dict]:
 @pytest.mark.soc2("CC6.1")
 def test_iam_confused_deputy_service_roles_name_their_source(aws, prefix):
     """Prowler iam_role_cross_service_confused_deputy_prevention: every role of ours that an AWS
-    service assumes admits it only for our account or our resource (aws:SourceAccount/aws:SourceArn)."""
+    service assumes admits it only for our account or our resource (aws:SourceAccount/aws:SourceArn),
+    with the keys that service's documentation recommends."""
+    account = aws("sts").get_caller_identity()["Account"]
     roles = [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
-    checked = []
+    checked = {}
     for role in roles:
         for statement in _trust(role):
             services = _as_list(statement.get("Principal", {}).get("Service", []))
             if statement["Effect"] != "Allow" or not services or set(services) <= NO_SOURCE_KEYS:
                 continue
-            assert _condition_keys(statement) & SOURCE_KEYS, (
-                f"{role['RoleName']} trusts {services} from anywhere"
-            )
+            assert set(services) <= set(RECOMMENDED_KEYS), f"{role['RoleName']}: no rule for {services}"
+            for service in services:
+                assert RECOMMENDED_KEYS[service] <= _condition_keys(statement), (
+                    f"{role['RoleName']} trusts {service} without {sorted(RECOMMENDED_KEYS[service])}"
+                )
             for operator, keys in statement["Condition"].items():
+                assert not operator.startswith("ForAnyValue") and not operator.endswith("IfExists"), operator
                 for key, value in keys.items():
-                    if key in SOURCE_KEYS:
-                        values = _as_list(value)
-                        assert all(":" + role["Arn"].split(":")[4] in f":{v}" for v in values), (
-                            role,
-                            operator,
+                    if key == "aws:SourceAccount":
+                        assert _as_list(value) == [account], (role["RoleName"], value)
+                    elif key == "aws:SourceArn":
+                        assert all(v.split(":")[4] == account for v in _as_list(value)), (
+                            role["RoleName"],
+                            value,
                         )
-            checked.append(role["RoleName"])
-    # The flow logs, EKS cluster, CloudTrail, Config, RDS monitoring and Backup roles at least.
-    assert {f"{prefix}-vpc-flow-logs", f"{prefix}-eks-cluster", f"{prefix}-config"} <= set(checked), checked
+            checked[role["RoleName"]] = services
+    # Every service role of the platform but the two exempt: flow logs, EKS cluster, Config, RDS
+    # monitoring, Backup and the CI runner (CodeBuild).
+    assert set(RECOMMENDED_KEYS) == {s for services in checked.values() for s in services}, checked
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
@@ -667,20 +686,38 @@ def test_secretsmanager_aws_secrets_encrypted_with_their_key(aws, local_vars, ke
         assert aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == keys[purpose], name
 
 
+# The secrets the application role reads (aws_security_baseline_app_secret_names): the only ones
+# with a reader beyond the deploy, the admins' role and the CI deploy role.
+APP_SECRETS = ("postgres/app_rw", "postgres/app_ro", "redis/app")
+
+
+def _role_patterns(arn: str) -> set[str]:
+    """A role as the secrets' policies name it: with and without a path (ADR 0017)."""
+    return {arn, arn.replace(":role/", ":role/*/")}
+
+
 @pytest.mark.soc2("CC6.1")
 def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws, local_vars, prefix):
-    """Issue 23 item 3: a resource policy on each generated secret denies reading its value to every
-    principal but the deploying one, the administrators' role and the CI deploy role."""
+    """Issue 23 item 3: every secret the platform generates (the 12 the posture scan listed, and any
+    later one under <platform>/<environment>/) carries a resource policy that denies reading its value
+    to every principal but the deploying one, the administrators' role, the CI deploy role and, for
+    the application's own secrets, the application role. It denies nothing but reading."""
     base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
-    account = aws("sts").get_caller_identity()["Account"]
-    deployer = aws("sts").get_caller_identity()["Arn"]
-    allowed = {
-        deployer,
-        f"arn:aws:iam::{account}:role/{prefix}-admin",
-        f"arn:aws:iam::{account}:role/{prefix}-ci-deploy",
-    }
+    identity = aws("sts").get_caller_identity()
+    account, deployer = identity["Account"], identity["Arn"]
+    role = f"arn:aws:iam::{account}:role/{prefix}"
+    everyone = {deployer} | _role_patterns(f"{role}-admin") | _role_patterns(f"{role}-ci-deploy")
     secrets = aws("secretsmanager")
-    for name in (f"{base}/rds/master", f"{base}/elasticache/auth-token"):
+    names = sorted(
+        s["Name"]
+        for page in secrets.get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "name", "Values": [f"{base}/"]}]
+        )
+        for s in page["SecretList"]
+        if s["Name"].startswith(f"{base}/")
+    )
+    assert len(names) >= 12, names
+    for name in names:
         policy = secrets.get_resource_policy(SecretId=name).get("ResourcePolicy")
         assert policy, f"{name} has no resource policy: any principal the account allows reads it"
         denies = [
@@ -694,16 +731,19 @@ def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws,
         (readers,) = [
             _as_list(keys["aws:PrincipalArn"])
             for operator, keys in denies[0]["Condition"].items()
-            if operator in ("ArnNotEquals", "ArnNotLike", "StringNotEquals") and "aws:PrincipalArn" in keys
+            if operator in ("ArnNotEquals", "ArnNotLike") and "aws:PrincipalArn" in keys
         ]
         assert deployer in readers, f"{name}: the deploy would lock itself out"
+        allowed = everyone | (
+            _role_patterns(f"{role}-app") if name.removeprefix(f"{base}/") in APP_SECRETS else set()
+        )
         assert set(readers) <= allowed, (
             f"{name}: readers beyond the named ones: {sorted(set(readers) - allowed)}"
         )
+        if name.removeprefix(f"{base}/") in APP_SECRETS:
+            assert f"{role}-app" in readers, f"{name}: the application role could not read its own secret"
         # The deny is on reading only: the deploy keeps managing the secret and its policy.
-        assert not {"secretsmanager:PutResourcePolicy", "secretsmanager:*", "*"} & set(
-            _as_list(denies[0]["Action"])
-        )
+        assert _as_list(denies[0]["Action"]) == ["secretsmanager:GetSecretValue"], denies[0]
 
 
 @pytest.mark.soc2("CC6.6")
