@@ -565,6 +565,58 @@ def test_app_role_reads_only_its_own_secrets(app_statements, secret_arns, accoun
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
+def test_secret_policies_leave_each_generated_secret_to_its_readers(
+    aws, app_statements, secret_arns, account_id
+):
+    """Issue 23 item 3, each secret's resource policy evaluated with the identity policies: the
+    application role still reads its own secrets (it is among their readers) and, even granted every
+    read by its identity policy, no other; a principal of the account granted every read is refused
+    every generated secret; the deploy and the admins' role (with or without a path) never are; and
+    only the value's read is denied, never the secret's management."""
+    sm = aws("secretsmanager")
+    ours = {n: a for n, a in secret_arns.items() if n.startswith(f"{SECRET_PREFIX}/")}
+    assert len(ours) >= 12, sorted(ours)
+    policies = {
+        n: _list(
+            _document(sm.get_resource_policy(SecretId=a).get("ResourcePolicy") or '{"Statement": []}')[
+                "Statement"
+            ]
+        )
+        for n, a in ours.items()
+    }
+    read = "secretsmanager:GetSecretValue"
+    everything = [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]
+    role = f"arn:aws:iam::{account_id}:role/"
+    app = {"aws:PrincipalArn": role + APP_ROLE}
+    outsider = {"aws:PrincipalArn": f"{role}{NAME}-eks-node"}
+    readers = [
+        aws("sts").get_caller_identity()["Arn"],
+        f"{role}{NAME}-admin",
+        f"{role}aws-reserved/sso.amazonaws.com/{NAME}-admin",
+    ]
+    readable = {
+        n for n, a in ours.items() if evaluate(app_statements + policies[n], read, a, app) == "allowed"
+    }
+    assert readable == APP_SECRETS
+    for name, arn in ours.items():
+        assert evaluate(everything + policies[name], read, arn, outsider) == "explicitly denied", name
+        app_reads = "allowed" if name in APP_SECRETS else "explicitly denied"
+        assert evaluate(everything + policies[name], read, arn, app) == app_reads, name
+        for reader in readers:
+            context = {"aws:PrincipalArn": reader}
+            assert evaluate(everything + policies[name], read, arn, context) == "allowed", (name, reader)
+        for action in (
+            "DescribeSecret",
+            "PutResourcePolicy",
+            "PutSecretValue",
+            "UpdateSecret",
+            "TagResource",
+        ):
+            decision = evaluate(everything + policies[name], f"secretsmanager:{action}", arn, outsider)
+            assert decision == "allowed", (name, action)
+
+
+@pytest.mark.soc2("CC6.1", "CC6.3")
 def test_app_role_uses_only_the_pii_key_and_only_for_data_keys(app_statements, keys, secret_arns):
     pii = keys["pii"]
     assert evaluate(app_statements, "kms:Decrypt", pii) == "allowed"
