@@ -16,6 +16,13 @@ add to identity policies; a Deny with an exception is what limits who reads.
 (``sts::...:assumed-role/<name>/<session>``, what GetCallerIdentity answers) has no path. A role is
 therefore named twice, ``role/<name>`` and ``role/*/<name>``; role names are unique in an account
 whatever their path, so the second pattern matches that one role only.
+
+The document is written the way Secrets Manager hands a policy back (GetResourcePolicy): AWS stores
+the policy re-serialized, pretty-printed with ``"key" : value`` pairs, arrays inline (``[ "a", "b" ]``,
+an object inside one as ``[ {`` ... ``} ]``) and single-element arrays as their element (seen by
+crossplane-contrib/provider-aws issue 1804). ``community.aws.secretsmanager_secret`` compares the
+policy it is given with that answer as text, so a policy written any other way would be put again on
+every run (changed every time on AWS, though not on the local endpoint, which keeps the text given).
 """
 
 from __future__ import annotations
@@ -88,7 +95,7 @@ def secret_read_policy(secret_name, readers):
     patterns = secret_readers(secret_name, readers)
     if not patterns:
         return None
-    return json.dumps(
+    return as_aws_returns_it(
         {
             "Version": "2012-10-17",
             "Statement": [
@@ -101,10 +108,26 @@ def secret_read_policy(secret_name, readers):
                     "Condition": {"ArnNotLike": {"aws:PrincipalArn": patterns}},
                 }
             ],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
+        }
     )
+
+
+def as_aws_returns_it(value, indent: int = 0) -> str:
+    """JSON as Secrets Manager returns a resource policy: objects one pair a line (``"key" : value``,
+    two spaces a level), arrays inline, a one-element array as its element; keys in the given order."""
+    pad = "  " * (indent + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{ }"
+        pairs = ",\n".join(
+            f"{pad}{json.dumps(k)} : {as_aws_returns_it(v, indent + 1)}" for k, v in value.items()
+        )
+        return "{\n" + pairs + "\n" + "  " * indent + "}"
+    if isinstance(value, list):
+        if len(value) == 1 and not isinstance(value[0], dict):
+            return as_aws_returns_it(value[0], indent)
+        return "[ " + ", ".join(as_aws_returns_it(v, indent) for v in value) + " ]"
+    return json.dumps(value)
 
 
 class FilterModule:

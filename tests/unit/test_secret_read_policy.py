@@ -6,7 +6,11 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.giftcrypto.platform.plugins.filter.secrets import FilterModule, secret_read_policy
+from ansible_collections.giftcrypto.platform.plugins.filter.secrets import (
+    FilterModule,
+    as_aws_returns_it,
+    secret_read_policy,
+)
 
 ACCOUNT = "123456789012"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/giftcrypto-local-admin"
@@ -93,3 +97,37 @@ def test_bad_input_is_refused_naming_the_rule(name, readers, message):
 
 def test_the_collection_exposes_the_filter():
     assert FilterModule().filters()["secret_read_policy"] is secret_read_policy
+
+
+def test_the_policy_is_written_as_secrets_manager_returns_it():
+    """community.aws.secretsmanager_secret compares the policy with GetResourcePolicy's answer as text.
+    AWS answers re-serialized (crossplane-contrib/provider-aws issue 1804 shows a policy sent with a
+    one-element principal list coming back like this), so the filter writes that form: a second run
+    on AWS then finds the same text (changed=0)."""
+    sent = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["arn:aws:iam::ACCOUNTID:role/random/aws/role"]},
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+            }
+        ],
+    }
+    assert as_aws_returns_it(sent) == (
+        "{\n"
+        '  "Version" : "2012-10-17",\n'
+        '  "Statement" : [ {\n'
+        '    "Effect" : "Allow",\n'
+        '    "Principal" : {\n'
+        '      "AWS" : "arn:aws:iam::ACCOUNTID:role/random/aws/role"\n'
+        "    },\n"
+        '    "Action" : "secretsmanager:GetSecretValue",\n'
+        '    "Resource" : "*"\n'
+        "  } ]\n"
+        "}"
+    )
+    policy = secret_read_policy("s", {"*": [ADMIN]})
+    assert as_aws_returns_it(json.loads(policy)) == policy
+    assert '"aws:PrincipalArn" : [ "arn:aws:iam::123456789012:role/*/giftcrypto-local-admin", ' in policy
