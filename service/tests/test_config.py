@@ -109,6 +109,21 @@ def test_an_empty_pgbouncer_host_means_the_secrets_host():
             {"GIFTCRYPTO_DB_READ_DBNAME": "replica"},
             "GIFTCRYPTO_DB_READ_DBNAME is set without GIFTCRYPTO_DB_READ_SECRET",
         ),
+        ({"GIFTCRYPTO_OTLP_ENDPOINT": "otlp.nr-data.net"}, "GIFTCRYPTO_OTLP_ENDPOINT='otlp.nr-data.net'"),
+        ({"GIFTCRYPTO_OTLP_ENDPOINT": "ftp://collector"}, "expected an http(s) URL"),
+        ({"GIFTCRYPTO_OTLP_ENDPOINT": "https://collector:port"}, "expected an http(s) URL"),
+        ({"GIFTCRYPTO_OTLP_ENDPOINT": "https://u:p@collector"}, "expected no user, query or fragment"),
+        ({"GIFTCRYPTO_OTLP_ENDPOINT": "https://collector?api-key=x"}, "expected no user, query or fragment"),
+        (
+            {"GIFTCRYPTO_OTLP_ENDPOINT": "http://otlp.nr-data.net", "GIFTCRYPTO_OTLP_HEADERS_SECRET": "x"},
+            "the OTLP headers (credentials) go over https only",
+        ),
+        (
+            {"GIFTCRYPTO_OTLP_HEADERS_SECRET": "x"},
+            "GIFTCRYPTO_OTLP_HEADERS_SECRET is set without GIFTCRYPTO_OTLP_ENDPOINT",
+        ),
+        ({"GIFTCRYPTO_TRACES_SAMPLE_RATIO": "1.5"}, "GIFTCRYPTO_TRACES_SAMPLE_RATIO=1.5: expected 0 to 1"),
+        ({"GIFTCRYPTO_TRACES_SAMPLE_RATIO": "-0.1"}, "GIFTCRYPTO_TRACES_SAMPLE_RATIO='-0.1'"),
     ],
 )
 def test_bad_values_are_refused_by_name(env, message):
@@ -124,3 +139,38 @@ def test_all_errors_are_reported_together():
     assert "GIFTCRYPTO_COLOUR" in text
     assert "GIFTCRYPTO_THREADS" in text
     assert "GIFTCRYPTO_FAULT" in text
+
+
+def test_errors_and_traces_are_off_by_default():
+    settings = Settings.from_env({})
+    assert settings.sentry_credentials_id is None
+    assert (settings.otlp_endpoint, settings.otlp_headers_id) == ("", None)
+    assert settings.traces_sample_ratio == 1.0
+
+
+def test_errors_and_traces_are_configured_by_their_variables():
+    settings = Settings.from_env(
+        {
+            "GIFTCRYPTO_SENTRY_SECRET": "giftcrypto/production/sentry/dsn",  # pragma: allowlist secret
+            "GIFTCRYPTO_OTLP_ENDPOINT": "https://otlp.eu01.nr-data.net/",
+            "GIFTCRYPTO_OTLP_HEADERS_SECRET": "giftcrypto/production/otlp/h",  # pragma: allowlist secret
+            "GIFTCRYPTO_TRACES_SAMPLE_RATIO": "0.25",
+        }
+    )
+    assert settings.sentry_credentials_id == "giftcrypto/production/sentry/dsn"
+    assert settings.otlp_endpoint == "https://otlp.eu01.nr-data.net"
+    assert settings.otlp_headers_id == "giftcrypto/production/otlp/h"
+    assert settings.traces_sample_ratio == 0.25
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:4318", "http://localhost:4318", "http://[::1]:4318"])
+def test_headers_may_go_over_http_to_a_collector_on_loopback(endpoint):
+    settings = Settings.from_env(
+        {"GIFTCRYPTO_OTLP_ENDPOINT": endpoint, "GIFTCRYPTO_OTLP_HEADERS_SECRET": "x"}
+    )
+    assert settings.otlp_endpoint == endpoint
+
+
+def test_an_http_collector_without_headers_is_allowed():
+    endpoint = "http://otel-collector.observability.svc:4318"
+    assert Settings.from_env({"GIFTCRYPTO_OTLP_ENDPOINT": endpoint}).otlp_endpoint == endpoint

@@ -520,6 +520,47 @@ def test_s3_14_buckets_versioned(aws, our_buckets):
         assert aws("s3").get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled", bucket
 
 
+# --- Anchored audit heads (docs/adr/0016-anchored-audit-heads.md) ------------------------------
+
+
+@pytest.mark.soc2("CC7.2")
+def test_s3_15_audit_anchors_bucket_object_lock_compliance_for_the_audit_retention(aws, prefix):
+    """FSBP S3.15: Object Lock enabled; compliance mode, so not even root deletes an anchor early."""
+    bucket = f"{prefix}-audit-anchors"
+    config = aws("s3").get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert config["ObjectLockEnabled"] == "Enabled", bucket
+    retention = config["Rule"]["DefaultRetention"]
+    assert retention["Mode"] == "COMPLIANCE", retention
+    assert retention.get("Days", 0) >= 365 or retention.get("Years", 0) >= 1, retention
+    statements = {s.get("Sid"): s for s in _as_list(_bucket_policy(aws, bucket)["Statement"])}
+    assert statements["AnchorsAreNeverReplaced"]["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+    assert statements["OnlyTheAnchoringJobWrites"]["Effect"] == "Deny"
+
+
+@pytest.mark.soc2("CC6.1", "CC7.2")
+def test_kms_audit_anchor_key_signs_for_the_anchoring_role_only(aws, prefix):
+    kms = aws("kms")
+    metadata = kms.describe_key(KeyId=f"alias/{prefix}-audit-anchor")["KeyMetadata"]
+    assert (metadata["KeySpec"], metadata["KeyUsage"], metadata["KeyState"]) == (
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        "Enabled",
+    )
+    policy = json.loads(kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default")["Policy"])
+    role = aws("iam").get_role(RoleName=f"{prefix}-audit-anchor")["Role"]["Arn"]
+    signers = [
+        s for s in policy["Statement"] if s["Effect"] == "Allow" and "kms:Sign" in _as_list(s["Action"])
+    ]
+    assert [s["Principal"] for s in signers] == [{"AWS": role}]
+    # No wildcard grants Sign to anyone else (kms:* to the account would delegate it to IAM policies).
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow" and statement not in signers:
+            assert not any(fnmatch.fnmatch("kms:Sign", a) for a in _as_list(statement["Action"])), statement
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == "kms:Sign" and deny["Principal"] == "*"
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": role}}
+
+
 # --- Edge (aws_edge): the load balancer <platform>-<env>, its WAF web ACL, the assets distribution ---
 
 
@@ -701,7 +742,8 @@ def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws,
     """Issue 23 item 3: every secret the platform generates (the 12 the posture scan listed, and any
     later one under <platform>/<environment>/) carries a resource policy that denies reading its value
     to every principal but the deploying one, the administrators' role, the CI deploy role and, for
-    the application's own secrets, the application role. It denies nothing but reading."""
+    the application's own secrets, the application role (the auditor's login, the audit-anchor
+    job's role). It denies nothing but reading."""
     base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
     identity = aws("sts").get_caller_identity()
     account, deployer = identity["Account"], identity["Arn"]
@@ -732,9 +774,10 @@ def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws,
             if operator in ("ArnNotEquals", "ArnNotLike") and "aws:PrincipalArn" in keys
         ]
         assert deployer in readers, f"{name}: the deploy would lock itself out"
-        allowed = everyone | (
-            _role_patterns(f"{role}-app") if name.removeprefix(f"{base}/") in APP_SECRETS else set()
-        )
+        own = name.removeprefix(f"{base}/")
+        allowed = everyone | (_role_patterns(f"{role}-app") if own in APP_SECRETS else set())
+        if own == "postgres/auditor":  # the audit-anchor job reads the chains' heads as the auditor
+            allowed |= _role_patterns(f"{role}-audit-anchor")
         assert set(readers) <= allowed, (
             f"{name}: readers beyond the named ones: {sorted(set(readers) - allowed)}"
         )

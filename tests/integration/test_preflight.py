@@ -632,6 +632,62 @@ def test_bad_security_inventory_is_refused_before_any_change(case, refusals, aws
     )
 
 
+# The billing refusals (roles/aws_observability/tasks/validate.yml, included by roles/preflight);
+# aws_observability_environment stands in for a production inventory without the production approval,
+# with the critical subscription production needs anyway.
+ONCALL = [{"protocol": "email", "endpoint": "oncall@giftcrypto.example"}]
+OBSERVABILITY_CASES = {
+    "budget_missing_in_production": (
+        {
+            "aws_observability_environment": "production",
+            "aws_observability_sns_subscriptions": {"critical": ONCALL, "warning": ONCALL},
+            "aws_observability_budget": {},
+        },
+        "aws_observability_budget={} with aws_observability_environment=production: production must have a "
+        "monthly cost budget",
+    ),
+    "budget_not_above_zero": (
+        {"aws_observability_budget": {"limit_usd": 0}},
+        "aws_observability_budget.limit_usd=0: the monthly limit of a budget must be a number greater than 0",
+    ),
+    "budget_alerts_reaching_nobody_in_production": (
+        {
+            "aws_observability_environment": "production",
+            "aws_observability_sns_subscriptions": {"critical": ONCALL, "warning": []},
+            "aws_observability_budget": {"limit_usd": 500},
+        },
+        "aws_observability_budget.alert_topic=warning with no subscription in "
+        "aws_observability_sns_subscriptions.warning and aws_observability_environment=production: "
+        "the budget's alerts must reach someone",
+    ),
+}
+
+
+def _observability_snapshot(aws):
+    """The network's snapshot plus the budgets and the alarms the observability layer would make."""
+    budgets = aws("budgets").describe_budgets(AccountId=aws("sts").get_caller_identity()["Account"])
+    return {
+        **_snapshot(aws),
+        "budgets": sorted(b["BudgetName"] for b in budgets.get("Budgets", [])),
+        "alarms": sorted(a["AlarmName"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(OBSERVABILITY_CASES))
+def test_bad_billing_inventory_is_refused_before_any_change(case, refusals, aws):
+    changes, message = OBSERVABILITY_CASES[case]
+    _assert_refused(
+        aws,
+        None,
+        "observability.yml",
+        changes,
+        message,
+        "Observability",
+        _observability_snapshot,
+        refusals,
+    )
+
+
 # The bad inventories of each layer (group_vars file, cases) and the snapshots of what the layers
 # would make: the `refusals` fixture runs them all before the tests read their results.
 LAYER_CASES = (
@@ -641,6 +697,7 @@ LAYER_CASES = (
     ("eks.yml", COMPUTE_CASES),
     ("edge.yml", EDGE_CASES),
     ("security_baseline.yml", SECURITY_CASES),
+    ("observability.yml", OBSERVABILITY_CASES),
 )
 SNAPSHOTS = (
     _snapshot,
@@ -650,4 +707,5 @@ SNAPSHOTS = (
     _compute_snapshot,
     _edge_snapshot,
     _security_snapshot,
+    _observability_snapshot,
 )

@@ -29,7 +29,8 @@ from tests.unit.moto_modules import ACCOUNT_ID, REGION
 
 MODULES = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules"
 # Our modules that are not AWS modules (PostgreSQL): the contract does not apply.
-NOT_AWS = {"audit_verify", "pg_migrate", "pii_keyring"}
+# audit_anchor writes immutable objects (an Object Lock bucket): no resource life cycle either.
+NOT_AWS = {"audit_anchor", "audit_verify", "pg_migrate", "pii_keyring"}
 # Read-only modules (named <prefix>_info, on aws_resource.AWSInfo) keep no resource: nothing to create,
 # update or delete, so no life cycle to run; they always answer changed=false (their own tests say so).
 READ_ONLY_SUFFIX = "_info"
@@ -243,6 +244,26 @@ CASES: dict[str, Case] = {
         present={"finding_publishing_frequency": "FIFTEEN_MINUTES", "tags": {"Layer": "security"}},
         # (moto has no GuardDuty TagResource: the tags are tested in test_guardduty_detector.py)
         update={"finding_publishing_frequency": "ONE_HOUR", "tags": {"Layer": "security"}},
+    ),
+    "budgets_budget": Case(
+        present={
+            "name": "contract",
+            "limit_amount": 100,
+            "notifications": [{"threshold": 80, "email_addresses": ["a@example.com"]}],
+        },
+        update={
+            "name": "contract",
+            "limit_amount": 200,
+            "notifications": [{"threshold": 80, "email_addresses": ["a@example.com"]}],
+        },
+        fake=aws_stand_ins.budgets_updates_and_subscribers()[1],
+    ),
+    "ce_cost_allocation_tags": Case(
+        present={"tag_keys": ["Project"]},
+        update={"tag_keys": ["Project"], "status": "Inactive"},
+        creates=False,
+        deletes=False,
+        fake=aws_stand_ins.ce_cost_allocation_tags("Project")[1],
     ),
     "sns_topic_encryption": Case(
         present={"kms_master_key_id": "alias/contract"},

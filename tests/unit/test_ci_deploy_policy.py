@@ -71,9 +71,9 @@ def _granted() -> set[str]:
 
 
 def _needed() -> dict[str, set[str]]:
-    """IAM action -> the recorded calls that need it."""
+    """IAM action -> the recorded calls of the deploy role that need it."""
     needed: dict[str, set[str]] = {}
-    for call in aws_calls.recorded_calls(aws_calls.load_record()):
+    for call in aws_calls.deploy_role_calls(aws_calls.load_record()):
         for action in aws_calls.iam_actions(call):
             needed.setdefault(action, set()).add(call)
     return needed
@@ -132,7 +132,9 @@ def test_every_listed_exception_is_granted_has_a_reason_and_is_not_recorded():
         assert len(grant["reason"]) > 30, grant
         assert grant["action"] in granted, f"{grant['action']}: listed but not granted"
         assert grant["action"] not in needed, f"{grant['action']}: recorded now, remove it from the list"
-    assert len(_unrecorded()) <= 40, "the list of unrecorded grants is meant to stay short"
+    # Grants waiting for the next recording (`nox -s aws-calls` after a merge) leave the list then.
+    lasting = [g for g in _unrecorded() if not g["reason"].startswith("not in the record yet")]
+    assert len(lasting) <= 40, "the list of unrecorded grants is meant to stay short"
 
 
 def test_iam_and_kms_writes_are_scoped_to_the_platforms_own_resources():
@@ -234,6 +236,39 @@ def test_the_botocore_plugin_records_each_call_through_the_public_event_system(t
         stub.add_response("describe_vpcs", {"Vpcs": []})
         client.describe_vpcs()
     assert [json.loads(line) for line in log.read_text().splitlines()] == [{"call": "ec2:DescribeVpcs"}]
+
+
+def test_the_calls_made_as_an_assumed_role_are_that_roles_and_allowed_by_its_policy():
+    """A task that assumes another role (tools/aws_calls.py ASSUMED_ROLE_TASKS: the anchor step, as
+    the anchoring role) makes its calls as that role: its policy, not the deploy role's, must allow
+    them, and the deploy role may assume it (sts:AssumeRole on that role alone)."""
+    assumed = aws_calls.assumed_role_calls(aws_calls.load_record())
+    assert set(assumed) == set(aws_calls.ASSUMED_ROLE_TASKS.values()), "a listed task no longer recorded"
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    for template, calls in assumed.items():
+        source = (POLICY.parent / template).read_text()
+        policy = json.loads(
+            environment.from_string(source).render(
+                **VARIABLES,
+                aws_security_baseline_audit_anchors_bucket_name="giftcrypto-staging-audit-anchors",
+                aws_security_baseline__audit_anchor_key_arn="arn:aws:kms:eu-west-1:123456789012:key/anchor",
+                aws_security_baseline__key_arns={"s3": "arn:aws:kms:eu-west-1:123456789012:key/s3"},
+            )
+        )
+        granted = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in _listed(s["Action"])}
+        missing = sorted(
+            {
+                action
+                for call in calls
+                for action in aws_calls.iam_actions(call)
+                if not any(_matches(pattern, action) for pattern in granted)
+            }
+        )
+        assert missing == [], f"{template} lacks {missing}, which the recorded calls {sorted(calls)} need"
+    (statement,) = [s for s in _statements() if "sts:AssumeRole" in _listed(s["Action"])]
+    assert _listed(statement["Resource"]) == [
+        "arn:aws:iam::123456789012:role/giftcrypto-staging-audit-anchor"
+    ]
 
 
 def test_the_policy_fits_in_the_roles_inline_policy_quota():

@@ -27,6 +27,8 @@ FILES = ROOT / "roles" / "local_aws_endpoint" / "files"
 LAUNCHER = FILES / "aws_endpoint.py"
 DOCS = ROOT / "docs" / "local-aws-endpoint.md"
 ACCOUNT = "123456789012"  # moto's account
+# The self-signed certificate each launcher made for its TLS side, by the launcher's URL.
+TLS_CERTIFICATE: dict[str, str] = {}
 REGION = "us-east-1"
 
 
@@ -48,12 +50,24 @@ def _get(url: str) -> tuple[int, bytes]:
 def endpoint(tmp_path_factory):
     """The launcher on a free loopback port, as the role starts it (same Python, same arguments)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("endpoint") / "moto.log"
+    state = tmp_path_factory.mktemp("endpoint")
+    log = state / "moto.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                str(LAUNCHER),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--tls-certificate",
+                str(state / "tls.pem"),
+                "--tls-key",
+                str(state / "tls.key"),
+            ],
             stdout=output,
             stderr=subprocess.STDOUT,
             env=env,
@@ -68,6 +82,7 @@ def endpoint(tmp_path_factory):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"the endpoint did not answer in 60 s: {log.read_text()}"
             time.sleep(0.2)
+        TLS_CERTIFICATE[url] = str(state / "tls.pem")
         yield url
     finally:
         process.terminate()
@@ -81,14 +96,26 @@ def aws(endpoint):
     with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 -- http on loopback only
         pass
 
-    def client(service: str, region: str = REGION):
+    def client(service: str, region: str = REGION, *, tls: bool = False, credentials: dict | None = None):
+        """A client over plain HTTP, or over TLS (the same port) trusting the endpoint's certificate;
+        with ``credentials`` (an AssumeRole answer's), as that session."""
+        keys = {
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",  # pragma: allowlist secret
+        }
+        if credentials:
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
         return boto3.client(
             service,
-            endpoint_url=endpoint,
+            endpoint_url=endpoint.replace("http://", "https://") if tls else endpoint,
             region_name=region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # pragma: allowlist secret
+            verify=TLS_CERTIFICATE[endpoint] if tls else None,
             config=botocore.config.Config(retries={"max_attempts": 1}),
+            **keys,
         )
 
     return client
@@ -663,6 +690,429 @@ def test_acm_imported_certificate_keeps_its_chain(aws):
     assert acm.get_certificate(CertificateArn=alone)["CertificateChain"].count("BEGIN CERTIFICATE") == 1
 
 
+# --- kms ---------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html and API_Verify.html
+# (MessageType DIGEST: "KMS skips the hashing step and signs the Message value"; an invalid
+# signature: KMSInvalidSignatureException)
+def test_kms_sign_and_verify_a_digest(aws):
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    kms = aws("kms")
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    digest = hashlib.sha256(b"anchored heads").digest()
+    signed = kms.sign(KeyId=key, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    assert signed["KeyId"] == key
+    public = serialization.load_der_public_key(kms.get_public_key(KeyId=key)["PublicKey"])
+    # The signature is over the digest as given: the public key verifies it as a prehashed SHA-256.
+    public.verify(signed["Signature"], digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    assert kms.verify(
+        KeyId=key,
+        Message=digest,
+        MessageType="DIGEST",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )["SignatureValid"]
+    other = hashlib.sha256(b"rewritten heads").digest()
+    error = _error(
+        kms.verify,
+        KeyId=key,
+        Message=other,
+        MessageType="DIGEST",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )
+    assert error.response["Error"]["Code"] == "KMSInvalidSignatureException"
+    error = _error(
+        kms.sign, KeyId=key, Message=digest[:20], MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+    )
+    assert error.response["Error"]["Code"] == "ValidationException"
+    # RAW messages are hashed by KMS, as before.
+    raw = kms.sign(KeyId=key, Message=b"anchored heads", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    public.verify(raw, b"anchored heads", ec.ECDSA(hashes.SHA256()))
+
+
+# --- s3 ----------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectRetention.html and
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html#object-lock-retention-modes
+# (compliance mode: the mode cannot be changed nor the retention shortened, by any user)
+def test_s3_compliance_retention_cannot_be_weakened(aws):
+    import datetime
+
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="fidelity-anchors", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket="fidelity-anchors",
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+        },
+    )
+    version = s3.put_object(Bucket="fidelity-anchors", Key="a.json", Body=b"{}", ChecksumAlgorithm="SHA256")[
+        "VersionId"
+    ]
+    until = s3.head_object(Bucket="fidelity-anchors", Key="a.json")["ObjectLockRetainUntilDate"]
+    for mode, date in (
+        ("COMPLIANCE", datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)),
+        ("COMPLIANCE", until - datetime.timedelta(days=1)),
+        ("GOVERNANCE", until + datetime.timedelta(days=1)),
+    ):
+        error = _error(
+            s3.put_object_retention,
+            Bucket="fidelity-anchors",
+            Key="a.json",
+            VersionId=version,
+            Retention={"Mode": mode, "RetainUntilDate": date},
+        )
+        assert error.response["Error"]["Code"] == "AccessDenied", (mode, date)
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # Extending it is allowed; the version still cannot be deleted.
+    s3.put_object_retention(
+        Bucket="fidelity-anchors",
+        Key="a.json",
+        VersionId=version,
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until + datetime.timedelta(days=1)},
+    )
+    error = _error(s3.delete_object, Bucket="fidelity-anchors", Key="a.json", VersionId=version)
+    assert error.response["Error"]["Code"] == "AccessDenied"
+    assert s3.get_object(Bucket="fidelity-anchors", Key="a.json", VersionId=version)["Body"].read() == b"{}"
+
+
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectLockConfiguration.html and
+# API_DefaultRetention.html (Days or Years, not both)
+def test_s3_default_retention_in_days_or_years(aws):
+    s3 = aws("s3")
+    for bucket, period in (("fidelity-days", {"Days": 365}), ("fidelity-years", {"Years": 1})):
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+        s3.put_object_lock_configuration(
+            Bucket=bucket,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", **period}},
+            },
+        )
+        answer = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+        assert answer == {
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", **period}},
+        }
+
+
+# The bucket policy of the S3 documentation's own examples: TLS only
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html#example-bucket-policies-HTTP-HTTPS),
+# writes by one role only (aws:PrincipalArn, a global condition key:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn),
+# writes only with If-None-Match
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html), retention
+# changes denied to all. Condition rules: a negated operator holds on a missing key, Null tests
+# presence (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html);
+# a denial is AccessDenied, evaluated per request as
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-auth-workflow-object-operation.html
+# describes, with the S3 action of the request
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html).
+def test_s3_bucket_policy_is_evaluated_with_the_request_context(aws):
+    iam, sts = aws("iam"), aws("sts")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    created = iam.create_role(RoleName="anchor-writer", AssumeRolePolicyDocument=json.dumps(trust))
+    writer = created["Role"]["Arn"]
+    iam.create_role(RoleName="someone-else", AssumeRolePolicyDocument=json.dumps(trust))
+    as_writer = sts.assume_role(RoleArn=writer, RoleSessionName="deploy-anchor")["Credentials"]
+    as_other = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/someone-else", RoleSessionName="other")[
+        "Credentials"
+    ]
+    bucket = "fidelity-policy"
+    arn = f"arn:aws:s3:::{bucket}"
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object(Bucket=bucket, Key="before-the-policy.json", Body=b"{}")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyRequestsWithoutTls",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [arn, f"{arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Sid": "OnlyTheWriterWrites",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"{arn}/*",
+                        "Condition": {"StringNotEquals": {"aws:PrincipalArn": writer}},
+                    },
+                    {
+                        "Sid": "NeverReplaced",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"{arn}/*",
+                        "Condition": {"Null": {"s3:if-none-match": "true"}},
+                    },
+                    {
+                        "Sid": "NoRetentionChange",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:BypassGovernanceRetention", "s3:PutObjectRetention"],
+                        "Resource": f"{arn}/*",
+                    },
+                ],
+            }
+        ),
+    )
+    writer_tls = aws("s3", tls=True, credentials=as_writer)
+
+    def code(call, **kwargs) -> str:
+        try:
+            call(Bucket=bucket, **kwargs)
+        except botocore.exceptions.ClientError as error:
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] in (403, 412), error.response
+            return error.response["Error"]["Code"]
+        return "ok"
+
+    # The writer, over TLS, with If-None-Match: written; the same key again: 412 as AWS answers.
+    assert code(writer_tls.put_object, Key="a.json", Body=b"{}", IfNoneMatch="*") == "ok"
+    assert code(writer_tls.put_object, Key="a.json", Body=b"{}", IfNoneMatch="*") == "PreconditionFailed"
+    # Without If-None-Match, by another principal (a role, or a key moto never issued), or over
+    # plain HTTP: denied by the policy.
+    assert code(writer_tls.put_object, Key="b.json", Body=b"{}") == "AccessDenied"
+    other_tls = aws("s3", tls=True, credentials=as_other)
+    assert code(other_tls.put_object, Key="c.json", Body=b"{}", IfNoneMatch="*") == "AccessDenied"
+    assert code(aws("s3", tls=True).put_object, Key="d.json", Body=b"{}", IfNoneMatch="*") == "AccessDenied"
+    assert code(aws("s3", credentials=as_writer).put_object, Key="e.json", Body=b"{}", IfNoneMatch="*") == (
+        "AccessDenied"
+    )
+    # Reads: over TLS by anyone (no statement denies them), never over plain HTTP.
+    assert aws("s3", tls=True).get_object(Bucket=bucket, Key="a.json")["Body"].read() == b"{}"
+    assert code(aws("s3").get_object, Key="a.json") == "AccessDenied"
+    # (A HEAD answer has no body, on AWS too: botocore names the error by its status.)
+    assert code(aws("s3").head_object, Key="a.json") == "403"
+    # PutObjectRetention is its own action (moto called it s3:PutObject), denied to the writer too.
+    version = s3.list_object_versions(Bucket=bucket, Prefix="a.json")["Versions"][0]["VersionId"]
+    assert (
+        code(
+            writer_tls.put_object_retention,
+            Key="a.json",
+            VersionId=version,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2099-01-01T00:00:00Z"},
+        )
+        == "AccessDenied"
+    )
+    # A delete over TLS is not denied by this policy (nothing locks the object written before it).
+    assert code(aws("s3", tls=True).delete_object, Key="before-the-policy.json") == "ok"
+
+
+# The condition rules of https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+# as the bucket-policy fix applies them: a missing key makes a condition false, true for a negated
+# operator; ...IfExists holds on a missing key; Null tests presence; several values of one key are
+# ORed (NORed for a negated operator,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html).
+@pytest.mark.parametrize(
+    ("operator", "key", "expected", "keys", "holds"),
+    [
+        ("StringEquals", "aws:PrincipalArn", "arn:aws:iam::1:role/a", {}, False),
+        ("StringNotEquals", "aws:PrincipalArn", "arn:aws:iam::1:role/a", {}, True),
+        (
+            "StringNotEquals",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/a",
+            {"aws:principalarn": ["arn:aws:iam::1:role/a"]},
+            False,
+        ),
+        (
+            "StringNotEquals",
+            "aws:PrincipalArn",
+            ["x", "arn:aws:iam::1:role/a"],
+            {"aws:principalarn": ["arn:aws:iam::1:role/a"]},
+            False,
+        ),
+        ("StringEqualsIfExists", "s3:x-amz-acl", "private", {}, True),
+        ("StringEqualsIfExists", "s3:x-amz-acl", "private", {"s3:x-amz-acl": ["public-read"]}, False),
+        ("Null", "s3:if-none-match", "true", {}, True),
+        ("Null", "s3:if-none-match", "true", {"s3:if-none-match": ["*"]}, False),
+        ("Null", "s3:if-none-match", "false", {"s3:if-none-match": ["*"]}, True),
+        ("Bool", "aws:SecureTransport", "false", {"aws:securetransport": ["false"]}, True),
+        ("Bool", "aws:SecureTransport", "false", {"aws:securetransport": ["true"]}, False),
+        ("Bool", "aws:SecureTransport", "false", {}, False),
+        (
+            "ArnLike",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/ci-*",
+            {"aws:principalarn": ["arn:aws:iam::1:role/ci-deploy"]},
+            True,
+        ),
+        (
+            "ArnNotLike",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/ci-*",
+            {"aws:principalarn": ["arn:aws:iam::1:role/ci-deploy"]},
+            False,
+        ),
+        ("IpAddress", "aws:SourceIp", "127.0.0.0/8", {"aws:sourceip": ["127.0.0.1"]}, True),
+        ("NotIpAddress", "aws:SourceIp", "10.0.0.0/8", {"aws:sourceip": ["127.0.0.1"]}, True),
+    ],
+)
+def test_s3_bucket_policy_condition_rules(operator, key, expected, keys, holds):
+    sys.path.insert(0, str(FILES))
+    try:
+        from moto_fidelity.s3_policy import condition_holds
+    finally:
+        sys.path.remove(str(FILES))
+    assert condition_holds(operator, key, expected, keys) is holds
+
+
+def test_s3_bucket_policy_unknown_operator_denies():
+    sys.path.insert(0, str(FILES))
+    try:
+        from moto_fidelity.s3_policy import DENIED, evaluate
+    finally:
+        sys.path.remove(str(FILES))
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"StringSoundsLike": {"aws:username": "moto"}},
+            }
+        ]
+    }
+    context = {"keys": {}, "principal": {"type": "Anonymous"}}
+    assert evaluate(policy, "s3:GetObject", "arn:aws:s3:::b/k", context) == DENIED
+
+
+# The endpoint answers HTTPS on its one port as AWS endpoints do; the same request over plain
+# HTTP is still answered (https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html
+# : aws:SecureTransport tells them apart).
+def test_endpoint_answers_tls_and_plain_http_on_one_port(endpoint, aws):
+    status, body = _get(f"{endpoint}/_giftcrypto/fidelity")
+    assert status == 200 and json.loads(body)["tls"] is True
+    assert aws("sts", tls=True).get_caller_identity()["Account"] == ACCOUNT
+    assert aws("sts").get_caller_identity()["Account"] == ACCOUNT
+
+# --- budgets -----------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_UpdateBudget.html
+# and API_budgets_DescribeSubscribersForNotification.html (NotFoundException for an unknown budget or
+# notification)
+def test_budgets_update_budget_and_subscribers_of_a_notification(aws):
+    budgets = aws("budgets")
+    limit = {"Amount": "100", "Unit": "USD"}
+    budget = {"BudgetName": "monthly", "BudgetType": "COST", "TimeUnit": "MONTHLY", "BudgetLimit": limit}
+    at_80 = {
+        "NotificationType": "ACTUAL",
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": 80.0,
+        "ThresholdType": "PERCENTAGE",
+    }
+    topic = [{"SubscriptionType": "SNS", "Address": f"arn:aws:sns:us-east-1:{ACCOUNT}:warning"}]
+    budgets.create_budget(
+        AccountId=ACCOUNT,
+        Budget=budget,
+        NotificationsWithSubscribers=[{"Notification": at_80, "Subscribers": topic}],
+    )
+    answer = budgets.describe_subscribers_for_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_80
+    )
+    assert answer["Subscribers"] == topic
+    at_100 = {**at_80, "Threshold": 100.0}
+    mail = [{"SubscriptionType": "EMAIL", "Address": "team@example.com"}]
+    budgets.create_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_100, Subscribers=mail
+    )
+    answer = budgets.describe_subscribers_for_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_100
+    )
+    assert answer["Subscribers"] == mail
+    error = _error(
+        budgets.describe_subscribers_for_notification,
+        AccountId=ACCOUNT,
+        BudgetName="monthly",
+        Notification={**at_80, "Threshold": 50.0},
+    )
+    assert error.response["Error"]["Code"] == "NotFoundException"
+    error = _error(
+        budgets.describe_subscribers_for_notification,
+        AccountId=ACCOUNT,
+        BudgetName="missing",
+        Notification=at_80,
+    )
+    assert error.response["Error"]["Code"] == "NotFoundException"
+
+    budgets.update_budget(
+        AccountId=ACCOUNT, NewBudget={**budget, "BudgetLimit": {"Amount": "250", "Unit": "USD"}}
+    )
+    read = budgets.describe_budget(AccountId=ACCOUNT, BudgetName="monthly")["Budget"]
+    assert float(read["BudgetLimit"]["Amount"]) == 250
+    assert read["TimePeriod"]["Start"]
+    # The notifications stay.
+    notifications = budgets.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName="monthly")
+    assert len(notifications["Notifications"]) == 2
+    error = _error(budgets.update_budget, AccountId=ACCOUNT, NewBudget={**budget, "BudgetName": "missing"})
+    assert error.response["Error"]["Code"] == "NotFoundException"
+
+
+# --- ce ----------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_ListCostAllocationTags.html,
+# API_UpdateCostAllocationTagsStatus.html (Errors per key, 1 to 20 entries) and API_CostAllocationTag.html
+def test_ce_cost_allocation_tags_are_listed_and_activated(aws):
+    ce = aws("ce")
+    listed = ce.list_cost_allocation_tags(TagKeys=["Project", "CostCenter"], Type="UserDefined")
+    assert {(t["TagKey"], t["Status"], t["Type"]) for t in listed["CostAllocationTags"]} == {
+        ("Project", "Inactive", "UserDefined"),
+        ("CostCenter", "Inactive", "UserDefined"),
+    }
+    answer = ce.update_cost_allocation_tags_status(
+        CostAllocationTagsStatus=[
+            {"TagKey": "Project", "Status": "Active"},
+            {"TagKey": "aws:createdBy", "Status": "Active"},
+        ]
+    )
+    assert [e["TagKey"] for e in answer["Errors"]] == ["aws:createdBy"]
+    (project,) = ce.list_cost_allocation_tags(TagKeys=["Project"])["CostAllocationTags"]
+    assert project["Status"] == "Active"
+    assert project["LastUpdatedDate"].endswith("Z")
+    active = ce.list_cost_allocation_tags(Status="Active")["CostAllocationTags"]
+    assert [t["TagKey"] for t in active] == ["Project"]
+    # Activating an active key is no error and changes nothing.
+    assert (
+        ce.update_cost_allocation_tags_status(
+            CostAllocationTagsStatus=[{"TagKey": "Project", "Status": "Active"}]
+        )["Errors"]
+        == []
+    )
+    error = _error(
+        ce.update_cost_allocation_tags_status,
+        CostAllocationTagsStatus=[{"TagKey": f"k{i}", "Status": "Active"} for i in range(21)],
+    )
+    assert error.response["Error"]["Code"] == "ValidationException"
+
+
 # --- the list of fixes -------------------------------------------------------------------------
 
 
@@ -671,6 +1121,8 @@ TESTS = {
     "acm:imported-certificate-chain": test_acm_imported_certificate_keeps_its_chain,
     "backup:describe-missing-vault-access-denied": test_backup_describe_missing_vault_is_access_denied,
     "backup:plan-updates-and-selections": test_backup_plan_updates_and_selections,
+    "budgets:update-budget-and-subscribers": test_budgets_update_budget_and_subscribers_of_a_notification,
+    "ce:cost-allocation-tags": test_ce_cost_allocation_tags_are_listed_and_activated,
     "cloudfront:cache-behavior-unset-members": test_cloudfront_cache_behavior_leaves_out_unset_members,
     "config:rule-evaluation-modes-missing-names": test_config_rule_evaluation_modes_and_missing_names,
     "ec2:describe-tags-resource-types": test_ec2_describe_tags_speaks_aws_resource_types,
@@ -680,7 +1132,11 @@ TESTS = {
     "eks:update-nodegroup-version": test_eks_update_nodegroup_version_moves_the_launch_template_version,
     "eks:addons": test_eks_addons_their_versions_configuration_and_tags,
     "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
+    "kms:sign-verify-digest": test_kms_sign_and_verify_a_digest,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
+    "s3:bucket-policy-request-context": test_s3_bucket_policy_is_evaluated_with_the_request_context,
+    "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
+    "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }
 

@@ -22,6 +22,8 @@ import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import (
     audit_verify,
     aws_offerings_info,
+    budgets_budget,
+    ce_cost_allocation_tags,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
     codebuild_webhook,
@@ -55,6 +57,8 @@ from tests.unit.strategies import INJECTIONS, NASTY_TEXT
 COVERED = (
     audit_verify,
     aws_offerings_info,
+    budgets_budget,
+    ce_cost_allocation_tags,
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
     codebuild_webhook,
@@ -1308,6 +1312,83 @@ def test_aws_offerings_info_refuses_bad_options_without_asking_aws(run, args):
     with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
         message = _failed(run(aws_offerings_info, args))
     assert any(option in message for option in args), message
+    assert calls == []
+
+
+# budgets_budget and ce_cost_allocation_tags (every AWS call recorded: a bad option is refused before
+# any, STS's included)
+
+_BUDGET = {
+    "name": "giftcrypto-test-monthly",
+    "limit_amount": 100,
+    "notifications": [{"threshold": 80, "sns_topic_arns": [f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:warning"]}],
+}
+
+
+def _calls_of(module, args, run):
+    calls = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        calls.append(operation)
+        return original(self, operation, params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+        result = run(module, args)
+    return result, calls
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"name": v}, NASTY_TEXT.filter(lambda s: not s or ":" in s or "\\" in s)),
+        st.builds(
+            lambda v: {"limit_amount": v}, st.floats(max_value=0, allow_nan=False, allow_infinity=False)
+        ),
+        st.builds(lambda v: {"limit_amount": v}, NASTY_TEXT.filter(lambda s: not _is_float(s))),
+        st.builds(lambda v: {"time_unit": v}, _not_in(["DAILY", "MONTHLY", "QUARTERLY", "ANNUALLY"])),
+        st.builds(lambda v: {"budget_type": v}, _not_in(["COST"])),
+        st.builds(lambda v: {"notifications": v}, NOT_A_LIST),
+        st.builds(
+            lambda v: {"notifications": [{**_BUDGET["notifications"][0], "threshold": v}]},
+            st.floats(max_value=0, allow_nan=False, allow_infinity=False),
+        ),
+        st.builds(
+            lambda v: {"notifications": [{"threshold": 80, "sns_topic_arns": [v]}]},
+            NASTY_TEXT.filter(lambda s: not (s.startswith("arn:") and ":sns:" in s)),
+        ),
+        st.builds(lambda v: {"cost_filters": {"TagKeyValue": v}}, st.one_of(st.integers(), st.just([]))),
+    )
+)
+def test_budgets_budget_refuses_bad_options_before_any_call(run, args):
+    result, calls = _calls_of(budgets_budget, {**_BUDGET, **args}, run)
+    message = _failed(result)
+    option = next(iter(args))
+    assert option in message or "threshold" in message or "sns_topic_arns" in message, message
+    assert calls == []
+
+
+def _is_float(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"tag_keys": v}, st.just([])),
+        st.builds(lambda v: {"tag_keys": ["Project", v]}, st.text(max_size=20).map(lambda s: "aws:" + s)),
+        st.builds(lambda v: {"tag_keys": [str(i) for i in range(v)]}, st.integers(101, 150)),
+        st.builds(lambda v: {"tag_keys": ["Project"], "status": v}, _not_in(["Active", "Inactive"])),
+    )
+)
+def test_ce_cost_allocation_tags_refuses_bad_options_before_any_call(run, args):
+    result, calls = _calls_of(ce_cost_allocation_tags, args, run)
+    message = _failed(result)
+    assert "tag_keys" in message or "status" in message, message
     assert calls == []
 
 

@@ -83,6 +83,14 @@ def test_key_policies_admit_this_account_and_only_the_named_services(keys, accou
     assert '"logs.us-east-1.amazonaws.com"' in services
     assert '"cloudtrail.amazonaws.com"' in services
     assert '"config.amazonaws.com"' in services
+    # The alert topics' publishers, AWS Budgets among them, may use the key that encrypts the topics.
+    (publishers,) = [s for s in logs if s.get("Sid") == "AlertPublishersOfThisAccount"]
+    assert publishers["Principal"]["Service"] == [
+        "events.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "budgets.amazonaws.com",
+    ]
+    assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": account_id}}
     trail_arn = f"arn:aws:cloudtrail:{scenario_vars['aws_region']}:{account_id}:trail/{NAME}-audit"
     cloudtrail = [s for s in logs if s["Principal"].get("Service") == "cloudtrail.amazonaws.com"]
     assert all(s["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn for s in cloudtrail)
@@ -337,6 +345,45 @@ def test_audit_bucket_is_private_versioned_and_encrypted(trail, keys, aws):
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == keys["logs"]["Arn"]
 
 
+# --- Anchored audit heads (docs/adr/0016-anchored-audit-heads.md) ------------------------------
+
+
+def test_audit_anchors_bucket_locks_every_anchor_in_compliance_mode_a_year(keys, role, aws):
+    s3 = aws("s3")
+    bucket = f"{NAME}-audit-anchors"
+    config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert config == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+    }
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == keys["s3"]["Arn"]
+    statements = {s["Sid"]: s for s in _policy_statements(s3.get_bucket_policy(Bucket=bucket)["Policy"])}
+    signer = role("audit-anchor")["Arn"]
+    assert statements["OnlyTheAnchoringJobWrites"]["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalArn": signer}
+    }
+    assert statements["AnchorsAreNeverReplaced"]["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+
+
+def test_audit_anchor_key_signs_only_for_the_anchoring_role(kms_key, role, inline, aws):
+    key = kms_key(f"alias/{NAME}-audit-anchor")
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    signer = role("audit-anchor")["Arn"]
+    policy = _policy_statements(aws("kms").get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    sign = [s for s in policy if "kms:Sign" in json.dumps(s["Action"])]
+    assert {(s["Effect"], json.dumps(s["Principal"])) for s in sign} == {
+        ("Allow", json.dumps({"AWS": signer})),
+        ("Deny", json.dumps("*")),
+    }
+    (document,) = inline("audit-anchor").values()
+    resources = json.dumps(_policy_statements(document))
+    assert key["Arn"] in resources and '"*"' not in resources
+    statements = _policy_statements(role("audit-anchor")["AssumeRolePolicyDocument"])
+    assert {s["Sid"] for s in statements} == {"TheScheduledJob", "TheDeployStep"}
+
+
 # --- Alerts and GuardDuty -------------------------------------------------------------------
 
 
@@ -352,6 +399,17 @@ def test_alert_topics_are_encrypted_with_the_logs_key(keys, account_id, aws, sce
             if s.get("Sid") == "AlertPublishersOfThisAccount"
         ]
         assert publishers[0]["Principal"]["Service"] == ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+        # AWS Budgets publishes for budgets of this account only (AWS Cost Management User Guide,
+        # "Creating an Amazon SNS topic for budget notifications").
+        (budgets,) = [
+            s for s in _policy_statements(attributes["Policy"]) if s.get("Sid") == "BudgetsOfThisAccount"
+        ]
+        assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
+        assert budgets["Action"] == "SNS:Publish"
+        assert budgets["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{account_id}:*"},
+        }
 
 
 def test_guardduty_detector_is_enabled(aws):

@@ -81,6 +81,29 @@ def test_no_login_role_can_bypass_rls(connect):
     assert rows == []
 
 
+def test_the_heads_are_anchored_signed_and_locked(connect, aws):
+    """The deploy step anchored the heads once (the idempotence run wrote nothing more).
+
+    The bucket outlives the scenario (its anchors are locked): earlier runs' anchors are there too.
+    """
+    bucket = "giftcrypto-molecule-schema-audit-anchors"
+    s3 = aws("s3")
+    with connect("auditor") as conn:
+        rows = conn.execute("SELECT shard, seq, encode(hash, 'hex') FROM audit_chain_heads").fetchall()
+    heads = {str(s): {"seq": q, "hash": h} for s, q, h in rows}
+    found = []
+    for version in s3.list_object_versions(Bucket=bucket, Prefix="audit-anchors/giftcrypto/").get(
+        "Versions", []
+    ):
+        anchor = json.loads(s3.get_object(Bucket=bucket, Key=version["Key"])["Body"].read())
+        if anchor["document"]["heads"] == heads:
+            found.append((version["Key"], anchor))
+    assert len(found) == 1, [key for key, _ in found]
+    key, anchor = found[0]
+    assert s3.head_object(Bucket=bucket, Key=key)["ObjectLockMode"] == "COMPLIANCE"
+    assert anchor["signing_algorithm"] == "ECDSA_SHA_256" and anchor["signature"]
+
+
 def test_personal_data_reads_are_audited(connect):
     """pgaudit.role (postgres_server) names rds_pgaudit, which db_schema created NOLOGIN and migration
     0010 granted the personal-data tables: a read of one leaves an AUDIT: OBJECT record with the

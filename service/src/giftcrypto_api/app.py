@@ -9,6 +9,8 @@
 
 Each request is counted and timed (metrics.py) and logged as one JSON line with its request id,
 taken from X-Request-Id (when well-formed) or generated, and echoed in the response's X-Request-Id.
+When traces are on, each request (but the probes') is a span, and its trace id is in the log line;
+an unexpected error is recorded on that span and sent to Sentry when it is on (observability.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from giftcrypto_api.config import Settings
 from giftcrypto_api.dependencies import DependencyError, timed
 from giftcrypto_api.jsonlog import utc_iso
 from giftcrypto_api.metrics import Metrics
+from giftcrypto_api.observability import instrument, report_exception, trace_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A request id from a client or a proxy is kept only if it cannot forge log content.
@@ -68,12 +71,14 @@ def create_app(
     metrics: Metrics | None = None,
     clock=time.monotonic,
     read_database: DatabaseLike | None = None,
+    tracer_provider=None,
 ) -> Flask:
     """The WSGI app; `database` and `cache` are dependencies.Database and Cache, or fakes in tests.
 
     `read_database` (the read replica's pool) serves the reads that need not see the latest writes;
     it is not part of /readyz (a replica outage must not take the API out of the load balancer):
     when it fails, those reads go to `database` and the failure is logged and counted.
+    `tracer_provider` (observability.start_traces) traces the requests; None: no spans.
     """
     app = Flask(SERVICE_NAME)
     app.json.sort_keys = False
@@ -113,6 +118,9 @@ def create_app(
             "status": response.status_code,
             "duration_ms": round(seconds * 1000, 3),
         }
+        current_trace = trace_id()
+        if current_trace:
+            fields["trace_id"] = current_trace
         if g.get("fault"):
             fields["fault"] = str(settings.fault)
         level = logging.ERROR if response.status_code >= 500 else logging.INFO
@@ -140,6 +148,7 @@ def create_app(
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
+        report_exception(error, g.get("request_id"))
         log.error("unhandled error", exc_info=error, extra={"fields": {"request_id": g.get("request_id")}})
         return jsonify(error="internal error", request_id=g.get("request_id")), 500
 
@@ -228,4 +237,5 @@ def create_app(
             served_by=served_by,
         )
 
+    instrument(app, tracer_provider)
     return app

@@ -94,6 +94,7 @@ class GunicornServer(BaseApplication):
 
 def build_app(settings: Settings, credentials: Credentials):
     """The app with its real dependencies, their pools opened (called in the worker)."""
+    from giftcrypto_api import observability
     from giftcrypto_api.app import create_app
     from giftcrypto_api.dependencies import Cache, Database
 
@@ -116,13 +117,17 @@ def build_app(settings: Settings, credentials: Credentials):
         )
         read_database.open()
     database.open()
-    app = create_app(settings, database, cache, read_database=read_database)
+    telemetry = observability.start(settings, credentials.sentry_dsn, credentials.otlp_headers)
+    app = create_app(
+        settings, database, cache, read_database=read_database, tracer_provider=telemetry.tracer_provider
+    )
 
     def close_dependencies() -> None:
         database.close()
         if read_database is not None:
             read_database.close()
         cache.close()
+        telemetry.close()
 
     app.close_dependencies = close_dependencies
     log.info(
@@ -138,6 +143,8 @@ def build_app(settings: Settings, credentials: Credentials):
                 "redis": f"{credentials.redis.host}:{credentials.redis.port}",
                 "threads": settings.threads,
                 "fault": str(settings.fault),
+                "errors": "sentry" if telemetry.errors else "off",
+                "traces": observability.destination(settings),
             }
         },
     )
@@ -167,6 +174,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                     "postgres": settings.db_credentials_id,
                     "postgres_read": settings.db_read_credentials_id,
                     "redis": settings.redis_credentials_id,
+                    "sentry": settings.sentry_credentials_id,
+                    "otlp_headers": settings.otlp_headers_id,
                 },
             }
         },

@@ -81,9 +81,9 @@ def moto_version() -> str:
 
 
 def _fixes() -> list[Fix]:
-    from . import acm, backup, cloudfront, config, ec2, eks, elbv2, rds, wafv2
+    from . import acm, backup, budgets, ce, cloudfront, config, ec2, eks, elbv2, kms, rds, s3, s3_policy, wafv2
 
-    services = (acm, backup, cloudfront, config, ec2, eks, elbv2, rds, wafv2)
+    services = (acm, backup, budgets, ce, cloudfront, config, ec2, eks, elbv2, kms, rds, s3, s3_policy, wafv2)
     return [fix for service in services for fix in service.FIXES]
 
 
