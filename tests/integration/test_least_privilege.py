@@ -14,8 +14,8 @@ IAM (moto on 127.0.0.1:4566, as `nox -s deploy-local` left it):
   evaluator: explicit Deny wins, then any Allow; Action/NotAction and Resource/NotResource with
   IAM wildcards (``*`` any run of characters, ``?`` one; actions case-insensitive); the condition
   operators the policies use (an unknown operator fails the test rather than guess). The KMS key
-  policies delegate to IAM (their only AWS principal is the account root, checked below) and no
-  secret has a resource policy, so the identity policy is the whole story;
+  policies delegate to IAM (their only AWS principal is the account root, checked below) and a
+  secret's resource policy only denies, so the identity policy is the most the role gets;
 * its trust policy admits one Kubernetes service account of the cluster's OIDC provider.
 
 PostgreSQL (the deployed database, read as the admin from the master secret, as db_schema does):
@@ -50,6 +50,7 @@ AWS_POLICY = "arn:aws:iam::aws:policy/"
 # aws_security_baseline, then aws_network (vpc-flow-logs), aws_rds (rds-monitoring), aws_backup
 # (backup) and aws_ci_runner (ci-runner: the CodeBuild runner's service role, no managed policy).
 ROLES = (
+    "admin",
     "eks-cluster",
     "eks-node",
     "cloudtrail-logs",
@@ -66,7 +67,7 @@ ROLES = (
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()
-CUSTOMER_POLICIES = ("require-mfa",)
+CUSTOMER_POLICIES = ("require-mfa", "assume-admin")
 
 AWS_MANAGED_ALLOWED: dict[str, dict[str, str]] = {
     "role/eks-cluster": {
@@ -89,10 +90,11 @@ AWS_MANAGED_ALLOWED: dict[str, dict[str, str]] = {
         "service-role/AWSBackupServiceRolePolicyForBackup": "AWS Backup backs up the selection",
         "service-role/AWSBackupServiceRolePolicyForRestores": "AWS Backup restores on request",
     },
-    "group/admins": {
+    # The group holds no AWS-managed policy: its members assume the admin role (ADR 0017).
+    "role/admin": {
         "AdministratorAccess": (
-            "the human administrators; the group's require-mfa policy denies everything but MFA "
-            "setup to a session without MFA (checked below)"
+            "the human administrators, through this role only: its trust admits this account's "
+            "principals with MFA (checked below), the admins group may assume it with MFA"
         ),
     },
 }
@@ -356,7 +358,7 @@ def test_the_endpoint_holds_exactly_the_expected_principals_and_policies(iam):
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
 @pytest.mark.parametrize("principal", PRINCIPALS)
-def test_principal_has_no_broad_wildcard(principal, iam):
+def test_principal_has_no_broad_wildcard(principal, iam, account_id):
     kind, short = principal.split("/")
     name = f"{NAME}-{short}"
     findings = []
@@ -376,7 +378,11 @@ def test_principal_has_no_broad_wildcard(principal, iam):
         trust = _document(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])
         for statement in _list(trust["Statement"]):
             principals = statement.get("Principal", {})
-            assert principals != "*" and "AWS" not in principals, (name, statement)
+            assert principals != "*", (name, statement)
+            if "AWS" in principals:  # only the admins' role, only this account, only with MFA
+                assert short == "admin", (name, statement)
+                assert principals["AWS"] == f"arn:aws:iam::{account_id}:root", statement
+                assert statement["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}, statement
             if "Federated" in principals:  # a web identity: only with a condition on the subject
                 subjects = [
                     k for c in statement.get("Condition", {}).values() for k in c if k.endswith(":sub")
@@ -385,6 +391,7 @@ def test_principal_has_no_broad_wildcard(principal, iam):
     if principal == "group/admins":
         attached = _attached(iam, kind, name)
         assert any(arn.endswith(f":policy/{NAME}-require-mfa") for arn in attached), attached
+        assert any(arn.endswith(f":policy/{NAME}-assume-admin") for arn in attached), attached
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
@@ -560,6 +567,58 @@ def test_app_role_reads_only_its_own_secrets(app_statements, secret_arns, accoun
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
+def test_secret_policies_leave_each_generated_secret_to_its_readers(
+    aws, app_statements, secret_arns, account_id
+):
+    """Issue 23 item 3, each secret's resource policy evaluated with the identity policies: the
+    application role still reads its own secrets (it is among their readers) and, even granted every
+    read by its identity policy, no other; a principal of the account granted every read is refused
+    every generated secret; the deploy and the admins' role (with or without a path) never are; and
+    only the value's read is denied, never the secret's management."""
+    sm = aws("secretsmanager")
+    ours = {n: a for n, a in secret_arns.items() if n.startswith(f"{SECRET_PREFIX}/")}
+    assert len(ours) >= 12, sorted(ours)
+    policies = {
+        n: _list(
+            _document(sm.get_resource_policy(SecretId=a).get("ResourcePolicy") or '{"Statement": []}')[
+                "Statement"
+            ]
+        )
+        for n, a in ours.items()
+    }
+    read = "secretsmanager:GetSecretValue"
+    everything = [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]
+    role = f"arn:aws:iam::{account_id}:role/"
+    app = {"aws:PrincipalArn": role + APP_ROLE}
+    outsider = {"aws:PrincipalArn": f"{role}{NAME}-eks-node"}
+    readers = [
+        aws("sts").get_caller_identity()["Arn"],
+        f"{role}{NAME}-admin",
+        f"{role}aws-reserved/sso.amazonaws.com/{NAME}-admin",
+    ]
+    readable = {
+        n for n, a in ours.items() if evaluate(app_statements + policies[n], read, a, app) == "allowed"
+    }
+    assert readable == APP_SECRETS
+    for name, arn in ours.items():
+        assert evaluate(everything + policies[name], read, arn, outsider) == "explicitly denied", name
+        app_reads = "allowed" if name in APP_SECRETS else "explicitly denied"
+        assert evaluate(everything + policies[name], read, arn, app) == app_reads, name
+        for reader in readers:
+            context = {"aws:PrincipalArn": reader}
+            assert evaluate(everything + policies[name], read, arn, context) == "allowed", (name, reader)
+        for action in (
+            "DescribeSecret",
+            "PutResourcePolicy",
+            "PutSecretValue",
+            "UpdateSecret",
+            "TagResource",
+        ):
+            decision = evaluate(everything + policies[name], f"secretsmanager:{action}", arn, outsider)
+            assert decision == "allowed", (name, action)
+
+
+@pytest.mark.soc2("CC6.1", "CC6.3")
 def test_app_role_uses_only_the_pii_key_and_only_for_data_keys(app_statements, keys, secret_arns):
     pii = keys["pii"]
     assert evaluate(app_statements, "kms:Decrypt", pii) == "allowed"
@@ -585,8 +644,9 @@ def test_app_role_uses_only_the_pii_key_and_only_for_data_keys(app_statements, k
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
 def test_nothing_outside_iam_widens_the_app_role(aws, keys, secret_arns, account_id):
-    """Key policies name no AWS principal but the account root (they delegate to IAM); no secret
-    has a resource policy. So the identity policy judged above is all the role gets."""
+    """Key policies name no AWS principal but the account root (they delegate to IAM); a secret's
+    resource policy only denies (the generated secrets' readers, issue 23), never allows. So the
+    identity policy judged above is the most the role gets."""
     kms = aws("kms")
     for purpose, arn in keys.items():
         policy = _document(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
@@ -594,10 +654,17 @@ def test_nothing_outside_iam_widens_the_app_role(aws, keys, secret_arns, account
             aws_principals = _list(statement.get("Principal", {}).get("AWS"))
             assert aws_principals in ([], [f"arn:aws:iam::{account_id}:root"]), (purpose, statement)
     sm = aws("secretsmanager")
-    with_policy = [
-        n for n, arn in secret_arns.items() if sm.get_resource_policy(SecretId=arn).get("ResourcePolicy")
+    allowing = [
+        (n, statement)
+        for n, arn in secret_arns.items()
+        for statement in _list(
+            _document(sm.get_resource_policy(SecretId=arn).get("ResourcePolicy") or '{"Statement": []}')[
+                "Statement"
+            ]
+        )
+        if statement["Effect"] != "Deny"
     ]
-    assert with_policy == []
+    assert allowing == []
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")

@@ -101,6 +101,30 @@ def _vpc_and_log_group() -> dict:
     return {"resource_id": vpc, "log_group_name": "/contract/flow", "deliver_logs_permission_arn": role}
 
 
+def _s3_gateway_endpoint() -> dict:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", RouteTableIds=[table], VpcEndpointType="Gateway"
+    )["VpcEndpoint"]
+    return {"vpc_endpoint_id": endpoint["VpcEndpointId"]}
+
+
+ONLY_OURS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:GetObject",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT_ID}},
+        }
+    ],
+}
+
+
 def _replication_api() -> dict:
     """The RDS automated backups replication calls moto lacks, in memory (with its describe)."""
     backups: list[dict] = []
@@ -257,6 +281,15 @@ CASES: dict[str, Case] = {
         present={"kms_master_key_id": "alias/contract"},
         update={"kms_master_key_id": ""},
         setup=_topic,
+        creates=False,
+        deletes=False,
+    ),
+    "ec2_vpc_endpoint_policy": Case(
+        present={"policy": ONLY_OURS},
+        update={
+            "policy": {**ONLY_OURS, "Statement": [{**ONLY_OURS["Statement"][0], "Action": "s3:PutObject"}]}
+        },
+        setup=_s3_gateway_endpoint,
         creates=False,
         deletes=False,
     ),

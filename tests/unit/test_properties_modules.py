@@ -28,6 +28,7 @@ from ansible_collections.giftcrypto.platform.plugins.modules import (
     cloudwatch_dashboard,
     codebuild_webhook,
     config_recorder,
+    ec2_vpc_endpoint_policy,
     ec2_vpc_flow_log,
     eks_access_entry,
     eks_addon,
@@ -63,6 +64,7 @@ COVERED = (
     cloudwatch_dashboard,
     codebuild_webhook,
     config_recorder,
+    ec2_vpc_endpoint_policy,
     ec2_vpc_flow_log,
     eks_access_entry,
     eks_addon,
@@ -431,6 +433,45 @@ def test_sns_topic_encryption_requires_both_options(run):
     before = _topics()
     _failed(run(sns_topic_encryption, {"topic_arn": keep}), "missing required arguments: kms_master_key_id")
     assert _topics() == before
+
+
+# ec2_vpc_endpoint_policy
+
+
+def _endpoint_policies():
+    described = _client("ec2").describe_vpc_endpoints()["VpcEndpoints"]
+    return sorted((e["VpcEndpointId"], e.get("PolicyDocument", "")) for e in described)
+
+
+@FIXTURES
+@given(
+    endpoint=st.one_of(NASTY_TEXT, NASTY_TEXT.map(lambda s: f"vpce-{s}")),
+    policy=st.one_of(
+        st.just('{"Version": "2012-10-17", "Statement": []}'),
+        NASTY_TEXT,
+        st.just("[1, 2]"),
+        st.just('{"Version": "2012-10-17"}'),
+    ),
+)
+def test_ec2_vpc_endpoint_policy_refuses_unknown_endpoints_and_malformed_policies(run, endpoint, policy):
+    ec2 = _client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    keep = ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", RouteTableIds=[table], VpcEndpointType="Gateway"
+    )["VpcEndpoint"]["VpcEndpointId"]
+    assume(endpoint != keep)
+    before = _endpoint_policies()
+    message = _failed(run(ec2_vpc_endpoint_policy, {"vpc_endpoint_id": endpoint, "policy": policy}))
+    assert message.startswith(
+        (
+            "Refused before ",
+            "Create the policy of the VPC endpoint",
+            "Could not read the policy of the VPC endpoint",
+            "argument 'policy' is of type",
+        )
+    ), message
+    assert _endpoint_policies() == before
 
 
 # ec2_vpc_flow_log

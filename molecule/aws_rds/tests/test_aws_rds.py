@@ -91,6 +91,12 @@ def test_rds_6_enhanced_monitoring_through_the_layers_role(primary, aws, policy)
     (statement,) = policy(trust)["Statement"]
     assert statement["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
+    # Confused-deputy keys (ADR 0017): this account's instances of this database, replicas included.
+    account, instance = primary["DBInstanceArn"].split(":")[4], primary["DBInstanceArn"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": [instance, f"{instance}-*"]},
+    }
     attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [
         "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"

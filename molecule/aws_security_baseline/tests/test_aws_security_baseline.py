@@ -113,7 +113,9 @@ def test_admin_group_denies_everything_without_mfa(account_id, aws):
     attached = iam.list_attached_group_policies(GroupName=f"{NAME}-admins")["AttachedPolicies"]
     arns = {p["PolicyArn"] for p in attached}
     mfa_arn = f"arn:aws:iam::{account_id}:policy/{NAME}-require-mfa"
-    assert arns == {"arn:aws:iam::aws:policy/AdministratorAccess", mfa_arn}
+    # No administrative policy on the group: its members assume the admin role (ADR 0017).
+    assert arns == {mfa_arn, f"arn:aws:iam::{account_id}:policy/{NAME}-assume-admin"}
+    assert iam.list_group_policies(GroupName=f"{NAME}-admins")["PolicyNames"] == []
     version = iam.get_policy(PolicyArn=mfa_arn)["Policy"]["DefaultVersionId"]
     document = iam.get_policy_version(PolicyArn=mfa_arn, VersionId=version)["PolicyVersion"]["Document"]
     deny = [s for s in _policy_statements(document) if s["Effect"] == "Deny"]
@@ -143,16 +145,44 @@ def inline(aws):
     return documents
 
 
-def test_service_roles_trust_only_their_service(role, tags):
-    expected = {
-        "eks-cluster": "eks.amazonaws.com",
-        "eks-node": "ec2.amazonaws.com",
-        "cloudtrail-logs": "cloudtrail.amazonaws.com",
-        "config": "config.amazonaws.com",
+def test_admins_get_their_rights_only_through_a_role_assumed_with_mfa(account_id, aws, role):
+    iam = aws("iam")
+    admin = role("admin")
+    assert admin["MaxSessionDuration"] == 3600
+    (statement,) = _policy_statements(admin["AssumeRolePolicyDocument"])
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account_id}:root"}
+    assert statement["Condition"] == {
+        "Bool": {"aws:MultiFactorAuthPresent": "true"},
+        "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
     }
-    for name, service in expected.items():
+    attached = iam.list_attached_role_policies(RoleName=f"{NAME}-admin")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    arn = f"arn:aws:iam::{account_id}:policy/{NAME}-assume-admin"
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    (assume,) = _policy_statements(
+        iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    )
+    assert assume["Action"] == "sts:AssumeRole" and assume["Resource"] == admin["Arn"]
+    assert assume["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+
+
+def test_service_roles_trust_only_their_service_for_this_account(account_id, role, tags):
+    cluster = f"arn:aws:eks:us-east-1:{account_id}:cluster/{NAME}"
+    expected = {
+        "eks-cluster": (
+            "eks.amazonaws.com",
+            {"ArnLike": {"aws:SourceArn": cluster}, "StringEquals": {"aws:SourceAccount": account_id}},
+        ),
+        # EC2 puts no aws:SourceArn/aws:SourceAccount in an instance profile's role assumption (ADR 0017).
+        "eks-node": ("ec2.amazonaws.com", None),
+        # CloudTrail's log delivery role takes neither key: its guide says it does not support them.
+        "cloudtrail-logs": ("cloudtrail.amazonaws.com", None),
+        "config": ("config.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}}),
+    }
+    for name, (service, condition) in expected.items():
         (statement,) = _policy_statements(role(name)["AssumeRolePolicyDocument"])
         assert statement["Principal"] == {"Service": service}, name
+        assert statement.get("Condition") == condition, name
         assert set(tags(role(name)["Tags"])) >= REQUIRED_TAGS
 
 
@@ -221,6 +251,22 @@ def test_ci_role_trusts_only_this_repository_and_holds_the_deploys_rights(accoun
 def test_secrets_are_encrypted_with_their_own_key(keys, aws):
     sm = aws("secretsmanager")
     assert sm.describe_secret(SecretId=REDIS_SECRET)["KmsKeyId"] == keys["elasticache"]["Arn"]
+
+
+def test_only_the_named_principals_may_read_the_secrets(account_id, aws):
+    sm = aws("secretsmanager")
+    caller = aws("sts").get_caller_identity()["Arn"]
+    roles = [f"arn:aws:iam::{account_id}:role/{NAME}-{r}" for r in ("admin", "ci-deploy")]
+    for name in (RDS_SECRET, REDIS_SECRET):
+        (statement,) = _policy_statements(sm.get_resource_policy(SecretId=name)["ResourcePolicy"])
+        assert statement["Effect"] == "Deny" and statement["Principal"] == "*", name
+        # Only reading is denied: the deploy keeps describing, updating and re-setting the policy.
+        assert statement["Action"] == "secretsmanager:GetSecretValue", name
+        # A role is named with and without a path (aws:PrincipalArn of a session carries its role's path).
+        readers = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+        assert sorted(readers) == sorted(
+            [caller, *roles, *(r.replace(":role/", ":role/*/") for r in roles)]
+        ), name
 
 
 def test_generated_values_are_strong(secrets):
