@@ -232,7 +232,7 @@ def main() -> None:
                 f"compliance-mode default retention (found {enabled}, mode {mode}); "
                 "nothing was written"
             ),
-            **result,
+            **{**result, "changed": False},
         )
     if module.check_mode:
         module.exit_json(**result)

@@ -20,6 +20,7 @@ import botocore.client
 import botocore.exceptions
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import (
+    audit_anchor,
     audit_verify,
     aws_offerings_info,
     budgets_budget,
@@ -56,6 +57,7 @@ from tests.unit.strategies import INJECTIONS, NASTY_TEXT
 
 # Every module this file drives; test_every_module_has_a_property checks none is missing.
 COVERED = (
+    audit_anchor,
     audit_verify,
     aws_offerings_info,
     budgets_budget,
@@ -1315,6 +1317,34 @@ def test_audit_verify_refuses_bad_options(pg_cluster, migrated_db, run_db, args)
 def test_audit_verify_names_a_non_numeric_expected_heads_key(pg_cluster, migrated_db, run_db):
     args = {**pg_cluster.login(migrated_db, user="auditor"), "expected_heads": {"shard-0": {"seq": 1}}}
     _failed(run_db(audit_verify, args), "expected_heads")
+
+
+# audit_anchor (a bucket that cannot keep anchors: the run fails, nothing is signed nor written)
+
+PLAIN_BUCKET = "anchors-without-object-lock"
+
+
+@FIXTURES
+@given(
+    bucket=st.one_of(st.just(PLAIN_BUCKET), NASTY_TEXT),
+    prefix=st.one_of(st.just("audit-anchors/"), NASTY_TEXT),
+)
+def test_audit_anchor_writes_nothing_to_a_bucket_without_a_compliance_lock(
+    pg_cluster, migrated_db, run_db, aws, bucket, prefix
+):
+    s3 = _client("s3")
+    if PLAIN_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=PLAIN_BUCKET)
+    args = {
+        **pg_cluster.login(migrated_db, user="auditor"),
+        "bucket": bucket,
+        "prefix": prefix,
+        "key_id": "alias/audit-anchor",
+        "region": REGION,
+    }
+    message = _failed(run_db(audit_anchor, args))
+    assert message.startswith(("could not list the anchors", f"bucket={bucket}: anchors go only")), message
+    assert s3.list_object_versions(Bucket=PLAIN_BUCKET).get("Versions", []) == []
 
 
 # aws_offerings_info (read-only: a bad option is refused before any question is asked)
