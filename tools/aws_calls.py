@@ -102,6 +102,30 @@ IAM_ACTION = {
     "cloudfront:CreateDistributionWithTags": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
     "cloudfront:ListTagsForResource": ["cloudfront:ListTagsForResource"],
     "elasticache:CreateReplicationGroup": ["elasticache:CreateReplicationGroup"],
+    # AWS Budgets authorizes its API by two actions ("Actions defined by AWS Budget Service").
+    **{
+        f"budgets:{operation}": ["budgets:ModifyBudget"]
+        for operation in (
+            "CreateBudget",
+            "UpdateBudget",
+            "DeleteBudget",
+            "CreateNotification",
+            "UpdateNotification",
+            "DeleteNotification",
+            "CreateSubscriber",
+            "UpdateSubscriber",
+            "DeleteSubscriber",
+        )
+    },
+    **{
+        f"budgets:{operation}": ["budgets:ViewBudget"]
+        for operation in (
+            "DescribeBudget",
+            "DescribeBudgets",
+            "DescribeNotificationsForBudget",
+            "DescribeSubscribersForNotification",
+        )
+    },
 }
 # Calls IAM never authorizes: sts:GetCallerIdentity answers any caller, even one denied everything.
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}

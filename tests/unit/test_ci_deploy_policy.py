@@ -134,7 +134,9 @@ def test_every_listed_exception_is_granted_has_a_reason_and_is_not_recorded():
         assert grant["action"] not in needed, f"{grant['action']}: recorded now, remove it from the list"
     # Grants waiting for the next recording (`nox -s aws-calls` after a merge) leave the list then.
     lasting = [g for g in _unrecorded() if not g["reason"].startswith("not in the record yet")]
-    assert len(lasting) <= 40, "the list of unrecorded grants is meant to stay short"
+    # 42: the RDS-managed master password's two (the legacy secret's deletion, a schedule other than
+    # RDS's own) are calls no recorded run can make (ADR 0019).
+    assert len(lasting) <= 42, "the list of unrecorded grants is meant to stay short"
 
 
 def test_iam_and_kms_writes_are_scoped_to_the_platforms_own_resources():
