@@ -70,7 +70,11 @@ def runner(module: ModuleType, capsys: pytest.CaptureFixture) -> Callable[..., d
             mock.patch("ansible.module_utils.basic.HAS_SYSLOG", False),
             mock.patch("ansible.module_utils.basic.has_journal", False),
         )
-        with quiet[0], quiet[1], patch_module_args(module_args), pytest.raises(SystemExit) as exited:
+        # On the target side, as a module runs: once a test of the same process has loaded the
+        # controller (a callback, a playbook run), ansible-core would send the module's warnings to
+        # the controller's display instead of its result.
+        target = mock.patch("ansible.module_utils._internal.is_controller", False)
+        with quiet[0], quiet[1], target, patch_module_args(module_args), pytest.raises(SystemExit) as exited:
             module.main()
         result = json.loads(capsys.readouterr().out)
         result["rc"] = exited.value.code
