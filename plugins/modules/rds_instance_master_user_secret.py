@@ -49,7 +49,7 @@ options:
         (C(ApplyImmediately)). The password changes when it applies.
     type: bool
     default: true
-extends_documentation_fragment: [giftcrypto.platform.aws_resource,
+extends_documentation_fragment: [giftcrypto.platform.aws_resource, giftcrypto.platform.aws_resource.wait,
   amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 notes:
   - Migration of an instance whose password a secret of the caller's holds - that secret holds the

@@ -1085,6 +1085,7 @@ def test_endpoint_answers_tls_and_plain_http_on_one_port(endpoint, aws):
     assert aws("sts", tls=True).get_caller_identity()["Account"] == ACCOUNT
     assert aws("sts").get_caller_identity()["Account"] == ACCOUNT
 
+
 # --- budgets -----------------------------------------------------------------------------------
 
 

@@ -99,7 +99,23 @@ def _fixes() -> list[Fix]:
         wafv2,
     )
 
-    services = (acm, backup, budgets, ce, cloudfront, config, ec2, eks, elbv2, kms, rds, s3, s3_policy, secretsmanager, wafv2)
+    services = (
+        acm,
+        backup,
+        budgets,
+        ce,
+        cloudfront,
+        config,
+        ec2,
+        eks,
+        elbv2,
+        kms,
+        rds,
+        s3,
+        s3_policy,
+        secretsmanager,
+        wafv2,
+    )
     return [fix for service in services for fix in service.FIXES]
 
 

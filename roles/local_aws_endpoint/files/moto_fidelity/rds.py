@@ -161,7 +161,7 @@ _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
 def _password(length: int = 32) -> str:
-    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _position in range(length))
 
 
 def as_rds_manages_it(database) -> None:

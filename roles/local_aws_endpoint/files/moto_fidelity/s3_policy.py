@@ -468,7 +468,7 @@ class PolicyContextResponses:
 
         environ = getattr(request, "environ", {}) or {}
         headers = dict(request.headers)
-        query = {k: v for k, v in self.querystring.items()} if hasattr(self, "querystring") else {}
+        query = dict(self.querystring.items()) if hasattr(self, "querystring") else {}
         token = "X-Amz-Security-Token" in query or any(
             name.lower() == "x-amz-security-token" for name in headers
         )
@@ -490,7 +490,7 @@ class PolicyContextResponses:
         from moto.s3.exceptions import S3AccessDeniedError
         from moto.s3.exceptions import S3ClientError as _S3ClientError
 
-        query = {k: v for k, v in self.querystring.items()}
+        query = dict(self.querystring.items())
         actions = object_actions(request.method, query, dict(request.headers))
         context = self._policy_context(request, actions)
         try:
