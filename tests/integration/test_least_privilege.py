@@ -64,6 +64,8 @@ ROLES = (
     # aws_eks: the cluster's controllers (IRSA; tests/integration/test_least_privilege_controllers.py).
     "aws-load-balancer-controller",
     "cluster-autoscaler",
+    # aws_security_baseline: the anchoring job's role, the only signer of the audit anchors (ADR 0016).
+    "audit-anchor",
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()
@@ -577,7 +579,8 @@ def test_secret_policies_leave_each_generated_secret_to_its_readers(
     only the value's read is denied, never the secret's management."""
     sm = aws("secretsmanager")
     ours = {n: a for n, a in secret_arns.items() if n.startswith(f"{SECRET_PREFIX}/")}
-    assert len(ours) >= 12, sorted(ours)
+    # 11: the generated ones (the RDS master password is RDS's own since ADR 0019, not among them).
+    assert len(ours) >= 11, sorted(ours)
     policies = {
         n: _list(
             _document(sm.get_resource_policy(SecretId=a).get("ResourcePolicy") or '{"Statement": []}')[
@@ -648,11 +651,16 @@ def test_nothing_outside_iam_widens_the_app_role(aws, keys, secret_arns, account
     resource policy only denies (the generated secrets' readers, issue 23), never allows. So the
     identity policy judged above is the most the role gets."""
     kms = aws("kms")
+    # The one exception: the anchor key lets its own role sign, and only that role (ADR 0016).
+    anchoring = [f"arn:aws:iam::{account_id}:role/{NAME}-audit-anchor"]
     for purpose, arn in keys.items():
         policy = _document(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
         for statement in _list(policy["Statement"]):
             aws_principals = _list(statement.get("Principal", {}).get("AWS"))
-            assert aws_principals in ([], [f"arn:aws:iam::{account_id}:root"]), (purpose, statement)
+            named = [[], [f"arn:aws:iam::{account_id}:root"]] + (
+                [anchoring] if purpose == "audit-anchor" else []
+            )
+            assert aws_principals in named, (purpose, statement)
     sm = aws("secretsmanager")
     allowing = [
         (n, statement)
