@@ -381,6 +381,10 @@ def test_principal_has_no_broad_wildcard(principal, iam, account_id):
         for statement in _list(trust["Statement"]):
             principals = statement.get("Principal", {})
             assert principals != "*", (name, statement)
+            if "AWS" in principals and short == "audit-anchor":
+                # The deploy step assumes it: this account only, as far as IAM allows (ADR 0016).
+                assert _list(principals["AWS"]) == [f"arn:aws:iam::{account_id}:root"], (name, statement)
+                continue
             if "AWS" in principals:  # only the admins' role, only this account, only with MFA
                 assert short == "admin", (name, statement)
                 assert principals["AWS"] == f"arn:aws:iam::{account_id}:root", statement
@@ -656,6 +660,9 @@ def test_nothing_outside_iam_widens_the_app_role(aws, keys, secret_arns, account
     for purpose, arn in keys.items():
         policy = _document(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
         for statement in _list(policy["Statement"]):
+            if statement.get("Principal") == "*":  # a denial to everyone (the anchor key's guard)
+                assert statement["Effect"] == "Deny", (purpose, statement)
+                continue
             aws_principals = _list(statement.get("Principal", {}).get("AWS"))
             named = [[], [f"arn:aws:iam::{account_id}:root"]] + (
                 [anchoring] if purpose == "audit-anchor" else []
