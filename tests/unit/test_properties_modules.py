@@ -93,7 +93,10 @@ FIXTURES = settings(
 
 #: Values the argument spec cannot turn into a string (Ansible converts numbers and booleans).
 NOT_A_STRING = st.one_of(
-    st.lists(st.integers(), min_size=1, max_size=3),
+    # Within a C long: ansible-core's check_type_int reads a list of three ints as a Decimal tuple,
+    # and a first one beyond 2**63 raises OverflowError, which it does not catch (a traceback, not a
+    # refusal). That is ansible-core's defect, not the module's; the rest of the list space is kept.
+    st.lists(st.integers(min_value=-(2**63) + 1, max_value=2**63 - 1), min_size=1, max_size=3),
     st.dictionaries(st.text(max_size=5), st.integers(), min_size=1, max_size=3),
 )
 #: Values the argument spec cannot turn into a list or a dict of options.
