@@ -80,42 +80,28 @@ def moto_version() -> str:
     return importlib.import_module("moto").__version__
 
 
-def _fixes() -> list[Fix]:
-    from . import (
-        acm,
-        backup,
-        budgets,
-        ce,
-        cloudfront,
-        config,
-        ec2,
-        eks,
-        elbv2,
-        kms,
-        rds,
-        s3,
-        s3_policy,
-        secretsmanager,
-        wafv2,
-    )
+# The fidelity layer's modules, one per AWS service (each a FIXES list), in their order.
+SERVICES = (
+    "acm",
+    "backup",
+    "budgets",
+    "ce",
+    "cloudfront",
+    "config",
+    "ec2",
+    "eks",
+    "elbv2",
+    "kms",
+    "rds",
+    "s3",
+    "s3_policy",
+    "secretsmanager",
+    "wafv2",
+)
 
-    services = (
-        acm,
-        backup,
-        budgets,
-        ce,
-        cloudfront,
-        config,
-        ec2,
-        eks,
-        elbv2,
-        kms,
-        rds,
-        s3,
-        s3_policy,
-        secretsmanager,
-        wafv2,
-    )
+
+def _fixes() -> list[Fix]:
+    services = [importlib.import_module(f".{name}", __name__) for name in SERVICES]
     return [fix for service in services for fix in service.FIXES]
 
 
