@@ -170,3 +170,9 @@ def test_unexpected_error_is_a_json_500_and_logged(app_and_metrics, json_logs, d
     assert errors[0]["request_id"] == "req-500"
     sample = {"method": "GET", "route": "/api/v1/stats", "code": "500"}
     assert metrics.registry.get_sample_value("http_requests_total", sample) == 1
+
+
+def test_every_answer_says_nosniff(client):
+    """JSON, the exposition and errors alike: a browser must not sniff them into a script or page."""
+    for path in ("/healthz", "/version", "/metrics", "/no-such-route"):
+        assert client.get(path).headers["X-Content-Type-Options"] == "nosniff", path

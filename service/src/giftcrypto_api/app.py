@@ -110,6 +110,8 @@ def create_app(
         seconds = time.perf_counter() - g.get("start", time.perf_counter())
         route = request.url_rule.rule if request.url_rule is not None else None
         response.headers[REQUEST_ID_HEADER] = request_id
+        # JSON and the exposition only: no browser may sniff them into something it would run.
+        response.headers["X-Content-Type-Options"] = "nosniff"
         metrics.observe(request.method, route, response.status_code, seconds)
         fields = {
             "request_id": request_id,
