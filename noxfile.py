@@ -1,7 +1,7 @@
 """The one front door of giftcrypto.platform.
 
-A bare ``nox`` runs the checks (the ``suite`` session: lint, sanity, unit, molecule, integration,
-two at a time); nothing that deploys to a real account is a default session. Every session shares
+A bare ``nox`` runs the checks (the ``suite`` session: lint, sanity, unit, preflight, molecule,
+integration, two at a time); nothing that deploys to a real account is a default session. Every session shares
 one environment, ``.venv`` at the root, built by uv from the lock (uv.lock, pyproject.toml's
 dependencies and groups) on a Python 3.12 or newer, and synced only when the lock or pyproject.toml
 changes, so the ansible bundle is installed once, not once per session. nox itself may run on an
@@ -316,11 +316,12 @@ def _suite_lane(session: nox.Session, lane: tuple[str, ...], log: pathlib.Path, 
 
 @nox.session
 def suite(session: nox.Session) -> None:
-    """Every check, as a bare `nox` runs them: lint, sanity, unit and molecule, integration.
+    """Every check, as a bare `nox` runs them: lint, sanity, unit, preflight and molecule, integration.
 
-    Two phases of two lanes (_suite_phases): lint, sanity and unit beside the Molecule scenarios that
-    share this machine's servers, then the integration tests beside the scenarios with an endpoint of
-    their own. Each session is also a session of its own (`nox -s unit`, `nox -s molecule -- aws_rds`).
+    Two phases of two lanes (_suite_phases): lint, sanity, unit and the refused-run tests (preflight)
+    beside the Molecule scenarios that share this machine's servers, then the other integration tests
+    beside the scenarios that share nothing with the platform. Each session is also a session of its
+    own (`nox -s unit`, `nox -s molecule -- aws_rds`).
     """
     _shared_env(session)  # synced once here, before the lanes use it at the same time
     logs = ROOT / "tests" / "output" / "suite"
