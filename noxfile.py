@@ -1,7 +1,7 @@
 """The one front door of giftcrypto.platform.
 
-A bare ``nox`` runs the checks (the ``suite`` session: lint, sanity, unit, molecule, integration,
-two at a time); nothing that deploys to a real account is a default session. Every session shares
+A bare ``nox`` runs the checks (the ``suite`` session: lint, sanity, unit, preflight, molecule,
+integration, two at a time); nothing that deploys to a real account is a default session. Every session shares
 one environment, ``.venv`` at the root, built by uv from the lock (uv.lock, pyproject.toml's
 dependencies and groups) on a Python 3.12 or newer, and synced only when the lock or pyproject.toml
 changes, so the ansible bundle is installed once, not once per session. nox itself may run on an
@@ -55,6 +55,11 @@ MOLECULE_OWN_ENDPOINT = frozenset(
         "local_aws_endpoint",
     }
 )
+# Scenarios that share nothing with the platform `deploy-local` runs: no AWS endpoint at all, their
+# own ports, directories and daemons (start-stop-daemon with pid files of their own), only the Debian
+# packages installed. The suite runs them beside the integration tests with those of
+# MOLECULE_OWN_ENDPOINT (its phases are balanced with them there: _suite_phases).
+MOLECULE_BESIDE_PLATFORM = MOLECULE_OWN_ENDPOINT | {"monitoring"}
 # Seconds each scenario took in the last clean-clone run (tests/output/molecule/, 2026-12-06 afternoon,
 # the suite's lanes): the session starts the long ones first so that its lanes end together. A scenario
 # missing here runs last.
@@ -276,16 +281,20 @@ def _git_env(env: dict[str, str]) -> dict[str, str]:
 # The bare `nox`: the checks in two phases of two lanes, each lane a `nox` of its own (this machine
 # has two cores, and a playbook run keeps about one of them busy). The Molecule scenarios that share
 # this machine's servers (PostgreSQL, Redis, the registry, the endpoint on 4566) cannot run while the
-# integration tests' platform is up, so they run in the first phase, beside lint, sanity and unit;
-# the scenarios with an AWS endpoint of their own (MOLECULE_OWN_ENDPOINT) run in the second, in one
-# lane beside the integration tests. Each lane's output goes to tests/output/suite/<lane>.log and is
-# printed when the lane ends.
+# integration tests' platform is up, so they run in the first phase, beside lint, sanity and unit
+# and the integration tests that need no deployed platform (`nox -s preflight`: the bad inventories
+# refused before any change, on an AWS endpoint of their own); the scenarios that share nothing with
+# the platform (MOLECULE_BESIDE_PLATFORM) run in the second, in one lane beside the other integration
+# tests. The critical path is the first phase's longer lane plus the integration tests: the lanes are
+# balanced by these moves (docs/benchmarks.md, "CI time (2026-12-06, night)"). Each lane's output
+# goes to tests/output/suite/<lane>.log and is printed when the lane ends.
 def _suite_phases() -> tuple[tuple[tuple[str, ...], ...], ...]:
-    shared = tuple(s for s in MOLECULE_SCENARIOS if s not in MOLECULE_OWN_ENDPOINT)
-    own = tuple(s for s in MOLECULE_SCENARIOS if s in MOLECULE_OWN_ENDPOINT)
+    shared = tuple(s for s in MOLECULE_SCENARIOS if s not in MOLECULE_BESIDE_PLATFORM)
+    beside = tuple(s for s in MOLECULE_SCENARIOS if s in MOLECULE_BESIDE_PLATFORM)
+    ignored = tuple(f"--ignore={test}" for test in PREFLIGHT_TESTS)
     return (
-        (("lint", "sanity", "unit"), ("molecule", "--", *shared)),
-        (("integration",), ("molecule", "--", *own)),
+        (("lint", "sanity", "unit", "preflight"), ("molecule", "--", *shared)),
+        (("integration", "--", *ignored), ("molecule", "--", *beside)),
     )
 
 
@@ -307,11 +316,12 @@ def _suite_lane(session: nox.Session, lane: tuple[str, ...], log: pathlib.Path, 
 
 @nox.session
 def suite(session: nox.Session) -> None:
-    """Every check, as a bare `nox` runs them: lint, sanity, unit and molecule, integration.
+    """Every check, as a bare `nox` runs them: lint, sanity, unit, preflight and molecule, integration.
 
-    Two phases of two lanes (_suite_phases): lint, sanity and unit beside the Molecule scenarios that
-    share this machine's servers, then the integration tests beside the scenarios with an endpoint of
-    their own. Each session is also a session of its own (`nox -s unit`, `nox -s molecule -- aws_rds`).
+    Two phases of two lanes (_suite_phases): lint, sanity, unit and the refused-run tests (preflight)
+    beside the Molecule scenarios that share this machine's servers, then the other integration tests
+    beside the scenarios that share nothing with the platform. Each session is also a session of its
+    own (`nox -s unit`, `nox -s molecule -- aws_rds`).
     """
     _shared_env(session)  # synced once here, before the lanes use it at the same time
     logs = ROOT / "tests" / "output" / "suite"
@@ -324,7 +334,7 @@ def suite(session: nox.Session) -> None:
                 env = {**os.environ}
                 if lane[0] == "molecule" and any(other[0] == "integration" for other in phase):
                     env["GIFTCRYPTO_MOLECULE_LANES"] = "1"
-                sessions = "-".join(s for s in lane if s != "--" and s not in MOLECULE_SCENARIOS)
+                sessions = "-".join(s for s in lane[: lane.index("--") if "--" in lane else len(lane)])
                 log = logs / f"phase{number}-{sessions}.log"  # phase1-lint-sanity-unit.log, ...
                 futures[pool.submit(_suite_lane, session, lane, log, env)] = lane
             failed += [" ".join(lane) for future, lane in futures.items() if not future.result()]
@@ -924,6 +934,47 @@ def integration(session: nox.Session) -> None:
     # A task that calls an API the committed record lacks fails here; the unit test
     # tests/unit/test_ci_deploy_policy.py holds the record and the deploy role's policy equal.
     _run(session, env, "python", "tools/aws_calls.py", "check", str(AWS_CALLS_INTEGRATION))
+
+
+# The integration tests whose runs are refused before any change: they need an AWS endpoint to
+# snapshot, not the deployed platform (tests/integration/private_endpoint.py).
+PREFLIGHT_TESTS = tuple(
+    f"tests/integration/test_{name}.py"
+    for name in ("preflight", "preflight_application", "production_approval")
+)
+AWS_CALLS_PREFLIGHT = ROOT / "tests" / "output" / "aws_calls-preflight.jsonl"
+
+
+@nox.session(default=False)
+def preflight(session: nox.Session) -> None:
+    """The integration tests of refused runs (PREFLIGHT_TESTS) on an AWS endpoint of their own.
+
+    Bad inventories are refused by the preflight play before any change: these tests need a moto
+    server to snapshot before and after, not the deployed platform, so the plugin
+    tests.integration.private_endpoint starts one on a free loopback port with a copy of the local
+    inventory pointing at it. They hold neither the platform's ports nor the shared endpoint: the
+    suite runs them beside the Molecule scenarios that share this machine's servers. `nox -s
+    integration` runs them too (on the deployed platform) unless told to leave them out.
+    """
+    env = _shared_env(session)
+    AWS_CALLS_PREFLIGHT.parent.mkdir(parents=True, exist_ok=True)
+    AWS_CALLS_PREFLIGHT.unlink(missing_ok=True)
+    env = _aws_calls_env(env, AWS_CALLS_PREFLIGHT)
+    junit = f"--junitxml={ROOT / 'tests' / 'output' / 'preflight.xml'}"
+    named = [arg for arg in session.posargs if arg.startswith("tests/")]
+    targets = [] if named else list(PREFLIGHT_TESTS)
+    _pytest(
+        session,
+        env,
+        *targets,
+        "-p",
+        "tests.integration.private_endpoint",
+        "-p",
+        "no:cacheprovider",
+        junit,
+        *session.posargs,
+    )
+    _run(session, env, "python", "tools/aws_calls.py", "check", str(AWS_CALLS_PREFLIGHT))
 
 
 # `--record` of the deploy, plan and rollback sessions: ARA's callback writes every run (plays, tasks,
