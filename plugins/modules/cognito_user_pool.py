@@ -220,6 +220,8 @@ class UserPool(AWSResource):
         "password_policy": {
             "type": "dict",
             "default": {},
+            # The rules of passwords, no password: said explicitly (Ansible warns on the option's name).
+            "no_log": False,
             "options": {name: spec for name, (_, spec) in POLICY.items()},
         },
         "mfa": {"type": "str", "choices": ["OFF", "ON", "OPTIONAL"], "default": "OFF"},
