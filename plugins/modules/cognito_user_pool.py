@@ -186,8 +186,12 @@ POLICY = {
     "require_lowercase": ("RequireLowercase", {"type": "bool", "default": True}),
     "require_numbers": ("RequireNumbers", {"type": "bool", "default": True}),
     "require_symbols": ("RequireSymbols", {"type": "bool", "default": True}),
-    "temporary_password_validity_days": ("TemporaryPasswordValidityDays", {"type": "int", "default": 1}),
-    "password_history_size": ("PasswordHistorySize", {"type": "int", "default": 0}),
+    # Numbers about passwords, no password (no_log said explicitly: Ansible flags the names).
+    "temporary_password_validity_days": (
+        "TemporaryPasswordValidityDays",
+        {"type": "int", "default": 1, "no_log": False},
+    ),
+    "password_history_size": ("PasswordHistorySize", {"type": "int", "default": 0, "no_log": False}),
 }
 # What UpdateUserPool accepts: the current pool's values of these are sent back unchanged.
 UPDATABLE = (

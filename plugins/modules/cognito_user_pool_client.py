@@ -177,9 +177,10 @@ class UserPoolClient(AWSResource):
     options: ClassVar[dict] = {
         "user_pool_id": {"type": "str", "required": True},
         "name": {"type": "str", "required": True},
-        "access_token_validity_minutes": {"type": "int", "default": 15},
-        "id_token_validity_minutes": {"type": "int", "default": 15},
-        "refresh_token_validity_minutes": {"type": "int", "default": 480},
+        # Lifetimes of tokens, no token (no_log said explicitly: Ansible flags the names).
+        "access_token_validity_minutes": {"type": "int", "default": 15, "no_log": False},
+        "id_token_validity_minutes": {"type": "int", "default": 15, "no_log": False},
+        "refresh_token_validity_minutes": {"type": "int", "default": 480, "no_log": False},
         "auth_session_validity_minutes": {"type": "int", "default": 3},
         "explicit_auth_flows": {
             "type": "list",
@@ -187,7 +188,7 @@ class UserPoolClient(AWSResource):
             "default": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         },
         "refresh_token_rotation": {"type": "bool", "default": True},
-        "refresh_token_retry_grace_seconds": {"type": "int", "default": 0},
+        "refresh_token_retry_grace_seconds": {"type": "int", "default": 0, "no_log": False},
         "enable_token_revocation": {"type": "bool", "default": True},
         "prevent_user_existence_errors": {"type": "bool", "default": True},
     }
