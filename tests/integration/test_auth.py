@@ -11,6 +11,7 @@ Each test costs about a second (the server starts once for the module).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
 import secrets
@@ -54,8 +55,21 @@ def _find(kind: str) -> tuple[str, str]:
     return pools[0]["Id"], client["ClientId"]
 
 
+# The endpoint's Cognito fixes these tests rely on (local_aws_endpoint: moto_fidelity/cognito_idp.py).
+COGNITO_FIXES = {"cognito-idp:mfa-required-before-tokens", "cognito-idp:token-lifetimes-and-pool-tags"}
+
+
 @pytest.fixture(scope="module")
 def pools(platform_deployed) -> dict[str, tuple[str, str]]:
+    # An endpoint started before those fixes existed keeps running (its resources live in its memory):
+    # it would give an administrator tokens and every token an hour. Say so instead of failing on it.
+    with urllib.request.urlopen(f"{ENDPOINT}/_giftcrypto/fidelity", timeout=10) as answer:  # noqa: S310
+        served = {f"{fix['service']}:{fix['name']}" for fix in json.load(answer)["fixes"]}
+    missing = COGNITO_FIXES - served
+    assert not missing, (
+        f"the local endpoint on {ENDPOINT} was started before its fidelity layer had {sorted(missing)}: "
+        "`nox -s destroy-local`, then deploy again (a fresh clone's integration run starts from there)"
+    )
     return {kind: _find(kind) for kind in ("users", "admins")}
 
 
