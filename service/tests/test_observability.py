@@ -10,6 +10,7 @@ database's answer is read.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sentry_sdk
 from giftcrypto_api import observability, server
+from giftcrypto_api.auth import AuthSettings
 from giftcrypto_api.config import ConfigError, Settings
 from giftcrypto_api.credentials import (
     Credentials,
@@ -139,7 +141,8 @@ def worker(monkeypatch, fakes):
             sentry_dsn=dsn,
             otlp_headers=headers or {},
         )
-        app = server.build_app(settings, credentials)
+        # Errors and traces are tested without authentication (test_auth.py tests it).
+        app = server.build_app(dataclasses.replace(settings, auth=AuthSettings(mode="off")), credentials)
         return app, made["postgres"]
 
     return build

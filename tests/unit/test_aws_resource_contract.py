@@ -270,6 +270,25 @@ CASES: dict[str, Case] = {
         },
         fake=aws_stand_ins.budgets_updates_and_subscribers()[1],
     ),
+    "cognito_user_pool": Case(
+        present={"name": "contract", "mfa": "ON", "tags": {"Layer": "auth"}},
+        # (moto has no Cognito TagResource: the tags are tested in test_cognito_user_pool.py)
+        update={
+            "name": "contract",
+            "mfa": "OPTIONAL",
+            "password_policy": {"minimum_length": 16},
+            "tags": {"Layer": "auth"},
+        },
+    ),
+    "cognito_user_pool_client": Case(
+        present={"name": "contract", "access_token_validity_minutes": 15},
+        update={"name": "contract", "access_token_validity_minutes": 30},
+        setup=lambda: {
+            "user_pool_id": boto3.client("cognito-idp", region_name=REGION).create_user_pool(
+                PoolName="contract"
+            )["UserPool"]["Id"]
+        },
+    ),
     "ce_cost_allocation_tags": Case(
         present={"tag_keys": ["Project"]},
         update={"tag_keys": ["Project"], "status": "Inactive"},

@@ -1187,6 +1187,102 @@ def test_ce_cost_allocation_tags_are_listed_and_activated(aws):
     assert error.response["Error"]["Code"] == "ValidationException"
 
 
+# --- cognito-idp -------------------------------------------------------------------------------
+
+
+def _cognito_pool(aws, mfa: str = "OFF", **client):
+    """A pool (TOTP when mfa is not OFF), its public app client and a confirmed user alice."""
+    idp = aws("cognito-idp")
+    pool_id = idp.create_user_pool(PoolName="fidelity", UserPoolTags={"Project": "GiftCrypto"})["UserPool"][
+        "Id"
+    ]
+    if mfa != "OFF":
+        idp.set_user_pool_mfa_config(
+            UserPoolId=pool_id, MfaConfiguration=mfa, SoftwareTokenMfaConfiguration={"Enabled": True}
+        )
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="api",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
+        **client,
+    )["UserPoolClient"]["ClientId"]
+    password = "Fidelity-Password-1"  # pragma: allowlist secret
+    idp.admin_create_user(UserPoolId=pool_id, Username="alice", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool_id, Username="alice", Password=password, Permanent=True)
+    return idp, pool_id, client_id, {"USERNAME": "alice", "PASSWORD": password}
+
+
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_InitiateAuth.html and
+# API_AdminInitiateAuth.html: "MFA_SETUP: For users who are required to setup an MFA factor before they
+# can sign in" (MfaConfiguration ON); ChallengeParameters MFAS_CAN_SETUP lists the pool's factors.
+def test_cognito_mfa_required_gives_no_tokens_before_a_factor(aws):
+    idp, pool_id, client_id, credentials = _cognito_pool(aws, mfa="ON")
+    answer = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+    assert answer["ChallengeName"] == "MFA_SETUP"
+    assert "AuthenticationResult" not in answer
+    assert json.loads(answer["ChallengeParameters"]["MFAS_CAN_SETUP"]) == ["SOFTWARE_TOKEN_MFA"]
+    assert answer["Session"]
+    answer = idp.admin_initiate_auth(
+        UserPoolId=pool_id,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters=credentials,
+    )
+    assert answer["ChallengeName"] == "MFA_SETUP"
+    assert "AuthenticationResult" not in answer
+    # OPTIONAL: a user without a factor signs in with the password alone, as on AWS.
+    idp.set_user_pool_mfa_config(
+        UserPoolId=pool_id, MfaConfiguration="OPTIONAL", SoftwareTokenMfaConfiguration={"Enabled": True}
+    )
+    answer = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+    assert answer["AuthenticationResult"]["AccessToken"]
+
+
+def _claims(token: str) -> dict:
+    import base64
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html
+# (AccessTokenValidity, IdTokenValidity, TokenValidityUnits: hours by default); API_TagResource.html,
+# API_UntagResource.html, API_ListTagsForResource.html (a user pool is taggable by its ARN).
+def test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable(aws):
+    idp, pool_id, client_id, credentials = _cognito_pool(
+        aws,
+        AccessTokenValidity=15,
+        IdTokenValidity=20,
+        TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes"},
+    )
+    result = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)[
+        "AuthenticationResult"
+    ]
+    access, identity = _claims(result["AccessToken"]), _claims(result["IdToken"])
+    assert access["exp"] - access["iat"] == 15 * 60
+    assert identity["exp"] - identity["iat"] == 20 * 60
+    assert result["ExpiresIn"] == 15 * 60
+    # No unit: hours.
+    other = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="hours",
+        AccessTokenValidity=2,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    token = idp.initiate_auth(ClientId=other, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)[
+        "AuthenticationResult"
+    ]["AccessToken"]
+    assert _claims(token)["exp"] - _claims(token)["iat"] == 2 * 3600
+
+    arn = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
+    idp.tag_resource(ResourceArn=arn, Tags={"Layer": "auth"})
+    assert idp.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"Project": "GiftCrypto", "Layer": "auth"}
+    idp.untag_resource(ResourceArn=arn, TagKeys=["Project"])
+    assert idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]["UserPoolTags"] == {"Layer": "auth"}
+    error = _error(idp.tag_resource, ResourceArn=arn.replace(pool_id, f"{REGION}_missing1"), Tags={"a": "b"})
+    assert error.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
 # --- the list of fixes -------------------------------------------------------------------------
 
 
@@ -1197,6 +1293,10 @@ TESTS = {
     "backup:plan-updates-and-selections": test_backup_plan_updates_and_selections,
     "budgets:update-budget-and-subscribers": test_budgets_update_budget_and_subscribers_of_a_notification,
     "ce:cost-allocation-tags": test_ce_cost_allocation_tags_are_listed_and_activated,
+    "cognito-idp:mfa-required-before-tokens": test_cognito_mfa_required_gives_no_tokens_before_a_factor,
+    "cognito-idp:token-lifetimes-and-pool-tags": (
+        test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable
+    ),
     "cloudfront:cache-behavior-unset-members": test_cloudfront_cache_behavior_leaves_out_unset_members,
     "config:rule-evaluation-modes-missing-names": test_config_rule_evaluation_modes_and_missing_names,
     "ec2:describe-tags-resource-types": test_ec2_describe_tags_speaks_aws_resource_types,

@@ -11,6 +11,7 @@ Each request is counted and timed (metrics.py) and logged as one JSON line with 
 taken from X-Request-Id (when well-formed) or generated, and echoed in the response's X-Request-Id.
 When traces are on, each request (but the probes') is a span, and its trace id is in the log line;
 an unexpected error is recorded on that span and sent to Sentry when it is on (observability.py).
+Every route but /healthz, /readyz, /version and /metrics requires a Cognito access token (auth.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from giftcrypto_api import SERVICE_NAME, __version__
+from giftcrypto_api import SERVICE_NAME, __version__, auth
 from giftcrypto_api.config import Settings
 from giftcrypto_api.dependencies import DependencyError, timed
 from giftcrypto_api.jsonlog import utc_iso
@@ -72,6 +73,7 @@ def create_app(
     clock=time.monotonic,
     read_database: DatabaseLike | None = None,
     tracer_provider=None,
+    authenticator: auth.Authenticator | None = None,
 ) -> Flask:
     """The WSGI app; `database` and `cache` are dependencies.Database and Cache, or fakes in tests.
 
@@ -79,6 +81,7 @@ def create_app(
     it is not part of /readyz (a replica outage must not take the API out of the load balancer):
     when it fails, those reads go to `database` and the failure is logged and counted.
     `tracer_provider` (observability.start_traces) traces the requests; None: no spans.
+    `authenticator` verifies the callers' tokens (auth.py); None: one made from settings.auth.
     """
     app = Flask(SERVICE_NAME)
     app.json.sort_keys = False
@@ -102,6 +105,8 @@ def create_app(
             g.fault = True
             return fault_response(500, f"fault injection: GIFTCRYPTO_FAULT={settings.fault}")
         return None
+
+    auth.install(app, settings.auth, authenticator)
 
     @app.after_request
     def finish_request(response: Response) -> Response:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from giftcrypto_api.auth import AuthSettings
+
 COLOURS = ("blue", "green")
 _GIT_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
@@ -133,6 +135,8 @@ class Settings:
     otlp_headers_id: str | None = None
     # Share of traces kept (head sampling on the trace id, a parent's decision is followed).
     traces_sample_ratio: float = 1.0
+    # Authentication of the API's callers (auth.py): Cognito access tokens, required by default.
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def cache_prefix(self) -> str:
@@ -243,6 +247,7 @@ class Settings:
             otlp_endpoint=otlp_endpoint.rstrip("/"),
             otlp_headers_id=otlp_headers_id,
             traces_sample_ratio=traces_sample_ratio,
+            auth=AuthSettings.from_env(env, errors),
         )
         if errors:
             raise ConfigError("invalid configuration: " + "; ".join(errors))

@@ -87,6 +87,7 @@ SERVICES = (
     "budgets",
     "ce",
     "cloudfront",
+    "cognito_idp",
     "config",
     "ec2",
     "eks",
