@@ -69,7 +69,7 @@ ROLES = (
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()
-CUSTOMER_POLICIES = ("require-mfa", "assume-admin")
+CUSTOMER_POLICIES = ("require-mfa", "assume-admin", "ci-deploy-services")
 
 AWS_MANAGED_ALLOWED: dict[str, dict[str, str]] = {
     "role/eks-cluster": {
