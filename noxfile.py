@@ -43,6 +43,7 @@ MOLECULE_SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/m
 # one after another.
 MOLECULE_OWN_ENDPOINT = frozenset(
     {
+        "aws_appconfig",
         "aws_backup",
         "aws_ci_runner",
         "aws_edge",
