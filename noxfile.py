@@ -65,6 +65,7 @@ MOLECULE_SECONDS = {
     "aws_backup": 205,
     "aws_eks": 185,
     "db_schema": 166,
+    "aws_appconfig": 160,
     "aws_network": 148,
     "aws_edge": 132,
     "aws_observability": 123,
