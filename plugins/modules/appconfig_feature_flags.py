@@ -47,10 +47,10 @@ options:
     type: dict
   gated_flags:
     description:
-      - Flags the application rolls out to a percentage of its users - each must be defined, have a value,
+      - "Flags the application rolls out to a percentage of its users - each must be defined, have a value,
         and declare a C(percentage) attribute with the constraints
         C({type: number, required: true, minimum: 0, maximum: 100}), so that AppConfig itself refuses a
-        percentage out of range whoever deploys it.
+        percentage out of range whoever deploys it."
     type: list
     elements: str
     default: []
