@@ -236,10 +236,10 @@ NOT_FOUND = ("ResourceNotFoundException",)
 
 
 def _strategy_view(strategy: dict) -> dict:
-    return {
-        "name": strategy["Name"],
-        **{option: strategy.get(key) for option, key in STRATEGY_KEYS.items()},
-    } | {"growth_factor": float(strategy.get("GrowthFactor") or 0)}
+    view = {"name": strategy["Name"]}
+    view.update({option: strategy.get(key) for option, key in STRATEGY_KEYS.items()})
+    view["growth_factor"] = float(strategy.get("GrowthFactor") or 0)
+    return view
 
 
 class FeatureFlags(AWSResource):
@@ -264,7 +264,8 @@ class FeatureFlags(AWSResource):
     _partition_account: tuple[str, str] | None = None
 
     def name(self, view):
-        return f"{self.params['application']}/{self.params['environment']}/{self.params['configuration_profile']}"
+        params = self.params
+        return f"{params['application']}/{params['environment']}/{params['configuration_profile']}"
 
     def validate(self):
         if not appconfig_flags.HAS_JSONSCHEMA:
@@ -384,7 +385,8 @@ class FeatureFlags(AWSResource):
             planned_strategy["growth_factor"] = float(strategy["growth_factor"])
         if current and current.get("profile_type") not in (None, appconfig_flags.TYPE):
             raise ResourceProblem(
-                f"the profile {self.params['configuration_profile']!r} is of type {current['profile_type']!r}, not "
+                f"the profile {self.params['configuration_profile']!r} is of type "
+                f"{current['profile_type']!r}, not "
                 f"{appconfig_flags.TYPE!r} (a profile's type cannot change: choose another name)"
             )
         return {

@@ -112,13 +112,15 @@ class FeatureFlags:
         client_factory: Callable[[], Any] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        defaults: Mapping[str, Mapping[str, Any]] = DEFAULTS,
+        defaults: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.settings = settings
         self._client_factory = client_factory or _boto3_client
         self._client = None
         self._clock = clock
-        self._defaults = {name: dict(value) for name, value in defaults.items()}
+        self._defaults = {
+            name: dict(value) for name, value in (DEFAULTS if defaults is None else defaults).items()
+        }
         self._values: dict[str, dict[str, Any]] = {}
         self._token: str | None = None
         self._next_poll = 0.0

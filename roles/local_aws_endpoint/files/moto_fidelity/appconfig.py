@@ -355,7 +355,7 @@ class AppConfigAsAWS:
                 "ContentType": version.content_type,
                 **({"VersionLabel": version.version_label} if version.version_label else {}),
             }
-            for _, version in sorted(profile.config_versions.items(), reverse=True)
+            for version in sorted(profile.config_versions.values(), key=lambda v: v.version, reverse=True)
         ]
 
     def create_hosted_configuration_version(
