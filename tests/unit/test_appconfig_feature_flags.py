@@ -33,9 +33,8 @@ DOCUMENT = {
 def appconfig(endpoint):  # noqa: F811 -- the imported fixture
     import urllib.request
 
-    with urllib.request.urlopen(
-        urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
-    ):  # noqa: S310
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 -- loopback
+    with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 -- loopback
         pass
     return boto3.client("appconfig", endpoint_url=endpoint, region_name="us-east-1")
 
