@@ -5,14 +5,25 @@ answer when nothing changed, and the last values kept while the endpoint is unre
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import pathlib
+import sys
 import urllib.request
 
 import boto3
 import pytest
-from giftcrypto_api.flags import FeatureFlags, FlagSettings
 
 from tests.unit.test_local_aws_endpoint_fidelity import endpoint  # noqa: F401 -- the fixture
+
+# The service's module by its path: the service's package is installed only for its own tests (after
+# these), and flags.py needs nothing of it (the standard library, and boto3 when it polls).
+_FLAGS = pathlib.Path(__file__).resolve().parents[2] / "service" / "src" / "giftcrypto_api" / "flags.py"
+_spec = importlib.util.spec_from_file_location("giftcrypto_service_flags", _FLAGS)
+flags_module = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = flags_module  # its dataclasses look their module up there
+_spec.loader.exec_module(flags_module)
+FeatureFlags, FlagSettings = flags_module.FeatureFlags, flags_module.FlagSettings
 
 PERCENTAGE = {"constraints": {"type": "number", "required": True, "minimum": 0, "maximum": 100}}
 
