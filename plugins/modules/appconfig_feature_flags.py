@@ -261,7 +261,7 @@ class FeatureFlags(AWSResource):
 
     #: what describe() found: ids, the strategy, the deployment ({} for a part that is missing)
     found: dict[str, Any]
-    _partition_account: tuple[str, str] | None = None
+    _partition_account = None  # (partition, account), asked once
 
     def name(self, view):
         params = self.params
