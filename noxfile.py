@@ -43,6 +43,7 @@ MOLECULE_SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/m
 # one after another.
 MOLECULE_OWN_ENDPOINT = frozenset(
     {
+        "aws_appconfig",
         "aws_backup",
         "aws_ci_runner",
         "aws_edge",
@@ -75,6 +76,7 @@ MOLECULE_SECONDS = {
     "aws_rds": 114,
     "aws_elasticache": 112,
     "aws_security_baseline": 109,
+    "aws_appconfig": 104,
     "monitoring": 95,
     "aws_ci_runner": 65,
     "redis_server": 58,

@@ -87,7 +87,7 @@ def test_start_reads_the_secrets_then_runs_gunicorn_without_logging_them(
         started["factory"] = self.factory
 
     monkeypatch.setattr(server.GunicornServer, "run", run)
-    monkeypatch.setattr(server, "build_app", lambda settings, credentials: credentials)
+    monkeypatch.setattr(server, "build_app", lambda settings, credentials, *_flag_settings: credentials)
     code = server.main(
         ["--port", "18123"], environ=AUTH_OFF | {"GIFTCRYPTO_COLOUR": "blue", "AWS_REGION": "us-east-1"}
     )

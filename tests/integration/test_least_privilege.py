@@ -69,7 +69,7 @@ ROLES = (
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()
-CUSTOMER_POLICIES = ("require-mfa", "assume-admin", "ci-deploy-services")
+CUSTOMER_POLICIES = ("require-mfa", "assume-admin", "ci-deploy-2")
 
 AWS_MANAGED_ALLOWED: dict[str, dict[str, str]] = {
     "role/eks-cluster": {

@@ -688,6 +688,72 @@ def test_bad_billing_inventory_is_refused_before_any_change(case, refusals, aws)
     )
 
 
+# The feature flag refusals (roles/aws_appconfig/tasks/validate.yml, included by roles/preflight): a
+# document AppConfig would refuse (its AWS.AppConfig.FeatureFlags schema, the constraints it declares)
+# and a gated flag without its percentage attribute, refused before any change.
+FLAG_DEFINITION = {
+    "name": "Stats from the read replica",
+    "attributes": {
+        "percentage": {"constraints": {"type": "number", "required": True, "minimum": 0, "maximum": 100}}
+    },
+}
+FEATURE_FLAG_CASES = {
+    "flag_percentage_above_its_maximum": (
+        {
+            "aws_appconfig_flags": {
+                "version": "1",
+                "flags": {"stats_replica_reads": FLAG_DEFINITION},
+                "values": {"stats_replica_reads": {"enabled": True, "percentage": 150}},
+            }
+        },
+        "['values']['stats_replica_reads']['percentage']: 150 is above the maximum 100",
+    ),
+    "flag_document_of_another_version": (
+        {
+            "aws_appconfig_flags": {
+                "version": "2",
+                "flags": {"stats_replica_reads": FLAG_DEFINITION},
+                "values": {"stats_replica_reads": {"enabled": True, "percentage": 10}},
+            }
+        },
+        "['version']: '2' is not one of ['1']",
+    ),
+    "gated_flag_without_its_percentage": (
+        {
+            "aws_appconfig_flags": {
+                "version": "1",
+                "flags": {"stats_replica_reads": {"name": "Stats from the read replica"}},
+                "values": {"stats_replica_reads": {"enabled": True}},
+            }
+        },
+        "['flags']['stats_replica_reads']['attributes']: 'percentage' must be constrained",
+    ),
+}
+
+
+def _feature_flag_snapshot(aws):
+    """The network's snapshot plus the AppConfig applications the feature flag layer would make."""
+    return {
+        **_snapshot(aws),
+        "applications": sorted(a["Name"] for a in aws("appconfig").list_applications()["Items"]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(FEATURE_FLAG_CASES))
+def test_bad_feature_flag_document_is_refused_before_any_change(case, refusals, aws):
+    changes, message = FEATURE_FLAG_CASES[case]
+    _assert_refused(
+        aws,
+        None,
+        "feature_flags.yml",
+        changes,
+        message,
+        "Feature flags (AWS)",
+        _feature_flag_snapshot,
+        refusals,
+    )
+
+
 # The bad inventories of each layer (group_vars file, cases) and the snapshots of what the layers
 # would make: the `refusals` fixture runs them all before the tests read their results.
 LAYER_CASES = (
@@ -698,6 +764,7 @@ LAYER_CASES = (
     ("edge.yml", EDGE_CASES),
     ("security_baseline.yml", SECURITY_CASES),
     ("observability.yml", OBSERVABILITY_CASES),
+    ("feature_flags.yml", FEATURE_FLAG_CASES),
 )
 SNAPSHOTS = (
     _snapshot,
@@ -708,4 +775,5 @@ SNAPSHOTS = (
     _edge_snapshot,
     _security_snapshot,
     _observability_snapshot,
+    _feature_flag_snapshot,
 )

@@ -251,7 +251,47 @@ FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 EKS_EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
+_FLAG = {"constraints": {"type": "number", "required": True, "minimum": 0, "maximum": 100}}
+_FLAGS = {
+    "version": "1",
+    "flags": {"contract": {"name": "Contract", "attributes": {"percentage": _FLAG}}},
+    "values": {"contract": {"enabled": True, "percentage": 100}},
+}
+_APPCONFIG = {
+    "application": "contract",
+    "environment": "contract",
+    "gated_flags": ["contract"],
+    "deployment_strategy": {"name": "contract"},
+}
+_appconfig_fidelity: list = []
+
+
+def _appconfig_as_aws() -> dict:
+    """moto's AppConfig with the local endpoint's fidelity fix (environments, strategies, deployments),
+    applied in this process once: moto answers mock_aws's requests from the same URL table."""
+    if not _appconfig_fidelity:
+        import sys
+
+        files = pathlib.Path(__file__).resolve().parents[2] / "roles" / "local_aws_endpoint" / "files"
+        sys.path.insert(0, str(files))
+        try:
+            from moto_fidelity import appconfig
+        finally:
+            sys.path.remove(str(files))
+        appconfig.FIXES[0].apply()
+        _appconfig_fidelity.append(appconfig)
+    return {}
+
+
 CASES: dict[str, Case] = {
+    "appconfig_feature_flags": Case(
+        present={**_APPCONFIG, "content": _FLAGS},
+        update={
+            **_APPCONFIG,
+            "content": {**_FLAGS, "values": {"contract": {"enabled": True, "percentage": 50}}},
+        },
+        setup=_appconfig_as_aws,
+    ),
     "guardduty_detector": Case(
         present={"finding_publishing_frequency": "FIFTEEN_MINUTES", "tags": {"Layer": "security"}},
         # (moto has no GuardDuty TagResource: the tags are tested in test_guardduty_detector.py)

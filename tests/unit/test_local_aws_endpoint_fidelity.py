@@ -1283,12 +1283,221 @@ def test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable(aws):
     assert error.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+# https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_CreateEnvironment.html,
+# API_CreateDeploymentStrategy.html, API_StartDeployment.html, API_ListApplications.html,
+# API_ListHostedConfigurationVersions.html; the AWS.AppConfig.FeatureFlags type reference
+# (https://docs.aws.amazon.com/appconfig/latest/userguide/appconfig-type-reference-feature-flags.html)
+# and the predefined strategies (appconfig-creating-deployment-strategy.html).
+FLAGS = {
+    "version": "1",
+    "flags": {
+        "stats_replica_reads": {
+            "name": "Stats from the read replica",
+            "attributes": {
+                "percentage": {
+                    "constraints": {"type": "number", "required": True, "minimum": 0, "maximum": 100}
+                }
+            },
+        }
+    },
+    "values": {"stats_replica_reads": {"enabled": True, "percentage": 25}},
+}
+
+
+def _flag_profile(appconfig):
+    app = appconfig.create_application(Name="giftcrypto-test")["Id"]
+    environment = appconfig.create_environment(ApplicationId=app, Name="test")["Id"]
+    profile = appconfig.create_configuration_profile(
+        ApplicationId=app, Name="flags", LocationUri="hosted", Type="AWS.AppConfig.FeatureFlags"
+    )["Id"]
+    return app, environment, profile
+
+
+def _flag_version(appconfig, app, profile, document, label=None):
+    return appconfig.create_hosted_configuration_version(
+        ApplicationId=app,
+        ConfigurationProfileId=profile,
+        Content=json.dumps(document).encode(),
+        ContentType="application/json",
+        **({"VersionLabel": label} if label else {}),
+    )["VersionNumber"]
+
+
+def test_appconfig_environments_strategies_deployments_and_flag_documents(aws):
+    appconfig = aws("appconfig")
+    app, environment, profile = _flag_profile(appconfig)
+    assert [a["Name"] for a in appconfig.list_applications()["Items"]] == ["giftcrypto-test"]
+    (listed,) = appconfig.list_environments(ApplicationId=app)["Items"]
+    assert (listed["Id"], listed["Name"], listed["State"]) == (environment, "test", "ReadyForDeployment")
+    assert (
+        _error(appconfig.get_environment, ApplicationId=app, EnvironmentId="nothing").response["Error"][
+            "Code"
+        ]
+        == "ResourceNotFoundException"
+    )
+
+    # A document that breaks AWS's schema, or a constraint it declares, is refused.
+    for bad in (
+        {**FLAGS, "version": "2"},
+        {**FLAGS, "values": {"stats_replica_reads": {"enabled": True, "percentage": 101}}},
+        {**FLAGS, "values": {"stats_replica_reads": {"enabled": True}}},
+        {**FLAGS, "values": {"undefined": {"enabled": True}}},
+    ):
+        error = _error(
+            appconfig.create_hosted_configuration_version,
+            ApplicationId=app,
+            ConfigurationProfileId=profile,
+            Content=json.dumps(bad).encode(),
+            ContentType="application/json",
+        )
+        assert error.response["Error"]["Code"] == "BadRequestException", bad
+    assert (
+        appconfig.list_hosted_configuration_versions(ApplicationId=app, ConfigurationProfileId=profile)[
+            "Items"
+        ]
+        == []
+    )
+    assert _flag_version(appconfig, app, profile, FLAGS, "v1") == 1
+    (version,) = appconfig.list_hosted_configuration_versions(
+        ApplicationId=app, ConfigurationProfileId=profile
+    )["Items"]
+    assert (version["VersionNumber"], version["VersionLabel"]) == (1, "v1")
+
+    # AWS's predefined strategies beside the account's own; a predefined one cannot be deleted.
+    strategies = {s["Id"]: s for s in appconfig.list_deployment_strategies()["Items"]}
+    assert strategies["AppConfig.AllAtOnce"]["FinalBakeTimeInMinutes"] == 10
+    assert (
+        _error(appconfig.delete_deployment_strategy, DeploymentStrategyId="AppConfig.AllAtOnce").response[
+            "Error"
+        ]["Code"]
+        == "BadRequestException"
+    )
+    slow = appconfig.create_deployment_strategy(
+        Name="slow",
+        DeploymentDurationInMinutes=10,
+        GrowthFactor=20,
+        FinalBakeTimeInMinutes=5,
+        ReplicateTo="NONE",
+    )["Id"]
+    assert appconfig.get_deployment_strategy(DeploymentStrategyId=slow)["GrowthType"] == "LINEAR"
+
+    started = appconfig.start_deployment(
+        ApplicationId=app,
+        EnvironmentId=environment,
+        DeploymentStrategyId=slow,
+        ConfigurationProfileId=profile,
+        ConfigurationVersion="1",
+    )
+    assert (started["DeploymentNumber"], started["State"]) == (1, "DEPLOYING")
+    assert appconfig.get_environment(ApplicationId=app, EnvironmentId=environment)["State"] == "Deploying"
+    # One deployment at a time per environment.
+    error = _error(
+        appconfig.start_deployment,
+        ApplicationId=app,
+        EnvironmentId=environment,
+        DeploymentStrategyId=slow,
+        ConfigurationProfileId=profile,
+        ConfigurationVersion="1",
+    )
+    assert error.response["Error"]["Code"] == "ConflictException"
+    stopped = appconfig.stop_deployment(ApplicationId=app, EnvironmentId=environment, DeploymentNumber=1)
+    assert stopped["State"] == "ROLLED_BACK"
+    assert appconfig.get_environment(ApplicationId=app, EnvironmentId=environment)["State"] == "RolledBack"
+
+    now = appconfig.create_deployment_strategy(
+        Name="now",
+        DeploymentDurationInMinutes=0,
+        GrowthFactor=100,
+        FinalBakeTimeInMinutes=0,
+        ReplicateTo="NONE",
+    )["Id"]
+    appconfig.start_deployment(
+        ApplicationId=app,
+        EnvironmentId=environment,
+        DeploymentStrategyId=now,
+        ConfigurationProfileId=profile,
+        ConfigurationVersion="1",
+    )
+    (latest, first) = appconfig.list_deployments(ApplicationId=app, EnvironmentId=environment)["Items"]
+    assert (latest["DeploymentNumber"], latest["State"], first["State"]) == (2, "COMPLETE", "ROLLED_BACK")
+    assert appconfig.get_deployment(ApplicationId=app, EnvironmentId=environment, DeploymentNumber=2)[
+        "CompletedAt"
+    ]
+    appconfig.delete_deployment_strategy(DeploymentStrategyId=slow)
+    assert slow not in {s["Id"] for s in appconfig.list_deployment_strategies()["Items"]}
+
+
+# https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_appconfigdata_StartConfigurationSession.html
+# https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_appconfigdata_GetLatestConfiguration.html
+def test_appconfigdata_sessions_serve_the_deployed_flags_once_then_empty(aws):
+    appconfig, data = aws("appconfig"), aws("appconfigdata")
+    app, environment, profile = _flag_profile(appconfig)
+    session = {
+        "ApplicationIdentifier": "giftcrypto-test",  # names or ids
+        "EnvironmentIdentifier": environment,
+        "ConfigurationProfileIdentifier": "flags",
+        "RequiredMinimumPollIntervalInSeconds": 15,
+    }
+    assert (
+        _error(data.start_configuration_session, **{**session, "EnvironmentIdentifier": "other"}).response[
+            "Error"
+        ]["Code"]
+        == "ResourceNotFoundException"
+    )
+    token = data.start_configuration_session(**session)["InitialConfigurationToken"]
+    # Nothing deployed yet.
+    assert _error(data.get_latest_configuration, ConfigurationToken=token).response["Error"]["Code"] in (
+        "ResourceNotFoundException",
+    )
+
+    def deploy(document, label):
+        version = _flag_version(appconfig, app, profile, document, label)
+        appconfig.start_deployment(
+            ApplicationId=app,
+            EnvironmentId=environment,
+            DeploymentStrategyId=appconfig.create_deployment_strategy(
+                Name=f"now-{label}", DeploymentDurationInMinutes=0, GrowthFactor=100, FinalBakeTimeInMinutes=0
+            )["Id"],
+            ConfigurationProfileId=profile,
+            ConfigurationVersion=str(version),
+        )
+
+    deploy(FLAGS, "v1")
+    token = data.start_configuration_session(**session)["InitialConfigurationToken"]
+    answer = data.get_latest_configuration(ConfigurationToken=token)
+    # The flags' values, not their definitions; the session's poll interval; the version's label.
+    assert json.loads(answer["Configuration"].read()) == {
+        "stats_replica_reads": {"enabled": True, "percentage": 25}
+    }
+    assert answer["NextPollIntervalInSeconds"] == 15
+    assert answer["VersionLabel"] == "v1"
+    assert answer["ContentType"] == "application/json"
+    # A token is good for one call.
+    assert _error(data.get_latest_configuration, ConfigurationToken=token).response["Error"]["Code"] == (
+        "BadRequestException"
+    )
+    unchanged = data.get_latest_configuration(ConfigurationToken=answer["NextPollConfigurationToken"])
+    assert unchanged["Configuration"].read() == b""
+    assert unchanged["NextPollConfigurationToken"] != answer["NextPollConfigurationToken"]
+
+    deploy({**FLAGS, "values": {"stats_replica_reads": {"enabled": False, "percentage": 25}}}, "v2")
+    changed = data.get_latest_configuration(ConfigurationToken=unchanged["NextPollConfigurationToken"])
+    assert json.loads(changed["Configuration"].read()) == {
+        "stats_replica_reads": {"enabled": False, "percentage": 25}
+    }
+    assert changed["VersionLabel"] == "v2"
+
+
 # --- the list of fixes -------------------------------------------------------------------------
 
 
 # Each fix and the test of this file that shows it.
 TESTS = {
     "acm:imported-certificate-chain": test_acm_imported_certificate_keeps_its_chain,
+    "appconfig:feature-flag-rollout": test_appconfig_environments_strategies_deployments_and_flag_documents,
+    "appconfigdata:configuration-sessions": (
+        test_appconfigdata_sessions_serve_the_deployed_flags_once_then_empty
+    ),
     "backup:describe-missing-vault-access-denied": test_backup_describe_missing_vault_is_access_denied,
     "backup:plan-updates-and-selections": test_backup_plan_updates_and_selections,
     "budgets:update-budget-and-subscribers": test_budgets_update_budget_and_subscribers_of_a_notification,

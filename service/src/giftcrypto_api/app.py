@@ -5,7 +5,9 @@
     GET /version        version, release, colour, git sha, start time
     GET /metrics        Prometheus exposition
     GET /api/v1/stats   the database's clock and a request counter in Redis (read-only on PostgreSQL:
-                        served by the read pool when there is one, the primary if the replica fails)
+                        served by the read pool when there is one and the feature flag
+                        stats_replica_reads is on for the user, the primary otherwise or if the
+                        replica fails)
 
 Each request is counted and timed (metrics.py) and logged as one JSON line with its request id,
 taken from X-Request-Id (when well-formed) or generated, and echoed in the response's X-Request-Id.
@@ -28,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 from giftcrypto_api import SERVICE_NAME, __version__, auth
 from giftcrypto_api.config import Settings
 from giftcrypto_api.dependencies import DependencyError, timed
+from giftcrypto_api.flags import FeatureFlags
 from giftcrypto_api.jsonlog import utc_iso
 from giftcrypto_api.metrics import Metrics
 from giftcrypto_api.observability import instrument, report_exception, trace_id
@@ -35,6 +38,9 @@ from giftcrypto_api.observability import instrument, report_exception, trace_id
 REQUEST_ID_HEADER = "X-Request-Id"
 # A request id from a client or a proxy is kept only if it cannot forge log content.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Who the caller is for a feature flag's percentage: the authenticated user (g.user_id, set by
+# authentication when there is one), else this header, else "anonymous" (flags.py).
+USER_ID_HEADER = "X-User-Id"
 # Endpoints that keep answering under GIFTCRYPTO_FAULT=degrade-after:<seconds>.
 _DEGRADE_EXEMPT = frozenset({"healthz", "version", "metrics"})
 
@@ -64,6 +70,20 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def user_id_for_flags() -> str:
+    """The caller as feature flags see it: the verified token's subject (auth.py's g.auth), else
+    g.user_id, else a well-formed X-User-Id (only when authentication is off: with it on, every
+    protected route has g.auth), else "anonymous"."""
+    claims = g.get("auth") or {}
+    if claims.get("sub"):
+        return str(claims["sub"])
+    user = g.get("user_id")
+    if user:
+        return str(user)
+    header = request.headers.get(USER_ID_HEADER)
+    return header if header and _REQUEST_ID.fullmatch(header) else "anonymous"
+
+
 def create_app(
     settings: Settings,
     database: DatabaseLike,
@@ -74,6 +94,7 @@ def create_app(
     read_database: DatabaseLike | None = None,
     tracer_provider=None,
     authenticator: auth.Authenticator | None = None,
+    flags: FeatureFlags | None = None,
 ) -> Flask:
     """The WSGI app; `database` and `cache` are dependencies.Database and Cache, or fakes in tests.
 
@@ -82,6 +103,7 @@ def create_app(
     when it fails, those reads go to `database` and the failure is logged and counted.
     `tracer_provider` (observability.start_traces) traces the requests; None: no spans.
     `authenticator` verifies the callers' tokens (auth.py); None: one made from settings.auth.
+    `flags` (flags.FeatureFlags) gates code paths per user; None: every flag at its default.
     """
     app = Flask(SERVICE_NAME)
     app.json.sort_keys = False
@@ -236,11 +258,17 @@ def create_app(
 
     @app.get("/api/v1/stats")
     def stats():
-        server_time, db_ms = read_only("server_time")
+        user = user_id_for_flags()
+        features = flags.evaluate(user) if flags is not None else {"stats_replica_reads": True}
+        if features["stats_replica_reads"]:
+            server_time, db_ms = read_only("server_time")
+        else:
+            server_time, db_ms = timed(database.server_time)
         served, cache_ms = timed(cache.incr, settings.cache_prefix + "stats:requests")
         return jsonify(
             database={"server_time": server_time.isoformat(), "latency_ms": db_ms},
             cache={"stats_requests": served, "latency_ms": cache_ms},
+            features=features,
             served_by=served_by,
         )
 

@@ -24,6 +24,7 @@ from gunicorn.app.base import BaseApplication
 from giftcrypto_api import SERVICE_NAME, __version__, jsonlog
 from giftcrypto_api.config import ConfigError, Settings
 from giftcrypto_api.credentials import Credentials, load_credentials
+from giftcrypto_api.flags import FlagSettings, FlagSettingsError
 
 EXIT_CONFIG = 2
 
@@ -92,11 +93,13 @@ class GunicornServer(BaseApplication):
         return self.factory()
 
 
-def build_app(settings: Settings, credentials: Credentials):
-    """The app with its real dependencies, their pools opened (called in the worker)."""
+def build_app(settings: Settings, credentials: Credentials, flag_settings: FlagSettings | None = None):
+    """The app with its real dependencies, their pools opened (called in the worker); the feature
+    flags from flag_settings (default: GIFTCRYPTO_APPCONFIG_* of the environment)."""
     from giftcrypto_api import observability
     from giftcrypto_api.app import create_app
     from giftcrypto_api.dependencies import Cache, Database
+    from giftcrypto_api.flags import FeatureFlags
 
     name = f"{SERVICE_NAME}-{settings.colour}" if settings.colour else SERVICE_NAME
     database = Database(
@@ -118,8 +121,14 @@ def build_app(settings: Settings, credentials: Credentials):
         read_database.open()
     database.open()
     telemetry = observability.start(settings, credentials.sentry_dsn, credentials.otlp_headers)
+    flags = FeatureFlags(flag_settings or FlagSettings.from_environ(os.environ))
     app = create_app(
-        settings, database, cache, read_database=read_database, tracer_provider=telemetry.tracer_provider
+        settings,
+        database,
+        cache,
+        read_database=read_database,
+        tracer_provider=telemetry.tracer_provider,
+        flags=flags,
     )
 
     def close_dependencies() -> None:
@@ -156,7 +165,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     try:
         settings = Settings.from_env(environ)
-    except ConfigError as error:
+        flag_settings = FlagSettings.from_environ(environ)
+    except (ConfigError, FlagSettingsError) as error:
         jsonlog.emergency_line("cannot start: bad configuration", error=str(error))
         return EXIT_CONFIG
     jsonlog.configure(settings)
@@ -177,11 +187,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                     "sentry": settings.sentry_credentials_id,
                     "otlp_headers": settings.otlp_headers_id,
                 },
+                "feature_flags": (
+                    f"{flag_settings.application}/{flag_settings.environment}/{flag_settings.profile}"
+                    if flag_settings.enabled
+                    else "defaults (no AppConfig)"
+                ),
             }
         },
     )
     GunicornServer(
-        gunicorn_options(settings, args.host, args.port), lambda: build_app(settings, credentials)
+        gunicorn_options(settings, args.host, args.port),
+        lambda: build_app(settings, credentials, flag_settings),
     ).run()
     return 0
 

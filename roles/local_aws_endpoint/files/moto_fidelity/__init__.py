@@ -83,6 +83,7 @@ def moto_version() -> str:
 # The fidelity layer's modules, one per AWS service (each a FIXES list), in their order.
 SERVICES = (
     "acm",
+    "appconfig",
     "backup",
     "budgets",
     "ce",
