@@ -214,13 +214,14 @@ def test_stats_reads_the_replica_for_the_users_the_flag_is_on_for(database, fake
     """The flag's code path: GET /api/v1/stats reads the replica for the flag's share of the users, the
     primary for the others, and says which flags are on for the caller (X-User-Id)."""
     from giftcrypto_api.app import create_app
+    from giftcrypto_api.auth import AuthSettings
     from giftcrypto_api.config import Settings
     from giftcrypto_api.metrics import Metrics
 
     fake_database, _ = fakes
     replica = fake_database()
     replica.name = "postgres_read"
-    settings = Settings(colour="blue")
+    settings = Settings(colour="blue", auth=AuthSettings(mode="off"))  # authentication is test_auth.py's
     flags = FeatureFlags(SETTINGS, client_factory=lambda: plane, clock=Clock())
     app = create_app(
         settings, database, cache, metrics=Metrics(settings), clock=clock, read_database=replica, flags=flags
@@ -237,3 +238,17 @@ def test_stats_reads_the_replica_for_the_users_the_flag_is_on_for(database, fake
     # A header that could forge log content is no user id: "anonymous".
     weird = client.get("/api/v1/stats", headers={"X-User-Id": "a b<c>"}).json
     assert weird["features"]["stats_replica_reads"] == (bucket("stats_replica_reads", "anonymous") < 30)
+
+
+def test_the_flags_bucket_an_authenticated_caller_by_the_tokens_subject_not_a_header():
+    """With authentication on, the caller is the verified token's subject: an X-User-Id header
+    cannot choose another user's bucket."""
+    from flask import Flask, g
+    from giftcrypto_api.app import user_id_for_flags
+
+    app = Flask(__name__)
+    with app.test_request_context(headers={"X-User-Id": "someone-else"}):
+        g.auth = {"sub": "5f1d-subject", "token_use": "access"}
+        assert user_id_for_flags() == "5f1d-subject"
+    with app.test_request_context(headers={"X-User-Id": "user-7"}):
+        assert user_id_for_flags() == "user-7"
