@@ -1078,6 +1078,14 @@ def seed_local(session: nox.Session) -> None:
     _run(session, env, "python", "tools/seed_local.py", *session.posargs)
 
 
+@nox.session(name="rotate-local", default=False)
+def rotate_local(session: nox.Session) -> None:
+    """Rotates generated logins of the local environment by Secrets Manager's four steps (ADR 0019)."""
+    env = _shared_env(session)
+    # `nox -s rotate-local -- postgres/app_rw redis/app`, or `-- --all`.
+    _run(session, env, "python", "tools/rotate_secrets.py", *(session.posargs or ["--help"]))
+
+
 @nox.session(name="dr-drill", default=False)
 def dr_drill(session: nox.Session) -> None:
     """Disaster-recovery drill (issue 8): transfers, a disaster, a point-in-time restore; RPO and RTO."""

@@ -253,6 +253,10 @@ def create_secret(client, secret_id: str, token: str) -> None:
     """A new password as version `token`, stage AWSPENDING (kept if that version already has one)."""
     secret_kind(secret_id)
     current = _value(client, secret_id)
+    if not current.get("password"):
+        raise RotationError(
+            f"secret {secret_id!r} holds no password (password_secret_arn: RDS manages and rotates it)"
+        )
     try:
         _value(client, secret_id, "AWSPENDING", token)
         return
@@ -286,16 +290,27 @@ def set_secret(client, secret_id: str, token: str) -> None:
         _redis_set(client, prefix, pending)
 
 
-def test_secret(client, secret_id: str, token: str) -> None:
-    """A login with the AWSPENDING credential."""
+def test_secret(client, secret_id: str, token: str, *, pgbouncer: tuple[str, int] | None = None) -> None:
+    """A login with the AWSPENDING credential; for PostgreSQL also through pgBouncer when one is named.
+
+    pgBouncer (auth_query, SCRAM pass-through) opens its server connections with the keys of the last
+    client login of that user: a login with the new password through it gives it the new keys
+    before it needs a new server connection (otherwise that server login fails until a client logs
+    in anew; pgbouncer/pgbouncer#676).
+    """
     _prefix, kind, _login = secret_kind(secret_id)
     pending = _value(client, secret_id, "AWSPENDING", token)
-    try:
-        (_pg_test if kind == "postgres" else _redis_test)(pending)
-    except Exception as error:
-        raise RotationError(
-            f"testSecret of {secret_id!r}: the AWSPENDING credential does not log in ({type(error).__name__})"
-        ) from None
+    logins = [pending]
+    if kind == "postgres" and pgbouncer:
+        logins.append({**pending, "host": pgbouncer[0], "port": int(pgbouncer[1])})
+    for login in logins:
+        try:
+            (_pg_test if kind == "postgres" else _redis_test)(login)
+        except Exception as error:
+            raise RotationError(
+                f"testSecret of {secret_id!r}: the AWSPENDING credential does not log in at "
+                f"{login['host']}:{login['port']} ({type(error).__name__})"
+            ) from None
 
 
 def _stage_versions(client, secret_id: str) -> dict:
@@ -328,8 +343,11 @@ STEP_FUNCTIONS = {
 }
 
 
-def rotate(client, secret_id: str, token: str | None = None) -> str:
-    """The four steps in Secrets Manager's order (the local runner); returns the new version's id."""
+def rotate(client, secret_id: str, token: str | None = None, *, pgbouncer: tuple[str, int] | None = None) -> str:
+    """The four steps in Secrets Manager's order (the local runner); returns the new version's id.
+
+    `pgbouncer` (host, port): the pooler in front of the database, logged into by testSecret too.
+    """
     import uuid
 
     token = token or str(uuid.uuid4())
@@ -338,8 +356,10 @@ def rotate(client, secret_id: str, token: str | None = None) -> str:
         # A rotation that stopped half-way: its AWSPENDING is dropped and a new one starts, as
         # RotateSecret does (moto's and AWS's RemoveFromVersionId of the stale label).
         client.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=version)
-    for step in STEPS:
-        STEP_FUNCTIONS[step](client, secret_id, token)
+    create_secret(client, secret_id, token)
+    set_secret(client, secret_id, token)
+    test_secret(client, secret_id, token, pgbouncer=pgbouncer)
+    finish_secret(client, secret_id, token)
     return token
 
 
@@ -348,10 +368,11 @@ def lambda_handler(event, context):  # pragma: no cover - exercised through disp
     import boto3
 
     client = boto3.client("secretsmanager", endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
-    dispatch(client, event)
+    pgbouncer = os.environ.get("PGBOUNCER_HOST")
+    dispatch(client, event, pgbouncer=(pgbouncer, int(os.environ.get("PGBOUNCER_PORT", "6432"))) if pgbouncer else None)
 
 
-def dispatch(client, event: dict) -> None:
+def dispatch(client, event: dict, *, pgbouncer: tuple[str, int] | None = None) -> None:
     """One step of a rotation Secrets Manager started (AWS's checks of the version first)."""
     step, secret_id, token = event["Step"], event["SecretId"], event["ClientRequestToken"]
     if step not in STEP_FUNCTIONS:
@@ -366,4 +387,7 @@ def dispatch(client, event: dict) -> None:
         return
     if "AWSPENDING" not in versions[token]:
         raise RotationError(f"secret {secret_id!r}: version {token} is not AWSPENDING")
-    STEP_FUNCTIONS[step](client, secret_id, token)
+    if step == "testSecret":
+        test_secret(client, secret_id, token, pgbouncer=pgbouncer)
+    else:
+        STEP_FUNCTIONS[step](client, secret_id, token)
