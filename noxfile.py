@@ -657,6 +657,8 @@ UNIT_DEBIAN_PACKAGES = {
     "npm": "npm",
     # tests/unit/test_app_eks_pooler.py runs the EKS pooler's rendered configuration.
     "/usr/sbin/pgbouncer": "pgbouncer",
+    # tests/unit/test_secret_rotation.py rotates a Redis ACL user on a real server.
+    "/usr/bin/redis-server": "redis-server",
 }
 
 

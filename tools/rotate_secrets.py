@@ -29,9 +29,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / ".collections"))
 sys.path.insert(0, str(ROOT))
 
-from ansible_collections.giftcrypto.platform.plugins.module_utils import secret_rotation  # noqa: E402
+from ansible_collections.giftcrypto.platform.plugins.module_utils import secret_rotation
 
-from tools.seed_local import aws_session, load_group_vars  # noqa: E402
+from tools.seed_local import aws_session, load_group_vars
 
 # Every generated login the rotation code handles locally (ADR 0019; the keys that are not passwords,
 # secret_rotation.NOT_ROTATED, are left out).
@@ -63,10 +63,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     group_vars = load_group_vars(args.inventory)
     if group_vars.get("platform_environment") != "local":
-        print(f"refusing to rotate in {group_vars.get('platform_environment')!r}: on AWS the rotation Lambda runs")
+        print(f"refusing to rotate in {group_vars.get('platform_environment')!r}: local only")
         return 2
     prefix = f"{group_vars['platform_name']}/{group_vars['platform_environment']}"
-    client = aws_session(group_vars).client("secretsmanager", endpoint_url=group_vars.get("aws_endpoint_url") or None)
+    client = aws_session(group_vars).client(
+        "secretsmanager", endpoint_url=group_vars.get("aws_endpoint_url") or None
+    )
     # The pooler in front of the local PostgreSQL, as postgres_server recorded it in the monitor's
     # login: testSecret logs in through it too (it then holds the new SCRAM keys at once).
     pgbouncer = None
@@ -82,12 +84,20 @@ def main(argv=None) -> int:
         started = time.monotonic()
         try:
             token = secret_rotation.rotate(client, name, pgbouncer=pgbouncer)
-        except Exception as error:  # noqa: BLE001 - reported by name, the next secret still rotates
+        except Exception as error:
             failed += 1
             print(json.dumps({"secret": name, "rotated": False, "error": f"{type(error).__name__}: {error}"}))
             continue
-        print(json.dumps({"secret": name, "rotated": True, "version": token,
-                          "seconds": round(time.monotonic() - started, 3)}))
+        print(
+            json.dumps(
+                {
+                    "secret": name,
+                    "rotated": True,
+                    "version": token,
+                    "seconds": round(time.monotonic() - started, 3),
+                }
+            )
+        )
     return 1 if failed else 0
 
 

@@ -5,7 +5,8 @@
 One code for both runners:
 
 - on AWS, ``lambda_handler(event, context)`` is the rotation Lambda Secrets Manager invokes with
-  ``{"Step": "createSecret" | "setSecret" | "testSecret" | "finishSecret", "SecretId", "ClientRequestToken"}``;
+  ``{"Step": "createSecret" | "setSecret" | "testSecret" | "finishSecret", "SecretId",
+  "ClientRequestToken"}``;
 - locally (the endpoint runs no Lambda), ``rotate(client, secret_id)`` runs the same four steps in
   the order Secrets Manager does, through the endpoint's Secrets Manager (``tools/rotate_secrets.py``,
   ``nox -s rotate-local``).
@@ -75,7 +76,9 @@ NOT_ROTATED = {
     "pgbouncer/tls": "the pooler's certificate and key, renewed by app_deploy before it ends",
 }
 
-_NAME = re.compile(r"^(?P<prefix>[^/]+/[^/]+)/(?P<kind>postgres|redis|elasticache|pgbouncer)/(?P<login>[^/]+)$")
+_NAME = re.compile(
+    r"^(?P<prefix>[^/]+/[^/]+)/(?P<kind>postgres|redis|elasticache|pgbouncer)/(?P<login>[^/]+)$"
+)
 
 
 class RotationError(Exception):
@@ -85,9 +88,13 @@ class RotationError(Exception):
 def secret_kind(name: str) -> tuple[str, str, str]:
     """(prefix, kind, login) of a platform secret's name; RotationError for one not rotated here."""
     # An ARN ends with "-" and six random characters after the name.
-    match = _NAME.match(re.sub(r"-[A-Za-z0-9]{6}$", "", name.split(":secret:", 1)[1]) if ":secret:" in name else name)
+    match = _NAME.match(
+        re.sub(r"-[A-Za-z0-9]{6}$", "", name.split(":secret:", 1)[1]) if ":secret:" in name else name
+    )
     if not match:
-        raise RotationError(f"secret {name!r} is not a generated login of the platform (<platform>/<env>/<kind>/<login>)")
+        raise RotationError(
+            f"secret {name!r} is not a generated login of the platform (<platform>/<env>/<kind>/<login>)"
+        )
     kind_login = f"{match['kind']}/{match['login']}"
     if kind_login in NOT_ROTATED:
         raise RotationError(f"secret {name!r} is not rotated by this function: {NOT_ROTATED[kind_login]}")
@@ -152,7 +159,9 @@ def _pg_set(client, prefix: str, pending: dict) -> None:
             pending["password"].encode(), pending["username"].encode(), b"scram-sha-256"
         ).decode()
         conn.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(pending["username"]), sql.Literal(verifier))
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(pending["username"]), sql.Literal(verifier)
+            )
         )
 
 
@@ -281,9 +290,12 @@ def set_secret(client, secret_id: str, token: str) -> None:
     test = _pg_test if kind == "postgres" else _redis_test
     try:
         test(pending)
+    except Exception:
+        accepted = False
+    else:
+        accepted = True
+    if accepted:
         return
-    except Exception:  # noqa: BLE001 - not accepted yet: set it below
-        pass
     if kind == "postgres":
         _pg_set(client, prefix, pending)
     else:
@@ -330,7 +342,9 @@ def finish_secret(client, secret_id: str, token: str) -> None:
         SecretId=secret_id, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current
     )
     # AWSPENDING leaves the new version: Secrets Manager's own rotation does the same at its end.
-    client.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+    client.update_secret_version_stage(
+        SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )
     if kind == "redis":
         _redis_expire(client, prefix, new["username"], old.get("password", ""), new["password"])
 
@@ -343,7 +357,9 @@ STEP_FUNCTIONS = {
 }
 
 
-def rotate(client, secret_id: str, token: str | None = None, *, pgbouncer: tuple[str, int] | None = None) -> str:
+def rotate(
+    client, secret_id: str, token: str | None = None, *, pgbouncer: tuple[str, int] | None = None
+) -> str:
     """The four steps in Secrets Manager's order (the local runner); returns the new version's id.
 
     `pgbouncer` (host, port): the pooler in front of the database, logged into by testSecret too.
@@ -355,7 +371,9 @@ def rotate(client, secret_id: str, token: str | None = None, *, pgbouncer: tuple
     for version in pending:
         # A rotation that stopped half-way: its AWSPENDING is dropped and a new one starts, as
         # RotateSecret does (moto's and AWS's RemoveFromVersionId of the stale label).
-        client.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=version)
+        client.update_secret_version_stage(
+            SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=version
+        )
     create_secret(client, secret_id, token)
     set_secret(client, secret_id, token)
     test_secret(client, secret_id, token, pgbouncer=pgbouncer)
@@ -369,7 +387,11 @@ def lambda_handler(event, context):  # pragma: no cover - exercised through disp
 
     client = boto3.client("secretsmanager", endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
     pgbouncer = os.environ.get("PGBOUNCER_HOST")
-    dispatch(client, event, pgbouncer=(pgbouncer, int(os.environ.get("PGBOUNCER_PORT", "6432"))) if pgbouncer else None)
+    dispatch(
+        client,
+        event,
+        pgbouncer=(pgbouncer, int(os.environ.get("PGBOUNCER_PORT", "6432"))) if pgbouncer else None,
+    )
 
 
 def dispatch(client, event: dict, *, pgbouncer: tuple[str, int] | None = None) -> None:

@@ -1,9 +1,12 @@
 """Logins that follow a rotation (secret_refresh.py): a refused login re-reads the secret."""
 
+# ruff: noqa: S105, S106 - the passwords here are fakes named "old", "new", "pending"
+
 from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 
 import psycopg
 import pytest
@@ -69,12 +72,20 @@ def test_secrets_manager_is_read_at_most_once_a_second_and_the_refused_value_is_
 def test_stage_reader_reads_each_stage_and_none_when_absent_or_unusable(sm, secrets, caplog):
     name = "giftcrypto/local/postgres/app_rw"
     settings = Settings()
-    read = stage_reader(lambda: sm, name, lambda value: DatabaseCredentials(**{
-        k: value[k] for k in ("username", "password", "host", "port", "dbname")}))
+    read = stage_reader(
+        lambda: sm,
+        name,
+        lambda value: DatabaseCredentials(
+            **{k: value[k] for k in ("username", "password", "host", "port", "dbname")}
+        ),
+    )
     assert read("AWSCURRENT").password == secrets["postgres"]["password"]
     assert read("AWSPENDING") is None, "no rotation under way: no AWSPENDING"
-    sm.put_secret_value(SecretId=name, SecretString=json.dumps({**secrets["postgres"], "password": "p2"}),
-                        VersionStages=["AWSPENDING"])
+    sm.put_secret_value(
+        SecretId=name,
+        SecretString=json.dumps({**secrets["postgres"], "password": "p2"}),
+        VersionStages=["AWSPENDING"],
+    )
     assert read("AWSPENDING").password == "p2"
     sm.put_secret_value(SecretId=name, SecretString="not json", VersionStages=["AWSPENDING"])
     assert read("AWSPENDING") is None
@@ -97,14 +108,16 @@ def test_logins_parse_the_secrets_as_at_start(sm, secrets):
 
 
 class FakeConnection:
-    accepted = {"new"}
-    attempts: list[str] = []
+    accepted = frozenset({"new"})
+    attempts: typing.ClassVar[list[str]] = []
 
     @classmethod
     def connect(cls, conninfo="", **kwargs):
         cls.attempts.append(kwargs["password"])
         if kwargs["password"] not in cls.accepted:
-            raise psycopg.OperationalError('connection failed: FATAL:  password authentication failed for user "app_rw"')
+            raise psycopg.OperationalError(
+                'connection failed: FATAL:  password authentication failed for user "app_rw"'
+            )
         return ("connection", kwargs["user"], kwargs["password"])
 
 
@@ -140,7 +153,7 @@ def test_a_refusal_with_no_better_login_and_other_errors_are_raised_as_they_are(
 
 
 def test_pg_refused_recognises_postgresql_and_pgbouncer():
-    assert pg_refused(psycopg.OperationalError("FATAL:  password authentication failed for user \"x\""))
+    assert pg_refused(psycopg.OperationalError('FATAL:  password authentication failed for user "x"'))
     assert not pg_refused(psycopg.OperationalError("could not connect to server"))
 
 
@@ -158,7 +171,9 @@ def test_the_redis_client_logs_in_with_the_login_in_use():
 
 
 def test_a_redis_command_refused_is_retried_with_the_secret_read_again(monkeypatch):
-    login = RotatingLogin("r", REDIS, lambda stage: {"AWSCURRENT": REDIS_NEW, "AWSPENDING": None}[stage], clock=Clock())
+    login = RotatingLogin(
+        "r", REDIS, lambda stage: {"AWSCURRENT": REDIS_NEW, "AWSPENDING": None}[stage], clock=Clock()
+    )
     cache = Cache(REDIS, refresh=login)
     used = []
 

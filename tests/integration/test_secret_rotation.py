@@ -110,9 +110,16 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
         time.sleep(1)
         # pgBouncer's server connections closed as they are released: it logs in to PostgreSQL anew.
         with psycopg.connect(
-            host=pooler[0], port=pooler[1], user=admin["username"], password=admin["password"],
-            dbname="pgbouncer", sslmode="verify-full", sslrootcert=admin["sslrootcert"] or CA,
-            autocommit=True, prepare_threshold=None, connect_timeout=5,
+            host=pooler[0],
+            port=pooler[1],
+            user=admin["username"],
+            password=admin["password"],
+            dbname="pgbouncer",
+            sslmode="verify-full",
+            sslrootcert=admin["sslrootcert"] or CA,
+            autocommit=True,
+            prepare_threshold=None,
+            connect_timeout=5,
         ) as console:
             console.execute("RECONNECT")
         # The API's new worker starts with the credentials read at start: refused, it re-reads them.

@@ -43,7 +43,7 @@ _PG_REFUSED_STATES = frozenset({"28P01", "28000"})
 _PG_REFUSED_TEXT = "password authentication failed"
 
 
-class RotatingLogin(Generic[T]):
+class RotatingLogin(Generic[T]):  # noqa: UP046 - the service supports Python 3.11 (no PEP 695)
     """The login in use, and the ones to try after the server refused it."""
 
     def __init__(
@@ -97,7 +97,9 @@ class RotatingLogin(Generic[T]):
                 log.info("rotated login in use", extra={"fields": {"secret": self.name}})
 
 
-def stage_reader(client_factory: Callable[[], Any], name: str, parse: Callable[[dict], T]) -> Callable[[str], T | None]:
+def stage_reader(  # noqa: UP047 - Python 3.11, as above
+    client_factory: Callable[[], Any], name: str, parse: Callable[[dict], T]
+) -> Callable[[str], T | None]:
     """read(stage): the secret's version at that stage, parsed; None when there is none or it is unusable."""
     clients: list[Any] = []
 
@@ -110,14 +112,16 @@ def stage_reader(client_factory: Callable[[], Any], name: str, parse: Callable[[
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code != "ResourceNotFoundException":
-                log.warning("cannot read secret", extra={"fields": {"secret": name, "stage": stage, "error": code}})
+                log.warning(
+                    "cannot read secret", extra={"fields": {"secret": name, "stage": stage, "error": code}}
+                )
         except (BotoCoreError, ValueError, TypeError, KeyError) as error:
             # A value the service cannot use is never tried (its content is not logged).
             log.warning(
                 "cannot use secret",
                 extra={"fields": {"secret": name, "stage": stage, "error": type(error).__name__}},
             )
-        except Exception as error:  # noqa: BLE001 - ConfigError of the parser: same as above
+        except Exception as error:
             log.warning(
                 "cannot use secret",
                 extra={"fields": {"secret": name, "stage": stage, "error": type(error).__name__}},
@@ -133,7 +137,9 @@ def pg_refused(error: BaseException) -> bool:
     return state in _PG_REFUSED_STATES or _PG_REFUSED_TEXT in str(error)
 
 
-def rotating_connection_class(login: RotatingLogin, base: type = psycopg.Connection) -> type[psycopg.Connection]:
+def rotating_connection_class(
+    login: RotatingLogin, base: type = psycopg.Connection
+) -> type[psycopg.Connection]:
     """A Connection class whose connect() logs in with the login in use, then with the candidates."""
 
     class RotatingConnection(base):
@@ -180,7 +186,9 @@ class RotatingRedisCredentials(CredentialProvider):
 class Logins:
     """The service's rotating logins (None where a secret is not configured), built in the worker."""
 
-    def __init__(self, settings: Any, credentials: Any, client_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, settings: Any, credentials: Any, client_factory: Callable[[], Any] | None = None
+    ) -> None:
         from giftcrypto_api.credentials import database_credentials, redis_credentials, secrets_client
 
         factory = client_factory or (lambda: secrets_client(settings))
@@ -204,6 +212,8 @@ class Logins:
                 stage_reader(
                     factory,
                     read_name,
-                    lambda value: database_credentials(value, read_name, settings, dbname=settings.db_read_dbname),
+                    lambda value: database_credentials(
+                        value, read_name, settings, dbname=settings.db_read_dbname
+                    ),
                 ),
             )
