@@ -35,6 +35,7 @@ STATE = pathlib.Path("/var/lib/giftcrypto-app/state.json")
 SUPERVISOR = ("supervisorctl", "-c", "/etc/giftcrypto/app/supervisord.conf")
 ROTATED = ("postgres/app_rw", "redis/app")
 OUTPUT = ROOT / "tests" / "output" / "rotation.json"
+LOG_DIR = pathlib.Path("/var/log/giftcrypto/app")
 
 
 def _versions(sm, name: str) -> dict[str, list[str]]:
@@ -95,6 +96,8 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
     pooler = (monitor["pgbouncer_host"], int(monitor["pgbouncer_port"]))
     admin = secret("postgres/master")
     colour = _active_colour()
+    log = LOG_DIR / f"api-{colour}.log"
+    log_offset = log.stat().st_size
 
     with LoadGenerator(URL, CA) as load:
         time.sleep(2)
@@ -130,6 +133,13 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
     failures = load.failures()
     assert failures == [], failures[:5]
     assert len(load.samples) > 200
+
+    # The new worker was refused with the credentials it started with, and took the rotated ones.
+    with log.open(encoding="utf-8", errors="replace") as handle:
+        handle.seek(log_offset)
+        events = [json.loads(line) for line in handle if line.startswith("{")]
+    taken = {e.get("secret") for e in events if e.get("msg") == "rotated login in use"}
+    assert set(names.values()) <= taken, sorted(e.get("msg", "") for e in events)[-20:]
 
     reports = [json.loads(line) for line in rotation.stdout.splitlines()]
     assert [r["secret"] for r in reports] == list(names.values())
