@@ -261,3 +261,23 @@ def test_a_redis_acl_user_keeps_both_passwords_until_finish_then_only_the_new(sm
     )
     assert aclfile.read_text() == expected, "the ACL file keeps its lines, with the new hash"
     assert new not in aclfile.read_text()
+
+
+def test_the_local_runner_refuses_another_environment_and_asks_what_to_rotate(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+    from tools import rotate_secrets
+
+    (tmp_path / "group_vars" / "all").mkdir(parents=True)
+    (tmp_path / "group_vars" / "all" / "platform.yml").write_text(
+        "platform_environment: production\nplatform_name: giftcrypto\naws_region: eu-west-1\n"
+    )
+    assert rotate_secrets.main(["--inventory", str(tmp_path), "postgres/app_rw"]) == 2
+    assert "local only" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        rotate_secrets.main(["--all", "postgres/app_rw"])
+    with pytest.raises(SystemExit):
+        rotate_secrets.main([])
+    assert "postgres/backup-cipher" not in rotate_secrets.ROTATABLE
+    assert not set(rotate_secrets.ROTATABLE) & set(rotation.NOT_ROTATED)
