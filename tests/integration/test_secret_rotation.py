@@ -121,8 +121,9 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
             sslmode="verify-full",
             sslrootcert=admin["sslrootcert"] or CA,
             autocommit=True,
-            prepare_threshold=None,
             connect_timeout=5,
+            # The admin console speaks the simple query protocol only.
+            cursor_factory=psycopg.ClientCursor,
         ) as console:
             console.execute("RECONNECT")
         # The API's new worker starts with the credentials read at start: refused, it re-reads them.
