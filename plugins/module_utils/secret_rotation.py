@@ -286,7 +286,7 @@ def create_secret(client, secret_id: str, token: str) -> None:
 def set_secret(client, secret_id: str, token: str) -> None:
     """The server learns the AWSPENDING password.
 
-    Setting it again is harmless (the same verifier, the same hash), so a retried step just sets it
+    Setting it again is harmless (the same password), so a retried step just sets it
     again; it does not try the pending login first, which would leave a failed login in the server's
     log (PostgresAuthenticationFailures counts them) at every rotation.
     """
