@@ -6,8 +6,9 @@ logins, `postgres/app_rw` and `redis/app`, by Secrets Manager's four steps while
 which goes to PostgreSQL through pgBouncer and to Redis. Then the API's gunicorn gets SIGHUP: its new
 worker opens every connection anew with the credentials read at start (the old ones), is refused,
 re-reads the secrets and logs in with the new ones, still under load. pgBouncer is not reloaded: it
-looks passwords up in the server (auth_query); its server connections are then closed (RECONNECT)
-so that it must log in to PostgreSQL with the new SCRAM keys. Not one request may fail. Afterwards
+looks passwords up in the server (auth_query); after the load its server connections of app_rw are
+ended (pg_terminate_backend, none in use) and a second load makes it log in to PostgreSQL anew, with
+the new password's SCRAM keys. Not one request of either load may fail. Afterwards
 the old credentials are refused (PostgreSQL directly and through pgBouncer, Redis), the new ones
 accepted, and the versions are labelled AWSCURRENT (new) and AWSPREVIOUS (old), AWSPENDING on none.
 
@@ -42,22 +43,36 @@ def _versions(sm, name: str) -> dict[str, list[str]]:
     return sm.describe_secret(SecretId=name)["VersionIdsToStages"]
 
 
-def _pg_logs_in(login: dict, host: str, port: int) -> bool:
+class Refused(Exception):
+    """A login refused (the message names the user and where, never the password)."""
+
+
+def _connect(login: dict, host: str, port: int, dbname: str):
+    """A connection with a secret's login; its errors re-raised without the arguments (the password)."""
     try:
-        with psycopg.connect(
+        return psycopg.connect(
             host=host,
             port=port,
             user=login["username"],
             password=login["password"],
-            dbname=login["dbname"],
+            dbname=dbname,
             sslmode="verify-full",
             sslrootcert=login["sslrootcert"] or CA,
+            autocommit=True,
             connect_timeout=5,
-        ) as conn:
+        )
+    except psycopg.OperationalError as error:
+        refused = "password authentication failed" in str(error)
+        kind = Refused if refused else ConnectionError
+        raise kind(f"{login['username']}@{host}:{port}/{dbname}: {str(error).splitlines()[-1]}") from None
+
+
+def _pg_logs_in(login: dict, host: str, port: int) -> bool:
+    try:
+        with _connect(login, host, port, login["dbname"]) as conn:
             conn.execute("SELECT 1")
         return True
-    except psycopg.OperationalError as error:
-        assert "password authentication failed" in str(error), error
+    except Refused:
         return False
 
 
@@ -111,29 +126,26 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
         )
         rotated_in = time.monotonic() - started
         time.sleep(1)
-        # pgBouncer's server connections closed as they are released: it logs in to PostgreSQL anew.
-        with psycopg.connect(
-            host=pooler[0],
-            port=pooler[1],
-            user=admin["username"],
-            password=admin["password"],
-            dbname="pgbouncer",
-            sslmode="verify-full",
-            sslrootcert=admin["sslrootcert"] or CA,
-            autocommit=True,
-            connect_timeout=5,
-            # The admin console speaks the simple query protocol only.
-            cursor_factory=psycopg.ClientCursor,
-        ) as console:
-            console.execute("RECONNECT")
         # The API's new worker starts with the credentials read at start: refused, it re-reads them.
         hup = subprocess.run([*SUPERVISOR, "signal", "HUP", f"api-{colour}"], capture_output=True, text=True)
         time.sleep(6)
+    # pgBouncer's server connections of app_rw end (between two loads: none is in use), so that it
+    # must log in to PostgreSQL anew, with the SCRAM keys of the new password.
+    with _connect(admin, admin["host"], int(admin["port"]), "postgres") as conn:
+        ended = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE usename = %s AND backend_type = 'client backend'",
+            (old["postgres/app_rw"]["username"],),
+        ).fetchone()[0]
+    time.sleep(1)
+    with LoadGenerator(URL, CA) as after:
+        time.sleep(4)
     assert rotation.returncode == 0, rotation.stdout + rotation.stderr
     assert hup.returncode == 0, hup.stdout + hup.stderr
-    failures = load.failures()
+    failures = load.failures() + after.failures()
     assert failures == [], failures[:5]
-    assert len(load.samples) > 200
+    assert len(load.samples) > 200 and len(after.samples) > 100
+    assert ended > 0, "pgBouncer held no server connection of app_rw"
 
     # The new worker was refused with the credentials it started with, and took the rotated ones.
     with log.open(encoding="utf-8", errors="replace") as handle:
@@ -167,7 +179,7 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
         json.dumps(
             {
                 "rotation_seconds": round(rotated_in, 2),
-                "rotation_requests": len(load.samples),
+                "rotation_requests": len(load.samples) + len(after.samples),
                 "rotation_failed_requests": len(failures),
                 "rotation_secrets": [r["secret"] for r in reports],
                 "rotation_step_seconds": {r["secret"]: r["seconds"] for r in reports},
