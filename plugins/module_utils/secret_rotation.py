@@ -219,7 +219,12 @@ def _redis_expire(client, prefix: str, user: str, old: str, new: str) -> None:
     admin = _redis_admin(client, prefix)
     try:
         if old != new:
-            admin.execute_command("ACL", "SETUSER", user, f"!{_sha256(old)}")
+            try:
+                admin.execute_command("ACL", "SETUSER", user, f"!{_sha256(old)}")
+            except redis.ResponseError as error:
+                # Already gone (a retried finishSecret): the old password is refused, as wanted.
+                if "does not exist" not in str(error):
+                    raise
         try:
             aclfile = admin.config_get("aclfile").get("aclfile") or ""
         except redis.ResponseError:  # CONFIG is not allowed (ElastiCache): no file of ours to keep

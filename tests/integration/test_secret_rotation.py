@@ -111,6 +111,11 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
     pooler = (monitor["pgbouncer_host"], int(monitor["pgbouncer_port"]))
     admin = secret("postgres/master")
     colour = _active_colour()
+    # The starting point: the stored logins are the ones the servers accept.
+    assert _pg_logs_in(
+        old["postgres/app_rw"], old["postgres/app_rw"]["host"], int(old["postgres/app_rw"]["port"])
+    )
+    assert _redis_logs_in(old["redis/app"]), "redis/app's AWSCURRENT is not accepted before the rotation"
     log = LOG_DIR / f"api-{colour}.log"
     log_offset = log.stat().st_size
 
