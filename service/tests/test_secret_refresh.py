@@ -156,6 +156,7 @@ def test_a_refusal_with_no_better_login_and_other_errors_are_raised_as_they_are(
 
 def test_pg_refused_recognises_postgresql_and_pgbouncer():
     assert pg_refused(psycopg.OperationalError('FATAL:  password authentication failed for user "x"'))
+    assert pg_refused(psycopg.OperationalError("FATAL:  SASL authentication failed"))  # pgBouncer's SCRAM
     assert not pg_refused(psycopg.OperationalError("could not connect to server"))
 
 

@@ -62,7 +62,10 @@ def _connect(login: dict, host: str, port: int, dbname: str):
             connect_timeout=5,
         )
     except psycopg.OperationalError as error:
-        refused = "password authentication failed" in str(error)
+        # PostgreSQL's words, and pgBouncer's for a refused SCRAM proof.
+        refused = any(
+            text in str(error) for text in ("password authentication failed", "SASL authentication failed")
+        )
         kind = Refused if refused else ConnectionError
         raise kind(f"{login['username']}@{host}:{port}/{dbname}: {str(error).splitlines()[-1]}") from None
 

@@ -38,9 +38,10 @@ log = logging.getLogger("giftcrypto_api.secret_refresh")
 T = TypeVar("T")
 STAGES = ("AWSCURRENT", "AWSPENDING")
 # SQLSTATE invalid_password and invalid_authorization_specification (PostgreSQL); pgBouncer answers
-# its own refusals with 08P01 and this message.
+# its own refusals with 08P01 and one of these messages (a SCRAM proof it refuses: "SASL
+# authentication failed", pgbouncer's src/client.c; a clear-text password: the other).
 _PG_REFUSED_STATES = frozenset({"28P01", "28000"})
-_PG_REFUSED_TEXT = "password authentication failed"
+_PG_REFUSED_TEXTS = ("password authentication failed", "SASL authentication failed")
 
 
 class RotatingLogin(Generic[T]):  # noqa: UP046 - the service supports Python 3.11 (no PEP 695)
@@ -134,7 +135,7 @@ def stage_reader(  # noqa: UP047 - Python 3.11, as above
 def pg_refused(error: BaseException) -> bool:
     """True when PostgreSQL or pgBouncer refused the login's password."""
     state = getattr(error, "sqlstate", None)
-    return state in _PG_REFUSED_STATES or _PG_REFUSED_TEXT in str(error)
+    return state in _PG_REFUSED_STATES or any(text in str(error) for text in _PG_REFUSED_TEXTS)
 
 
 def rotating_connection_class(
