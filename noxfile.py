@@ -669,6 +669,8 @@ UNIT_DEBIAN_PACKAGES = {
     "npm": "npm",
     # tests/unit/test_app_eks_pooler.py runs the EKS pooler's rendered configuration.
     "/usr/sbin/pgbouncer": "pgbouncer",
+    # tests/unit/test_secret_rotation.py rotates a Redis ACL user on a real server.
+    "/usr/bin/redis-server": "redis-server",
 }
 
 
@@ -1129,6 +1131,14 @@ def seed_local(session: nox.Session) -> None:
     """Sample users, profiles and wallets in the local database, through the real envelope path."""
     env = _shared_env(session)
     _run(session, env, "python", "tools/seed_local.py", *session.posargs)
+
+
+@nox.session(name="rotate-local", default=False)
+def rotate_local(session: nox.Session) -> None:
+    """Rotates generated logins of the local environment by Secrets Manager's four steps (ADR 0019)."""
+    env = _shared_env(session)
+    # `nox -s rotate-local -- postgres/app_rw redis/app`, or `-- --all`.
+    _run(session, env, "python", "tools/rotate_secrets.py", *(session.posargs or ["--help"]))
 
 
 @nox.session(name="dr-drill", default=False)

@@ -100,15 +100,24 @@ def build_app(settings: Settings, credentials: Credentials, flag_settings: FlagS
     from giftcrypto_api.app import create_app
     from giftcrypto_api.dependencies import Cache, Database
     from giftcrypto_api.flags import FeatureFlags
+    from giftcrypto_api.secret_refresh import Logins, rotating_connection_class
 
     name = f"{SERVICE_NAME}-{settings.colour}" if settings.colour else SERVICE_NAME
+    # A login the server refuses (a rotation) re-reads its secret (secret_refresh.py, ADR 0019).
+    logins = Logins(settings, credentials)
     database = Database(
         credentials.database,
         max_size=settings.threads,
         timeout=settings.readyz_timeout,
         application_name=name,
+        connection_class=rotating_connection_class(logins.database),
     )
-    cache = Cache(credentials.redis, timeout=settings.readyz_timeout, max_connections=settings.threads + 2)
+    cache = Cache(
+        credentials.redis,
+        timeout=settings.readyz_timeout,
+        max_connections=settings.threads + 2,
+        refresh=logins.redis,
+    )
     read_database = None
     if credentials.read_database is not None:
         read_database = Database(
@@ -117,6 +126,7 @@ def build_app(settings: Settings, credentials: Credentials, flag_settings: FlagS
             timeout=settings.readyz_timeout,
             application_name=name,
             name="postgres_read",
+            connection_class=rotating_connection_class(logins.read_database),
         )
         read_database.open()
     database.open()
