@@ -214,7 +214,11 @@ def test_web_acl_rules_association_and_logging(web_acl, alb, aws, scenario_vars)
     # First the service's internal routes (Prometheus scrapes them inside the cluster), blocked
     # whatever their spelling: URL-decoded, normalised (merged slashes, dot segments), lowercased.
     internal = rules[0]
-    assert (internal["Name"], internal["Priority"], list(internal["Action"])) == ("block-internal-paths", 0, ["Block"])
+    assert (internal["Name"], internal["Priority"], list(internal["Action"])) == (
+        "block-internal-paths",
+        0,
+        ["Block"],
+    )
     regex = internal["Statement"]["RegexMatchStatement"]
     assert regex["RegexString"] == "^(/metrics)(/|$)"
     assert regex["FieldToMatch"] == {"UriPath": {}}
