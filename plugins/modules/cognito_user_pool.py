@@ -226,7 +226,7 @@ class UserPool(AWSResource):
             "default": {},
             # The rules of passwords, no password: said explicitly (Ansible warns on the option's name).
             "no_log": False,
-            "options": {name: spec for name, (_, spec) in POLICY.items()},
+            "options": {name: spec for name, (_key, spec) in POLICY.items()},
         },
         "mfa": {"type": "str", "choices": ["OFF", "ON", "OPTIONAL"], "default": "OFF"},
         "admin_create_user_only": {"type": "bool", "default": True},
@@ -321,7 +321,9 @@ class UserPool(AWSResource):
     def _settings(self, planned):
         return {
             "Policies": {
-                "PasswordPolicy": {key: planned["password_policy"][name] for name, (key, _) in POLICY.items()}
+                "PasswordPolicy": {
+                    key: planned["password_policy"][name] for name, (key, _spec) in POLICY.items()
+                },
             },
             "DeletionProtection": "ACTIVE" if planned["deletion_protection"] else "INACTIVE",
             "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": planned["admin_create_user_only"]},

@@ -161,7 +161,7 @@ RANGES = {
 }
 
 
-def minutes(value, unit: str, default_unit: str) -> int | None:
+def minutes(value, unit: str, default_unit: str):
     """A validity in minutes, from Cognito's value and its unit (TokenValidityUnits)."""
     if value is None:
         return None

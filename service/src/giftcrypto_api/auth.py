@@ -72,7 +72,7 @@ class AuthSettings:
         pools: dict[str, str] = {}
         raw = env.get("GIFTCRYPTO_AUTH_POOLS", "").strip()
         for item in filter(None, re.split(r"[,\s]+", raw)):
-            pool_id, _, client_id = item.partition(":")
+            pool_id, _sep, client_id = item.partition(":")
             if not _POOL.fullmatch(pool_id) or not _CLIENT.fullmatch(client_id):
                 errors.append(
                     f"GIFTCRYPTO_AUTH_POOLS item {item!r}: expected <user pool id>:<app client id>"
@@ -174,7 +174,7 @@ class Authenticator:
         """The claims of the bearer token in an Authorization header; Unauthorized otherwise."""
         if not authorization:
             raise Unauthorized("no bearer token", error=None)
-        scheme, _, token = authorization.partition(" ")
+        scheme, _sep, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("expected the Bearer scheme", error="invalid_request")
