@@ -45,6 +45,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--seconds", type=int, default=60, help="pgbench duration per run")
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
+    parser.add_argument(
+        "--pool-sizes", type=int, nargs="*", default=[],
+        help="also run 32 clients (audit on) at each of these pgBouncer pool sizes (pool sizing)",
+    )  # fmt: skip
+    parser.add_argument("--pool-seconds", type=int, default=30, help="pgbench duration per pool size")
     parser.add_argument("--workers", type=int, default=2, help="encryption processes of the load")
     parser.add_argument("--skip-load", action="store_true", help="reuse the loaded databases")
     parser.add_argument("--only", action="append", choices=STAGES, help="run only these stages")
@@ -119,6 +124,11 @@ def main(argv=None) -> int:
         results["transfers"] = transfers.run_transfers(
             env, args.ours, scale, clients=tuple(args.clients), seconds=args.seconds, log=log
         )
+        if args.pool_sizes:
+            results["transfers"]["pool_sweep"] = transfers.pool_sweep(
+                env, args.ours, scale, args.pool_sizes, clients=max(args.clients), seconds=args.pool_seconds,
+                log=log,
+            )  # fmt: skip
     results["machine"] = machine_facts(env, args.ours)
     results_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.out / "results.md").write_text(report.markdown(results))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pathlib
 
 TARGET_P95_MS = 5.0
-TARGET_TPS = 1000
-TARGET_AUDIT_OVERHEAD_PCT = 25.0
+TARGET_TPS = 2500  # at 32 clients, audit chain on (issue 21; 1,000 in issue 5)
+TARGET_AUDIT_OVERHEAD_PCT = 10.0  # issue 21 (25% in issue 5)
 TARGET_LOAD_S = 15 * 60
 
 
@@ -16,6 +16,16 @@ def _ms(value: float) -> str:
 
 def _count(value) -> str:
     return "-" if value is None else f"{value:,}"
+
+
+def _p95_verdict(ours: dict) -> str:
+    """The target holds for every parameter: the high-degree ones' p95 too (issue 21)."""
+    high = ours.get("high_degree")
+    if ours["p95_ms"] > TARGET_P95_MS:
+        return "**missed**"
+    if high and high["p95_ms"] > TARGET_P95_MS:
+        return "**missed for the high-degree parameters**"
+    return "met"
 
 
 def markdown(results: dict) -> str:
@@ -51,7 +61,7 @@ def markdown(results: dict) -> str:
             out.append(
                 f"| {q['title']} | {_ms(o['p50_ms'])} / {_ms(o['p95_ms'])} / {_ms(o['p99_ms'])}, {o['n']} "
                 f"| {high_text} | {_ms(b['p50_ms'])} / {_ms(b['p95_ms'])} / {_ms(b['p99_ms'])}, {b['n']} "
-                f"| {q['ratio_p95']} | {'met' if o['p95_ms'] <= TARGET_P95_MS else '**missed**'} |"
+                f"| {q['ratio_p95']} | {_p95_verdict(o)} |"
             )
         out.append("")
     if "transfers" in results:
@@ -76,6 +86,24 @@ def markdown(results: dict) -> str:
             + ".",
             "",
         ]
+        if tr.get("pool_sweep"):
+            out += [
+                "| pgBouncer pool size | Clients | Transfers/s (audit on) | p50 / p95 / p99 (ms) |",
+                "|---|---|---|---|",
+                *[
+                    f"| {r['pool_size']} | {r['clients']} | {r['tps']} | {_ms(r['p50_ms'])} / "
+                    f"{_ms(r['p95_ms'])} / {_ms(r['p99_ms'])} |"
+                    for r in tr["pool_sweep"]
+                ],
+                "",
+            ]
+        chains = tr.get("audit_chains")
+        if chains:
+            out += [
+                f"Audit chains after the runs: {chains['rows_checked']:,} rows on {chains['shards']} shards "
+                f"recomputed by audit_verify's code, {len(chains['breaks'])} broken.",
+                "",
+            ]
     return "\n".join(out) + "\n"
 
 
