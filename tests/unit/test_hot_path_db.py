@@ -183,7 +183,10 @@ def test_a_transfer_writes_the_whole_ledger_and_its_audit_row(pg_cluster, migrat
             "SELECT reloptions FROM pg_class WHERE oid = 'ledger_accounts'::regclass"
         ).fetchone()[0]
     assert balances == {a_wallet: Decimal("7.5"), b_wallet: Decimal("2.5")}
-    assert entries == [(a_wallet, Decimal("-2.5"), Decimal("7.5")), (b_wallet, Decimal("2.5"), Decimal("2.5"))]
+    assert entries == [
+        (a_wallet, Decimal("-2.5"), Decimal("7.5")),
+        (b_wallet, Decimal("2.5"), Decimal("2.5")),
+    ]
     assert audited == 1
     assert fillfactor == ["fillfactor=80"]
     assert run_verify(pg_cluster.login(migrated_db, user="auditor"))["ok"] is True
@@ -247,7 +250,9 @@ def test_suggestions_skip_celebrities_and_walk_at_most_100_friends(pg_cluster, m
     _befriend(pg_cluster, migrated_db, [(celebrity, u) for u in [candidate_a, candidate_b, *rest[:198]]])
     with pg_cluster.connect(migrated_db, user="app_ro", autocommit=False) as conn:
         conn.execute("SELECT set_config('app.user_id', %s, true)", (str(me),))
-        suggested = dict(conn.execute("SELECT user_id, mutual_friends FROM friend_suggestions(100)").fetchall())
+        suggested = dict(
+            conn.execute("SELECT user_id, mutual_friends FROM friend_suggestions(100)").fetchall()
+        )
     assert suggested[candidate_a] == 1  # through popular only, not through the celebrity
     assert candidate_b not in suggested  # the celebrity's friends are not suggested
     assert len(suggested) == 100 and set(suggested) <= {candidate_a, *rest[:198]}
@@ -261,5 +266,7 @@ def test_suggestions_skip_celebrities_and_walk_at_most_100_friends(pg_cluster, m
     _befriend(pg_cluster, migrated_db, [(hub_friends[0], rest[451])])
     with pg_cluster.connect(migrated_db, user="app_ro", autocommit=False) as conn:
         conn.execute("SELECT set_config('app.user_id', %s, true)", (str(hub),))
-        suggested = dict(conn.execute("SELECT user_id, mutual_friends FROM friend_suggestions(100)").fetchall())
+        suggested = dict(
+            conn.execute("SELECT user_id, mutual_friends FROM friend_suggestions(100)").fetchall()
+        )
     assert rest[451] in suggested and last_friend not in suggested

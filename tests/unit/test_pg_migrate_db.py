@@ -128,7 +128,12 @@ def test_real_migrations_down_to_a_target_then_to_nothing_and_up_again(pg_cluste
 
     down = run_migrate({**args, "target": "0005"})
     assert down["rc"] == 0, down
-    assert (down["changed"], down["reverted"], down["applied"], down["current"]) == (True, [9, 8, 7, 6], [], 5)
+    assert (down["changed"], down["reverted"], down["applied"], down["current"]) == (
+        True,
+        [9, 8, 7, 6],
+        [],
+        5,
+    )
     assert sorted(down["durations"]) == [
         "0006_keyring_rekey.down.sql",
         "0007_query_plans.down.sql",
