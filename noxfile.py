@@ -1,10 +1,11 @@
 """The one front door of giftcrypto.platform.
 
-A bare ``nox`` runs the checks (lint, unit, molecule, integration); nothing that deploys to a real
-account is a default session. Every session shares one environment, ``.venv`` at the root, built
-by uv from the lock (uv.lock, pyproject.toml's dependencies and groups) on a Python 3.12 or newer,
-and synced only when the lock or pyproject.toml changes, so the ansible bundle is installed once,
-not once per session. nox itself may run on an older python3 (3.11).
+A bare ``nox`` runs the checks (the ``suite`` session: lint, sanity, unit, preflight, molecule,
+integration, two at a time); nothing that deploys to a real account is a default session. Every session shares
+one environment, ``.venv`` at the root, built by uv from the lock (uv.lock, pyproject.toml's
+dependencies and groups) on a Python 3.12 or newer, and synced only when the lock or pyproject.toml
+changes, so the ansible bundle is installed once, not once per session. nox itself may run on an
+older python3 (3.11).
 
     nox -s deploy-local          the whole platform on the local AWS endpoint + real servers
     nox -s plan-staging          what a deploy to staging would create or change
@@ -42,7 +43,9 @@ MOLECULE_SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/m
 # one after another.
 MOLECULE_OWN_ENDPOINT = frozenset(
     {
+        "aws_appconfig",
         "aws_backup",
+        "aws_ci_runner",
         "aws_edge",
         "aws_eks",
         "aws_elasticache",
@@ -53,26 +56,32 @@ MOLECULE_OWN_ENDPOINT = frozenset(
         "local_aws_endpoint",
     }
 )
-# Seconds each scenario took in the last clean-clone run (tests/output/molecule/, 2026-12-06): the
-# session starts the long ones first so that its two lanes end together. A scenario missing here
-# runs last.
+# Scenarios that share nothing with the platform `deploy-local` runs: no AWS endpoint at all, their
+# own ports, directories and daemons (start-stop-daemon with pid files of their own), only the Debian
+# packages installed. The suite runs them beside the integration tests with those of
+# MOLECULE_OWN_ENDPOINT (its phases are balanced with them there: _suite_phases).
+MOLECULE_BESIDE_PLATFORM = MOLECULE_OWN_ENDPOINT | {"monitoring"}
+# Seconds each scenario took in the last clean-clone run (tests/output/molecule/, 2026-12-06 afternoon,
+# the suite's lanes): the session starts the long ones first so that its lanes end together. A scenario
+# missing here runs last.
 MOLECULE_SECONDS = {
-    "app_deploy": 231,
-    "aws_eks": 144,
-    "aws_network": 131,
-    "aws_edge": 112,
-    "aws_rds": 109,
-    "postgres_server": 107,
-    "db_schema": 99,
-    "aws_elasticache": 90,
-    "aws_security_baseline": 89,
-    "aws_observability": 88,
-    "monitoring": 88,
-    "aws_backup": 79,
-    "redis_server": 59,
-    "aws_ci_runner": 29,
-    "local_aws_endpoint": 21,
-    "local_registry": 20,
+    "app_deploy": 344,
+    "postgres_server": 207,
+    "aws_backup": 205,
+    "aws_eks": 185,
+    "db_schema": 166,
+    "aws_network": 148,
+    "aws_edge": 132,
+    "aws_observability": 123,
+    "aws_rds": 114,
+    "aws_elasticache": 112,
+    "aws_security_baseline": 109,
+    "aws_appconfig": 104,
+    "monitoring": 95,
+    "aws_ci_runner": 65,
+    "redis_server": 58,
+    "local_aws_endpoint": 24,
+    "local_registry": 23,
 }
 # Down files undo their up file (DROPs by design): only the up files are linted.
 MIGRATIONS_DIR = ROOT / "roles" / "db_schema" / "files" / "migrations"
@@ -271,7 +280,71 @@ def _git_env(env: dict[str, str]) -> dict[str, str]:
     }
 
 
+# The bare `nox`: the checks in two phases of two lanes, each lane a `nox` of its own (this machine
+# has two cores, and a playbook run keeps about one of them busy). The Molecule scenarios that share
+# this machine's servers (PostgreSQL, Redis, the registry, the endpoint on 4566) cannot run while the
+# integration tests' platform is up, so they run in the first phase, beside lint, sanity and unit
+# and the integration tests that need no deployed platform (`nox -s preflight`: the bad inventories
+# refused before any change, on an AWS endpoint of their own); the scenarios that share nothing with
+# the platform (MOLECULE_BESIDE_PLATFORM) run in the second, in one lane beside the other integration
+# tests. The critical path is the first phase's longer lane plus the integration tests: the lanes are
+# balanced by these moves (docs/benchmarks.md, "CI time (2026-12-06, night)"). Each lane's output
+# goes to tests/output/suite/<lane>.log and is printed when the lane ends.
+def _suite_phases() -> tuple[tuple[tuple[str, ...], ...], ...]:
+    shared = tuple(s for s in MOLECULE_SCENARIOS if s not in MOLECULE_BESIDE_PLATFORM)
+    beside = tuple(s for s in MOLECULE_SCENARIOS if s in MOLECULE_BESIDE_PLATFORM)
+    ignored = tuple(f"--ignore={test}" for test in PREFLIGHT_TESTS)
+    return (
+        (("lint", "sanity", "unit", "preflight"), ("molecule", "--", *shared)),
+        (("integration", "--", *ignored), ("molecule", "--", *beside)),
+    )
+
+
+def _suite_lane(session: nox.Session, lane: tuple[str, ...], log: pathlib.Path, env: dict[str, str]) -> bool:
+    started = time.monotonic()
+    with log.open("w") as output:
+        code = subprocess.call(
+            [sys.executable, "-m", "nox", "-s", *lane],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    verdict = "passed" if code == 0 else f"FAILED (exit {code})"
+    print(log.read_text(errors="replace"), flush=True)
+    session.log(f"nox -s {' '.join(lane)}: {verdict} in {(time.monotonic() - started) / 60:.1f} min ({log})")
+    return code == 0
+
+
 @nox.session
+def suite(session: nox.Session) -> None:
+    """Every check, as a bare `nox` runs them: lint, sanity, unit, preflight and molecule, integration.
+
+    Two phases of two lanes (_suite_phases): lint, sanity, unit and the refused-run tests (preflight)
+    beside the Molecule scenarios that share this machine's servers, then the other integration tests
+    beside the scenarios that share nothing with the platform. Each session is also a session of its
+    own (`nox -s unit`, `nox -s molecule -- aws_rds`).
+    """
+    _shared_env(session)  # synced once here, before the lanes use it at the same time
+    logs = ROOT / "tests" / "output" / "suite"
+    logs.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for number, phase in enumerate(_suite_phases(), start=1):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(phase)) as pool:
+            futures = {}
+            for lane in phase:
+                env = {**os.environ}
+                if lane[0] == "molecule" and any(other[0] == "integration" for other in phase):
+                    env["GIFTCRYPTO_MOLECULE_LANES"] = "1"
+                sessions = "-".join(s for s in lane[: lane.index("--") if "--" in lane else len(lane)])
+                log = logs / f"phase{number}-{sessions}.log"  # phase1-lint-sanity-unit.log, ...
+                futures[pool.submit(_suite_lane, session, lane, log, env)] = lane
+            failed += [" ".join(lane) for future, lane in futures.items() if not future.result()]
+    if failed:
+        session.error("failed: " + "; ".join(f"nox -s {lane}" for lane in failed))
+
+
+@nox.session(default=False)
 def lint(session: nox.Session) -> None:
     """The pre-commit hooks on every file, the plugins' documentation, the workflows, commit messages.
 
@@ -530,7 +603,7 @@ def _sanity_get_pip(session: nox.Session, tools: pathlib.Path) -> None:
         script.write_text(content, encoding="utf-8")
 
 
-@nox.session
+@nox.session(default=False)
 def sanity(session: nox.Session) -> None:
     """ansible-test sanity of the shipped collection on the oldest ansible-core meta/runtime.yml promises.
 
@@ -596,6 +669,8 @@ UNIT_DEBIAN_PACKAGES = {
     "npm": "npm",
     # tests/unit/test_app_eks_pooler.py runs the EKS pooler's rendered configuration.
     "/usr/sbin/pgbouncer": "pgbouncer",
+    # tests/unit/test_secret_rotation.py rotates a Redis ACL user on a real server.
+    "/usr/bin/redis-server": "redis-server",
 }
 
 
@@ -697,7 +772,7 @@ def _schema_on_postgres17(session: nox.Session, env: dict[str, str], output: pat
     )
 
 
-@nox.session
+@nox.session(default=False)
 def unit(session: nox.Session) -> None:
     """Unit tests: filters, callbacks, modules (AWS through moto's decorators), alert rules, the service."""
     env = _shared_env(session)
@@ -773,7 +848,7 @@ def unit(session: nox.Session) -> None:
     )
 
 
-@nox.session
+@nox.session(default=False)
 def molecule(session: nox.Session) -> None:
     """Every Molecule scenario: converge, idempotence, verify, on localhost (delegated driver)."""
     env = _shared_env(session)
@@ -827,13 +902,15 @@ def molecule(session: nox.Session) -> None:
                 failed.append(name)
         return failed
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        failed = [name for result in pool.map(lane, [shared, []]) for name in result]
+    # GIFTCRYPTO_MOLECULE_LANES=1: one lane (the suite runs this session beside the integration tests).
+    lanes = [shared, []][: max(1, min(2, int(os.environ.get("GIFTCRYPTO_MOLECULE_LANES", "2"))))]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        failed = [name for result in pool.map(lane, lanes) for name in result]
     if failed:
         session.error(f"Molecule scenarios failed: {', '.join(failed)} (logs in {logs})")
 
 
-@nox.session
+@nox.session(default=False)
 def integration(session: nox.Session) -> None:
     """Deploys the local environment and tests it: lifecycle, preflight, posture, services; destroys it.
 
@@ -849,6 +926,8 @@ def integration(session: nox.Session) -> None:
     AWS_CALLS_INTEGRATION.parent.mkdir(parents=True, exist_ok=True)
     AWS_CALLS_INTEGRATION.unlink(missing_ok=True)
     env = _aws_calls_env(env, AWS_CALLS_INTEGRATION)
+    # tests/integration/test_dast.py scans the deployed API with wapiti, from its own environment.
+    env["GIFTCRYPTO_WAPITI"] = str(_security_tools(session, "dast") / "wapiti")
     # tests/output/integration.xml: the results `nox -s evidence` reads (tools/soc2_evidence.py).
     junit = f"--junitxml={ROOT / 'tests' / 'output' / 'integration.xml'}"
     # Test files or ids given (`-- tests/integration/test_00_lifecycle.py`) are the selection; options
@@ -859,6 +938,47 @@ def integration(session: nox.Session) -> None:
     # A task that calls an API the committed record lacks fails here; the unit test
     # tests/unit/test_ci_deploy_policy.py holds the record and the deploy role's policy equal.
     _run(session, env, "python", "tools/aws_calls.py", "check", str(AWS_CALLS_INTEGRATION))
+
+
+# The integration tests whose runs are refused before any change: they need an AWS endpoint to
+# snapshot, not the deployed platform (tests/integration/private_endpoint.py).
+PREFLIGHT_TESTS = tuple(
+    f"tests/integration/test_{name}.py"
+    for name in ("preflight", "preflight_application", "production_approval")
+)
+AWS_CALLS_PREFLIGHT = ROOT / "tests" / "output" / "aws_calls-preflight.jsonl"
+
+
+@nox.session(default=False)
+def preflight(session: nox.Session) -> None:
+    """The integration tests of refused runs (PREFLIGHT_TESTS) on an AWS endpoint of their own.
+
+    Bad inventories are refused by the preflight play before any change: these tests need a moto
+    server to snapshot before and after, not the deployed platform, so the plugin
+    tests.integration.private_endpoint starts one on a free loopback port with a copy of the local
+    inventory pointing at it. They hold neither the platform's ports nor the shared endpoint: the
+    suite runs them beside the Molecule scenarios that share this machine's servers. `nox -s
+    integration` runs them too (on the deployed platform) unless told to leave them out.
+    """
+    env = _shared_env(session)
+    AWS_CALLS_PREFLIGHT.parent.mkdir(parents=True, exist_ok=True)
+    AWS_CALLS_PREFLIGHT.unlink(missing_ok=True)
+    env = _aws_calls_env(env, AWS_CALLS_PREFLIGHT)
+    junit = f"--junitxml={ROOT / 'tests' / 'output' / 'preflight.xml'}"
+    named = [arg for arg in session.posargs if arg.startswith("tests/")]
+    targets = [] if named else list(PREFLIGHT_TESTS)
+    _pytest(
+        session,
+        env,
+        *targets,
+        "-p",
+        "tests.integration.private_endpoint",
+        "-p",
+        "no:cacheprovider",
+        junit,
+        *session.posargs,
+    )
+    _run(session, env, "python", "tools/aws_calls.py", "check", str(AWS_CALLS_PREFLIGHT))
 
 
 # `--record` of the deploy, plan and rollback sessions: ARA's callback writes every run (plays, tasks,
@@ -1013,6 +1133,14 @@ def seed_local(session: nox.Session) -> None:
     _run(session, env, "python", "tools/seed_local.py", *session.posargs)
 
 
+@nox.session(name="rotate-local", default=False)
+def rotate_local(session: nox.Session) -> None:
+    """Rotates generated logins of the local environment by Secrets Manager's four steps (ADR 0019)."""
+    env = _shared_env(session)
+    # `nox -s rotate-local -- postgres/app_rw redis/app`, or `-- --all`.
+    _run(session, env, "python", "tools/rotate_secrets.py", *(session.posargs or ["--help"]))
+
+
 @nox.session(name="dr-drill", default=False)
 def dr_drill(session: nox.Session) -> None:
     """Disaster-recovery drill (issue 8): transfers, a disaster, a point-in-time restore; RPO and RTO."""
@@ -1038,20 +1166,29 @@ SECURITY_AUDIT_CANARY = "jinja2==2.10"
 SECURITY_CHECKOV = ROOT / "tools" / "security-checkov"
 
 
+# wapiti, the DAST scanner of `nox -s dast` (issue 24, docs/adr/0021-dast-with-wapiti.md), is a project
+# of its own too (tools/dast, its own lock): it brings mitmproxy, playwright's driver and some forty
+# packages no other session needs, and would move pins of the root lock (asgiref).
+DAST_TOOLS = ROOT / "tools" / "dast"
+# The tool projects with a lock of their own, by the name of their environment (.nox/<name>).
+TOOL_PROJECTS = {"security-checkov": SECURITY_CHECKOV, "dast": DAST_TOOLS}
+
+
 def _security_tools(session: nox.Session, group: str) -> pathlib.Path:
     """The bin/ of .nox/<group>, an environment of its own holding a locked dependency group only
-    (`security`), or checkov's own project (group `security-checkov`)."""
+    (`security`), or a tool project's (TOOL_PROJECTS: checkov's `security-checkov`, wapiti's `dast`)."""
     venv = ROOT / ".nox" / group
-    if group != "security-checkov":
+    project_dir = TOOL_PROJECTS.get(group)
+    if project_dir is None:
         _sync(session, venv, group, only=True)
         return venv / "bin"
     stamp = venv / ".giftcrypto-lock"
-    lock = SECURITY_CHECKOV / "uv.lock"
-    project = (SECURITY_CHECKOV / "pyproject.toml").read_bytes()
+    lock = project_dir / "uv.lock"
+    project = (project_dir / "pyproject.toml").read_bytes()
     wanted = hashlib.sha256(lock.read_bytes() + project).hexdigest()
     if not (venv / "bin" / "python").exists() or not stamp.exists() or stamp.read_text() != wanted:
         uv = _uv(session)
-        sync = ("sync", "--locked", "--no-install-project", "--project", str(SECURITY_CHECKOV))
+        sync = ("sync", "--locked", "--no-install-project", "--project", str(project_dir))
         python = _controller_python(session, uv)
         session.run(uv, *sync, "--python", python, env=_uv_env(venv), external=True)
         stamp.write_text(wanted)
@@ -1143,6 +1280,26 @@ def security(session: nox.Session) -> None:
         session.warn(f"pip-audit SKIPPED: {why}")
 
     _run(session, env, "python", "tools/security_gate.py", "gate", str(out))
+
+
+DAST_OUTPUT = ROOT / "tests" / "output" / "dast"
+
+
+@nox.session(default=False)
+def dast(session: nox.Session) -> None:
+    """DAST of the deployed local API (issue 24): wapiti over TLS verified with the local CA.
+
+    Needs the local platform (`nox -s deploy-local`, under the platform lock); scans HAProxy's HTTPS
+    front within a time budget, writes tests/output/dast/ (wapiti.json, html/, summary.md) and fails
+    on a high or critical finding that .dast-allowlist.yml does not accept, or on an expired entry
+    (tools/dast.py, docs/adr/0021-dast-with-wapiti.md).
+    """
+    env = _shared_env(session)
+    wapiti = _security_tools(session, "dast") / "wapiti"
+    shutil.rmtree(DAST_OUTPUT, ignore_errors=True)
+    _run(
+        session, env, "python", "tools/dast.py", "scan", "--wapiti", str(wapiti), "--output", str(DAST_OUTPUT)
+    )
 
 
 @nox.session(default=False)

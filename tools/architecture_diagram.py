@@ -127,6 +127,8 @@ class Variables:
                 raw.update(_load(path))
         raw.setdefault("ansible_check_mode", False)
         raw.setdefault("playbook_dir", str(ROOT / "playbooks"))
+        # Ansible's magic variable of the inventory's directory (platform_render_dir is built on it).
+        raw.setdefault("inventory_dir", str(inventory))
         self.raw = raw
         self.jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - text, not HTML
         self.jinja.filters.update(
@@ -437,8 +439,8 @@ def _baseline(v, n, name):
         n["secrets"] = SecretsManager(
             _lines(
                 "Secrets Manager (generated)",
-                v["aws_security_baseline_rds_master_secret_name"],
                 v["aws_security_baseline_redis_auth_secret_name"],
+                "rds!db-... (RDS-managed master password, rotated)",
             )
         )
         n["iam"] = IAMRole(

@@ -39,7 +39,22 @@ NOT_DEPLOY_PLAYBOOKS = (
     "verify.yml",
     # The integration tests' own playbook around the keyring module (tests/integration/fixtures_pii.py).
     "pii_keyring.yml",
+    # The integration tests' ad hoc module runs (`ansible localhost -m ...`,
+    # tests/integration/fixtures_schema.run_module: audit_verify, audit_anchor on scratch databases).
+    "__adhoc_playbook__",
 )
+
+# Tasks whose calls are made as another principal than the deploy role: the role the task assumes
+# (sts:AssumeRole, recorded on the task before it, is the deploy role's) and the template of that
+# role's policy in aws_security_baseline, against which tests/unit/test_ci_deploy_policy.py checks
+# them. Keyed by the task's own name (the callback prefixes it with its role's).
+ASSUMED_ROLE_TASKS = {
+    # db_schema's anchor step writes the signed heads as the anchoring role (ADR 0016): only that
+    # role may sign with the anchor key and write to the anchors bucket.
+    "Anchor | Sign the audit chains' heads and write them to the Object Lock bucket": (
+        "audit_anchor_policy.json.j2"
+    ),
+}
 
 # botocore's service name -> IAM's service prefix, where they differ.
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing"}
@@ -87,6 +102,30 @@ IAM_ACTION = {
     "cloudfront:CreateDistributionWithTags": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
     "cloudfront:ListTagsForResource": ["cloudfront:ListTagsForResource"],
     "elasticache:CreateReplicationGroup": ["elasticache:CreateReplicationGroup"],
+    # AWS Budgets authorizes its API by two actions ("Actions defined by AWS Budget Service").
+    **{
+        f"budgets:{operation}": ["budgets:ModifyBudget"]
+        for operation in (
+            "CreateBudget",
+            "UpdateBudget",
+            "DeleteBudget",
+            "CreateNotification",
+            "UpdateNotification",
+            "DeleteNotification",
+            "CreateSubscriber",
+            "UpdateSubscriber",
+            "DeleteSubscriber",
+        )
+    },
+    **{
+        f"budgets:{operation}": ["budgets:ViewBudget"]
+        for operation in (
+            "DescribeBudget",
+            "DescribeBudgets",
+            "DescribeNotificationsForBudget",
+            "DescribeSubscribersForNotification",
+        )
+    },
 }
 # Calls IAM never authorizes: sts:GetCallerIdentity answers any caller, even one denied everything.
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
@@ -129,6 +168,33 @@ def load_record(path: pathlib.Path = RECORD) -> dict:
 
 def recorded_calls(record: dict) -> set[str]:
     return {call for tasks in record["playbooks"].values() for calls in tasks.values() for call in calls}
+
+
+def assumed_role_policy(task: str) -> str | None:
+    """The policy template of the role a recorded task's calls are made as, or None (the deploy role)."""
+    return ASSUMED_ROLE_TASKS.get(task.split(" : ", 1)[-1])
+
+
+def deploy_role_calls(record: dict) -> set[str]:
+    """The recorded calls the deploy role itself makes (those of ASSUMED_ROLE_TASKS left out)."""
+    return {
+        call
+        for tasks in record["playbooks"].values()
+        for task, calls in tasks.items()
+        if assumed_role_policy(task) is None
+        for call in calls
+    }
+
+
+def assumed_role_calls(record: dict) -> dict[str, set[str]]:
+    """{policy template: recorded calls} of the tasks made as another role."""
+    found: dict[str, set[str]] = {}
+    for tasks in record["playbooks"].values():
+        for task, calls in tasks.items():
+            policy = assumed_role_policy(task)
+            if policy is not None:
+                found.setdefault(policy, set()).update(calls)
+    return found
 
 
 def write_record(runs: dict[str, dict[str, set[str]]], path: pathlib.Path = RECORD) -> None:

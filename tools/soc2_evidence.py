@@ -61,8 +61,9 @@ CONTROLS: dict[str, str] = {
         "server certificates verified against the platform CA"
     ),
     "CC7.2": (
-        "Monitoring and audit logging: pgaudit and failed logins in the JSON server log (kept a "
-        "year), tamper-evident audit trail"
+        "Monitoring and audit logging: pgaudit (writes, DDL, role changes, and every read of personal "
+        "data through object audit logging) and failed logins in the JSON server log (kept a year), "
+        "tamper-evident audit trail"
     ),
     "CC8.1": (
         "Change management: production changes only with an explicit approval, whichever playbook "

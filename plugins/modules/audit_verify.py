@@ -12,7 +12,7 @@ version_added: "0.1.0"
 description:
   - Recomputes, outside the database, every hash chain of C(audit_log) (one chain per shard, see
     roles/db_schema/files/migrations/0004_audit.up.sql; 64 shards, each transaction appending to a
-    free one, since 0009_hot_path.up.sql) and compares the end of each chain with its
+    free one, since 0011_hot_path.up.sql) and compares the end of each chain with its
     head row in C(audit_chain_heads).
   - Reports the first broken link of each shard and the first of all; a modified row (content no
     longer matches its hash), a removed, inserted or reordered row (sequence gap, duplicate or
@@ -25,6 +25,7 @@ author:
   - GiftCrypto platform team (@giftcrypto)
 requirements:
   - psycopg >= 3.1
+  - cryptography (to verify the anchors' signatures)
 options:
   fail_on_break:
     description: Whether a broken chain fails the task (otherwise RV(ok) is false).
@@ -37,6 +38,44 @@ options:
         someone who also rewrote the head rows.
     type: dict
     default: {}
+  anchors:
+    description:
+      - Signed anchors of the chain heads written outside the database by
+        M(giftcrypto.platform.audit_anchor) (an S3 bucket with Object Lock in compliance mode).
+      - Every anchor's signature is checked against the pinned signing key, then every row an
+        anchor recorded must still be on its chain with the same hash. This detects a history
+        rewritten together with its heads (every later hash recomputed) and names the first
+        rewritten row. An anchor that is malformed or does not verify fails the verification too.
+      - Needs AWS credentials (the C(group/aws) module defaults) to read the bucket and, without
+        O(anchors.public_key), the key's public key (C(kms:GetPublicKey)).
+    type: dict
+    suboptions:
+      bucket:
+        description:
+          - Bucket of the anchors.
+          - Every version of every object under O(anchors.prefix)C(<database>/) is checked.
+        type: str
+      prefix:
+        description:
+          - Key prefix of the anchors in O(anchors.bucket).
+          - As M(giftcrypto.platform.audit_anchor) writes them.
+        type: str
+        default: audit-anchors/
+      documents:
+        description: Anchors given directly (the objects' JSON, parsed), instead of or besides the bucket's.
+        type: list
+        elements: dict
+        default: []
+      key_id:
+        description:
+          - The signing key (ID, ARN or alias) the anchors must be signed with.
+          - Its public key is read from KMS (C(kms:GetPublicKey)).
+        type: str
+      public_key:
+        description:
+          - The signing key's public key (PEM), to verify without KMS.
+          - Takes precedence over O(anchors.key_id).
+        type: str
 attributes:
   check_mode:
     support: full
@@ -46,6 +85,9 @@ attributes:
     description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
   - giftcrypto.platform.postgres
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
 """
 
 EXAMPLES = r"""
@@ -57,6 +99,16 @@ EXAMPLES = r"""
     login_db: giftcrypto
     ssl_mode: verify-full
     ca_cert: /etc/giftcrypto/pki/ca.crt
+  register: audit
+
+- name: Verify against the signed anchors in the Object Lock bucket
+  giftcrypto.platform.audit_verify:
+    login_user: auditor
+    login_db: giftcrypto
+    anchors:
+      bucket: giftcrypto-prod-audit-anchors-123456789012
+      prefix: audit-anchors/
+      key_id: alias/giftcrypto-prod-audit-anchor
   register: audit
 
 - name: Verify, comparing with heads anchored earlier
@@ -102,10 +154,14 @@ queries:
 """
 
 import hashlib
+import json
 import re
 from datetime import UTC
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.giftcrypto.platform.plugins.module_utils import audit_anchor
 from ansible_collections.giftcrypto.platform.plugins.module_utils.pg import (
     QueryLog,
     connect,
@@ -146,9 +202,17 @@ def row_hash(row: tuple) -> bytes:
 
 
 def verify_shard(
-    log: QueryLog, shard: int, head: tuple | None, expected: dict | None
+    log: QueryLog,
+    shard: int,
+    head: tuple | None,
+    expected: dict | None,
+    anchored: dict[int, str] | None = None,
 ) -> tuple[int, dict | None, dict]:
-    """(rows checked, first break or None, last verified {seq, hash}) of one shard's chain."""
+    """(rows checked, first break or None, last verified {seq, hash}) of one shard's chain.
+
+    `anchored` maps seq to the hash (or its first digits) a signed anchor recorded for that row.
+    """
+    anchored = anchored or {}
     expected_seq, expected_prev, checked = 1, genesis(shard), 0
     anchor_seen = expected is None or int(expected.get("seq", 0)) == 0
     cursor = log.execute(ROWS_SQL, (shard,))
@@ -185,6 +249,15 @@ def verify_shard(
                     "hash": expected_prev.hex(),
                 },
             )
+        if seq in anchored and not stored.hex().startswith(anchored[seq]):
+            return (
+                checked,
+                {
+                    **where,
+                    "reason": "hash differs from the signed anchor (history rewritten from this row on)",
+                },
+                {"seq": seq - 1, "hash": expected_prev.hex()},
+            )
         if expected and int(expected.get("seq", 0)) == seq:
             if stored.hex() != str(expected.get("hash", "")).lower():
                 return (
@@ -198,6 +271,17 @@ def verify_shard(
             anchor_seen = True
         expected_prev, expected_seq = stored, seq + 1
     last = {"seq": expected_seq - 1, "hash": expected_prev.hex()}
+    beyond = [seq for seq in anchored if seq > last["seq"]]
+    if beyond:
+        return (
+            checked,
+            {
+                "shard": shard,
+                "seq": min(beyond),
+                "reason": f"anchored row seq {min(beyond)} is no longer on the chain (rows removed)",
+            },
+            last,
+        )
     if not anchor_seen:
         return (
             checked,
@@ -236,20 +320,100 @@ def expected_heads(given: dict) -> dict[int, dict]:
     return {int(k): v for k, v in given.items()}
 
 
+ANCHORS_SPEC = {
+    "bucket": {"type": "str"},
+    "prefix": {"type": "str", "default": "audit-anchors/"},
+    "documents": {"type": "list", "elements": "dict", "default": []},
+    "key_id": {"type": "str"},
+    "public_key": {"type": "str"},
+}
+
+
+def load_anchors(module, options: dict, database: str) -> tuple[list[dict], list[str]]:
+    """(verified documents, oldest first; problems) of the anchors named by the anchors option."""
+    if not options.get("bucket") and not options.get("documents"):
+        module.fail_json(msg="anchors: give anchors.bucket or anchors.documents (or both)")
+    if not options.get("key_id") and not options.get("public_key"):
+        module.fail_json(
+            msg="anchors: give anchors.key_id or anchors.public_key: the key the anchors must be signed with"
+        )
+    retry = AWSRetry.jittered_backoff(retries=5)
+    try:
+        if options.get("public_key"):
+            verify = audit_anchor.public_key_verifier(options["public_key"].encode("utf-8"))
+        else:
+            kms = module.client("kms", retry_decorator=retry)
+            answer = kms.get_public_key(KeyId=options["key_id"], aws_retry=True)
+            if answer.get("KeyUsage") != "SIGN_VERIFY":
+                module.fail_json(msg=f"anchors.key_id={options['key_id']}: not a SIGN_VERIFY key")
+            verify = audit_anchor.public_key_verifier(answer["PublicKey"])
+    except audit_anchor.AnchorError as exc:
+        module.fail_json(msg=f"anchors: {exc}")
+    except is_boto3_error_code("NotFoundException") as exc:
+        module.fail_json_aws(exc, msg=f"anchors.key_id={options['key_id']}: no such KMS key")
+    except Exception as exc:  # botocore errors  # pylint: disable=broad-except
+        module.fail_json_aws(exc, msg="anchors: could not read the signing key")
+    bodies = [
+        (f"documents[{i}]", json.dumps(d).encode("utf-8"))
+        for i, d in enumerate(options.get("documents") or [])
+    ]
+    if options.get("bucket"):
+        s3 = module.client("s3", retry_decorator=retry)
+        prefix = f"{options.get('prefix') or ''}{database}/"
+        try:
+            for version in audit_anchor.list_anchors(s3, options["bucket"], prefix):
+                body = audit_anchor.read_anchor(s3, options["bucket"], version["key"], version["version_id"])
+                bodies.append(
+                    (f"s3://{options['bucket']}/{version['key']} version {version['version_id']}", body)
+                )
+        except Exception as exc:  # botocore errors  # pylint: disable=broad-except
+            module.fail_json_aws(exc, msg=f"anchors: could not read s3://{options['bucket']}/{prefix}")
+    documents, problems = [], []
+    for where, body in bodies:
+        try:
+            document, signature, _signing_key = audit_anchor.parse(body, where)
+        except audit_anchor.AnchorError as exc:
+            problems.append(str(exc))
+            continue
+        if not verify(document, signature):
+            problems.append(f"anchor {where}: the signature does not verify with the anchors' signing key")
+        elif document.get("database") != database:
+            problems.append(
+                f"anchor {where}: anchors database {document.get('database')!r}, not {database!r}"
+            )
+        else:
+            documents.append(document)
+    return sorted(documents, key=lambda d: d.get("anchored_at", "")), problems
+
+
 def main() -> None:
     argument_spec = connection_argument_spec()
     argument_spec.update(
         fail_on_break={"type": "bool", "default": True},
         expected_heads={"type": "dict", "default": {}},
+        anchors={"type": "dict", "options": ANCHORS_SPEC},
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         expected = expected_heads(module.params["expected_heads"] or {})
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    documents, problems = [], []
+    if module.params["anchors"]:
+        documents, problems = load_anchors(module, module.params["anchors"], module.params["login_db"])
+    anchored = audit_anchor.anchored_rows(documents)
     conn = connect(module, autocommit=False)
     log = QueryLog(conn)
-    result = {"changed": False, "ok": True, "rows_checked": 0, "first_break": None, "breaks": [], "heads": {}}
+    result = {
+        "changed": False,
+        "ok": True,
+        "rows_checked": 0,
+        "first_break": None,
+        "breaks": [],
+        "heads": {},
+        "anchors_verified": len(documents),
+        "anchor_problems": problems,
+    }
     try:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         log.queries.append("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -262,9 +426,12 @@ def main() -> None:
             | set(heads)
             | {int(s) for (s,) in log.fetchall("SELECT DISTINCT shard FROM audit_log")}
             | set(expected)
+            | set(anchored)
         )
         for shard in shards:
-            checked, broken, last = verify_shard(log, shard, heads.get(shard), expected.get(shard))
+            checked, broken, last = verify_shard(
+                log, shard, heads.get(shard), expected.get(shard), anchored.get(shard)
+            )
             result["rows_checked"] += checked
             result["heads"][str(shard)] = last
             if broken:
@@ -275,15 +442,17 @@ def main() -> None:
     finally:
         conn.close()
     result["queries"] = log.queries
-    if result["breaks"]:
+    if result["breaks"] or problems:
         result["ok"] = False
-        result["first_break"] = result["breaks"][0]
+        result["first_break"] = result["breaks"][0] if result["breaks"] else None
         if module.params["fail_on_break"]:
             first = result["first_break"]
-            module.fail_json(
-                msg=f"audit chain broken: shard {first['shard']} seq {first['seq']}: {first['reason']}",
-                **result,
+            msg = (
+                f"audit chain broken: shard {first['shard']} seq {first['seq']}: {first['reason']}"
+                if first
+                else f"audit anchors not valid: {'; '.join(problems)}"
             )
+            module.fail_json(msg=msg, **result)
     module.exit_json(**result)
 
 

@@ -349,7 +349,7 @@ class Cluster(AWSResource):
         if not (wanted and have) or wanted == have:
             return have
         if _minor(wanted) < _minor(have):
-            self.module.warn(
+            self.module._module.warn(
                 f"version={wanted}: the cluster {current['name']} runs {have}, kept (EKS cannot downgrade)"
             )
             return have
@@ -376,7 +376,7 @@ class Cluster(AWSResource):
         if problems:
             raise ResourceProblem("; ".join(problems))
         if params["subnets"] and current["subnets"] and sorted(params["subnets"]) != current["subnets"]:
-            self.module.warn(
+            self.module._module.warn(
                 f"subnets: the cluster {current['name']} keeps its subnets {current['subnets']} "
                 "(not changed by this module)"
             )

@@ -179,7 +179,7 @@ class Replication(AWSResource):
                 "kms_key_id": self.params["kms_key_id"] or "",
             }
         if current["backup_retention_period"] != days:
-            self.module.warn(
+            self.module._module.warn(
                 f"backup_retention_period={days}: the replication of {self.params['source_db_instance_arn']} "
                 f"keeps {current['backup_retention_period']} days, which AWS cannot change while it runs "
                 "(stop it with state=absent, then start it again)"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from giftcrypto_api.app import create_app
+from giftcrypto_api.auth import AuthSettings
 from giftcrypto_api.config import Fault, Settings
 from giftcrypto_api.dependencies import DependencyError
 from giftcrypto_api.jsonlog import JsonFormatter, static_fields
@@ -22,6 +23,8 @@ from giftcrypto_api.metrics import Metrics
 from moto import mock_aws
 
 HERE = pathlib.Path(__file__).resolve().parent
+# The app's tests of everything but authentication run without it (test_auth.py tests it).
+NO_AUTH = AuthSettings(mode="off")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -141,7 +144,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(colour="blue", release="0.1.0-abc123", git_sha="0123456789abcdef")
+    return Settings(colour="blue", release="0.1.0-abc123", git_sha="0123456789abcdef", auth=NO_AUTH)
 
 
 @pytest.fixture
@@ -149,7 +152,7 @@ def make_app(database, cache, clock):
     """Builds an app (and its Metrics) from Settings overrides; returns (app, metrics)."""
 
     def make(settings: Settings | None = None, **overrides):
-        base = settings or Settings(colour="blue", release="0.1.0-abc123")
+        base = settings or Settings(colour="blue", release="0.1.0-abc123", auth=NO_AUTH)
         if "fault" in overrides and isinstance(overrides["fault"], str):
             overrides["fault"] = Fault.parse(overrides["fault"])
         final = dataclasses.replace(base, **overrides)

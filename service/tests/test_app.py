@@ -8,9 +8,12 @@ import psycopg
 import redis
 from giftcrypto_api import __version__
 from giftcrypto_api.app import create_app
+from giftcrypto_api.auth import AuthSettings
 from giftcrypto_api.config import Settings
 from giftcrypto_api.metrics import Metrics
 from psycopg_pool import PoolTimeout
+
+NO_AUTH = AuthSettings(mode="off")
 
 
 def test_healthz_answers_without_touching_the_dependencies(client, database, cache):
@@ -119,7 +122,7 @@ def test_stats_reads_from_the_read_pool_when_there_is_one(make_app, database, fa
     fake_database, _ = fakes
     replica = fake_database()
     replica.name = "postgres_read"
-    settings = Settings(colour="blue")
+    settings = Settings(colour="blue", auth=NO_AUTH)
     metrics = Metrics(settings)
     app = create_app(settings, database, cache, metrics=metrics, clock=clock, read_database=replica)
     response = app.test_client().get("/api/v1/stats")
@@ -135,7 +138,7 @@ def test_stats_falls_back_to_the_primary_when_the_replica_fails(database, fakes,
     replica = fake_database()
     replica.name = "postgres_read"
     replica.error = PoolTimeout("replica down")
-    settings = Settings(colour="blue")
+    settings = Settings(colour="blue", auth=NO_AUTH)
     metrics = Metrics(settings)
     app = create_app(settings, database, cache, metrics=metrics, clock=clock, read_database=replica)
     response = app.test_client().get("/api/v1/stats")
@@ -170,3 +173,9 @@ def test_unexpected_error_is_a_json_500_and_logged(app_and_metrics, json_logs, d
     assert errors[0]["request_id"] == "req-500"
     sample = {"method": "GET", "route": "/api/v1/stats", "code": "500"}
     assert metrics.registry.get_sample_value("http_requests_total", sample) == 1
+
+
+def test_every_answer_says_nosniff(client):
+    """JSON, the exposition and errors alike: a browser must not sniff them into a script or page."""
+    for path in ("/healthz", "/version", "/metrics", "/no-such-route"):
+        assert client.get(path).headers["X-Content-Type-Options"] == "nosniff", path

@@ -11,6 +11,9 @@ from giftcrypto_api import server
 from giftcrypto_api.config import Fault, Settings
 from giftcrypto_api.credentials import Credentials, DatabaseCredentials, RedisCredentials
 
+# Settings other than authentication's are tested with it off (test_auth.py tests it).
+AUTH_OFF = {"GIFTCRYPTO_AUTH": "off"}
+
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -54,7 +57,7 @@ def test_options_unknown_to_gunicorn_are_left_out():
 
 
 def test_bad_settings_fail_fast_with_one_json_line(capsys):
-    code = server.main(["--port", "18099"], environ={"GIFTCRYPTO_COLOUR": "purple"})
+    code = server.main(["--port", "18099"], environ=AUTH_OFF | {"GIFTCRYPTO_COLOUR": "purple"})
     assert code == server.EXIT_CONFIG
     (entry,) = json_lines(capsys.readouterr().out)
     assert entry["level"] == "error"
@@ -65,7 +68,7 @@ def test_bad_settings_fail_fast_with_one_json_line(capsys):
 def test_a_missing_secret_fails_fast_naming_it(sm, capsys, monkeypatch, restore_logging):
     monkeypatch.setattr(server.GunicornServer, "run", lambda self: pytest.fail("must not start"))
     environ = {"GIFTCRYPTO_DB_SECRET": "giftcrypto/local/postgres/missing", "AWS_REGION": "us-east-1"}
-    code = server.main([], environ=environ)
+    code = server.main([], environ=AUTH_OFF | environ)
     assert code == server.EXIT_CONFIG
     entries = json_lines(capsys.readouterr().out)
     assert entries[-1]["msg"] == "cannot start: credentials unavailable"
@@ -84,8 +87,10 @@ def test_start_reads_the_secrets_then_runs_gunicorn_without_logging_them(
         started["factory"] = self.factory
 
     monkeypatch.setattr(server.GunicornServer, "run", run)
-    monkeypatch.setattr(server, "build_app", lambda settings, credentials: credentials)
-    code = server.main(["--port", "18123"], environ={"GIFTCRYPTO_COLOUR": "blue", "AWS_REGION": "us-east-1"})
+    monkeypatch.setattr(server, "build_app", lambda settings, credentials, *_flag_settings: credentials)
+    code = server.main(
+        ["--port", "18123"], environ=AUTH_OFF | {"GIFTCRYPTO_COLOUR": "blue", "AWS_REGION": "us-east-1"}
+    )
     assert code == 0
     assert started["options"]["bind"] == ["127.0.0.1:18123"]
     credentials = started["factory"]()

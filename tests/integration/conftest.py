@@ -198,12 +198,16 @@ _DEPLOYS_ITSELF = pytest.StashKey[bool]()
 
 @pytest.fixture(scope="session", autouse=True)
 def platform_deployed(request):
-    """Deploys the local environment from the checkout first, unless the lifecycle's deploy is selected
-    or the schema tests run on PostgreSQL 17 (the plugin tests.integration.postgres17 stands in for
-    the deployed platform: its own server, endpoint and inventory, `nox -s unit`)."""
+    """Deploys the local environment from the checkout first, unless the lifecycle's deploy is selected,
+    the schema tests run on PostgreSQL 17 (the plugin tests.integration.postgres17 stands in for
+    the deployed platform: its own server, endpoint and inventory, `nox -s unit`) or the refusals run
+    on an endpoint of their own (tests.integration.private_endpoint, `nox -s preflight`)."""
     if request.config.stash.get(_DEPLOYS_ITSELF, False):
         return
-    if request.config.pluginmanager.has_plugin("tests.integration.postgres17"):
+    if any(
+        request.config.pluginmanager.has_plugin(plugin)
+        for plugin in ("tests.integration.postgres17", "tests.integration.private_endpoint")
+    ):
         return
     result = run_playbook(timeout=1800)
     assert result.returncode == 0, (

@@ -14,8 +14,8 @@ IAM (moto on 127.0.0.1:4566, as `nox -s deploy-local` left it):
   evaluator: explicit Deny wins, then any Allow; Action/NotAction and Resource/NotResource with
   IAM wildcards (``*`` any run of characters, ``?`` one; actions case-insensitive); the condition
   operators the policies use (an unknown operator fails the test rather than guess). The KMS key
-  policies delegate to IAM (their only AWS principal is the account root, checked below) and no
-  secret has a resource policy, so the identity policy is the whole story;
+  policies delegate to IAM (their only AWS principal is the account root, checked below) and a
+  secret's resource policy only denies, so the identity policy is the most the role gets;
 * its trust policy admits one Kubernetes service account of the cluster's OIDC provider.
 
 PostgreSQL (the deployed database, read as the admin from the master secret, as db_schema does):
@@ -50,6 +50,7 @@ AWS_POLICY = "arn:aws:iam::aws:policy/"
 # aws_security_baseline, then aws_network (vpc-flow-logs), aws_rds (rds-monitoring), aws_backup
 # (backup) and aws_ci_runner (ci-runner: the CodeBuild runner's service role, no managed policy).
 ROLES = (
+    "admin",
     "eks-cluster",
     "eks-node",
     "cloudtrail-logs",
@@ -63,10 +64,12 @@ ROLES = (
     # aws_eks: the cluster's controllers (IRSA; tests/integration/test_least_privilege_controllers.py).
     "aws-load-balancer-controller",
     "cluster-autoscaler",
+    # aws_security_baseline: the anchoring job's role, the only signer of the audit anchors (ADR 0016).
+    "audit-anchor",
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()
-CUSTOMER_POLICIES = ("require-mfa",)
+CUSTOMER_POLICIES = ("require-mfa", "assume-admin", "ci-deploy-2")
 
 AWS_MANAGED_ALLOWED: dict[str, dict[str, str]] = {
     "role/eks-cluster": {
@@ -89,10 +92,11 @@ AWS_MANAGED_ALLOWED: dict[str, dict[str, str]] = {
         "service-role/AWSBackupServiceRolePolicyForBackup": "AWS Backup backs up the selection",
         "service-role/AWSBackupServiceRolePolicyForRestores": "AWS Backup restores on request",
     },
-    "group/admins": {
+    # The group holds no AWS-managed policy: its members assume the admin role (ADR 0017).
+    "role/admin": {
         "AdministratorAccess": (
-            "the human administrators; the group's require-mfa policy denies everything but MFA "
-            "setup to a session without MFA (checked below)"
+            "the human administrators, through this role only: its trust admits this account's "
+            "principals with MFA (checked below), the admins group may assume it with MFA"
         ),
     },
 }
@@ -356,7 +360,7 @@ def test_the_endpoint_holds_exactly_the_expected_principals_and_policies(iam):
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
 @pytest.mark.parametrize("principal", PRINCIPALS)
-def test_principal_has_no_broad_wildcard(principal, iam):
+def test_principal_has_no_broad_wildcard(principal, iam, account_id):
     kind, short = principal.split("/")
     name = f"{NAME}-{short}"
     findings = []
@@ -376,7 +380,15 @@ def test_principal_has_no_broad_wildcard(principal, iam):
         trust = _document(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])
         for statement in _list(trust["Statement"]):
             principals = statement.get("Principal", {})
-            assert principals != "*" and "AWS" not in principals, (name, statement)
+            assert principals != "*", (name, statement)
+            if "AWS" in principals and short == "audit-anchor":
+                # The deploy step assumes it: this account only, as far as IAM allows (ADR 0016).
+                assert _list(principals["AWS"]) == [f"arn:aws:iam::{account_id}:root"], (name, statement)
+                continue
+            if "AWS" in principals:  # only the admins' role, only this account, only with MFA
+                assert short == "admin", (name, statement)
+                assert principals["AWS"] == f"arn:aws:iam::{account_id}:root", statement
+                assert statement["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}, statement
             if "Federated" in principals:  # a web identity: only with a condition on the subject
                 subjects = [
                     k for c in statement.get("Condition", {}).values() for k in c if k.endswith(":sub")
@@ -385,6 +397,7 @@ def test_principal_has_no_broad_wildcard(principal, iam):
     if principal == "group/admins":
         attached = _attached(iam, kind, name)
         assert any(arn.endswith(f":policy/{NAME}-require-mfa") for arn in attached), attached
+        assert any(arn.endswith(f":policy/{NAME}-assume-admin") for arn in attached), attached
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
@@ -535,9 +548,11 @@ def test_app_role_reads_only_its_own_secrets(app_statements, secret_arns, accoun
     for name in APP_SECRETS:
         for action in SECRETS_FORBIDDEN:
             assert evaluate(app_statements, action, secret_arns[name]) != "allowed", (action, name)
-    # The ones that must never be readable, by name (they exist on the endpoint)...
+    # The RDS master password (the secret RDS manages, rds!db-...) and the ones that must never be
+    # readable, by name (they exist on the endpoint)...
+    (rds_master,) = [arn for name, arn in secret_arns.items() if name.startswith("rds!db-")]
+    assert evaluate(app_statements, "secretsmanager:GetSecretValue", rds_master) == "denied"
     for purpose in (
-        "rds/master",
         "elasticache/auth-token",
         "postgres/master",
         "postgres/migrator",
@@ -558,6 +573,59 @@ def test_app_role_reads_only_its_own_secrets(app_statements, secret_arns, accoun
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
+def test_secret_policies_leave_each_generated_secret_to_its_readers(
+    aws, app_statements, secret_arns, account_id
+):
+    """Issue 23 item 3, each secret's resource policy evaluated with the identity policies: the
+    application role still reads its own secrets (it is among their readers) and, even granted every
+    read by its identity policy, no other; a principal of the account granted every read is refused
+    every generated secret; the deploy and the admins' role (with or without a path) never are; and
+    only the value's read is denied, never the secret's management."""
+    sm = aws("secretsmanager")
+    ours = {n: a for n, a in secret_arns.items() if n.startswith(f"{SECRET_PREFIX}/")}
+    # 11: the generated ones (the RDS master password is RDS's own since ADR 0019, not among them).
+    assert len(ours) >= 11, sorted(ours)
+    policies = {
+        n: _list(
+            _document(sm.get_resource_policy(SecretId=a).get("ResourcePolicy") or '{"Statement": []}')[
+                "Statement"
+            ]
+        )
+        for n, a in ours.items()
+    }
+    read = "secretsmanager:GetSecretValue"
+    everything = [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]
+    role = f"arn:aws:iam::{account_id}:role/"
+    app = {"aws:PrincipalArn": role + APP_ROLE}
+    outsider = {"aws:PrincipalArn": f"{role}{NAME}-eks-node"}
+    readers = [
+        aws("sts").get_caller_identity()["Arn"],
+        f"{role}{NAME}-admin",
+        f"{role}aws-reserved/sso.amazonaws.com/{NAME}-admin",
+    ]
+    readable = {
+        n for n, a in ours.items() if evaluate(app_statements + policies[n], read, a, app) == "allowed"
+    }
+    assert readable == APP_SECRETS
+    for name, arn in ours.items():
+        assert evaluate(everything + policies[name], read, arn, outsider) == "explicitly denied", name
+        app_reads = "allowed" if name in APP_SECRETS else "explicitly denied"
+        assert evaluate(everything + policies[name], read, arn, app) == app_reads, name
+        for reader in readers:
+            context = {"aws:PrincipalArn": reader}
+            assert evaluate(everything + policies[name], read, arn, context) == "allowed", (name, reader)
+        for action in (
+            "DescribeSecret",
+            "PutResourcePolicy",
+            "PutSecretValue",
+            "UpdateSecret",
+            "TagResource",
+        ):
+            decision = evaluate(everything + policies[name], f"secretsmanager:{action}", arn, outsider)
+            assert decision == "allowed", (name, action)
+
+
+@pytest.mark.soc2("CC6.1", "CC6.3")
 def test_app_role_uses_only_the_pii_key_and_only_for_data_keys(app_statements, keys, secret_arns):
     pii = keys["pii"]
     assert evaluate(app_statements, "kms:Decrypt", pii) == "allowed"
@@ -574,26 +642,44 @@ def test_app_role_uses_only_the_pii_key_and_only_for_data_keys(app_statements, k
             # ...not even through Secrets Manager on behalf of a secret it may not read.
             context = {
                 "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
-                "kms:EncryptionContext:SecretARN": secret_arns[f"{SECRET_PREFIX}/rds/master"],
+                "kms:EncryptionContext:SecretARN": next(
+                    arn for name, arn in secret_arns.items() if name.startswith("rds!db-")
+                ),
             }
             assert evaluate(app_statements, action, arn, context) == "denied", (action, purpose)
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
 def test_nothing_outside_iam_widens_the_app_role(aws, keys, secret_arns, account_id):
-    """Key policies name no AWS principal but the account root (they delegate to IAM); no secret
-    has a resource policy. So the identity policy judged above is all the role gets."""
+    """Key policies name no AWS principal but the account root (they delegate to IAM); a secret's
+    resource policy only denies (the generated secrets' readers, issue 23), never allows. So the
+    identity policy judged above is the most the role gets."""
     kms = aws("kms")
+    # The one exception: the anchor key lets its own role sign, and only that role (ADR 0016).
+    anchoring = [f"arn:aws:iam::{account_id}:role/{NAME}-audit-anchor"]
     for purpose, arn in keys.items():
         policy = _document(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
         for statement in _list(policy["Statement"]):
+            if statement.get("Principal") == "*":  # a denial to everyone (the anchor key's guard)
+                assert statement["Effect"] == "Deny", (purpose, statement)
+                continue
             aws_principals = _list(statement.get("Principal", {}).get("AWS"))
-            assert aws_principals in ([], [f"arn:aws:iam::{account_id}:root"]), (purpose, statement)
+            named = [[], [f"arn:aws:iam::{account_id}:root"]] + (
+                [anchoring] if purpose == "audit-anchor" else []
+            )
+            assert aws_principals in named, (purpose, statement)
     sm = aws("secretsmanager")
-    with_policy = [
-        n for n, arn in secret_arns.items() if sm.get_resource_policy(SecretId=arn).get("ResourcePolicy")
+    allowing = [
+        (n, statement)
+        for n, arn in secret_arns.items()
+        for statement in _list(
+            _document(sm.get_resource_policy(SecretId=arn).get("ResourcePolicy") or '{"Statement": []}')[
+                "Statement"
+            ]
+        )
+        if statement["Effect"] != "Deny"
     ]
-    assert with_policy == []
+    assert allowing == []
 
 
 @pytest.mark.soc2("CC6.1", "CC6.3")
@@ -642,6 +728,8 @@ EXPECTED_ROLES = {
     "app_rw": (True, False, False, False, False, False, ()),
     "app_ro": (True, False, False, False, False, False, ()),
     "auditor": (True, False, False, False, False, False, ()),
+    # pgaudit's object-audit role (pgaudit.role): privileges only, no login, no members (migration 0010).
+    "rds_pgaudit": (False, False, False, False, False, False, ()),
 }
 
 SELECT, WRITE = ("SELECT",), ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -662,17 +750,22 @@ _EXPECTED_GRANTS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "pg_monitor": ("USAGE",),  # the business metrics functions (0008)
     },
     ("schema", "pgbouncer"): {"pgbouncer_auth": ("USAGE",)},
-    **{("table", t): {"app_rw": WRITE, "app_ro": SELECT} for t in ("users", "user_profiles", "friendships")},
-    ("table", "wallet_accounts"): {"app_rw": ("SELECT", "INSERT"), "app_ro": SELECT},
+    # rds_pgaudit: SELECT on the tables holding personal data marks the reads pgaudit logs (0010).
+    **{
+        ("table", t): {"app_rw": WRITE, "app_ro": SELECT, "rds_pgaudit": SELECT}
+        for t in ("users", "user_profiles", "friendships")
+    },
+    ("table", "wallet_accounts"): {"app_rw": ("SELECT", "INSERT"), "app_ro": SELECT, "rds_pgaudit": SELECT},
     **{
         ("column", f"wallet_accounts.{c}"): {"app_rw": ("UPDATE",)}
         for c in ("wallet_type", "private_key_ciphertext", "public_key")
     },
     # Money moves only through transfer() (SECURITY DEFINER); the ledger is append-only.
     **{
-        ("table", t): {"app_rw": SELECT, "app_ro": SELECT}
-        for t in ("transactions", "ledger_accounts", "ledger_entries", "encryption_keys")
+        ("table", t): {"app_rw": SELECT, "app_ro": SELECT, "rds_pgaudit": SELECT}
+        for t in ("transactions", "ledger_accounts", "ledger_entries")
     },
+    ("table", "encryption_keys"): {"app_rw": SELECT, "app_ro": SELECT},
     **{
         ("view", v): {"app_rw": SELECT, "app_ro": SELECT}
         for v in ("active_users", "active_user_profiles", "active_wallet_accounts", "active_friendships")

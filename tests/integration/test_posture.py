@@ -357,6 +357,92 @@ def test_iam_cis_1_14_admins_need_mfa(aws, prefix):
     )
 
 
+# Service principals that put no aws:SourceArn / aws:SourceAccount in the request when they assume a
+# role, so a condition on them would lock the service out (ADR 0017): EC2 assuming an instance
+# profile's role (AWS's own EKS node role trust, "Amazon EKS node IAM role", has none) and CloudTrail
+# assuming its CloudWatch Logs role (the CloudTrail user guide: that role "doesn't support the use of
+# aws:SourceArn and aws:SourceAccount").
+NO_SOURCE_KEYS = {"ec2.amazonaws.com", "cloudtrail.amazonaws.com"}
+SOURCE_KEYS = {"aws:SourceAccount", "aws:SourceArn"}
+# What each service's documentation recommends for the roles it assumes (ADR 0017 cites the pages):
+# both keys where the service names the resource acting, the account alone where it documents only that.
+RECOMMENDED_KEYS = {
+    "eks.amazonaws.com": SOURCE_KEYS,
+    "vpc-flow-logs.amazonaws.com": SOURCE_KEYS,
+    "monitoring.rds.amazonaws.com": SOURCE_KEYS,
+    "codebuild.amazonaws.com": SOURCE_KEYS,
+    "config.amazonaws.com": {"aws:SourceAccount"},
+    "backup.amazonaws.com": {"aws:SourceAccount"},
+}
+
+
+def _condition_keys(statement: dict) -> set[str]:
+    return {key for operator in statement.get("Condition", {}).values() for key in operator}
+
+
+def _trust(role: dict) -> list[dict]:
+    document = role["AssumeRolePolicyDocument"]
+    return _as_list((json.loads(document) if isinstance(document, str) else document)["Statement"])
+
+
+@pytest.mark.soc2("CC6.1")
+def test_iam_confused_deputy_service_roles_name_their_source(aws, prefix):
+    """Prowler iam_role_cross_service_confused_deputy_prevention: every role of ours that an AWS
+    service assumes admits it only for our account or our resource (aws:SourceAccount/aws:SourceArn),
+    with the keys that service's documentation recommends."""
+    account = aws("sts").get_caller_identity()["Account"]
+    roles = [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
+    checked = {}
+    for role in roles:
+        for statement in _trust(role):
+            services = _as_list(statement.get("Principal", {}).get("Service", []))
+            if statement["Effect"] != "Allow" or not services or set(services) <= NO_SOURCE_KEYS:
+                continue
+            assert set(services) <= set(RECOMMENDED_KEYS), f"{role['RoleName']}: no rule for {services}"
+            for service in services:
+                assert RECOMMENDED_KEYS[service] <= _condition_keys(statement), (
+                    f"{role['RoleName']} trusts {service} without {sorted(RECOMMENDED_KEYS[service])}"
+                )
+            for operator, keys in statement["Condition"].items():
+                assert not operator.startswith("ForAnyValue") and not operator.endswith("IfExists"), operator
+                for key, value in keys.items():
+                    if key == "aws:SourceAccount":
+                        assert _as_list(value) == [account], (role["RoleName"], value)
+                    elif key == "aws:SourceArn":
+                        assert all(v.split(":")[4] == account for v in _as_list(value)), (
+                            role["RoleName"],
+                            value,
+                        )
+            checked[role["RoleName"]] = services
+    # Every service role of the platform but the two exempt: flow logs, EKS cluster, Config, RDS
+    # monitoring, Backup and the CI runner (CodeBuild).
+    assert set(RECOMMENDED_KEYS) == {s for services in checked.values() for s in services}, checked
+
+
+@pytest.mark.soc2("CC6.1", "CC6.3")
+def test_iam_cis_1_16_admins_get_full_rights_only_through_an_mfa_role(aws, prefix):
+    """CIS 1.16 / IAM.1 in spirit: no group or user of ours holds AdministratorAccess; administrators
+    assume the <name>-admin role, which requires MFA and lasts at most an hour."""
+    iam = aws("iam")
+    admin_access = "arn:aws:iam::aws:policy/AdministratorAccess"
+    for group in iam.list_groups()["Groups"]:
+        attached = iam.list_attached_group_policies(GroupName=group["GroupName"])["AttachedPolicies"]
+        assert admin_access not in {p["PolicyArn"] for p in attached}, group["GroupName"]
+    for user in iam.list_users()["Users"]:
+        attached = iam.list_attached_user_policies(UserName=user["UserName"])["AttachedPolicies"]
+        assert admin_access not in {p["PolicyArn"] for p in attached}, user["UserName"]
+    holders = iam.list_entities_for_policy(PolicyArn=admin_access)
+    assert [r["RoleName"] for r in holders["PolicyRoles"] if r["RoleName"].startswith(prefix)] == [
+        f"{prefix}-admin"
+    ]
+    role = iam.get_role(RoleName=f"{prefix}-admin")["Role"]
+    assert role["MaxSessionDuration"] <= 3600
+    for statement in _trust(role):
+        assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole"
+        assert statement["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}, statement
+        assert int(statement["Condition"]["NumericLessThan"]["aws:MultiFactorAuthAge"]) <= 3600
+
+
 # --- KMS --------------------------------------------------------------------------------------------
 
 
@@ -432,6 +518,47 @@ def test_s3_17_buckets_encrypted_with_kms(aws, our_buckets, keys):
 def test_s3_14_buckets_versioned(aws, our_buckets):
     for bucket in our_buckets:
         assert aws("s3").get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled", bucket
+
+
+# --- Anchored audit heads (docs/adr/0016-anchored-audit-heads.md) ------------------------------
+
+
+@pytest.mark.soc2("CC7.2")
+def test_s3_15_audit_anchors_bucket_object_lock_compliance_for_the_audit_retention(aws, prefix):
+    """FSBP S3.15: Object Lock enabled; compliance mode, so not even root deletes an anchor early."""
+    bucket = f"{prefix}-audit-anchors"
+    config = aws("s3").get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert config["ObjectLockEnabled"] == "Enabled", bucket
+    retention = config["Rule"]["DefaultRetention"]
+    assert retention["Mode"] == "COMPLIANCE", retention
+    assert retention.get("Days", 0) >= 365 or retention.get("Years", 0) >= 1, retention
+    statements = {s.get("Sid"): s for s in _as_list(_bucket_policy(aws, bucket)["Statement"])}
+    assert statements["AnchorsAreNeverReplaced"]["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+    assert statements["OnlyTheAnchoringJobWrites"]["Effect"] == "Deny"
+
+
+@pytest.mark.soc2("CC6.1", "CC7.2")
+def test_kms_audit_anchor_key_signs_for_the_anchoring_role_only(aws, prefix):
+    kms = aws("kms")
+    metadata = kms.describe_key(KeyId=f"alias/{prefix}-audit-anchor")["KeyMetadata"]
+    assert (metadata["KeySpec"], metadata["KeyUsage"], metadata["KeyState"]) == (
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        "Enabled",
+    )
+    policy = json.loads(kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default")["Policy"])
+    role = aws("iam").get_role(RoleName=f"{prefix}-audit-anchor")["Role"]["Arn"]
+    signers = [
+        s for s in policy["Statement"] if s["Effect"] == "Allow" and "kms:Sign" in _as_list(s["Action"])
+    ]
+    assert [s["Principal"] for s in signers] == [{"AWS": role}]
+    # No wildcard grants Sign to anyone else (kms:* to the account would delegate it to IAM policies).
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow" and statement not in signers:
+            assert not any(fnmatch.fnmatch("kms:Sign", a) for a in _as_list(statement["Action"])), statement
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == "kms:Sign" and deny["Principal"] == "*"
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": role}}
 
 
 # --- Edge (aws_edge): the load balancer <platform>-<env>, its WAF web ACL, the assets distribution ---
@@ -590,14 +717,133 @@ def test_sns_1_topics_encrypted_with_kms(aws, prefix):
         assert sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId"), topic
 
 
+@pytest.fixture(scope="module")
+def rds_master_secret(aws, prefix) -> dict:
+    """The secret RDS keeps the primary's master password in (ManageMasterUserPassword), described."""
+    primary = aws("rds").describe_db_instances(DBInstanceIdentifier=prefix)["DBInstances"][0]
+    assert primary.get("MasterUserSecret"), f"RDS does not manage the master password of {prefix}"
+    return aws("secretsmanager").describe_secret(SecretId=primary["MasterUserSecret"]["SecretArn"])
+
+
 @pytest.mark.soc2("CC6.1")
-def test_secretsmanager_aws_secrets_encrypted_with_their_key(aws, local_vars, keys):
+def test_secretsmanager_aws_secrets_encrypted_with_their_key(aws, local_vars, keys, rds_master_secret):
     """The AWS services' secrets (RDS master, Redis AUTH) are encrypted with their service's key."""
     base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
     secrets = aws("secretsmanager")
-    for name, purpose in ((f"{base}/rds/master", "rds"), (f"{base}/elasticache/auth-token", "elasticache")):
-        key = secrets.describe_secret(SecretId=name)["KmsKeyId"]
-        assert aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == keys[purpose], name
+    found = {
+        "rds": rds_master_secret["KmsKeyId"],
+        "elasticache": secrets.describe_secret(SecretId=f"{base}/elasticache/auth-token")["KmsKeyId"],
+    }
+    for purpose, key in found.items():
+        assert aws("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == keys[purpose], purpose
+
+
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_1_rds_master_password_rotated_by_rds(aws, rds_master_secret, local_vars):
+    """SecretsManager.1 (automatic rotation enabled), for the RDS master password: RDS owns the secret
+    and rotates it; the platform's generated master password secret is gone (ADR 0019)."""
+    assert rds_master_secret["OwningService"] == "rds"
+    assert rds_master_secret["RotationEnabled"] is True
+    legacy = f"{local_vars['platform_name']}/{local_vars['platform_environment']}/rds/master"
+    listed = aws("secretsmanager").list_secrets(Filters=[{"Key": "name", "Values": [legacy]}])["SecretList"]
+    live = [s["Name"] for s in listed if s["Name"] == legacy and not s.get("DeletedDate")]
+    assert live == [], "the platform-generated master password secret is still there"
+
+
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_4_rds_master_password_rotated_within_90_days(rds_master_secret):
+    """SecretsManager.4 (rotated within a number of days; Security Hub's default 90)."""
+    days = rds_master_secret["RotationRules"]["AutomaticallyAfterDays"]
+    assert 1 <= days <= 90, days
+
+
+# The secrets the application role reads (aws_security_baseline_app_secret_names): the only ones
+# with a reader beyond the deploy, the admins' role and the CI deploy role.
+APP_SECRETS = ("postgres/app_rw", "postgres/app_ro", "redis/app")
+
+
+def _role_patterns(arn: str) -> set[str]:
+    """A role as the secrets' policies name it: with and without a path (ADR 0017)."""
+    return {arn, arn.replace(":role/", ":role/*/")}
+
+
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws, local_vars, prefix):
+    """Issue 23 item 3: every secret the platform generates (the 12 the posture scan listed, and any
+    later one under <platform>/<environment>/) carries a resource policy that denies reading its value
+    to every principal but the deploying one, the administrators' role, the CI deploy role and, for
+    the application's own secrets, the application role (the auditor's login, the audit-anchor
+    job's role). It denies nothing but reading."""
+    base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
+    identity = aws("sts").get_caller_identity()
+    account, deployer = identity["Account"], identity["Arn"]
+    role = f"arn:aws:iam::{account}:role/{prefix}"
+    everyone = {deployer} | _role_patterns(f"{role}-admin") | _role_patterns(f"{role}-ci-deploy")
+    secrets = aws("secretsmanager")
+    names = sorted(
+        s["Name"]
+        for page in secrets.get_paginator("list_secrets").paginate()
+        for s in page["SecretList"]
+        if s["Name"].startswith(f"{base}/")
+    )
+    # 11 generated (the RDS master password is RDS's own since ADR 0019).
+    assert len(names) >= 11, names
+    for name in names:
+        policy = secrets.get_resource_policy(SecretId=name).get("ResourcePolicy")
+        assert policy, f"{name} has no resource policy: any principal the account allows reads it"
+        denies = [
+            s
+            for s in _as_list(json.loads(policy)["Statement"])
+            if s["Effect"] == "Deny"
+            and s.get("Principal") in ("*", {"AWS": "*"})
+            and "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+        ]
+        assert len(denies) == 1, f"{name}: no deny of GetSecretValue to all but the named principals"
+        (readers,) = [
+            _as_list(keys["aws:PrincipalArn"])
+            for operator, keys in denies[0]["Condition"].items()
+            if operator in ("ArnNotEquals", "ArnNotLike") and "aws:PrincipalArn" in keys
+        ]
+        assert deployer in readers, f"{name}: the deploy would lock itself out"
+        own = name.removeprefix(f"{base}/")
+        allowed = everyone | (_role_patterns(f"{role}-app") if own in APP_SECRETS else set())
+        if own == "postgres/auditor":  # the audit-anchor job reads the chains' heads as the auditor
+            allowed |= _role_patterns(f"{role}-audit-anchor")
+        assert set(readers) <= allowed, (
+            f"{name}: readers beyond the named ones: {sorted(set(readers) - allowed)}"
+        )
+        if name.removeprefix(f"{base}/") in APP_SECRETS:
+            assert f"{role}-app" in readers, f"{name}: the application role could not read its own secret"
+        # The deny is on reading only: the deploy keeps managing the secret and its policy.
+        assert _as_list(denies[0]["Action"]) == ["secretsmanager:GetSecretValue"], denies[0]
+
+
+@pytest.mark.soc2("CC6.6")
+def test_ec2_vpc_endpoint_policies_name_our_account(aws, vpc):
+    """Issue 23 item 4: no endpoint of our VPC keeps the default policy (any principal, any action);
+    every statement open to any principal is held to our account, or to reads of named AWS-owned
+    buckets (ECR layers, Amazon Linux packages)."""
+    account = aws("sts").get_caller_identity()["Account"]
+    endpoints = aws("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
+        "VpcEndpoints"
+    ]
+    assert endpoints, "no VPC endpoint"
+    for endpoint in endpoints:
+        for statement in _as_list(json.loads(endpoint["PolicyDocument"])["Statement"]):
+            if statement["Effect"] != "Allow":
+                continue
+            actions = _as_list(statement["Action"])
+            assert "*" not in actions and "s3:*" not in actions, (endpoint["VpcEndpointId"], statement)
+            conditions = statement.get("Condition", {}).get("StringEquals", {})
+            if conditions.get("aws:PrincipalAccount") == account:
+                if "*" not in _as_list(statement["Resource"]):
+                    assert conditions.get("aws:ResourceAccount") == account, statement
+                continue
+            assert actions == ["s3:GetObject"], statement
+            for resource in _as_list(statement["Resource"]):
+                assert fnmatch.fnmatch(
+                    resource, "arn:aws:s3:::prod-*-starport-layer-bucket/*"
+                ) or fnmatch.fnmatch(resource, "arn:aws:s3:::al2023-repos-*/*"), resource
 
 
 @pytest.mark.soc2("CC7.2")

@@ -3,8 +3,9 @@ rule, before any change: nothing is created and no later play starts."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
+import pathlib
+import re
 import shutil
 
 import pytest
@@ -39,11 +40,11 @@ def _snapshot(aws):
     }
 
 
-def _refused_run(inventory):
+def _refused_run(inventory, env=None, timeout=300):
     """site.yml on a bad inventory: the completed process, or the AssertionError run_playbook raised
     (a deprecation warning in the output), re-raised by the test of that inventory."""
     try:
-        return run_playbook(inventory=inventory, timeout=300)
+        return run_playbook(inventory=inventory, env=env, timeout=timeout)
     except AssertionError as error:
         return error
 
@@ -58,18 +59,20 @@ def _assert_refused(aws, tmp_path, file, changes, message, layer_play, snapshot,
     if runs is None:
         before = snapshot(aws)
         result = _refused_run(_inventory(tmp_path, file, **changes))
+        if isinstance(result, AssertionError):
+            raise result
+        output, recap = result.stdout + result.stderr, result.stdout
     else:
         before = runs["before"][snapshot.__name__]
-        result = runs["results"][_key(file, changes)]
-    if isinstance(result, AssertionError):
-        raise result
-    output = " ".join((result.stdout + result.stderr).split())
+        result, output, recap = runs["results"][_key(file, changes)]
+        if isinstance(result, AssertionError):
+            raise result
     assert result.returncode != 0
-    assert message in output, output[-3000:]
+    assert message in " ".join(output.split()), output[-3000:]
     assert "PLAY [Preflight]" in result.stdout
     assert "PLAY [Network]" not in result.stdout
     assert f"PLAY [{layer_play}" not in result.stdout
-    assert "changed=0" in result.stdout
+    assert re.search(r"\bchanged=0\b", recap), recap
     assert snapshot(aws) == before
 
 
@@ -77,22 +80,67 @@ def _key(file: str, changes: dict) -> str:
     return file + json.dumps(changes, sort_keys=True, default=str)
 
 
+def _hosts_inventory(tmp_path, cases: dict) -> pathlib.Path:
+    """One inventory for many bad inventories: a host of the `controller` group per case (connected as
+    inventories/local's localhost is), whose host variables are the case's changes. Host variables
+    take precedence over group_vars/all, so each host sees the local inventory with its one change."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(LOCAL_INVENTORY, inventory)
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    localhost = hosts["all"]["children"]["controller"]["hosts"]["localhost"]
+    hosts["all"]["children"]["controller"]["hosts"] = {
+        host: {**localhost, **changes} for host, changes in cases.items()
+    }
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    return inventory
+
+
+def _per_host(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The failed results (their strings, as text) and the recap line of each host of a run whose
+    result format is JSON (`fatal: [host]: FAILED! => {...}`, `failed: [host] (item=...) => {...}`)."""
+    decoder = json.JSONDecoder()
+    failures: dict[str, str] = {}
+    failed = r"^(?:fatal: \[([^\]]+)\]: FAILED! => |failed: \[([^\]]+)\] \(item=[^\n]*?\) => )(?=\{)"
+    for match in re.finditer(failed, stdout, re.M):
+        result, _ = decoder.raw_decode(stdout, match.end())
+        host = match.group(1) or match.group(2)
+        failures[host] = " ".join([failures.get(host, ""), *_strings(result)]).strip()
+    recaps = {m.group(1): m.group(0) for m in re.finditer(r"^(\S+)\s+: ok=.*$", stdout, re.M)}
+    return failures, recaps
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [str(value)]
+
+
 @pytest.fixture(scope="module")
 def refusals(aws, tmp_path_factory):
-    """Every bad inventory of this file run through site.yml, two at a time (they change nothing and
-    share nothing but the read-only checkout), after a snapshot of everything the layers would make."""
+    """Every bad inventory of this file through site.yml, after a snapshot of everything the layers
+    would make. They change nothing and share nothing but the read-only checkout, so they run as one
+    ansible-playbook of one host per bad inventory (_hosts_inventory): each host is refused on its own
+    and drops out; a host that got past preflight would go on to the network's play, which the tests
+    check never starts. A case that takes a variable out of group_vars runs on its own inventory."""
     cases = [
         *CASES.values(),
         *((file, changes, message) for file, table in LAYER_CASES for changes, message in table.values()),
     ]
     before = {snapshot.__name__: snapshot(aws) for snapshot in SNAPSHOTS}
-    inventories = {
-        _key(file, changes): _inventory(tmp_path_factory.mktemp("preflight"), file, **changes)
-        for file, changes, _ in cases
-    }
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {key: pool.submit(_refused_run, inventory) for key, inventory in inventories.items()}
-        results = {key: future.result() for key, future in futures.items()}
+    keys = {_key(file, changes): changes for file, changes, _ in cases}
+    alone = {key for key, changes in keys.items() if any(value is None for value in changes.values())}
+    hosts = {f"case{number:02d}": key for number, key in enumerate(sorted(set(keys) - alone))}
+    inventory = _hosts_inventory(tmp_path_factory.mktemp("preflight"), {h: keys[k] for h, k in hosts.items()})
+    together = _refused_run(inventory, env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}, timeout=1800)
+    failures, recaps = ({}, {}) if isinstance(together, AssertionError) else _per_host(together.stdout)
+    results = {key: (together, failures.get(host, ""), recaps.get(host, "")) for host, key in hosts.items()}
+    for key in alone:
+        file = next(file for file, changes, _ in cases if _key(file, changes) == key)
+        result = _refused_run(_inventory(tmp_path_factory.mktemp("preflight"), file, **keys[key]))
+        stdout = getattr(result, "stdout", "")
+        results[key] = (result, stdout + getattr(result, "stderr", ""), stdout)
     return {"before": before, "results": results}
 
 
@@ -584,6 +632,128 @@ def test_bad_security_inventory_is_refused_before_any_change(case, refusals, aws
     )
 
 
+# The billing refusals (roles/aws_observability/tasks/validate.yml, included by roles/preflight);
+# aws_observability_environment stands in for a production inventory without the production approval,
+# with the critical subscription production needs anyway.
+ONCALL = [{"protocol": "email", "endpoint": "oncall@giftcrypto.example"}]
+OBSERVABILITY_CASES = {
+    "budget_missing_in_production": (
+        {
+            "aws_observability_environment": "production",
+            "aws_observability_sns_subscriptions": {"critical": ONCALL, "warning": ONCALL},
+            "aws_observability_budget": {},
+        },
+        "aws_observability_budget={} with aws_observability_environment=production: production must have a "
+        "monthly cost budget",
+    ),
+    "budget_not_above_zero": (
+        {"aws_observability_budget": {"limit_usd": 0}},
+        "aws_observability_budget.limit_usd=0: the monthly limit of a budget must be a number greater than 0",
+    ),
+    "budget_alerts_reaching_nobody_in_production": (
+        {
+            "aws_observability_environment": "production",
+            "aws_observability_sns_subscriptions": {"critical": ONCALL, "warning": []},
+            "aws_observability_budget": {"limit_usd": 500},
+        },
+        "aws_observability_budget.alert_topic=warning with no subscription in "
+        "aws_observability_sns_subscriptions.warning and aws_observability_environment=production: "
+        "the budget's alerts must reach someone",
+    ),
+}
+
+
+def _observability_snapshot(aws):
+    """The network's snapshot plus the budgets and the alarms the observability layer would make."""
+    budgets = aws("budgets").describe_budgets(AccountId=aws("sts").get_caller_identity()["Account"])
+    return {
+        **_snapshot(aws),
+        "budgets": sorted(b["BudgetName"] for b in budgets.get("Budgets", [])),
+        "alarms": sorted(a["AlarmName"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(OBSERVABILITY_CASES))
+def test_bad_billing_inventory_is_refused_before_any_change(case, refusals, aws):
+    changes, message = OBSERVABILITY_CASES[case]
+    _assert_refused(
+        aws,
+        None,
+        "observability.yml",
+        changes,
+        message,
+        "Observability",
+        _observability_snapshot,
+        refusals,
+    )
+
+
+# The feature flag refusals (roles/aws_appconfig/tasks/validate.yml, included by roles/preflight): a
+# document AppConfig would refuse (its AWS.AppConfig.FeatureFlags schema, the constraints it declares)
+# and a gated flag without its percentage attribute, refused before any change.
+FLAG_DEFINITION = {
+    "name": "Stats from the read replica",
+    "attributes": {
+        "percentage": {"constraints": {"type": "number", "required": True, "minimum": 0, "maximum": 100}}
+    },
+}
+FEATURE_FLAG_CASES = {
+    "flag_percentage_above_its_maximum": (
+        {
+            "aws_appconfig_flags": {
+                "version": "1",
+                "flags": {"stats_replica_reads": FLAG_DEFINITION},
+                "values": {"stats_replica_reads": {"enabled": True, "percentage": 150}},
+            }
+        },
+        "['values']['stats_replica_reads']['percentage']: 150 is above the maximum 100",
+    ),
+    "flag_document_of_another_version": (
+        {
+            "aws_appconfig_flags": {
+                "version": "2",
+                "flags": {"stats_replica_reads": FLAG_DEFINITION},
+                "values": {"stats_replica_reads": {"enabled": True, "percentage": 10}},
+            }
+        },
+        "['version']: '2' is not one of ['1']",
+    ),
+    "gated_flag_without_its_percentage": (
+        {
+            "aws_appconfig_flags": {
+                "version": "1",
+                "flags": {"stats_replica_reads": {"name": "Stats from the read replica"}},
+                "values": {"stats_replica_reads": {"enabled": True}},
+            }
+        },
+        "['flags']['stats_replica_reads']['attributes']: 'percentage' must be constrained",
+    ),
+}
+
+
+def _feature_flag_snapshot(aws):
+    """The network's snapshot plus the AppConfig applications the feature flag layer would make."""
+    return {
+        **_snapshot(aws),
+        "applications": sorted(a["Name"] for a in aws("appconfig").list_applications()["Items"]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(FEATURE_FLAG_CASES))
+def test_bad_feature_flag_document_is_refused_before_any_change(case, refusals, aws):
+    changes, message = FEATURE_FLAG_CASES[case]
+    _assert_refused(
+        aws,
+        None,
+        "feature_flags.yml",
+        changes,
+        message,
+        "Feature flags (AWS)",
+        _feature_flag_snapshot,
+        refusals,
+    )
+
+
 # The bad inventories of each layer (group_vars file, cases) and the snapshots of what the layers
 # would make: the `refusals` fixture runs them all before the tests read their results.
 LAYER_CASES = (
@@ -593,6 +763,8 @@ LAYER_CASES = (
     ("eks.yml", COMPUTE_CASES),
     ("edge.yml", EDGE_CASES),
     ("security_baseline.yml", SECURITY_CASES),
+    ("observability.yml", OBSERVABILITY_CASES),
+    ("feature_flags.yml", FEATURE_FLAG_CASES),
 )
 SNAPSHOTS = (
     _snapshot,
@@ -602,4 +774,6 @@ SNAPSHOTS = (
     _compute_snapshot,
     _edge_snapshot,
     _security_snapshot,
+    _observability_snapshot,
+    _feature_flag_snapshot,
 )

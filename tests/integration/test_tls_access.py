@@ -280,3 +280,58 @@ def test_redis_failed_login_is_refused_and_logged(who, redis_app_secret, redis_a
         intruder.ping()
     intruder.close()
     assert _acl_auth_failures(redis_admin_client, username) > before, "no ACL LOG auth entry"
+
+
+FILE_SD = pathlib.Path("/etc/prometheus/file_sd/giftcrypto-api.json")
+# The spellings of /metrics a client may try on the public front; HAProxy matches the path
+# percent-decoded, lowercased and with slashes merged (app_deploy_internal_path_prefixes).
+INTERNAL_SPELLINGS = [
+    "/metrics",
+    "/metrics/",
+    "//metrics",
+    "/./metrics",
+    "/%6detrics",
+    "/%2Fmetrics",
+    "/METRICS",
+]
+
+
+def _front(path: str) -> tuple[int, dict[str, str]]:
+    """A GET of `path`, sent as written (no client-side normalisation), through HAProxy's front."""
+    context = ssl.create_default_context(cafile=CA)
+    with (
+        socket.create_connection(HAPROXY, timeout=10) as sock,
+        context.wrap_socket(sock, server_hostname=HAPROXY[0]) as tls,
+    ):
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {HAPROXY[0]}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in head[1:])}
+    return int(head[0].split()[1]), headers
+
+
+@pytest.mark.soc2("CC6.6")
+@pytest.mark.parametrize("path", INTERNAL_SPELLINGS)
+def test_the_public_front_does_not_serve_the_metrics(path):
+    status, headers = _front(path)
+    assert status == 404, (path, status)
+    assert headers.get("x-content-type-options") == "nosniff"
+
+
+@pytest.mark.soc2("CC6.6", "CC7.2")
+def test_prometheus_still_scrapes_the_colours_and_the_front_answers_nosniff():
+    """The metrics stay reachable where Prometheus scrapes them (each colour's own port, loopback),
+    and the front's answers carry nosniff and HSTS."""
+    (group,) = json.loads(FILE_SD.read_text())
+    for target in group["targets"]:
+        host, port = target.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(f"GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            first = sock.recv(64)
+        assert first.startswith(b"HTTP/1.1 200"), (target, first)
+    status, headers = _front("/version")
+    assert status == 200
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["strict-transport-security"].startswith("max-age=")

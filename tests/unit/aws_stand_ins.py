@@ -225,3 +225,76 @@ def eks_addons() -> tuple[dict, Handlers]:
         "TagResource": tag,
         "UntagResource": untag,
     }
+
+
+def budgets_updates_and_subscribers() -> tuple[dict, Handlers]:
+    """UpdateBudget and DescribeSubscribersForNotification (AWS Budgets API reference), over moto's own
+    budgets (which has the rest of the budget's operations), looked up at each call (the handlers can be
+    made before moto's mock starts): the state is empty, moto holds the budgets."""
+    from moto.budgets.models import budgets_backends
+
+    class Budgets(dict):
+        def _all(self):
+            return budgets_backends[ACCOUNT_ID]["aws"].budgets[ACCOUNT_ID]
+
+        def __contains__(self, name):
+            return name in self._all()
+
+        def __getitem__(self, name):
+            return self._all()[name]
+
+        def get(self, name, default=None):
+            return self._all().get(name, default)
+
+    budgets = Budgets()
+
+    def missing(operation: str, message: str) -> botocore.exceptions.ClientError:
+        return botocore.exceptions.ClientError(
+            {"Error": {"Code": "NotFoundException", "Message": message}}, operation
+        )
+
+    def update(params):
+        new = params["NewBudget"]
+        if new["BudgetName"] not in budgets:
+            raise missing("UpdateBudget", "the budget doesn't exist")
+        budget = budgets[new["BudgetName"]]
+        # The period is kept as moto stored it (botocore hands the handler datetimes).
+        budget.budget = {**new, "TimePeriod": budget.budget.get("TimePeriod")}
+        return {}
+
+    def subscribers(params):
+        budget = budgets.get(params["BudgetName"])
+        if budget is None:
+            raise missing("DescribeSubscribersForNotification", "the budget doesn't exist")
+        asked = params["Notification"]
+        for stored in budget.notifications:
+            if {k: stored.details.get(k) for k in asked} == asked:
+                return {"Subscribers": stored.subscribers}
+        raise missing("DescribeSubscribersForNotification", "the notification doesn't exist")
+
+    return {}, {"UpdateBudget": update, "DescribeSubscribersForNotification": subscribers}
+
+
+def ce_cost_allocation_tags(*seen: str) -> tuple[dict[str, str], Handlers]:
+    """ListCostAllocationTags and UpdateCostAllocationTagsStatus (Cost Explorer API reference): the
+    user-defined keys billing has ``seen`` (Inactive at first); the state is each key's status."""
+    state = dict.fromkeys(seen, "Inactive")
+
+    def list_tags(params):
+        keys = params.get("TagKeys") or sorted(state)
+        return {
+            "CostAllocationTags": [
+                {"TagKey": k, "Type": "UserDefined", "Status": state[k]} for k in keys if k in state
+            ]
+        }
+
+    def update(params):
+        errors = []
+        for entry in params["CostAllocationTagsStatus"]:
+            if entry["TagKey"] not in state:
+                errors.append({"TagKey": entry["TagKey"], "Code": "TagKeysNotFound", "Message": "not found"})
+            else:
+                state[entry["TagKey"]] = entry["Status"]
+        return {"Errors": errors}
+
+    return state, {"ListCostAllocationTags": list_tags, "UpdateCostAllocationTagsStatus": update}

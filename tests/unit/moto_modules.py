@@ -70,7 +70,25 @@ def runner(module: ModuleType, capsys: pytest.CaptureFixture) -> Callable[..., d
             mock.patch("ansible.module_utils.basic.HAS_SYSLOG", False),
             mock.patch("ansible.module_utils.basic.has_journal", False),
         )
-        with quiet[0], quiet[1], patch_module_args(module_args), pytest.raises(SystemExit) as exited:
+        # On the target side, as a module runs: once a test of the same process has loaded the
+        # controller (a callback, a playbook run), ansible-core would send the module's warnings to
+        # the controller's display instead of its result.
+        target = mock.patch("ansible.module_utils._internal.is_controller", False)
+        # A process runs one module, so ansible-core never clears its warnings and deprecations:
+        # each run here starts from none, as its own process would.
+        fresh = (
+            mock.patch("ansible.module_utils.common.warnings._global_warnings", {}),
+            mock.patch("ansible.module_utils.common.warnings._global_deprecations", {}),
+        )
+        with (
+            quiet[0],
+            quiet[1],
+            target,
+            fresh[0],
+            fresh[1],
+            patch_module_args(module_args),
+            pytest.raises(SystemExit) as exited,
+        ):
             module.main()
         result = json.loads(capsys.readouterr().out)
         result["rc"] = exited.value.code

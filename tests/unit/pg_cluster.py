@@ -39,6 +39,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "roles" / "db_schema" / "files" / "migrations"
 SUPERUSER = "giftcrypto_test"
 LOGIN_ROLES = ("migrator", "app_rw", "app_ro", "auditor")
+# pgaudit's object-audit role (roles/db_schema/vars/main.yml's db_schema__audit_role; RDS allows no other).
+AUDIT_ROLE = "rds_pgaudit"
 TEMPLATE = "giftcrypto_template"
 # Ports of the services deployed on this machine (PostgreSQL, pgBouncer, Redis, Prometheus and
 # Alertmanager, moto): the test cluster never takes one of them.
@@ -240,6 +242,8 @@ def running_cluster() -> Iterator[Cluster]:
                         "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {}"
                     ).format(sql.Identifier(role), sql.Literal(passwords[role]))
                 )
+            # The pgaudit object-audit role db_schema creates before the migrations (0010 grants to it).
+            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(AUDIT_ROLE)))
         _migrate_template(cluster)
         yield cluster
     finally:

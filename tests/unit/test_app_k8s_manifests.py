@@ -52,6 +52,13 @@ ALB = {
     "app_deploy_eks_alb_security_group_id": "sg-0123456789abcdef0",
 }
 # name -> (inventory, extra variables)
+# Errors to Sentry and traces to New Relic's OTLP endpoint (defaults/main/observability.yml).
+OBSERVABILITY = {
+    "app_deploy_sentry_secret": "giftcrypto/production/sentry/dsn",  # pragma: allowlist secret
+    "app_deploy_otlp_endpoint": "https://otlp.nr-data.net",
+    "app_deploy_otlp_headers_secret": "giftcrypto/production/otlp/headers",  # pragma: allowlist secret
+    "app_deploy_traces_sample_ratio": 0.2,
+}
 RENDERS = {
     # First release: nothing known about the serving colour.
     "staging-first-release": ("staging", {"app_deploy_release": RELEASE}),
@@ -70,6 +77,7 @@ RENDERS = {
             "app_deploy_eks_colour_releases": {"blue": "1.3.1-0e0e0e0e0e", "green": "1.3.2-0f0f0f0f0f"},
             "app_deploy_eks_aws_account_id": ACCOUNT,
             **ALB,
+            **OBSERVABILITY,
         },
     ),
     # Green serves 1.4.0, blue 1.3.2 is warm: a rollback serves blue again.
@@ -227,6 +235,8 @@ def test_every_manifest_is_rendered(render):
         expected.add("00-namespace.yml")
     if all(render.facts["target_group_arns"].values()):
         expected.add("40-target-group-bindings.yml")
+    if render.facts["audit_anchor_enabled"]:
+        expected.add("60-audit-anchor.yml")
     assert {p.name for p in render.dir.glob("*.yml")} == expected
     assert set(render.facts["manifests"]) == expected
     assert "not applied" in render.output, "the run must say that the manifests were not applied"
@@ -296,8 +306,22 @@ def test_unreachable_cluster_is_only_reported_when_the_cluster_is_not_required(t
             {"app_deploy_action": "rollback", "app_deploy_eks_colour_releases": {"blue": RELEASE}},
             "nothing to roll back to",
         ),
+        (
+            {
+                "app_deploy_release": RELEASE,
+                "app_deploy_otlp_endpoint": "http://otlp.nr-data.net",
+                "app_deploy_otlp_headers_secret": "x/otlp/headers",  # pragma: allowlist secret
+            },
+            "app_deploy_otlp_endpoint=http://otlp.nr-data.net must be https (or a collector on loopback)",
+        ),
     ],
-    ids=["no-tag", "latest", "listener-without-target-groups", "rollback-without-previous"],
+    ids=[
+        "no-tag",
+        "latest",
+        "listener-without-target-groups",
+        "rollback-without-previous",
+        "otlp-credentials-over-http",
+    ],
 )
 def test_invalid_inputs_are_refused(tmp_path, variables, reason):
     result = _run("staging", tmp_path, variables)
@@ -673,6 +697,22 @@ def test_the_api_reaches_the_pooler_over_verified_tls(render):
         assert env["GIFTCRYPTO_REDIS_SECRET"] == render.facts["cache_secret"]
 
 
+def test_errors_and_traces_are_on_only_where_a_destination_is_named(render):
+    named = render.variables.get("app_deploy_otlp_endpoint")
+    for colour in COLOURS:
+        env = {e["name"]: e["value"] for e in _container(render.deployment(colour))["env"]}
+        settings = {k: v for k, v in env.items() if "SENTRY" in k or "OTLP" in k or "TRACES" in k}
+        if named:
+            assert settings == {
+                "GIFTCRYPTO_SENTRY_SECRET": OBSERVABILITY["app_deploy_sentry_secret"],
+                "GIFTCRYPTO_OTLP_ENDPOINT": OBSERVABILITY["app_deploy_otlp_endpoint"],
+                "GIFTCRYPTO_OTLP_HEADERS_SECRET": OBSERVABILITY["app_deploy_otlp_headers_secret"],
+                "GIFTCRYPTO_TRACES_SAMPLE_RATIO": "0.2",
+            }
+        else:
+            assert settings == {}, "no destination, no setting: both stay off"
+
+
 def test_the_read_replica_is_a_pooler_entry_only_where_a_replica_is_named(render):
     for colour in COLOURS:
         env = {e["name"]: e["value"] for e in _container(render.deployment(colour))["env"]}
@@ -970,3 +1010,59 @@ def test_alb_weights_step_between_the_target_groups(moto_alb):
     balancer_after = elb.describe_load_balancers()["LoadBalancers"][0]
     for key in ("SecurityGroups", "AvailabilityZones", "Scheme", "LoadBalancerArn"):
         assert balancer_after[key] == balancer_before[key], f"the load balancer's {key} must not change"
+
+
+# ----- the anchoring of the audit heads (docs/adr/0016-anchored-audit-heads.md)
+
+
+def test_the_audit_anchor_job_runs_hourly_as_the_anchoring_role(render):
+    """The CronJob runs the collection's playbook every hour, one run at a time, under the service
+    account the anchoring role's trust policy names (IRSA), in the namespace it names; the pod
+    assumes no role (it is the role); it reaches RDS and the AWS APIs only, as a non-root,
+    read-only container with requests and limits."""
+    baseline = _yaml_file(BASELINE_DEFAULTS)
+    facts = render.facts
+    job = render.find("CronJob", "audit-anchor")
+    assert job["spec"]["schedule"] == "17 * * * *" and job["spec"]["timeZone"] == "Etc/UTC"
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    # The service account of the anchoring role's trust (aws_security_baseline's
+    # audit_anchor_trust_policy.json.j2: system:serviceaccount:<app namespace>:<this account>).
+    account = render.find("ServiceAccount", pod["serviceAccountName"])
+    assert account["metadata"]["name"] == baseline["aws_security_baseline_audit_anchor_service_account"]
+    assert account["metadata"]["namespace"] == baseline["aws_security_baseline_app_namespace"]
+    assert job["metadata"]["namespace"] == account["metadata"]["namespace"]
+    account_id = render.variables.get("app_deploy_eks_aws_account_id", "000000000000")
+    role_arn = f"arn:aws:iam::{account_id}:role/giftcrypto-{facts['environment']}-audit-anchor"
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role_arn
+    assert account["automountServiceAccountToken"] is False and pod["automountServiceAccountToken"] is False
+    # The collection's playbook (it exists) with the job's inventory.
+    (container,) = pod["containers"]
+    assert container["command"][-1] == "giftcrypto.platform.audit_anchor"
+    assert (ROOT / "playbooks" / "audit_anchor.yml").is_file()
+    inventory_map = render.find("ConfigMap", "audit-anchor-inventory")
+    inventory = yaml.safe_load(inventory_map["data"]["inventory.yml"])["all"]
+    assert "controller" in inventory["hosts"]  # playbooks/audit_anchor.yml's hosts
+    assert inventory["vars"]["platform_environment"] == facts["environment"]
+    assert inventory["vars"]["db_schema_audit_anchor_role_arn"] == "", "the pod is the role: it assumes none"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["inventory"]["configMap"]["name"] == "audit-anchor-inventory"
+    assert container["command"][2] == mounts["inventory"] + "/inventory.yml"
+    # Pinned image of the environment's ECR, never latest.
+    assert _tag(container["image"]) != "latest" and ".dkr.ecr." in container["image"]
+    context = {**pod["securityContext"], **container["securityContext"]}
+    assert context["runAsNonRoot"] is True and context["runAsUser"] > 0
+    assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    for kind in ("requests", "limits"):
+        assert set(container["resources"][kind]) == {"cpu", "memory"}
+    labels = job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] != facts["app_label"], "none of the API's policies applies"
+    if facts["network_policies_enabled"]:
+        out = _allowed(render, "egress", labels)
+        ports = {port["port"] for _, port in out}
+        assert ports == {facts["database_port"], 443, 53}, out
+        assert _allowed(render, "ingress", labels) == [], "nothing comes in"

@@ -29,7 +29,8 @@ from tests.unit.moto_modules import ACCOUNT_ID, REGION
 
 MODULES = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules"
 # Our modules that are not AWS modules (PostgreSQL): the contract does not apply.
-NOT_AWS = {"audit_verify", "pg_migrate", "pii_keyring"}
+# audit_anchor writes immutable objects (an Object Lock bucket): no resource life cycle either.
+NOT_AWS = {"audit_anchor", "audit_verify", "pg_migrate", "pii_keyring"}
 # Read-only modules (named <prefix>_info, on aws_resource.AWSInfo) keep no resource: nothing to create,
 # update or delete, so no life cycle to run; they always answer changed=false (their own tests say so).
 READ_ONLY_SUFFIX = "_info"
@@ -52,6 +53,18 @@ class Case:
 
 def _topic() -> dict:
     return {"topic_arn": boto3.client("sns", region_name=REGION).create_topic(Name="contract")["TopicArn"]}
+
+
+def _db_instance() -> dict:
+    boto3.client("rds", region_name=REGION).create_db_instance(
+        DBInstanceIdentifier="contract",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="contract_admin",
+        MasterUserPassword="contract-password-1",  # pragma: allowlist secret
+        AllocatedStorage=20,
+    )
+    return {}
 
 
 def _standards_api() -> dict:
@@ -86,6 +99,30 @@ def _vpc_and_log_group() -> dict:
     boto3.client("logs", region_name=REGION).create_log_group(logGroupName="/contract/flow")
     role = f"arn:aws:iam::{ACCOUNT_ID}:role/flow-logs"
     return {"resource_id": vpc, "log_group_name": "/contract/flow", "deliver_logs_permission_arn": role}
+
+
+def _s3_gateway_endpoint() -> dict:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", RouteTableIds=[table], VpcEndpointType="Gateway"
+    )["VpcEndpoint"]
+    return {"vpc_endpoint_id": endpoint["VpcEndpointId"]}
+
+
+ONLY_OURS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:GetObject",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT_ID}},
+        }
+    ],
+}
 
 
 def _replication_api() -> dict:
@@ -214,16 +251,104 @@ FSBP = "aws-foundational-security-best-practices/v/1.0.0"
 EKS_EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 TEXT = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# up"}}
 
+_FLAG = {"constraints": {"type": "number", "required": True, "minimum": 0, "maximum": 100}}
+_FLAGS = {
+    "version": "1",
+    "flags": {"contract": {"name": "Contract", "attributes": {"percentage": _FLAG}}},
+    "values": {"contract": {"enabled": True, "percentage": 100}},
+}
+_APPCONFIG = {
+    "application": "contract",
+    "environment": "contract",
+    "gated_flags": ["contract"],
+    "deployment_strategy": {"name": "contract"},
+}
+_appconfig_fidelity: list = []
+
+
+def _appconfig_as_aws() -> dict:
+    """moto's AppConfig with the local endpoint's fidelity fix (environments, strategies, deployments),
+    applied in this process once: moto answers mock_aws's requests from the same URL table."""
+    if not _appconfig_fidelity:
+        import sys
+
+        files = pathlib.Path(__file__).resolve().parents[2] / "roles" / "local_aws_endpoint" / "files"
+        sys.path.insert(0, str(files))
+        try:
+            from moto_fidelity import appconfig
+        finally:
+            sys.path.remove(str(files))
+        appconfig.FIXES[0].apply()
+        _appconfig_fidelity.append(appconfig)
+    return {}
+
+
 CASES: dict[str, Case] = {
+    "appconfig_feature_flags": Case(
+        present={**_APPCONFIG, "content": _FLAGS},
+        update={
+            **_APPCONFIG,
+            "content": {**_FLAGS, "values": {"contract": {"enabled": True, "percentage": 50}}},
+        },
+        setup=_appconfig_as_aws,
+    ),
     "guardduty_detector": Case(
         present={"finding_publishing_frequency": "FIFTEEN_MINUTES", "tags": {"Layer": "security"}},
         # (moto has no GuardDuty TagResource: the tags are tested in test_guardduty_detector.py)
         update={"finding_publishing_frequency": "ONE_HOUR", "tags": {"Layer": "security"}},
     ),
+    "budgets_budget": Case(
+        present={
+            "name": "contract",
+            "limit_amount": 100,
+            "notifications": [{"threshold": 80, "email_addresses": ["a@example.com"]}],
+        },
+        update={
+            "name": "contract",
+            "limit_amount": 200,
+            "notifications": [{"threshold": 80, "email_addresses": ["a@example.com"]}],
+        },
+        fake=aws_stand_ins.budgets_updates_and_subscribers()[1],
+    ),
+    "cognito_user_pool": Case(
+        present={"name": "contract", "mfa": "ON", "tags": {"Layer": "auth"}},
+        # (moto has no Cognito TagResource: the tags are tested in test_cognito_user_pool.py)
+        update={
+            "name": "contract",
+            "mfa": "OPTIONAL",
+            "password_policy": {"minimum_length": 16},
+            "tags": {"Layer": "auth"},
+        },
+    ),
+    "cognito_user_pool_client": Case(
+        present={"name": "contract", "access_token_validity_minutes": 15},
+        update={"name": "contract", "access_token_validity_minutes": 30},
+        setup=lambda: {
+            "user_pool_id": boto3.client("cognito-idp", region_name=REGION).create_user_pool(
+                PoolName="contract"
+            )["UserPool"]["Id"]
+        },
+    ),
+    "ce_cost_allocation_tags": Case(
+        present={"tag_keys": ["Project"]},
+        update={"tag_keys": ["Project"], "status": "Inactive"},
+        creates=False,
+        deletes=False,
+        fake=aws_stand_ins.ce_cost_allocation_tags("Project")[1],
+    ),
     "sns_topic_encryption": Case(
         present={"kms_master_key_id": "alias/contract"},
         update={"kms_master_key_id": ""},
         setup=_topic,
+        creates=False,
+        deletes=False,
+    ),
+    "ec2_vpc_endpoint_policy": Case(
+        present={"policy": ONLY_OURS},
+        update={
+            "policy": {**ONLY_OURS, "Statement": [{**ONLY_OURS["Statement"][0], "Action": "s3:PutObject"}]}
+        },
+        setup=_s3_gateway_endpoint,
         creates=False,
         deletes=False,
     ),
@@ -260,6 +385,13 @@ CASES: dict[str, Case] = {
         },
         update=None,  # nothing of a running replication changes (a different retention is a warning)
         fake=_replication_api(),
+    ),
+    "rds_instance_master_user_secret": Case(
+        present={"db_instance_identifier": "contract"},
+        update={"db_instance_identifier": "contract", "rotation_days": 30},
+        setup=_db_instance,
+        creates=False,  # a setting of an instance amazon.aws.rds_instance creates
+        deletes=False,  # turning management off needs a new password of the caller's (not this module's)
     ),
     "config_recorder": Case(
         present={

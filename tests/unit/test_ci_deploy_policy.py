@@ -27,6 +27,8 @@ aws_calls = importlib.util.module_from_spec(_spec)
 sys.modules["aws_calls"] = aws_calls
 _spec.loader.exec_module(aws_calls)
 POLICY = ROOT / "roles" / "aws_security_baseline" / "templates" / "ci_deploy_policy.json.j2"
+# The role's second, customer-managed policy: the grants beyond the inline policy's quota.
+POLICY_2 = ROOT / "roles" / "aws_security_baseline" / "templates" / "ci_deploy_policy_2.json.j2"
 UNRECORDED = ROOT / "tests" / "aws_calls" / "unrecorded_grants.yml"
 VARIABLES = {
     "aws_security_baseline__partition": "aws",
@@ -45,16 +47,20 @@ VARIABLES = {
 ACCOUNT_LEVEL_IAM_WRITES = {"iam:UpdateAccountPasswordPolicy"}
 
 
-def _policy() -> dict:
+def _policy(path: pathlib.Path = POLICY) -> dict:
     # JSON, not HTML: nothing to escape (Ansible renders it the same way, autoescape off).
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
-    template = environment.from_string(POLICY.read_text())
+    template = environment.from_string(path.read_text())
     return json.loads(template.render(**VARIABLES))
 
 
 def _statements() -> list[dict]:
-    statements = _policy()["Statement"]
-    return [statements] if isinstance(statements, dict) else statements
+    """The statements of both of the role's policies (the inline one and the managed one)."""
+    found = []
+    for path in (POLICY, POLICY_2):
+        statements = _policy(path)["Statement"]
+        found += [statements] if isinstance(statements, dict) else statements
+    return found
 
 
 def _listed(value) -> list[str]:
@@ -71,9 +77,9 @@ def _granted() -> set[str]:
 
 
 def _needed() -> dict[str, set[str]]:
-    """IAM action -> the recorded calls that need it."""
+    """IAM action -> the recorded calls of the deploy role that need it."""
     needed: dict[str, set[str]] = {}
-    for call in aws_calls.recorded_calls(aws_calls.load_record()):
+    for call in aws_calls.deploy_role_calls(aws_calls.load_record()):
         for action in aws_calls.iam_actions(call):
             needed.setdefault(action, set()).add(call)
     return needed
@@ -132,7 +138,13 @@ def test_every_listed_exception_is_granted_has_a_reason_and_is_not_recorded():
         assert len(grant["reason"]) > 30, grant
         assert grant["action"] in granted, f"{grant['action']}: listed but not granted"
         assert grant["action"] not in needed, f"{grant['action']}: recorded now, remove it from the list"
-    assert len(_unrecorded()) <= 40, "the list of unrecorded grants is meant to stay short"
+    # Grants waiting for the next recording (`nox -s aws-calls` after a merge) leave the list then.
+    lasting = [g for g in _unrecorded() if not g["reason"].startswith("not in the record yet")]
+    # 42: the RDS-managed master password's two (the legacy secret's deletion, a schedule other than
+    # RDS's own) are calls no recorded run can make (ADR 0019); 45: the feature flags' updates of tags
+    # and of the deployment strategy (ADR 0023), which no recorded run makes; 47: a new version of a
+    # managed policy (CreatePolicyVersion, DeletePolicyVersion: the second policy when a service is added).
+    assert len(lasting) <= 47, "the list of unrecorded grants is meant to stay short"
 
 
 def test_iam_and_kms_writes_are_scoped_to_the_platforms_own_resources():
@@ -234,6 +246,46 @@ def test_the_botocore_plugin_records_each_call_through_the_public_event_system(t
         stub.add_response("describe_vpcs", {"Vpcs": []})
         client.describe_vpcs()
     assert [json.loads(line) for line in log.read_text().splitlines()] == [{"call": "ec2:DescribeVpcs"}]
+
+
+def test_the_calls_made_as_an_assumed_role_are_that_roles_and_allowed_by_its_policy():
+    """A task that assumes another role (tools/aws_calls.py ASSUMED_ROLE_TASKS: the anchor step, as
+    the anchoring role) makes its calls as that role: its policy, not the deploy role's, must allow
+    them, and the deploy role may assume it (sts:AssumeRole on that role alone)."""
+    assumed = aws_calls.assumed_role_calls(aws_calls.load_record())
+    assert set(assumed) == set(aws_calls.ASSUMED_ROLE_TASKS.values()), "a listed task no longer recorded"
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    for template, calls in assumed.items():
+        source = (POLICY.parent / template).read_text()
+        policy = json.loads(
+            environment.from_string(source).render(
+                **VARIABLES,
+                aws_security_baseline_audit_anchors_bucket_name="giftcrypto-staging-audit-anchors",
+                aws_security_baseline__audit_anchor_key_arn="arn:aws:kms:eu-west-1:123456789012:key/anchor",
+                aws_security_baseline__key_arns={"s3": "arn:aws:kms:eu-west-1:123456789012:key/s3"},
+            )
+        )
+        granted = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in _listed(s["Action"])}
+        missing = sorted(
+            {
+                action
+                for call in calls
+                for action in aws_calls.iam_actions(call)
+                if not any(_matches(pattern, action) for pattern in granted)
+            }
+        )
+        assert missing == [], f"{template} lacks {missing}, which the recorded calls {sorted(calls)} need"
+    (statement,) = [s for s in _statements() if "sts:AssumeRole" in _listed(s["Action"])]
+    assert _listed(statement["Resource"]) == [
+        "arn:aws:iam::123456789012:role/giftcrypto-staging-audit-anchor"
+    ]
+
+
+def test_the_second_policy_fits_in_a_managed_policys_quota():
+    """IAM refuses a customer-managed policy over 6,144 characters, whitespace not counted (IAM User
+    Guide, "IAM and AWS STS quotas"); the local endpoint does not enforce it either."""
+    size = len(re.sub(r"\s", "", json.dumps(_policy(POLICY_2))))
+    assert size <= 6_144, f"the deploy role's second policy is {size} characters, over IAM's 6,144"
 
 
 def test_the_policy_fits_in_the_roles_inline_policy_quota():

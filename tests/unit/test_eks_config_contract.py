@@ -52,6 +52,17 @@ CONTRACT = {
     "AWS_REGION": ("manifest", "Secrets Manager's region"),
     "AWS_DEFAULT_REGION": ("manifest", "boto3's fallback region"),
     "AWS_ENDPOINT_URL": ("unset", "real AWS: boto3's own endpoints"),
+    "GIFTCRYPTO_SENTRY_SECRET": ("destination", "app_deploy_sentry_secret: Sentry's DSN, off when empty"),
+    "GIFTCRYPTO_OTLP_ENDPOINT": ("destination", "app_deploy_otlp_endpoint: no traces when empty"),
+    "GIFTCRYPTO_OTLP_HEADERS_SECRET": ("destination", "app_deploy_otlp_headers_secret: the receiver's key"),
+    "GIFTCRYPTO_TRACES_SAMPLE_RATIO": ("destination", "app_deploy_traces_sample_ratio, with an endpoint"),
+}
+# "destination" settings: set on EKS exactly when the variable naming the destination is set.
+DESTINATIONS = {
+    "GIFTCRYPTO_SENTRY_SECRET": "app_deploy_sentry_secret",  # pragma: allowlist secret
+    "GIFTCRYPTO_OTLP_ENDPOINT": "app_deploy_otlp_endpoint",
+    "GIFTCRYPTO_OTLP_HEADERS_SECRET": "app_deploy_otlp_headers_secret",  # pragma: allowlist secret
+    "GIFTCRYPTO_TRACES_SAMPLE_RATIO": "app_deploy_otlp_endpoint",
 }
 
 # Secrets the settings name -> (the layer that writes it, its task file, the service's reader).
@@ -174,8 +185,16 @@ def test_every_setting_of_the_service_is_placed_in_the_contract():
 def test_every_setting_is_set_on_eks_from_its_source(render):
     for colour in COLOURS:
         env = _env(render, colour)
+        named = {**_group_vars(render.facts["environment"]), **render.variables}
         for name, (source, why) in CONTRACT.items():
-            if source == "manifest" or (source == "replica" and render.facts["database_replica"]):
+            if source == "destination":
+                if named.get(DESTINATIONS[name]):
+                    assert str(env.get(name, "")).strip(), (
+                        f"{render.name} {colour}: {name} ({why}) is not set"
+                    )
+                else:
+                    assert name not in env, f"{render.name} {colour}: {name} without a destination ({why})"
+            elif source == "manifest" or (source == "replica" and render.facts["database_replica"]):
                 assert str(env.get(name, "")).strip(), f"{render.name} {colour}: {name} ({why}) is not set"
             else:
                 assert name not in env, f"{render.name} {colour}: {name} must not be set on EKS ({why})"

@@ -59,6 +59,7 @@ IMPORTS = {
     "boto3": "boto3",
     "botocore": "botocore",
     "cryptography": "cryptography",
+    "jsonschema": "jsonschema",
     "psycopg": "psycopg",
     # ansible-core's own dependency (the execution environment's ansible_core brings it).
     "yaml": "pyyaml",

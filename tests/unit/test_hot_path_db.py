@@ -1,4 +1,4 @@
-"""Migration 0009_hot_path (issue 21, ADR 0014) on a real PostgreSQL 15 (tests/unit/pg_cluster.py).
+"""Migration 0011_hot_path (issue 21, ADR 0014) on a real PostgreSQL 15 (tests/unit/pg_cluster.py).
 
 The audit chain: a transaction takes a free head of the 64 (FOR UPDATE SKIP LOCKED) instead of
 waiting for its preferred one, keeps one chain for all its rows, waits only when every head is

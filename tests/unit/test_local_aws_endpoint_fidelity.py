@@ -27,6 +27,8 @@ FILES = ROOT / "roles" / "local_aws_endpoint" / "files"
 LAUNCHER = FILES / "aws_endpoint.py"
 DOCS = ROOT / "docs" / "local-aws-endpoint.md"
 ACCOUNT = "123456789012"  # moto's account
+# The self-signed certificate each launcher made for its TLS side, by the launcher's URL.
+TLS_CERTIFICATE: dict[str, str] = {}
 REGION = "us-east-1"
 
 
@@ -48,12 +50,24 @@ def _get(url: str) -> tuple[int, bytes]:
 def endpoint(tmp_path_factory):
     """The launcher on a free loopback port, as the role starts it (same Python, same arguments)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("endpoint") / "moto.log"
+    state = tmp_path_factory.mktemp("endpoint")
+    log = state / "moto.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                str(LAUNCHER),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--tls-certificate",
+                str(state / "tls.pem"),
+                "--tls-key",
+                str(state / "tls.key"),
+            ],
             stdout=output,
             stderr=subprocess.STDOUT,
             env=env,
@@ -68,6 +82,7 @@ def endpoint(tmp_path_factory):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"the endpoint did not answer in 60 s: {log.read_text()}"
             time.sleep(0.2)
+        TLS_CERTIFICATE[url] = str(state / "tls.pem")
         yield url
     finally:
         process.terminate()
@@ -81,14 +96,26 @@ def aws(endpoint):
     with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 -- http on loopback only
         pass
 
-    def client(service: str, region: str = REGION):
+    def client(service: str, region: str = REGION, *, tls: bool = False, credentials: dict | None = None):
+        """A client over plain HTTP, or over TLS (the same port) trusting the endpoint's certificate;
+        with ``credentials`` (an AssumeRole answer's), as that session."""
+        keys = {
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",  # pragma: allowlist secret
+        }
+        if credentials:
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
         return boto3.client(
             service,
-            endpoint_url=endpoint,
+            endpoint_url=endpoint.replace("http://", "https://") if tls else endpoint,
             region_name=region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # pragma: allowlist secret
+            verify=TLS_CERTIFICATE[endpoint] if tls else None,
             config=botocore.config.Config(retries={"max_attempts": 1}),
+            **keys,
         )
 
     return client
@@ -545,6 +572,15 @@ def test_rds_parameter_groups_and_parameters(aws):
     )
     assert parameters["shared_preload_libraries"]["ApplyType"] == "static"
     assert parameters["log_min_duration_statement"]["DataType"] == "integer"
+    # Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html: pgaudit.role (object audit logging)
+    # is unset in a new group and accepts only rds_pgaudit.
+    audit_role = parameters["pgaudit.role"]
+    assert (audit_role["DataType"], audit_role["ApplyType"], audit_role["AllowedValues"]) == (
+        "string",
+        "dynamic",
+        "rds_pgaudit",
+    )
+    assert "ParameterValue" not in audit_role
     rds.modify_db_parameter_group(
         DBParameterGroupName="pg",
         Parameters=[{"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "immediate"}],
@@ -562,6 +598,79 @@ def test_rds_parameter_groups_and_parameters(aws):
 
 
 # --- wafv2 -------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html (RDS creates the
+# secret with the master user name and a generated password, and turns rotation on, every 7 days),
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
+# (ManageMasterUserPassword, MasterUserSecretKmsKeyId; MasterUserSecret in the answer),
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html (RotateImmediately
+# false: the schedule only; a rotation: a new AWSCURRENT version, the old one AWSPREVIOUS)
+def test_rds_managed_master_user_secret_as_rds_makes_and_rotates_it(aws):
+    rds, secrets, kms = aws("rds"), aws("secretsmanager"), aws("kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    rds.create_db_instance(
+        DBInstanceIdentifier="managed",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="giftcrypto_admin",
+        MasterUserPassword="initial-password-1",  # pragma: allowlist secret
+        AllocatedStorage=20,
+    )
+    answer = rds.modify_db_instance(
+        DBInstanceIdentifier="managed",
+        ManageMasterUserPassword=True,
+        MasterUserSecretKmsKeyId=key,
+        ApplyImmediately=True,
+    )["DBInstance"]
+    arn = answer["MasterUserSecret"]["SecretArn"]
+    assert arn.split(":")[6].startswith("rds!db-")
+    described = secrets.describe_secret(SecretId=arn)
+    assert described["OwningService"] == "rds"
+    assert described["RotationEnabled"] is True
+    assert described["RotationRules"]["AutomaticallyAfterDays"] == 7
+    value = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    assert value["username"] == "giftcrypto_admin"
+    assert len(value["password"]) >= 16 and value["password"] != "P@55w0rd!"  # pragma: allowlist secret
+
+    # A new schedule without a rotation: the same value, the new rule.
+    secrets.rotate_secret(SecretId=arn, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
+    assert secrets.describe_secret(SecretId=arn)["RotationRules"]["AutomaticallyAfterDays"] == 30
+    assert json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"]) == value
+
+    # A rotation: a new password, the same user; the old value is AWSPREVIOUS.
+    secrets.rotate_secret(SecretId=arn)
+    rotated = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    assert rotated["username"] == "giftcrypto_admin" and rotated["password"] != value["password"]
+    previous = json.loads(secrets.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"])
+    assert previous == value
+
+    # A created instance that asks for it at once gets the same.
+    created = rds.create_db_instance(
+        DBInstanceIdentifier="managed-at-creation",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="other_admin",
+        ManageMasterUserPassword=True,
+        AllocatedStorage=20,
+    )["DBInstance"]
+    other = created["MasterUserSecret"]["SecretArn"]
+    assert json.loads(secrets.get_secret_value(SecretId=other)["SecretString"])["username"] == "other_admin"
+    assert secrets.describe_secret(SecretId=other)["RotationEnabled"] is True
+
+
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
+# (InvalidRequestException for a secret marked for deletion; AWS's message, which amazon.aws's
+# secretsmanager_secret lookup matches for on_deleted)
+def test_secretsmanager_get_secret_value_of_a_deleted_secret(aws):
+    secrets = aws("secretsmanager")
+    secrets.create_secret(Name="going", SecretString="{}")
+    secrets.delete_secret(SecretId="going", RecoveryWindowInDays=7)  # pragma: allowlist secret
+    error = _error(secrets.get_secret_value, SecretId="going")
+    assert error.response["Error"]["Code"] == "InvalidRequestException"
+    assert "marked for deletion" in error.response["Error"]["Message"]
+    secrets.restore_secret(SecretId="going")  # pragma: allowlist secret
+    assert secrets.get_secret_value(SecretId="going")["SecretString"] == "{}"  # pragma: allowlist secret
 
 
 def _web_acl(aws, name: str) -> str:
@@ -654,14 +763,749 @@ def test_acm_imported_certificate_keeps_its_chain(aws):
     assert acm.get_certificate(CertificateArn=alone)["CertificateChain"].count("BEGIN CERTIFICATE") == 1
 
 
+# --- kms ---------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html and API_Verify.html
+# (MessageType DIGEST: "KMS skips the hashing step and signs the Message value"; an invalid
+# signature: KMSInvalidSignatureException)
+def test_kms_sign_and_verify_a_digest(aws):
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    kms = aws("kms")
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    digest = hashlib.sha256(b"anchored heads").digest()
+    signed = kms.sign(KeyId=key, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    assert signed["KeyId"] == key
+    public = serialization.load_der_public_key(kms.get_public_key(KeyId=key)["PublicKey"])
+    # The signature is over the digest as given: the public key verifies it as a prehashed SHA-256.
+    public.verify(signed["Signature"], digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    assert kms.verify(
+        KeyId=key,
+        Message=digest,
+        MessageType="DIGEST",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )["SignatureValid"]
+    other = hashlib.sha256(b"rewritten heads").digest()
+    error = _error(
+        kms.verify,
+        KeyId=key,
+        Message=other,
+        MessageType="DIGEST",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )
+    assert error.response["Error"]["Code"] == "KMSInvalidSignatureException"
+    error = _error(
+        kms.sign, KeyId=key, Message=digest[:20], MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+    )
+    assert error.response["Error"]["Code"] == "ValidationException"
+    # RAW messages are hashed by KMS, as before.
+    raw = kms.sign(KeyId=key, Message=b"anchored heads", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    public.verify(raw, b"anchored heads", ec.ECDSA(hashes.SHA256()))
+
+
+# --- s3 ----------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectRetention.html and
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html#object-lock-retention-modes
+# (compliance mode: the mode cannot be changed nor the retention shortened, by any user)
+def test_s3_compliance_retention_cannot_be_weakened(aws):
+    import datetime
+
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="fidelity-anchors", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket="fidelity-anchors",
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+        },
+    )
+    version = s3.put_object(Bucket="fidelity-anchors", Key="a.json", Body=b"{}", ChecksumAlgorithm="SHA256")[
+        "VersionId"
+    ]
+    until = s3.head_object(Bucket="fidelity-anchors", Key="a.json")["ObjectLockRetainUntilDate"]
+    for mode, date in (
+        ("COMPLIANCE", datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)),
+        ("COMPLIANCE", until - datetime.timedelta(days=1)),
+        ("GOVERNANCE", until + datetime.timedelta(days=1)),
+    ):
+        error = _error(
+            s3.put_object_retention,
+            Bucket="fidelity-anchors",
+            Key="a.json",
+            VersionId=version,
+            Retention={"Mode": mode, "RetainUntilDate": date},
+        )
+        assert error.response["Error"]["Code"] == "AccessDenied", (mode, date)
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # Extending it is allowed; the version still cannot be deleted.
+    s3.put_object_retention(
+        Bucket="fidelity-anchors",
+        Key="a.json",
+        VersionId=version,
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until + datetime.timedelta(days=1)},
+    )
+    error = _error(s3.delete_object, Bucket="fidelity-anchors", Key="a.json", VersionId=version)
+    assert error.response["Error"]["Code"] == "AccessDenied"
+    assert s3.get_object(Bucket="fidelity-anchors", Key="a.json", VersionId=version)["Body"].read() == b"{}"
+
+
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectLockConfiguration.html and
+# API_DefaultRetention.html (Days or Years, not both)
+def test_s3_default_retention_in_days_or_years(aws):
+    s3 = aws("s3")
+    for bucket, period in (("fidelity-days", {"Days": 365}), ("fidelity-years", {"Years": 1})):
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+        s3.put_object_lock_configuration(
+            Bucket=bucket,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", **period}},
+            },
+        )
+        answer = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+        assert answer == {
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", **period}},
+        }
+
+
+# The bucket policy of the S3 documentation's own examples: TLS only
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html#example-bucket-policies-HTTP-HTTPS),
+# writes by one role only (aws:PrincipalArn, a global condition key:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn),
+# writes only with If-None-Match
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html), retention
+# changes denied to all. Condition rules: a negated operator holds on a missing key, Null tests
+# presence (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html);
+# a denial is AccessDenied, evaluated per request as
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-auth-workflow-object-operation.html
+# describes, with the S3 action of the request
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html).
+def test_s3_bucket_policy_is_evaluated_with_the_request_context(aws):
+    iam, sts = aws("iam"), aws("sts")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    created = iam.create_role(RoleName="anchor-writer", AssumeRolePolicyDocument=json.dumps(trust))
+    writer = created["Role"]["Arn"]
+    iam.create_role(RoleName="someone-else", AssumeRolePolicyDocument=json.dumps(trust))
+    as_writer = sts.assume_role(RoleArn=writer, RoleSessionName="deploy-anchor")["Credentials"]
+    as_other = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/someone-else", RoleSessionName="other")[
+        "Credentials"
+    ]
+    bucket = "fidelity-policy"
+    arn = f"arn:aws:s3:::{bucket}"
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object(Bucket=bucket, Key="before-the-policy.json", Body=b"{}")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyRequestsWithoutTls",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [arn, f"{arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Sid": "OnlyTheWriterWrites",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"{arn}/*",
+                        "Condition": {"StringNotEquals": {"aws:PrincipalArn": writer}},
+                    },
+                    {
+                        "Sid": "NeverReplaced",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"{arn}/*",
+                        "Condition": {"Null": {"s3:if-none-match": "true"}},
+                    },
+                    {
+                        "Sid": "NoRetentionChange",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:BypassGovernanceRetention", "s3:PutObjectRetention"],
+                        "Resource": f"{arn}/*",
+                    },
+                ],
+            }
+        ),
+    )
+    writer_tls = aws("s3", tls=True, credentials=as_writer)
+
+    def code(call, **kwargs) -> str:
+        try:
+            call(Bucket=bucket, **kwargs)
+        except botocore.exceptions.ClientError as error:
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] in (403, 412), error.response
+            return error.response["Error"]["Code"]
+        return "ok"
+
+    # The writer, over TLS, with If-None-Match: written; the same key again: 412 as AWS answers.
+    assert code(writer_tls.put_object, Key="a.json", Body=b"{}", IfNoneMatch="*") == "ok"
+    assert code(writer_tls.put_object, Key="a.json", Body=b"{}", IfNoneMatch="*") == "PreconditionFailed"
+    # Without If-None-Match, by another principal (a role, or a key moto never issued), or over
+    # plain HTTP: denied by the policy.
+    assert code(writer_tls.put_object, Key="b.json", Body=b"{}") == "AccessDenied"
+    other_tls = aws("s3", tls=True, credentials=as_other)
+    assert code(other_tls.put_object, Key="c.json", Body=b"{}", IfNoneMatch="*") == "AccessDenied"
+    assert code(aws("s3", tls=True).put_object, Key="d.json", Body=b"{}", IfNoneMatch="*") == "AccessDenied"
+    assert code(aws("s3", credentials=as_writer).put_object, Key="e.json", Body=b"{}", IfNoneMatch="*") == (
+        "AccessDenied"
+    )
+    # Reads: over TLS by anyone (no statement denies them), never over plain HTTP.
+    assert aws("s3", tls=True).get_object(Bucket=bucket, Key="a.json")["Body"].read() == b"{}"
+    assert code(aws("s3").get_object, Key="a.json") == "AccessDenied"
+    # (A HEAD answer has no body, on AWS too: botocore names the error by its status.)
+    assert code(aws("s3").head_object, Key="a.json") == "403"
+    # PutObjectRetention is its own action (moto called it s3:PutObject), denied to the writer too.
+    version = s3.list_object_versions(Bucket=bucket, Prefix="a.json")["Versions"][0]["VersionId"]
+    assert (
+        code(
+            writer_tls.put_object_retention,
+            Key="a.json",
+            VersionId=version,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2099-01-01T00:00:00Z"},
+        )
+        == "AccessDenied"
+    )
+    # A delete over TLS is not denied by this policy (nothing locks the object written before it).
+    assert code(aws("s3", tls=True).delete_object, Key="before-the-policy.json") == "ok"
+
+
+# The condition rules of https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+# as the bucket-policy fix applies them: a missing key makes a condition false, true for a negated
+# operator; ...IfExists holds on a missing key; Null tests presence; several values of one key are
+# ORed (NORed for a negated operator,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html).
+@pytest.mark.parametrize(
+    ("operator", "key", "expected", "keys", "holds"),
+    [
+        ("StringEquals", "aws:PrincipalArn", "arn:aws:iam::1:role/a", {}, False),
+        ("StringNotEquals", "aws:PrincipalArn", "arn:aws:iam::1:role/a", {}, True),
+        (
+            "StringNotEquals",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/a",
+            {"aws:principalarn": ["arn:aws:iam::1:role/a"]},
+            False,
+        ),
+        (
+            "StringNotEquals",
+            "aws:PrincipalArn",
+            ["x", "arn:aws:iam::1:role/a"],
+            {"aws:principalarn": ["arn:aws:iam::1:role/a"]},
+            False,
+        ),
+        ("StringEqualsIfExists", "s3:x-amz-acl", "private", {}, True),
+        ("StringEqualsIfExists", "s3:x-amz-acl", "private", {"s3:x-amz-acl": ["public-read"]}, False),
+        ("Null", "s3:if-none-match", "true", {}, True),
+        ("Null", "s3:if-none-match", "true", {"s3:if-none-match": ["*"]}, False),
+        ("Null", "s3:if-none-match", "false", {"s3:if-none-match": ["*"]}, True),
+        ("Bool", "aws:SecureTransport", "false", {"aws:securetransport": ["false"]}, True),
+        ("Bool", "aws:SecureTransport", "false", {"aws:securetransport": ["true"]}, False),
+        ("Bool", "aws:SecureTransport", "false", {}, False),
+        (
+            "ArnLike",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/ci-*",
+            {"aws:principalarn": ["arn:aws:iam::1:role/ci-deploy"]},
+            True,
+        ),
+        (
+            "ArnNotLike",
+            "aws:PrincipalArn",
+            "arn:aws:iam::1:role/ci-*",
+            {"aws:principalarn": ["arn:aws:iam::1:role/ci-deploy"]},
+            False,
+        ),
+        ("IpAddress", "aws:SourceIp", "127.0.0.0/8", {"aws:sourceip": ["127.0.0.1"]}, True),
+        ("NotIpAddress", "aws:SourceIp", "10.0.0.0/8", {"aws:sourceip": ["127.0.0.1"]}, True),
+    ],
+)
+def test_s3_bucket_policy_condition_rules(operator, key, expected, keys, holds):
+    sys.path.insert(0, str(FILES))
+    try:
+        from moto_fidelity.s3_policy import condition_holds
+    finally:
+        sys.path.remove(str(FILES))
+    assert condition_holds(operator, key, expected, keys) is holds
+
+
+def test_s3_bucket_policy_unknown_operator_denies():
+    sys.path.insert(0, str(FILES))
+    try:
+        from moto_fidelity.s3_policy import DENIED, evaluate
+    finally:
+        sys.path.remove(str(FILES))
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"StringSoundsLike": {"aws:username": "moto"}},
+            }
+        ]
+    }
+    context = {"keys": {}, "principal": {"type": "Anonymous"}}
+    assert evaluate(policy, "s3:GetObject", "arn:aws:s3:::b/k", context) == DENIED
+
+
+# The endpoint answers HTTPS on its one port as AWS endpoints do; the same request over plain
+# HTTP is still answered (https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html
+# : aws:SecureTransport tells them apart).
+def test_endpoint_answers_tls_and_plain_http_on_one_port(endpoint, aws):
+    status, body = _get(f"{endpoint}/_giftcrypto/fidelity")
+    assert status == 200 and json.loads(body)["tls"] is True
+    assert aws("sts", tls=True).get_caller_identity()["Account"] == ACCOUNT
+    assert aws("sts").get_caller_identity()["Account"] == ACCOUNT
+
+
+# --- budgets -----------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_UpdateBudget.html
+# and API_budgets_DescribeSubscribersForNotification.html (NotFoundException for an unknown budget or
+# notification)
+def test_budgets_update_budget_and_subscribers_of_a_notification(aws):
+    budgets = aws("budgets")
+    limit = {"Amount": "100", "Unit": "USD"}
+    budget = {"BudgetName": "monthly", "BudgetType": "COST", "TimeUnit": "MONTHLY", "BudgetLimit": limit}
+    at_80 = {
+        "NotificationType": "ACTUAL",
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": 80.0,
+        "ThresholdType": "PERCENTAGE",
+    }
+    topic = [{"SubscriptionType": "SNS", "Address": f"arn:aws:sns:us-east-1:{ACCOUNT}:warning"}]
+    budgets.create_budget(
+        AccountId=ACCOUNT,
+        Budget=budget,
+        NotificationsWithSubscribers=[{"Notification": at_80, "Subscribers": topic}],
+    )
+    answer = budgets.describe_subscribers_for_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_80
+    )
+    assert answer["Subscribers"] == topic
+    at_100 = {**at_80, "Threshold": 100.0}
+    mail = [{"SubscriptionType": "EMAIL", "Address": "team@example.com"}]
+    budgets.create_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_100, Subscribers=mail
+    )
+    answer = budgets.describe_subscribers_for_notification(
+        AccountId=ACCOUNT, BudgetName="monthly", Notification=at_100
+    )
+    assert answer["Subscribers"] == mail
+    error = _error(
+        budgets.describe_subscribers_for_notification,
+        AccountId=ACCOUNT,
+        BudgetName="monthly",
+        Notification={**at_80, "Threshold": 50.0},
+    )
+    assert error.response["Error"]["Code"] == "NotFoundException"
+    error = _error(
+        budgets.describe_subscribers_for_notification,
+        AccountId=ACCOUNT,
+        BudgetName="missing",
+        Notification=at_80,
+    )
+    assert error.response["Error"]["Code"] == "NotFoundException"
+
+    budgets.update_budget(
+        AccountId=ACCOUNT, NewBudget={**budget, "BudgetLimit": {"Amount": "250", "Unit": "USD"}}
+    )
+    read = budgets.describe_budget(AccountId=ACCOUNT, BudgetName="monthly")["Budget"]
+    assert float(read["BudgetLimit"]["Amount"]) == 250
+    assert read["TimePeriod"]["Start"]
+    # The notifications stay.
+    notifications = budgets.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName="monthly")
+    assert len(notifications["Notifications"]) == 2
+    error = _error(budgets.update_budget, AccountId=ACCOUNT, NewBudget={**budget, "BudgetName": "missing"})
+    assert error.response["Error"]["Code"] == "NotFoundException"
+
+
+# --- ce ----------------------------------------------------------------------------------------
+
+
+# https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_ListCostAllocationTags.html,
+# API_UpdateCostAllocationTagsStatus.html (Errors per key, 1 to 20 entries) and API_CostAllocationTag.html
+def test_ce_cost_allocation_tags_are_listed_and_activated(aws):
+    ce = aws("ce")
+    listed = ce.list_cost_allocation_tags(TagKeys=["Project", "CostCenter"], Type="UserDefined")
+    assert {(t["TagKey"], t["Status"], t["Type"]) for t in listed["CostAllocationTags"]} == {
+        ("Project", "Inactive", "UserDefined"),
+        ("CostCenter", "Inactive", "UserDefined"),
+    }
+    answer = ce.update_cost_allocation_tags_status(
+        CostAllocationTagsStatus=[
+            {"TagKey": "Project", "Status": "Active"},
+            {"TagKey": "aws:createdBy", "Status": "Active"},
+        ]
+    )
+    assert [e["TagKey"] for e in answer["Errors"]] == ["aws:createdBy"]
+    (project,) = ce.list_cost_allocation_tags(TagKeys=["Project"])["CostAllocationTags"]
+    assert project["Status"] == "Active"
+    assert project["LastUpdatedDate"].endswith("Z")
+    active = ce.list_cost_allocation_tags(Status="Active")["CostAllocationTags"]
+    assert [t["TagKey"] for t in active] == ["Project"]
+    # Activating an active key is no error and changes nothing.
+    assert (
+        ce.update_cost_allocation_tags_status(
+            CostAllocationTagsStatus=[{"TagKey": "Project", "Status": "Active"}]
+        )["Errors"]
+        == []
+    )
+    error = _error(
+        ce.update_cost_allocation_tags_status,
+        CostAllocationTagsStatus=[{"TagKey": f"k{i}", "Status": "Active"} for i in range(21)],
+    )
+    assert error.response["Error"]["Code"] == "ValidationException"
+
+
+# --- cognito-idp -------------------------------------------------------------------------------
+
+
+def _cognito_pool(aws, mfa: str = "OFF", **client):
+    """A pool (TOTP when mfa is not OFF), its public app client and a confirmed user alice."""
+    idp = aws("cognito-idp")
+    pool_id = idp.create_user_pool(PoolName="fidelity", UserPoolTags={"Project": "GiftCrypto"})["UserPool"][
+        "Id"
+    ]
+    if mfa != "OFF":
+        idp.set_user_pool_mfa_config(
+            UserPoolId=pool_id, MfaConfiguration=mfa, SoftwareTokenMfaConfiguration={"Enabled": True}
+        )
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="api",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
+        **client,
+    )["UserPoolClient"]["ClientId"]
+    password = "Fidelity-Password-1"  # pragma: allowlist secret
+    idp.admin_create_user(UserPoolId=pool_id, Username="alice", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool_id, Username="alice", Password=password, Permanent=True)
+    return idp, pool_id, client_id, {"USERNAME": "alice", "PASSWORD": password}
+
+
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_InitiateAuth.html and
+# API_AdminInitiateAuth.html: "MFA_SETUP: For users who are required to setup an MFA factor before they
+# can sign in" (MfaConfiguration ON); ChallengeParameters MFAS_CAN_SETUP lists the pool's factors.
+def test_cognito_mfa_required_gives_no_tokens_before_a_factor(aws):
+    idp, pool_id, client_id, credentials = _cognito_pool(aws, mfa="ON")
+    answer = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+    assert answer["ChallengeName"] == "MFA_SETUP"
+    assert "AuthenticationResult" not in answer
+    assert json.loads(answer["ChallengeParameters"]["MFAS_CAN_SETUP"]) == ["SOFTWARE_TOKEN_MFA"]
+    assert answer["Session"]
+    answer = idp.admin_initiate_auth(
+        UserPoolId=pool_id,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters=credentials,
+    )
+    assert answer["ChallengeName"] == "MFA_SETUP"
+    assert "AuthenticationResult" not in answer
+    # OPTIONAL: a user without a factor signs in with the password alone, as on AWS.
+    idp.set_user_pool_mfa_config(
+        UserPoolId=pool_id, MfaConfiguration="OPTIONAL", SoftwareTokenMfaConfiguration={"Enabled": True}
+    )
+    answer = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+    assert answer["AuthenticationResult"]["AccessToken"]
+
+
+def _claims(token: str) -> dict:
+    import base64
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html
+# (AccessTokenValidity, IdTokenValidity, TokenValidityUnits: hours by default); API_TagResource.html,
+# API_UntagResource.html, API_ListTagsForResource.html (a user pool is taggable by its ARN).
+def test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable(aws):
+    idp, pool_id, client_id, credentials = _cognito_pool(
+        aws,
+        AccessTokenValidity=15,
+        IdTokenValidity=20,
+        TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes"},
+    )
+    result = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)[
+        "AuthenticationResult"
+    ]
+    access, identity = _claims(result["AccessToken"]), _claims(result["IdToken"])
+    assert access["exp"] - access["iat"] == 15 * 60
+    assert identity["exp"] - identity["iat"] == 20 * 60
+    assert result["ExpiresIn"] == 15 * 60
+    # No unit: hours.
+    other = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="hours",
+        AccessTokenValidity=2,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    token = idp.initiate_auth(ClientId=other, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)[
+        "AuthenticationResult"
+    ]["AccessToken"]
+    assert _claims(token)["exp"] - _claims(token)["iat"] == 2 * 3600
+
+    arn = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
+    idp.tag_resource(ResourceArn=arn, Tags={"Layer": "auth"})
+    assert idp.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"Project": "GiftCrypto", "Layer": "auth"}
+    idp.untag_resource(ResourceArn=arn, TagKeys=["Project"])
+    assert idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]["UserPoolTags"] == {"Layer": "auth"}
+    error = _error(idp.tag_resource, ResourceArn=arn.replace(pool_id, f"{REGION}_missing1"), Tags={"a": "b"})
+    assert error.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+# https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_CreateEnvironment.html,
+# API_CreateDeploymentStrategy.html, API_StartDeployment.html, API_ListApplications.html,
+# API_ListHostedConfigurationVersions.html; the AWS.AppConfig.FeatureFlags type reference
+# (https://docs.aws.amazon.com/appconfig/latest/userguide/appconfig-type-reference-feature-flags.html)
+# and the predefined strategies (appconfig-creating-deployment-strategy.html).
+FLAGS = {
+    "version": "1",
+    "flags": {
+        "stats_replica_reads": {
+            "name": "Stats from the read replica",
+            "attributes": {
+                "percentage": {
+                    "constraints": {"type": "number", "required": True, "minimum": 0, "maximum": 100}
+                }
+            },
+        }
+    },
+    "values": {"stats_replica_reads": {"enabled": True, "percentage": 25}},
+}
+
+
+def _flag_profile(appconfig):
+    app = appconfig.create_application(Name="giftcrypto-test")["Id"]
+    environment = appconfig.create_environment(ApplicationId=app, Name="test")["Id"]
+    profile = appconfig.create_configuration_profile(
+        ApplicationId=app, Name="flags", LocationUri="hosted", Type="AWS.AppConfig.FeatureFlags"
+    )["Id"]
+    return app, environment, profile
+
+
+def _flag_version(appconfig, app, profile, document, label=None):
+    return appconfig.create_hosted_configuration_version(
+        ApplicationId=app,
+        ConfigurationProfileId=profile,
+        Content=json.dumps(document).encode(),
+        ContentType="application/json",
+        **({"VersionLabel": label} if label else {}),
+    )["VersionNumber"]
+
+
+def test_appconfig_environments_strategies_deployments_and_flag_documents(aws):
+    appconfig = aws("appconfig")
+    app, environment, profile = _flag_profile(appconfig)
+    assert [a["Name"] for a in appconfig.list_applications()["Items"]] == ["giftcrypto-test"]
+    (listed,) = appconfig.list_environments(ApplicationId=app)["Items"]
+    assert (listed["Id"], listed["Name"], listed["State"]) == (environment, "test", "ReadyForDeployment")
+    assert (
+        _error(appconfig.get_environment, ApplicationId=app, EnvironmentId="nothing").response["Error"][
+            "Code"
+        ]
+        == "ResourceNotFoundException"
+    )
+
+    # A document that breaks AWS's schema, or a constraint it declares, is refused.
+    for bad in (
+        {**FLAGS, "version": "2"},
+        {**FLAGS, "values": {"stats_replica_reads": {"enabled": True, "percentage": 101}}},
+        {**FLAGS, "values": {"stats_replica_reads": {"enabled": True}}},
+        {**FLAGS, "values": {"undefined": {"enabled": True}}},
+    ):
+        error = _error(
+            appconfig.create_hosted_configuration_version,
+            ApplicationId=app,
+            ConfigurationProfileId=profile,
+            Content=json.dumps(bad).encode(),
+            ContentType="application/json",
+        )
+        assert error.response["Error"]["Code"] == "BadRequestException", bad
+    assert (
+        appconfig.list_hosted_configuration_versions(ApplicationId=app, ConfigurationProfileId=profile)[
+            "Items"
+        ]
+        == []
+    )
+    assert _flag_version(appconfig, app, profile, FLAGS, "v1") == 1
+    (version,) = appconfig.list_hosted_configuration_versions(
+        ApplicationId=app, ConfigurationProfileId=profile
+    )["Items"]
+    assert (version["VersionNumber"], version["VersionLabel"]) == (1, "v1")
+
+    # AWS's predefined strategies beside the account's own; a predefined one cannot be deleted.
+    strategies = {s["Id"]: s for s in appconfig.list_deployment_strategies()["Items"]}
+    assert strategies["AppConfig.AllAtOnce"]["FinalBakeTimeInMinutes"] == 10
+    assert (
+        _error(appconfig.delete_deployment_strategy, DeploymentStrategyId="AppConfig.AllAtOnce").response[
+            "Error"
+        ]["Code"]
+        == "BadRequestException"
+    )
+    slow = appconfig.create_deployment_strategy(
+        Name="slow",
+        DeploymentDurationInMinutes=10,
+        GrowthFactor=20,
+        FinalBakeTimeInMinutes=5,
+        ReplicateTo="NONE",
+    )["Id"]
+    assert appconfig.get_deployment_strategy(DeploymentStrategyId=slow)["GrowthType"] == "LINEAR"
+
+    started = appconfig.start_deployment(
+        ApplicationId=app,
+        EnvironmentId=environment,
+        DeploymentStrategyId=slow,
+        ConfigurationProfileId=profile,
+        ConfigurationVersion="1",
+    )
+    assert (started["DeploymentNumber"], started["State"]) == (1, "DEPLOYING")
+    assert appconfig.get_environment(ApplicationId=app, EnvironmentId=environment)["State"] == "Deploying"
+    # One deployment at a time per environment.
+    error = _error(
+        appconfig.start_deployment,
+        ApplicationId=app,
+        EnvironmentId=environment,
+        DeploymentStrategyId=slow,
+        ConfigurationProfileId=profile,
+        ConfigurationVersion="1",
+    )
+    assert error.response["Error"]["Code"] == "ConflictException"
+    stopped = appconfig.stop_deployment(ApplicationId=app, EnvironmentId=environment, DeploymentNumber=1)
+    assert stopped["State"] == "ROLLED_BACK"
+    assert appconfig.get_environment(ApplicationId=app, EnvironmentId=environment)["State"] == "RolledBack"
+
+    now = appconfig.create_deployment_strategy(
+        Name="now",
+        DeploymentDurationInMinutes=0,
+        GrowthFactor=100,
+        FinalBakeTimeInMinutes=0,
+        ReplicateTo="NONE",
+    )["Id"]
+    appconfig.start_deployment(
+        ApplicationId=app,
+        EnvironmentId=environment,
+        DeploymentStrategyId=now,
+        ConfigurationProfileId=profile,
+        ConfigurationVersion="1",
+    )
+    (latest, first) = appconfig.list_deployments(ApplicationId=app, EnvironmentId=environment)["Items"]
+    assert (latest["DeploymentNumber"], latest["State"], first["State"]) == (2, "COMPLETE", "ROLLED_BACK")
+    assert appconfig.get_deployment(ApplicationId=app, EnvironmentId=environment, DeploymentNumber=2)[
+        "CompletedAt"
+    ]
+    appconfig.delete_deployment_strategy(DeploymentStrategyId=slow)
+    assert slow not in {s["Id"] for s in appconfig.list_deployment_strategies()["Items"]}
+
+
+# https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_appconfigdata_StartConfigurationSession.html
+# https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_appconfigdata_GetLatestConfiguration.html
+def test_appconfigdata_sessions_serve_the_deployed_flags_once_then_empty(aws):
+    appconfig, data = aws("appconfig"), aws("appconfigdata")
+    app, environment, profile = _flag_profile(appconfig)
+    session = {
+        "ApplicationIdentifier": "giftcrypto-test",  # names or ids
+        "EnvironmentIdentifier": environment,
+        "ConfigurationProfileIdentifier": "flags",
+        "RequiredMinimumPollIntervalInSeconds": 15,
+    }
+    assert (
+        _error(data.start_configuration_session, **{**session, "EnvironmentIdentifier": "other"}).response[
+            "Error"
+        ]["Code"]
+        == "ResourceNotFoundException"
+    )
+    token = data.start_configuration_session(**session)["InitialConfigurationToken"]
+    # Nothing deployed yet.
+    assert _error(data.get_latest_configuration, ConfigurationToken=token).response["Error"]["Code"] in (
+        "ResourceNotFoundException",
+    )
+
+    def deploy(document, label):
+        version = _flag_version(appconfig, app, profile, document, label)
+        appconfig.start_deployment(
+            ApplicationId=app,
+            EnvironmentId=environment,
+            DeploymentStrategyId=appconfig.create_deployment_strategy(
+                Name=f"now-{label}", DeploymentDurationInMinutes=0, GrowthFactor=100, FinalBakeTimeInMinutes=0
+            )["Id"],
+            ConfigurationProfileId=profile,
+            ConfigurationVersion=str(version),
+        )
+
+    deploy(FLAGS, "v1")
+    token = data.start_configuration_session(**session)["InitialConfigurationToken"]
+    answer = data.get_latest_configuration(ConfigurationToken=token)
+    # The flags' values, not their definitions; the session's poll interval; the version's label.
+    assert json.loads(answer["Configuration"].read()) == {
+        "stats_replica_reads": {"enabled": True, "percentage": 25}
+    }
+    assert answer["NextPollIntervalInSeconds"] == 15
+    assert answer["VersionLabel"] == "v1"
+    assert answer["ContentType"] == "application/json"
+    # A token is good for one call.
+    assert _error(data.get_latest_configuration, ConfigurationToken=token).response["Error"]["Code"] == (
+        "BadRequestException"
+    )
+    unchanged = data.get_latest_configuration(ConfigurationToken=answer["NextPollConfigurationToken"])
+    assert unchanged["Configuration"].read() == b""
+    assert unchanged["NextPollConfigurationToken"] != answer["NextPollConfigurationToken"]
+
+    deploy({**FLAGS, "values": {"stats_replica_reads": {"enabled": False, "percentage": 25}}}, "v2")
+    changed = data.get_latest_configuration(ConfigurationToken=unchanged["NextPollConfigurationToken"])
+    assert json.loads(changed["Configuration"].read()) == {
+        "stats_replica_reads": {"enabled": False, "percentage": 25}
+    }
+    assert changed["VersionLabel"] == "v2"
+
+
 # --- the list of fixes -------------------------------------------------------------------------
 
 
 # Each fix and the test of this file that shows it.
 TESTS = {
     "acm:imported-certificate-chain": test_acm_imported_certificate_keeps_its_chain,
+    "appconfig:feature-flag-rollout": test_appconfig_environments_strategies_deployments_and_flag_documents,
+    "appconfigdata:configuration-sessions": (
+        test_appconfigdata_sessions_serve_the_deployed_flags_once_then_empty
+    ),
     "backup:describe-missing-vault-access-denied": test_backup_describe_missing_vault_is_access_denied,
     "backup:plan-updates-and-selections": test_backup_plan_updates_and_selections,
+    "budgets:update-budget-and-subscribers": test_budgets_update_budget_and_subscribers_of_a_notification,
+    "ce:cost-allocation-tags": test_ce_cost_allocation_tags_are_listed_and_activated,
+    "cognito-idp:mfa-required-before-tokens": test_cognito_mfa_required_gives_no_tokens_before_a_factor,
+    "cognito-idp:token-lifetimes-and-pool-tags": (
+        test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable
+    ),
     "cloudfront:cache-behavior-unset-members": test_cloudfront_cache_behavior_leaves_out_unset_members,
     "config:rule-evaluation-modes-missing-names": test_config_rule_evaluation_modes_and_missing_names,
     "ec2:describe-tags-resource-types": test_ec2_describe_tags_speaks_aws_resource_types,
@@ -671,7 +1515,13 @@ TESTS = {
     "eks:update-nodegroup-version": test_eks_update_nodegroup_version_moves_the_launch_template_version,
     "eks:addons": test_eks_addons_their_versions_configuration_and_tags,
     "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
+    "kms:sign-verify-digest": test_kms_sign_and_verify_a_digest,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,
+    "rds:managed-master-user-secret": test_rds_managed_master_user_secret_as_rds_makes_and_rotates_it,
+    "s3:bucket-policy-request-context": test_s3_bucket_policy_is_evaluated_with_the_request_context,
+    "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
+    "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
+    "secretsmanager:deleted-secret-value": test_secretsmanager_get_secret_value_of_a_deleted_secret,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }
 

@@ -70,7 +70,11 @@ def test_the_security_session_is_defined_and_not_a_default_session():
     assert not any(line.startswith("* security ") for line in listed)
     selected = json.loads(_nox("--list", "--json").stdout)
     assert "security" not in {session["name"] for session in selected}
-    assert {"lint", "unit", "molecule", "integration"} <= {session["name"] for session in selected}
+    # A bare `nox` is the suite, which runs these sessions in its lanes (each a `nox` of its own).
+    assert [session["name"] for session in selected] == ["suite"]
+    lanes = [lane for phase in _noxfile()._suite_phases() for lane in phase]
+    run = {name for lane in lanes for name in lane[: lane.index("--") if "--" in lane else None]}
+    assert run == {"lint", "sanity", "unit", "preflight", "molecule", "integration"}
 
 
 def test_molecule_scenarios_run_beside_each_other_only_on_endpoints_of_their_own():
@@ -142,10 +146,67 @@ def _noxfile():
     return load()
 
 
-def test_the_sanity_session_is_a_default_session_right_after_lint():
-    selected = [session["name"] for session in json.loads(_nox("--list", "--json").stdout)]
-    assert "sanity" in selected
-    assert selected.index("sanity") == selected.index("lint") + 1, selected
+def test_the_sanity_session_runs_in_the_suite_right_after_lint():
+    (first, *_), *_ = _noxfile()._suite_phases()
+    assert first[:2] == ("lint", "sanity"), first
+
+
+def test_the_suite_never_runs_a_scenario_on_this_machines_servers_beside_the_integration_tests():
+    """The integration tests deploy the platform on the fixed ports and paths the scenarios without an
+    endpoint of their own use: those scenarios run in the other phase, and every scenario runs once."""
+    noxfile = _noxfile()
+    scenarios = []
+    for phase in noxfile._suite_phases():
+        names = [name for lane in phase for name in lane]
+        molecule = [lane for lane in phase if lane[0] == "molecule"]
+        (lane,) = molecule
+        ran = list(lane[lane.index("--") + 1 :])
+        scenarios += ran
+        if "integration" in names:
+            assert set(ran) <= noxfile.MOLECULE_BESIDE_PLATFORM, ran
+    assert sorted(scenarios) == noxfile.MOLECULE_SCENARIOS
+
+
+def test_the_scenarios_beside_the_platform_without_an_endpoint_share_nothing_with_it():
+    """A scenario of MOLECULE_BESIDE_PLATFORM that is not one with an endpoint of its own runs beside
+    the integration tests' deploy and destroy: it talks to no AWS endpoint (none on 4566, which is the
+    platform's then) and every port, directory and file its role takes from its defaults is one of its
+    own, not the local platform's."""
+    import yaml
+
+    noxfile = _noxfile()
+    local = {}
+    for path in sorted((ROOT / "inventories" / "local" / "group_vars" / "all").glob("*.yml")):
+        local.update(yaml.safe_load(path.read_text()) or {})
+    for name in sorted(noxfile.MOLECULE_BESIDE_PLATFORM - noxfile.MOLECULE_OWN_ENDPOINT):
+        text = (ROOT / "molecule" / name / "molecule.yml").read_text()
+        assert "4566" not in text and "aws_endpoint_url" not in text, name
+        ours = yaml.safe_load(text)["provisioner"]["inventory"]["group_vars"]["all"]
+        defaults = {}
+        for path in sorted((ROOT / "roles" / name / "defaults").glob("**/*.yml")):
+            defaults.update(yaml.safe_load(path.read_text()) or {})
+        places = {
+            variable: value
+            for variable, value in defaults.items()
+            if variable.endswith(("_port", "_dir", "_file"))
+            and (isinstance(value, int) or (isinstance(value, str) and value.startswith("/")))
+        }
+        assert places, name
+        for variable, value in places.items():
+            assert variable in ours, f"{name}: {variable} is the platform's ({value})"
+            assert ours[variable] not in (value, local.get(variable, value)), f"{name}: {variable}"
+
+
+def test_the_suite_runs_every_integration_test_once():
+    """The integration tests the suite's integration lane leaves out are the ones `nox -s preflight`
+    runs in the other phase, and that session is in the suite."""
+    noxfile = _noxfile()
+    lanes = [lane for phase in noxfile._suite_phases() for lane in phase]
+    (integration,) = [lane for lane in lanes if lane[0] == "integration"]
+    ignored = [arg.removeprefix("--ignore=") for arg in integration[integration.index("--") + 1 :]]
+    assert ignored == list(noxfile.PREFLIGHT_TESTS)
+    assert all((ROOT / test).is_file() for test in ignored)
+    assert any("preflight" in lane for lane in lanes if "integration" not in lane)
 
 
 def test_the_sanity_session_targets_the_oldest_core_meta_runtime_promises():

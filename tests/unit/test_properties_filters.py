@@ -1,15 +1,18 @@
 """Property-based tests (hypothesis) of the network filters: bad input is refused with a message
-naming the variable, good input gives a plan that fits the VPC without overlap (issue 8)."""
+naming the variable, good input gives a plan that fits the VPC without overlap (issue 8); and of the
+secrets' resource policy filter (issue 23)."""
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 import math
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.giftcrypto.platform.plugins.filter.network import network_problems, tier_subnets
+from ansible_collections.giftcrypto.platform.plugins.filter.secrets import secret_read_policy
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -206,3 +209,49 @@ def test_network_problems_refuses_a_non_dict(network):
     assume(not isinstance(network, dict))
     with pytest.raises(AnsibleFilterError, match="network_problems expects a dict"):
         network_problems(network)
+
+
+# --- secret_read_policy (issue 23, ADR 0017) ------------------------------------------------------
+
+role_names = st.from_regex(r"[A-Za-z0-9+=,.@_-]{1,64}", fullmatch=True)
+accounts = st.from_regex(r"[0-9]{12}", fullmatch=True)
+readers = st.one_of(
+    st.tuples(accounts, role_names).map(lambda r: f"arn:aws:iam::{r[0]}:role/{r[1]}"),
+    st.tuples(accounts, role_names, role_names).map(
+        lambda r: f"arn:aws:sts::{r[0]}:assumed-role/{r[1]}/{r[2]}"
+    ),
+    st.tuples(accounts, role_names).map(lambda r: f"arn:aws:iam::{r[0]}:user/{r[1]}"),
+)
+
+
+@FAST
+@given(st.lists(readers, min_size=1, max_size=6), st.randoms())
+def test_secret_read_policy_names_every_reader_and_ignores_their_order(named, rnd):
+    """Whatever the readers and their order, the policy denies only the read, to all but them, and a
+    shuffled list gives the very same document (a second run is changed=0)."""
+    policy = secret_read_policy("p/e/s", {"*": named})
+    shuffled = list(named)
+    rnd.shuffle(shuffled)
+    assert secret_read_policy("p/e/s", {"*": shuffled + named[:1]}) == policy
+    (statement,) = json.loads(policy)["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        "*",
+        "secretsmanager:GetSecretValue",
+    )
+    patterns = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    for reader in named:
+        if ":assumed-role/" in reader:
+            account, role = reader.split(":")[4], reader.split("/")[1]
+            assert f"arn:aws:iam::{account}:role/{role}" in patterns
+            assert f"arn:aws:iam::{account}:role/*/{role}" in patterns
+        else:
+            assert reader in patterns
+
+
+@FAST
+@given(st.one_of(NASTY_TEXT, WRONG_TYPES))
+def test_secret_read_policy_refuses_a_reader_that_is_no_principal_arn(reader):
+    assume(not (isinstance(reader, str) and reader.startswith("arn:")))
+    with pytest.raises(AnsibleFilterError, match="secret_read_policy"):
+        secret_read_policy("p/e/s", {"*": [reader]})

@@ -33,7 +33,10 @@ def test_only_codebuild_of_this_account_may_assume_the_service_role(aws, policy)
     trust = role["AssumeRolePolicyDocument"]
     (statement,) = policy(trust)["Statement"]
     assert statement["Principal"] == {"Service": "codebuild.amazonaws.com"}
-    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:codebuild:us-east-1:123456789012:project/{NAME}"},
+    }
 
 
 def test_the_service_role_grants_the_builds_needs_and_nothing_wide(aws, policy):

@@ -211,7 +211,19 @@ def test_load_balancer_attributes(alb, aws):
 
 def test_web_acl_rules_association_and_logging(web_acl, alb, aws, scenario_vars):
     rules = sorted(web_acl["Rules"], key=lambda r: r["Priority"])
-    managed = [r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in rules[:-1]]
+    # First the service's internal routes (Prometheus scrapes them inside the cluster), blocked
+    # whatever their spelling: URL-decoded, normalised (merged slashes, dot segments), lowercased.
+    internal = rules[0]
+    assert (internal["Name"], internal["Priority"], list(internal["Action"])) == ("block-internal-paths", 0, ["Block"])
+    regex = internal["Statement"]["RegexMatchStatement"]
+    assert regex["RegexString"] == "^(/metrics)(/|$)"
+    assert regex["FieldToMatch"] == {"UriPath": {}}
+    assert [t["Type"] for t in sorted(regex["TextTransformations"], key=lambda t: t["Priority"])] == [
+        "URL_DECODE",
+        "NORMALIZE_PATH",
+        "LOWERCASE",
+    ]
+    managed = [r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in rules[1:-1]]
     assert managed == [
         "AWSManagedRulesCommonRuleSet",
         "AWSManagedRulesKnownBadInputsRuleSet",

@@ -1,6 +1,7 @@
 """What aws_network built, read back from the scenario's AWS endpoint with boto3."""
 
 import ipaddress
+import json
 
 import pytest
 
@@ -158,6 +159,35 @@ def test_s3_gateway_endpoint(ec2, vpc):
     assert [e["ServiceName"] for e in endpoints] == ["com.amazonaws.us-east-1.s3"]
     assert endpoints[0]["VpcEndpointType"] == "Gateway"
     assert len(endpoints[0]["RouteTableIds"]) == 2
+
+
+def test_s3_endpoint_admits_only_our_account_and_what_we_use(ec2, vpc, account_id):
+    (endpoint,) = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
+        "VpcEndpoints"
+    ]
+    statements = {s["Sid"]: s for s in json.loads(endpoint["PolicyDocument"])["Statement"]}
+    ours = statements["OurPrincipalsOnOurBuckets"]
+    assert ours["Condition"] == {
+        "StringEquals": {"aws:PrincipalAccount": account_id, "aws:ResourceAccount": account_id}
+    }
+    assert ours["Resource"] == ["arn:aws:s3:::giftcrypto-local-*", "arn:aws:s3:::giftcrypto-local-*/*"]
+    assert "*" not in ours["Action"] and "s3:*" not in ours["Action"]
+    assert statements["OurPrincipalsListTheirBuckets"]["Condition"] == {
+        "StringEquals": {"aws:PrincipalAccount": account_id}
+    }
+    aws_owned = statements["ReadTheAwsOwnedBucketsTheNodesNeed"]
+    assert aws_owned["Action"] == "s3:GetObject"
+    assert "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*" in aws_owned["Resource"]
+
+
+def test_flow_logs_role_trusts_only_this_accounts_flow_logs(aws, account_id):
+    role = aws("iam").get_role(RoleName="giftcrypto-local-vpc-flow-logs")["Role"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{account_id}:vpc-flow-log/*"},
+    }
 
 
 def test_a_route_nobody_declared_is_purged_and_the_endpoint_routes_stay(

@@ -206,6 +206,43 @@ def test_dashboard_lists_the_latest_application_errors(dashboard):
     assert widget["properties"]["query"].startswith("SOURCE '/gcobs/local/application' |")
 
 
+# --- Budget and cost allocation tags ------------------------------------------------------------
+
+
+def test_the_monthly_budget_alerts_the_warning_topic_at_80_and_100_percent(topics, account_id, aws):
+    budgets = aws("budgets", "us-east-1")
+    budget = budgets.describe_budget(AccountId=account_id, BudgetName=f"{NAME}-monthly")["Budget"]
+    assert budget["BudgetType"] == "COST"
+    assert budget["TimeUnit"] == "MONTHLY"
+    assert float(budget["BudgetLimit"]["Amount"]) == 75
+    assert budget["BudgetLimit"]["Unit"] == "USD"
+    # Only this environment's costs count (its Environment tag, an active cost allocation tag).
+    assert budget["CostFilters"] == {"TagKeyValue": ["user:Environment$local"]}
+    found = budgets.describe_notifications_for_budget(AccountId=account_id, BudgetName=f"{NAME}-monthly")
+    alerts = {
+        (n["NotificationType"], n["ComparisonOperator"], n["Threshold"], n["ThresholdType"]): n
+        for n in found["Notifications"]
+    }
+    assert set(alerts) == {
+        ("ACTUAL", "GREATER_THAN", 80.0, "PERCENTAGE"),
+        ("ACTUAL", "GREATER_THAN", 100.0, "PERCENTAGE"),
+        ("FORECASTED", "GREATER_THAN", 100.0, "PERCENTAGE"),
+    }
+    for notification in alerts.values():
+        subscribers = budgets.describe_subscribers_for_notification(
+            AccountId=account_id, BudgetName=f"{NAME}-monthly", Notification=notification
+        )["Subscribers"]
+        assert subscribers == [{"SubscriptionType": "SNS", "Address": topics["warning"]}]
+
+
+def test_the_platforms_tag_keys_are_active_cost_allocation_tags(aws):
+    ce = aws("ce", "us-east-1")
+    found = ce.list_cost_allocation_tags(TagKeys=sorted(REQUIRED_TAGS), Type="UserDefined")[
+        "CostAllocationTags"
+    ]
+    assert {t["TagKey"]: t["Status"] for t in found} == dict.fromkeys(REQUIRED_TAGS, "Active")
+
+
 # --- Runs of the converge playbook -------------------------------------------------------------
 
 
@@ -241,6 +278,10 @@ def test_dashboard_lists_the_latest_application_errors(dashboard):
             "aws_observability_sns_subscriptions.critical",
         ),
         (
+            {"aws_observability_budget": {"limit_usd": -20}},
+            "aws_observability_budget.limit_usd=-20: the monthly limit of a budget must be a number greater",
+        ),
+        (
             {
                 "aws_observability_environment": "staging",
                 "aws_observability_sns_subscriptions": {
@@ -273,6 +314,7 @@ def test_dashboard_lists_the_latest_application_errors(dashboard):
         "threshold-range",
         "m-of-n",
         "production-without-critical-subscription",
+        "budget-not-above-zero",
         "http-outside-local",
         "sms-format",
         "bad-protocol",
@@ -315,7 +357,9 @@ def fresh_resources(aws):
         logs = aws("logs").describe_log_groups(logGroupNamePrefix="/gcfresh/")["logGroups"]
         alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix="gcfresh-")["MetricAlarms"]
         dashboards = aws("cloudwatch").list_dashboards(DashboardNamePrefix="gcfresh-")["DashboardEntries"]
-        return logs + alarms + dashboards
+        account = aws("sts").get_caller_identity()["Account"]
+        budgets = aws("budgets", "us-east-1").describe_budgets(AccountId=account).get("Budgets", [])
+        return logs + alarms + dashboards + [b for b in budgets if b["BudgetName"].startswith("gcfresh-")]
 
     return found
 
@@ -342,5 +386,7 @@ def test_without_the_baseline_a_plan_lists_what_would_be_created(converge, fresh
     assert "would subscribe 3 endpoint(s) to gcfresh-local-critical once the security baseline" in output
     for planned in ("/gcfresh/local/application (30 days)", "gcfresh-local-eks-node-count -> critical"):
         assert f"changed: [localhost] => (item={planned})" in output
-    assert recap(output) == (4, 0)  # the log groups, subscriptions, alarms and dashboard tasks
+    # The log groups, subscriptions, alarms, budget and dashboard tasks (the cost allocation tags are
+    # the account's, activated by the converge already).
+    assert recap(output) == (5, 0)
     assert fresh_resources() == []

@@ -11,6 +11,8 @@ PARAMETERS = {
     "shared_preload_libraries": "pgaudit,pg_stat_statements",
     "pgaudit.log": "ddl,role",
     "pgaudit.log_parameter": "0",
+    # Object audit logging of personal-data reads (issue 23): the only value RDS accepts.
+    "pgaudit.role": "rds_pgaudit",
     "log_min_duration_statement": "1000",
     "log_connections": "1",
     "log_disconnections": "1",
@@ -34,8 +36,9 @@ def primary(instances):
 
 
 @pytest.fixture(scope="module")
-def master(secret_json):
-    return secret_json("gcrds/local/rds/master")
+def master(primary, secret_json):
+    """The master login RDS manages (the secret named by the primary's MasterUserSecret)."""
+    return secret_json(primary["MasterUserSecret"]["SecretArn"])
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +91,12 @@ def test_rds_6_enhanced_monitoring_through_the_layers_role(primary, aws, policy)
     (statement,) = policy(trust)["Statement"]
     assert statement["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
+    # Confused-deputy keys (ADR 0017): this account's instances of this database, replicas included.
+    account, instance = primary["DBInstanceArn"].split(":")[4], primary["DBInstanceArn"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": [instance, f"{instance}-*"]},
+    }
     attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [
         "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
@@ -193,8 +202,27 @@ def test_connection_secret_points_at_the_primary_with_tls(primary, master, rds_k
     assert int(value["port"]) == 5432
     assert value["dbname"] == "giftcrypto"
     assert value["sslmode"] == "verify-full"
-    assert (value["username"], value["password"]) == (master["username"], master["password"])
-    assert primary["MasterUsername"] == master["username"]
+    # No password: it rotates; the connection names the secret RDS keeps it in.
+    assert "password" not in value
+    assert value["password_secret_arn"] == primary["MasterUserSecret"]["SecretArn"]
+    assert value["username"] == master["username"] == primary["MasterUsername"] == "giftcrypto_admin"
+
+
+def test_rds_manages_and_rotates_the_master_password_with_the_rds_key(primary, rds_key_arn, aws):
+    managed = primary["MasterUserSecret"]
+    assert managed["KmsKeyId"] == rds_key_arn
+    assert managed["SecretArn"].split(":")[6].startswith("rds!db-")
+    described = aws("secretsmanager").describe_secret(SecretId=managed["SecretArn"])
+    assert described["OwningService"] == "rds"
+    assert described["RotationEnabled"] is True
+    assert described["RotationRules"]["AutomaticallyAfterDays"] == 7
+
+
+def test_the_legacy_master_secret_was_deleted_restorably(aws):
+    # prepare made it as a deployment from before had it; the converge deleted it once RDS managed
+    # the password, with the recovery window (it can still be restored).
+    described = aws("secretsmanager").describe_secret(SecretId="gcrds/local/rds/master")
+    assert described.get("DeletedDate") is not None
 
 
 def test_the_master_password_is_not_in_the_molecule_output(master, ansible_log):
@@ -247,6 +275,7 @@ def snapshot(aws):
         ({"aws_rds_allowed_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0 opens the port to the world"),
         ({"aws_rds_allowed_cidrs": ["8.8.8.0/24"]}, "8.8.8.0/24 is not a private range"),
         ({"aws_rds_extra_parameters": {"rds.force_ssl": 0}}, "rds.force_ssl must be 1"),
+        ({"aws_rds_extra_parameters": {"pgaudit.role": "auditor"}}, "pgaudit.role must be rds_pgaudit"),
         (
             {"aws_rds_environment": "staging", "aws_rds_performance_insights_enabled": False},
             "only the local endpoint",
@@ -304,7 +333,6 @@ def test_without_the_earlier_layers_a_run_is_refused_before_any_change(
             "Not found: alias/gcnone-local-rds (an enabled KMS key, aws_security_baseline)",
         )
         assert "the VPC gcnone-local (aws_network)" in output
-        assert "the secret gcnone/local/rds/master (aws_security_baseline)" in output
 
 
 def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(
@@ -312,7 +340,8 @@ def test_without_the_earlier_layers_a_plan_lists_what_would_be_created(
 ):
     with unchanged(snapshot):
         result = converge("--check", extra_vars={"platform_name": "gcnone"})
-        # The monitoring role, the subnet group, the clients' group, the parameter group, the primary
-        # and its replica; the connection secret waits for the primary's address.
-        planned(result, 6)
+        # The monitoring role, the subnet group, the clients' group, the parameter group, the primary,
+        # its replica and RDS's management of its password; the connection secret waits for the
+        # primary's address.
+        planned(result, 7)
         assert "resources are planned against placeholders" in result.stdout

@@ -36,13 +36,8 @@ class Secret:
 @pytest.fixture(scope="module")
 def secrets(secret_json):
     """The generated values, each wrapped in a Secret (never printed by the tests)."""
-    rds = secret_json(RDS_SECRET)
     redis = secret_json(REDIS_SECRET)
-    return {
-        "rds_username": rds["username"],
-        "rds_password": Secret(rds["password"]),
-        "redis_auth_token": Secret(redis["auth_token"]),
-    }
+    return {"redis_auth_token": Secret(redis["auth_token"])}
 
 
 def _policy_statements(document):
@@ -83,6 +78,14 @@ def test_key_policies_admit_this_account_and_only_the_named_services(keys, accou
     assert '"logs.us-east-1.amazonaws.com"' in services
     assert '"cloudtrail.amazonaws.com"' in services
     assert '"config.amazonaws.com"' in services
+    # The alert topics' publishers, AWS Budgets among them, may use the key that encrypts the topics.
+    (publishers,) = [s for s in logs if s.get("Sid") == "AlertPublishersOfThisAccount"]
+    assert publishers["Principal"]["Service"] == [
+        "events.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "budgets.amazonaws.com",
+    ]
+    assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": account_id}}
     trail_arn = f"arn:aws:cloudtrail:{scenario_vars['aws_region']}:{account_id}:trail/{NAME}-audit"
     cloudtrail = [s for s in logs if s["Principal"].get("Service") == "cloudtrail.amazonaws.com"]
     assert all(s["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn for s in cloudtrail)
@@ -110,7 +113,9 @@ def test_admin_group_denies_everything_without_mfa(account_id, aws):
     attached = iam.list_attached_group_policies(GroupName=f"{NAME}-admins")["AttachedPolicies"]
     arns = {p["PolicyArn"] for p in attached}
     mfa_arn = f"arn:aws:iam::{account_id}:policy/{NAME}-require-mfa"
-    assert arns == {"arn:aws:iam::aws:policy/AdministratorAccess", mfa_arn}
+    # No administrative policy on the group: its members assume the admin role (ADR 0017).
+    assert arns == {mfa_arn, f"arn:aws:iam::{account_id}:policy/{NAME}-assume-admin"}
+    assert iam.list_group_policies(GroupName=f"{NAME}-admins")["PolicyNames"] == []
     version = iam.get_policy(PolicyArn=mfa_arn)["Policy"]["DefaultVersionId"]
     document = iam.get_policy_version(PolicyArn=mfa_arn, VersionId=version)["PolicyVersion"]["Document"]
     deny = [s for s in _policy_statements(document) if s["Effect"] == "Deny"]
@@ -140,16 +145,44 @@ def inline(aws):
     return documents
 
 
-def test_service_roles_trust_only_their_service(role, tags):
-    expected = {
-        "eks-cluster": "eks.amazonaws.com",
-        "eks-node": "ec2.amazonaws.com",
-        "cloudtrail-logs": "cloudtrail.amazonaws.com",
-        "config": "config.amazonaws.com",
+def test_admins_get_their_rights_only_through_a_role_assumed_with_mfa(account_id, aws, role):
+    iam = aws("iam")
+    admin = role("admin")
+    assert admin["MaxSessionDuration"] == 3600
+    (statement,) = _policy_statements(admin["AssumeRolePolicyDocument"])
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account_id}:root"}
+    assert statement["Condition"] == {
+        "Bool": {"aws:MultiFactorAuthPresent": "true"},
+        "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
     }
-    for name, service in expected.items():
+    attached = iam.list_attached_role_policies(RoleName=f"{NAME}-admin")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    arn = f"arn:aws:iam::{account_id}:policy/{NAME}-assume-admin"
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    (assume,) = _policy_statements(
+        iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    )
+    assert assume["Action"] == "sts:AssumeRole" and assume["Resource"] == admin["Arn"]
+    assert assume["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+
+
+def test_service_roles_trust_only_their_service_for_this_account(account_id, role, tags):
+    cluster = f"arn:aws:eks:us-east-1:{account_id}:cluster/{NAME}"
+    expected = {
+        "eks-cluster": (
+            "eks.amazonaws.com",
+            {"ArnLike": {"aws:SourceArn": cluster}, "StringEquals": {"aws:SourceAccount": account_id}},
+        ),
+        # EC2 puts no aws:SourceArn/aws:SourceAccount in an instance profile's role assumption (ADR 0017).
+        "eks-node": ("ec2.amazonaws.com", None),
+        # CloudTrail's log delivery role takes neither key: its guide says it does not support them.
+        "cloudtrail-logs": ("cloudtrail.amazonaws.com", None),
+        "config": ("config.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}}),
+    }
+    for name, (service, condition) in expected.items():
         (statement,) = _policy_statements(role(name)["AssumeRolePolicyDocument"])
         assert statement["Principal"] == {"Service": service}, name
+        assert statement.get("Condition") == condition, name
         assert set(tags(role(name)["Tags"])) >= REQUIRED_TAGS
 
 
@@ -217,28 +250,46 @@ def test_ci_role_trusts_only_this_repository_and_holds_the_deploys_rights(accoun
 
 def test_secrets_are_encrypted_with_their_own_key(keys, aws):
     sm = aws("secretsmanager")
-    assert sm.describe_secret(SecretId=RDS_SECRET)["KmsKeyId"] == keys["rds"]["Arn"]
     assert sm.describe_secret(SecretId=REDIS_SECRET)["KmsKeyId"] == keys["elasticache"]["Arn"]
 
 
+def test_only_the_named_principals_may_read_the_secrets(account_id, aws):
+    sm = aws("secretsmanager")
+    caller = aws("sts").get_caller_identity()["Arn"]
+    roles = [f"arn:aws:iam::{account_id}:role/{NAME}-{r}" for r in ("admin", "ci-deploy")]
+    # The baseline's one generated secret (the RDS master password is RDS's own: ADR 0019).
+    for name in (REDIS_SECRET,):
+        (statement,) = _policy_statements(sm.get_resource_policy(SecretId=name)["ResourcePolicy"])
+        assert statement["Effect"] == "Deny" and statement["Principal"] == "*", name
+        # Only reading is denied: the deploy keeps describing, updating and re-setting the policy.
+        assert statement["Action"] == "secretsmanager:GetSecretValue", name
+        # A role is named with and without a path (aws:PrincipalArn of a session carries its role's path).
+        readers = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+        assert sorted(readers) == sorted(
+            [caller, *roles, *(r.replace(":role/", ":role/*/") for r in roles)]
+        ), name
+
+
 def test_generated_values_are_strong(secrets):
-    assert secrets["rds_username"] == "giftcrypto_admin"
-    assert bool(re.fullmatch(r"[A-Za-z0-9]{40}", secrets["rds_password"].value)) is True
     assert bool(re.fullmatch(r"[A-Za-z0-9]{40}", secrets["redis_auth_token"].value)) is True
-    assert (secrets["rds_password"].value == secrets["redis_auth_token"].value) is False
+
+
+def test_the_rds_master_password_is_not_generated_here(aws):
+    # RDS manages it (aws_rds, ManageMasterUserPassword; ADR 0019): the baseline makes no secret of it.
+    names = {s["Name"] for s in aws("secretsmanager").list_secrets()["SecretList"]}
+    assert RDS_SECRET not in names
 
 
 def test_secrets_were_not_rotated_by_the_idempotence_run(aws):
     sm = aws("secretsmanager")
-    for name in (RDS_SECRET, REDIS_SECRET):
+    for name in (REDIS_SECRET,):
         versions = sm.list_secret_version_ids(SecretId=name)["Versions"]
         assert len(versions) == 1, (name, len(versions))
 
 
 def test_secret_values_are_not_in_the_molecule_output(secrets, ansible_log):
     text = ansible_log()
-    assert "Ensure the RDS master password secret exists" in text  # the converge is in there
-    assert secrets["rds_password"].found_in(text) is False
+    assert "Ensure the Redis AUTH token secret exists" in text  # the converge is in there
     assert secrets["redis_auth_token"].found_in(text) is False
 
 
@@ -291,6 +342,45 @@ def test_audit_bucket_is_private_versioned_and_encrypted(trail, keys, aws):
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == keys["logs"]["Arn"]
 
 
+# --- Anchored audit heads (docs/adr/0016-anchored-audit-heads.md) ------------------------------
+
+
+def test_audit_anchors_bucket_locks_every_anchor_in_compliance_mode_a_year(keys, role, aws):
+    s3 = aws("s3")
+    bucket = f"{NAME}-audit-anchors"
+    config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert config == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+    }
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == keys["s3"]["Arn"]
+    statements = {s["Sid"]: s for s in _policy_statements(s3.get_bucket_policy(Bucket=bucket)["Policy"])}
+    signer = role("audit-anchor")["Arn"]
+    assert statements["OnlyTheAnchoringJobWrites"]["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalArn": signer}
+    }
+    assert statements["AnchorsAreNeverReplaced"]["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+
+
+def test_audit_anchor_key_signs_only_for_the_anchoring_role(kms_key, role, inline, aws):
+    key = kms_key(f"alias/{NAME}-audit-anchor")
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    signer = role("audit-anchor")["Arn"]
+    policy = _policy_statements(aws("kms").get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    sign = [s for s in policy if "kms:Sign" in json.dumps(s["Action"])]
+    assert {(s["Effect"], json.dumps(s["Principal"])) for s in sign} == {
+        ("Allow", json.dumps({"AWS": signer})),
+        ("Deny", json.dumps("*")),
+    }
+    (document,) = inline("audit-anchor").values()
+    resources = json.dumps(_policy_statements(document))
+    assert key["Arn"] in resources and '"*"' not in resources
+    statements = _policy_statements(role("audit-anchor")["AssumeRolePolicyDocument"])
+    assert {s["Sid"] for s in statements} == {"TheScheduledJob", "TheDeployStep"}
+
+
 # --- Alerts and GuardDuty -------------------------------------------------------------------
 
 
@@ -306,6 +396,17 @@ def test_alert_topics_are_encrypted_with_the_logs_key(keys, account_id, aws, sce
             if s.get("Sid") == "AlertPublishersOfThisAccount"
         ]
         assert publishers[0]["Principal"]["Service"] == ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+        # AWS Budgets publishes for budgets of this account only (AWS Cost Management User Guide,
+        # "Creating an Amazon SNS topic for budget notifications").
+        (budgets,) = [
+            s for s in _policy_statements(attributes["Policy"]) if s.get("Sid") == "BudgetsOfThisAccount"
+        ]
+        assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
+        assert budgets["Action"] == "SNS:Publish"
+        assert budgets["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{account_id}:*"},
+        }
 
 
 def test_guardduty_detector_is_enabled(aws):
@@ -405,7 +506,6 @@ def test_plan_of_the_converged_baseline_changes_nothing_and_prints_no_secret(sec
     run = converge("--check", "--diff", "-vvv")
     output = run.stdout + run.stderr
     # First the secrets: only then may a failure message show the end of the output.
-    assert secrets["rds_password"].found_in(output) is False
     assert secrets["redis_auth_token"].found_in(output) is False
     assert run.returncode == 0, output[-3000:]
     assert recap(output) == (0, 0), output[-3000:]

@@ -43,3 +43,24 @@ def test_the_fidelity_layer_answers(aws, aws_endpoint):
         assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     else:
         raise AssertionError("DescribeBackupVault of a missing vault did not fail")
+
+
+def test_answers_https_on_the_same_port_with_its_own_certificate(scenario_vars):
+    """As AWS endpoints answer HTTPS: the certificate the endpoint made (its state directory's
+    tls.pem, the role's default) is the CA bundle of https:// clients; plain HTTP still answers."""
+    import pathlib
+
+    import boto3
+
+    port = scenario_vars["local_aws_endpoint_port"]
+    certificate = pathlib.Path.home() / f".local/state/giftcrypto/aws-endpoint-{port}/tls.pem"
+    assert certificate.read_text().startswith("-----BEGIN CERTIFICATE-----")
+    sts = boto3.client(
+        "sts",
+        endpoint_url=f"https://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="molecule",
+        aws_secret_access_key="molecule",  # pragma: allowlist secret
+        verify=str(certificate),
+    )
+    assert sts.get_caller_identity()["Account"]

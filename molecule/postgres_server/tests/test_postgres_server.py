@@ -111,6 +111,8 @@ def test_pgaudit_loaded_without_parameters(host):
     assert "pgaudit" in _psql(host, "show shared_preload_libraries")
     assert _psql(host, "show pgaudit.log_parameter") == "off"
     assert {"write", "ddl"} <= {c.strip() for c in _psql(host, "show pgaudit.log").split(",")}
+    # Object audit logging of personal-data reads: driven by the role db_schema's migration 0010 grants.
+    assert _psql(host, "show pgaudit.role") == "rds_pgaudit"
     assert (
         _psql(host, "select count(*) from pg_extension where extname in ('pgaudit', 'pg_stat_statements')")
         == "2"

@@ -5,10 +5,15 @@
     GET /version        version, release, colour, git sha, start time
     GET /metrics        Prometheus exposition
     GET /api/v1/stats   the database's clock and a request counter in Redis (read-only on PostgreSQL:
-                        served by the read pool when there is one, the primary if the replica fails)
+                        served by the read pool when there is one and the feature flag
+                        stats_replica_reads is on for the user, the primary otherwise or if the
+                        replica fails)
 
 Each request is counted and timed (metrics.py) and logged as one JSON line with its request id,
 taken from X-Request-Id (when well-formed) or generated, and echoed in the response's X-Request-Id.
+When traces are on, each request (but the probes') is a span, and its trace id is in the log line;
+an unexpected error is recorded on that span and sent to Sentry when it is on (observability.py).
+Every route but /healthz, /readyz, /version and /metrics requires a Cognito access token (auth.py).
 """
 
 from __future__ import annotations
@@ -22,15 +27,20 @@ from typing import Any, Protocol
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from giftcrypto_api import SERVICE_NAME, __version__
+from giftcrypto_api import SERVICE_NAME, __version__, auth
 from giftcrypto_api.config import Settings
 from giftcrypto_api.dependencies import DependencyError, timed
+from giftcrypto_api.flags import FeatureFlags
 from giftcrypto_api.jsonlog import utc_iso
 from giftcrypto_api.metrics import Metrics
+from giftcrypto_api.observability import instrument, report_exception, trace_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A request id from a client or a proxy is kept only if it cannot forge log content.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Who the caller is for a feature flag's percentage: the authenticated user (g.user_id, set by
+# authentication when there is one), else this header, else "anonymous" (flags.py).
+USER_ID_HEADER = "X-User-Id"
 # Endpoints that keep answering under GIFTCRYPTO_FAULT=degrade-after:<seconds>.
 _DEGRADE_EXEMPT = frozenset({"healthz", "version", "metrics"})
 
@@ -60,6 +70,20 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def user_id_for_flags() -> str:
+    """The caller as feature flags see it: the verified token's subject (auth.py's g.auth), else
+    g.user_id, else a well-formed X-User-Id (only when authentication is off: with it on, every
+    protected route has g.auth), else "anonymous"."""
+    claims = g.get("auth") or {}
+    if claims.get("sub"):
+        return str(claims["sub"])
+    user = g.get("user_id")
+    if user:
+        return str(user)
+    header = request.headers.get(USER_ID_HEADER)
+    return header if header and _REQUEST_ID.fullmatch(header) else "anonymous"
+
+
 def create_app(
     settings: Settings,
     database: DatabaseLike,
@@ -68,12 +92,18 @@ def create_app(
     metrics: Metrics | None = None,
     clock=time.monotonic,
     read_database: DatabaseLike | None = None,
+    tracer_provider=None,
+    authenticator: auth.Authenticator | None = None,
+    flags: FeatureFlags | None = None,
 ) -> Flask:
     """The WSGI app; `database` and `cache` are dependencies.Database and Cache, or fakes in tests.
 
     `read_database` (the read replica's pool) serves the reads that need not see the latest writes;
     it is not part of /readyz (a replica outage must not take the API out of the load balancer):
     when it fails, those reads go to `database` and the failure is logged and counted.
+    `tracer_provider` (observability.start_traces) traces the requests; None: no spans.
+    `authenticator` verifies the callers' tokens (auth.py); None: one made from settings.auth.
+    `flags` (flags.FeatureFlags) gates code paths per user; None: every flag at its default.
     """
     app = Flask(SERVICE_NAME)
     app.json.sort_keys = False
@@ -98,6 +128,8 @@ def create_app(
             return fault_response(500, f"fault injection: GIFTCRYPTO_FAULT={settings.fault}")
         return None
 
+    auth.install(app, settings.auth, authenticator)
+
     @app.after_request
     def finish_request(response: Response) -> Response:
         # before_request may not have run (e.g. a failure while matching the URL).
@@ -105,6 +137,8 @@ def create_app(
         seconds = time.perf_counter() - g.get("start", time.perf_counter())
         route = request.url_rule.rule if request.url_rule is not None else None
         response.headers[REQUEST_ID_HEADER] = request_id
+        # JSON and the exposition only: no browser may sniff them into something it would run.
+        response.headers["X-Content-Type-Options"] = "nosniff"
         metrics.observe(request.method, route, response.status_code, seconds)
         fields = {
             "request_id": request_id,
@@ -113,6 +147,9 @@ def create_app(
             "status": response.status_code,
             "duration_ms": round(seconds * 1000, 3),
         }
+        current_trace = trace_id()
+        if current_trace:
+            fields["trace_id"] = current_trace
         if g.get("fault"):
             fields["fault"] = str(settings.fault)
         level = logging.ERROR if response.status_code >= 500 else logging.INFO
@@ -140,6 +177,7 @@ def create_app(
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
+        report_exception(error, g.get("request_id"))
         log.error("unhandled error", exc_info=error, extra={"fields": {"request_id": g.get("request_id")}})
         return jsonify(error="internal error", request_id=g.get("request_id")), 500
 
@@ -220,12 +258,19 @@ def create_app(
 
     @app.get("/api/v1/stats")
     def stats():
-        server_time, db_ms = read_only("server_time")
+        user = user_id_for_flags()
+        features = flags.evaluate(user) if flags is not None else {"stats_replica_reads": True}
+        if features["stats_replica_reads"]:
+            server_time, db_ms = read_only("server_time")
+        else:
+            server_time, db_ms = timed(database.server_time)
         served, cache_ms = timed(cache.incr, settings.cache_prefix + "stats:requests")
         return jsonify(
             database={"server_time": server_time.isoformat(), "latency_ms": db_ms},
             cache={"stats_requests": served, "latency_ms": cache_ms},
+            features=features,
             served_by=served_by,
         )
 
+    instrument(app, tracer_provider)
     return app

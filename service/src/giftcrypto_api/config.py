@@ -5,10 +5,14 @@ Every problem is reported at once, in one ConfigError, before the service reads 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from giftcrypto_api.auth import AuthSettings
 
 COLOURS = ("blue", "green")
 _GIT_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
@@ -16,6 +20,38 @@ _GIT_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 class ConfigError(Exception):
     """The service cannot start: its configuration (environment or secrets) is wrong or missing."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine's (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def otlp_endpoint_problem(value: str, *, with_headers: bool) -> str | None:
+    """Why GIFTCRYPTO_OTLP_ENDPOINT is unusable, or None.
+
+    The endpoint is the receiver's base URL (OTEL_EXPORTER_OTLP_ENDPOINT's meaning: /v1/traces is
+    appended). Its headers carry the vendor's key, so with headers it must be https, unless the
+    receiver is on this machine (a collector beside the service).
+    """
+    try:
+        url = urlsplit(value)
+        host = url.hostname or ""
+        url.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "expected an http(s) URL"
+    if url.scheme not in ("http", "https") or not host:
+        return "expected an http(s) URL"
+    if url.username is not None or url.password is not None or url.query or url.fragment:
+        return "expected no user, query or fragment (credentials go in GIFTCRYPTO_OTLP_HEADERS_SECRET)"
+    if with_headers and url.scheme == "http" and not is_loopback(host):
+        return "the OTLP headers (credentials) go over https only, or to a collector on loopback"
+    return None
 
 
 @dataclass(frozen=True)
@@ -91,6 +127,16 @@ class Settings:
     keepalive: int = 20
     readyz_timeout: float = 2.0
     log_level: str = "INFO"
+    # Errors to Sentry: the Secrets Manager id of the secret holding the DSN; None: Sentry is off.
+    sentry_credentials_id: str | None = None
+    # Traces over OTLP/HTTP: the receiver's base URL (/v1/traces appended); empty: no exporter. The
+    # headers it needs (the vendor's key: New Relic's `api-key`) are in a secret; None: no headers.
+    otlp_endpoint: str = ""
+    otlp_headers_id: str | None = None
+    # Share of traces kept (head sampling on the trace id, a parent's decision is followed).
+    traces_sample_ratio: float = 1.0
+    # Authentication of the API's callers (auth.py): Cognito access tokens, required by default.
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def cache_prefix(self) -> str:
@@ -164,6 +210,18 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             errors.append(f"GIFTCRYPTO_LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
 
+        otlp_endpoint = text("GIFTCRYPTO_OTLP_ENDPOINT")
+        otlp_headers_id = text("GIFTCRYPTO_OTLP_HEADERS_SECRET") or None
+        if otlp_endpoint:
+            problem = otlp_endpoint_problem(otlp_endpoint, with_headers=otlp_headers_id is not None)
+            if problem:
+                errors.append(f"GIFTCRYPTO_OTLP_ENDPOINT={otlp_endpoint!r}: {problem}")
+        elif otlp_headers_id:
+            errors.append("GIFTCRYPTO_OTLP_HEADERS_SECRET is set without GIFTCRYPTO_OTLP_ENDPOINT")
+        traces_sample_ratio = number("GIFTCRYPTO_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
+        if traces_sample_ratio > 1:
+            errors.append(f"GIFTCRYPTO_TRACES_SAMPLE_RATIO={traces_sample_ratio:g}: expected 0 to 1")
+
         settings = cls(
             environment=environment,
             platform=platform,
@@ -185,6 +243,11 @@ class Settings:
             keepalive=int(number("GIFTCRYPTO_KEEPALIVE", 20, minimum=0, integer=True)),
             readyz_timeout=number("GIFTCRYPTO_READYZ_TIMEOUT", 2.0, minimum=0.1),
             log_level=log_level,
+            sentry_credentials_id=text("GIFTCRYPTO_SENTRY_SECRET") or None,
+            otlp_endpoint=otlp_endpoint.rstrip("/"),
+            otlp_headers_id=otlp_headers_id,
+            traces_sample_ratio=traces_sample_ratio,
+            auth=AuthSettings.from_env(env, errors),
         )
         if errors:
             raise ConfigError("invalid configuration: " + "; ".join(errors))

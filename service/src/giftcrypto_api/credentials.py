@@ -8,7 +8,11 @@ The secrets are the ones the platform creates:
   layer owns the cache: giftcrypto.platform.redis_server locally, aws_elasticache on AWS): host (the
   endpoint), port, username (the ACL user; empty for an AUTH token alone, as ElastiCache's),
   password (the ACL password or the AUTH token), tls (must be true), ca (CA file; empty: the
-  system's trust store, which holds the Amazon roots ElastiCache's certificates chain to).
+  system's trust store, which holds the Amazon roots ElastiCache's certificates chain to);
+- when errors and traces are configured (their secrets are the operator's, holding what the vendors
+  issued): GIFTCRYPTO_SENTRY_SECRET's ``dsn`` (the Sentry project's DSN) and
+  GIFTCRYPTO_OTLP_HEADERS_SECRET's ``headers`` (an object of HTTP headers of the OTLP receiver, e.g.
+  New Relic's ``{"api-key": "<license key>"}``).
 
 Nothing is read from files but the CA certificate the secrets name. A missing or malformed secret
 is a ConfigError naming the secret and what is wrong, never the secret's value.
@@ -17,6 +21,8 @@ is a ConfigError naming the secret and what is wrong, never the secret's value.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +31,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from giftcrypto_api.config import ConfigError, Settings
+
+# An HTTP header's name (RFC 9110's token) and a value without control characters.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,10 @@ class Credentials:
     redis: RedisCredentials
     # The read pool's login (GIFTCRYPTO_DB_READ_SECRET); None: reads go to `database`.
     read_database: DatabaseCredentials | None = None
+    # Sentry's DSN (GIFTCRYPTO_SENTRY_SECRET); empty: Sentry is off. Left out of repr().
+    sentry_dsn: str = field(default="", repr=False)
+    # Headers of the OTLP receiver (GIFTCRYPTO_OTLP_HEADERS_SECRET); left out of repr().
+    otlp_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def secrets_client(settings: Settings):
@@ -179,6 +193,37 @@ def redis_credentials(secret: dict[str, Any], name: str) -> RedisCredentials:
     )
 
 
+def sentry_dsn(secret: dict[str, Any], name: str) -> str:
+    """The DSN of a Sentry project (https://<public key>@<host>/<project id>), checked by the SDK's parser."""
+    from sentry_sdk.utils import BadDsn, Dsn
+
+    _require(secret, name, ("dsn",))
+    value = str(secret["dsn"]).strip()
+    try:
+        Dsn(value)
+    except BadDsn:
+        raise ConfigError(f"secret {name!r} has a dsn that is not a Sentry DSN") from None
+    return value
+
+
+def otlp_headers(secret: dict[str, Any], name: str) -> dict[str, str]:
+    """The OTLP receiver's headers: a JSON object of names to string values."""
+    _require(secret, name, ("headers",))
+    headers = secret["headers"]
+    if not isinstance(headers, dict):
+        raise ConfigError(f"secret {name!r}: headers is not a JSON object")
+    for key, value in headers.items():
+        if (
+            not _HEADER_NAME.fullmatch(key)
+            or not isinstance(value, str)
+            or not _HEADER_VALUE.fullmatch(value)
+        ):
+            raise ConfigError(
+                f"secret {name!r}: header {key!r} is not a valid HTTP header name and string value"
+            )
+    return dict(headers)
+
+
 def load_credentials(settings: Settings, client=None) -> Credentials:
     """Reads the secrets (once, at start); raises ConfigError on the first that is unusable."""
     client = client if client is not None else secrets_client(settings)
@@ -191,8 +236,18 @@ def load_credentials(settings: Settings, client=None) -> Credentials:
         read_database = database_credentials(
             read_secret_value, read_name, settings, dbname=settings.db_read_dbname
         )
+    dsn = ""
+    if settings.sentry_credentials_id:
+        name = settings.sentry_credentials_id
+        dsn = sentry_dsn(read_secret(client, name, settings), name)
+    headers: dict[str, str] = {}
+    if settings.otlp_headers_id:
+        name = settings.otlp_headers_id
+        headers = otlp_headers(read_secret(client, name, settings), name)
     return Credentials(
         database=database_credentials(database, settings.db_credentials_id, settings),
         redis=redis_credentials(cache, settings.redis_credentials_id),
         read_database=read_database,
+        sentry_dsn=dsn,
+        otlp_headers=headers,
     )

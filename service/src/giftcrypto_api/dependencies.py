@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from giftcrypto_api import SERVICE_NAME
 from giftcrypto_api.credentials import DatabaseCredentials, RedisCredentials
+from giftcrypto_api.secret_refresh import RotatingLogin, RotatingRedisCredentials
 
 
 class DependencyError(Exception):
@@ -69,6 +70,7 @@ class Database:
         timeout: float = 2.0,
         application_name: str = SERVICE_NAME,
         name: str = "postgres",
+        connection_class: type[psycopg.Connection] = psycopg.Connection,
     ) -> None:
         # "postgres" for the primary's pool, "postgres_read" for the read replica's.
         self.name = name
@@ -88,6 +90,8 @@ class Database:
             # A connection pgBouncer dropped (its restart, an idle timeout) is replaced before use.
             check=ConnectionPool.check_connection,
             name=f"{SERVICE_NAME}-{name}",
+            # secret_refresh.rotating_connection_class: a refused login re-reads the secret.
+            connection_class=connection_class,
             open=False,
         )
 
@@ -122,13 +126,27 @@ class Cache:
 
     name = "redis"
 
-    def __init__(self, credentials: RedisCredentials, *, timeout: float = 2.0, max_connections: int = 16):
+    def __init__(
+        self,
+        credentials: RedisCredentials,
+        *,
+        timeout: float = 2.0,
+        max_connections: int = 16,
+        refresh: RotatingLogin | None = None,
+    ):
+        # refresh (secret_refresh.RotatingLogin): each new connection logs in with its login in use,
+        # and a command refused with WRONGPASS is retried with the secret read again.
+        self.refresh = refresh
+        auth: dict[str, Any] = (
+            {"credential_provider": RotatingRedisCredentials(refresh)}
+            if refresh is not None
+            # No user name: `AUTH <token>` (ElastiCache's AUTH token); else `AUTH <user> <password>`.
+            else {"username": credentials.username or None, "password": credentials.password}
+        )
         self.client = redis.Redis(
             host=credentials.host,
             port=credentials.port,
-            # No user name: `AUTH <token>` (ElastiCache's AUTH token); else `AUTH <user> <password>`.
-            username=credentials.username or None,
-            password=credentials.password,
+            **auth,
             ssl=True,
             ssl_ca_certs=credentials.ca or None,
             ssl_cert_reqs="required",
@@ -143,17 +161,30 @@ class Cache:
     def close(self) -> None:
         self.client.close()
 
-    def ping(self) -> None:
+    def _call(self, command, *args):
         try:
-            self.client.ping()
+            try:
+                return command(*args)
+            except redis.AuthenticationError:
+                if self.refresh is None:
+                    raise
+                used = self.refresh.current
+                for candidate in self.refresh.candidates(used):
+                    self.refresh.accepted(candidate)
+                    try:
+                        return command(*args)
+                    except redis.AuthenticationError:
+                        continue
+                self.refresh.accepted(used)
+                raise
         except redis.RedisError as error:
             raise DependencyError(self.name, error) from error
 
+    def ping(self) -> None:
+        self._call(self.client.ping)
+
     def incr(self, key: str) -> int:
-        try:
-            return int(self.client.incr(key))
-        except redis.RedisError as error:
-            raise DependencyError(self.name, error) from error
+        return int(self._call(self.client.incr, key))
 
 
 def timed(call, *args) -> tuple[Any, float]:

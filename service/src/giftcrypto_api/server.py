@@ -24,6 +24,7 @@ from gunicorn.app.base import BaseApplication
 from giftcrypto_api import SERVICE_NAME, __version__, jsonlog
 from giftcrypto_api.config import ConfigError, Settings
 from giftcrypto_api.credentials import Credentials, load_credentials
+from giftcrypto_api.flags import FlagSettings, FlagSettingsError
 
 EXIT_CONFIG = 2
 
@@ -92,19 +93,31 @@ class GunicornServer(BaseApplication):
         return self.factory()
 
 
-def build_app(settings: Settings, credentials: Credentials):
-    """The app with its real dependencies, their pools opened (called in the worker)."""
+def build_app(settings: Settings, credentials: Credentials, flag_settings: FlagSettings | None = None):
+    """The app with its real dependencies, their pools opened (called in the worker); the feature
+    flags from flag_settings (default: GIFTCRYPTO_APPCONFIG_* of the environment)."""
+    from giftcrypto_api import observability
     from giftcrypto_api.app import create_app
     from giftcrypto_api.dependencies import Cache, Database
+    from giftcrypto_api.flags import FeatureFlags
+    from giftcrypto_api.secret_refresh import Logins, rotating_connection_class
 
     name = f"{SERVICE_NAME}-{settings.colour}" if settings.colour else SERVICE_NAME
+    # A login the server refuses (a rotation) re-reads its secret (secret_refresh.py, ADR 0019).
+    logins = Logins(settings, credentials)
     database = Database(
         credentials.database,
         max_size=settings.threads,
         timeout=settings.readyz_timeout,
         application_name=name,
+        connection_class=rotating_connection_class(logins.database),
     )
-    cache = Cache(credentials.redis, timeout=settings.readyz_timeout, max_connections=settings.threads + 2)
+    cache = Cache(
+        credentials.redis,
+        timeout=settings.readyz_timeout,
+        max_connections=settings.threads + 2,
+        refresh=logins.redis,
+    )
     read_database = None
     if credentials.read_database is not None:
         read_database = Database(
@@ -113,16 +126,27 @@ def build_app(settings: Settings, credentials: Credentials):
             timeout=settings.readyz_timeout,
             application_name=name,
             name="postgres_read",
+            connection_class=rotating_connection_class(logins.read_database),
         )
         read_database.open()
     database.open()
-    app = create_app(settings, database, cache, read_database=read_database)
+    telemetry = observability.start(settings, credentials.sentry_dsn, credentials.otlp_headers)
+    flags = FeatureFlags(flag_settings or FlagSettings.from_environ(os.environ))
+    app = create_app(
+        settings,
+        database,
+        cache,
+        read_database=read_database,
+        tracer_provider=telemetry.tracer_provider,
+        flags=flags,
+    )
 
     def close_dependencies() -> None:
         database.close()
         if read_database is not None:
             read_database.close()
         cache.close()
+        telemetry.close()
 
     app.close_dependencies = close_dependencies
     log.info(
@@ -138,6 +162,8 @@ def build_app(settings: Settings, credentials: Credentials):
                 "redis": f"{credentials.redis.host}:{credentials.redis.port}",
                 "threads": settings.threads,
                 "fault": str(settings.fault),
+                "errors": "sentry" if telemetry.errors else "off",
+                "traces": observability.destination(settings),
             }
         },
     )
@@ -149,7 +175,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     try:
         settings = Settings.from_env(environ)
-    except ConfigError as error:
+        flag_settings = FlagSettings.from_environ(environ)
+    except (ConfigError, FlagSettingsError) as error:
         jsonlog.emergency_line("cannot start: bad configuration", error=str(error))
         return EXIT_CONFIG
     jsonlog.configure(settings)
@@ -167,12 +194,20 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                     "postgres": settings.db_credentials_id,
                     "postgres_read": settings.db_read_credentials_id,
                     "redis": settings.redis_credentials_id,
+                    "sentry": settings.sentry_credentials_id,
+                    "otlp_headers": settings.otlp_headers_id,
                 },
+                "feature_flags": (
+                    f"{flag_settings.application}/{flag_settings.environment}/{flag_settings.profile}"
+                    if flag_settings.enabled
+                    else "defaults (no AppConfig)"
+                ),
             }
         },
     )
     GunicornServer(
-        gunicorn_options(settings, args.host, args.port), lambda: build_app(settings, credentials)
+        gunicorn_options(settings, args.host, args.port),
+        lambda: build_app(settings, credentials, flag_settings),
     ).run()
     return 0
 

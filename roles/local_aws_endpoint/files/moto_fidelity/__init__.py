@@ -80,10 +80,30 @@ def moto_version() -> str:
     return importlib.import_module("moto").__version__
 
 
-def _fixes() -> list[Fix]:
-    from . import acm, backup, cloudfront, config, ec2, eks, elbv2, rds, wafv2
+# The fidelity layer's modules, one per AWS service (each a FIXES list), in their order.
+SERVICES = (
+    "acm",
+    "appconfig",
+    "backup",
+    "budgets",
+    "ce",
+    "cloudfront",
+    "cognito_idp",
+    "config",
+    "ec2",
+    "eks",
+    "elbv2",
+    "kms",
+    "rds",
+    "s3",
+    "s3_policy",
+    "secretsmanager",
+    "wafv2",
+)
 
-    services = (acm, backup, cloudfront, config, ec2, eks, elbv2, rds, wafv2)
+
+def _fixes() -> list[Fix]:
+    services = [importlib.import_module(f".{name}", __name__) for name in SERVICES]
     return [fix for service in services for fix in service.FIXES]
 
 

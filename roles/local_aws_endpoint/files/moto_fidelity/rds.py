@@ -1,8 +1,14 @@
-"""RDS: a DB parameter group as DescribeDBParameterGroups and DescribeDBParameters give it."""
+"""RDS: a DB parameter group as DescribeDBParameterGroups and DescribeDBParameters give it; the master
+password secret RDS manages (ManageMasterUserPassword) as RDS creates and rotates it."""
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
+import string
+import time
+import uuid
 
 from . import Fix, extend_backend, route_responses
 
@@ -13,6 +19,7 @@ DESCRIBE_PARAMETERS = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBParameters.html"
 )
 PARAMETER = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html"
+PGAUDIT_REFERENCE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html"
 
 # The parameters of the postgres<major> families that the platform sets (roles/aws_rds: its
 # defaults, aws_rds_extra_parameters of the tests), as RDS describes them in a new group: the
@@ -51,6 +58,15 @@ POSTGRES_PARAMETERS = {
         "ApplyType": "dynamic",
         "DataType": "boolean",
         "AllowedValues": "0,1",
+    },
+    # Object audit logging (pgaudit's PGC_SUSET setting, so dynamic): RDS allows one value only,
+    # the role rds_pgaudit (User Guide, "Reference for the pgAudit extension" and "Auditing database
+    # objects": "the only allowable value is rds_pgaudit"); unset in a new group.
+    "pgaudit.role": {
+        "Description": "Specifies the master role to use for object audit logging.",
+        "ApplyType": "dynamic",
+        "DataType": "string",
+        "AllowedValues": "rds_pgaudit",
     },
     "rds.force_ssl": {
         "Description": "Force SSL connections.",
@@ -135,12 +151,111 @@ class ParametersAsAWS:
         return ActionResult({"Parameters": group_parameters(groups[0], self.params.get("Source"))})
 
 
+MANAGED_GUIDE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html"
+MODIFY_INSTANCE = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html"
+ROTATE_REFERENCE = "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html"
+# RDS's schedule of a secret it manages, until the owner changes it (User Guide, "Password management
+# with Amazon RDS and AWS Secrets Manager": rotation is turned on, every 7 days).
+MANAGED_ROTATION_DAYS = 7
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def _password(length: int = 32) -> str:
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _position in range(length))
+
+
+def as_rds_manages_it(database) -> None:
+    """The instance's managed secret as RDS creates it: the instance's master user name and a password
+    of its own (moto: ``admin`` / a fixed password), rotation on every 7 days (moto: off)."""
+    managed = getattr(database, "master_user_secret", None)
+    if managed is None or getattr(managed.secret, "giftcrypto_as_rds", False):
+        return
+    secret = managed.secret
+    value = json.dumps({"username": database.master_username, "password": _password()})
+    secret.secret_string = value
+    for version in secret.versions.values():
+        if "AWSCURRENT" in version["version_stages"]:
+            version["secret_string"] = value
+    secret.rotation_requested = True
+    secret.rotation_enabled = True
+    secret.auto_rotate_after_days = MANAGED_ROTATION_DAYS
+    secret.next_rotation_date = int(time.time()) + MANAGED_ROTATION_DAYS * 86400
+    secret.giftcrypto_as_rds = True
+
+
+class ManagedMasterSecretAsRDS:
+    """RDS backend whose managed master secrets are as RDS makes them (see as_rds_manages_it)."""
+
+    def create_db_instance(self, db_kwargs):
+        database = super().create_db_instance(db_kwargs)
+        as_rds_manages_it(database)
+        return database
+
+    def modify_db_instance(self, db_instance_identifier, db_kwargs):
+        database = super().modify_db_instance(db_instance_identifier, db_kwargs)
+        as_rds_manages_it(database)
+        return database
+
+
+class ManagedRotationAsRDS:
+    """Secrets Manager backend that rotates a secret RDS owns as RDS does (managed rotation, no Lambda):
+    RotateSecret sets the schedule and, unless RotateImmediately=false, puts a new password as
+    AWSCURRENT (the old one AWSPREVIOUS). moto, without a Lambda, left a version with no value as
+    AWSCURRENT, so GetSecretValue failed after a rotation."""
+
+    def rotate_secret(
+        self,
+        secret_id,
+        client_request_token=None,
+        rotation_lambda_arn=None,
+        rotation_rules=None,
+        rotate_immediately=True,
+    ):
+        from moto.secretsmanager.exceptions import InvalidParameterException
+
+        secret = self.secrets.get(secret_id) if self._is_valid_identifier(secret_id) else None
+        if secret is None or secret.owning_service != "rds" or rotation_lambda_arn or secret.is_deleted():
+            return super().rotate_secret(
+                secret_id,
+                client_request_token=client_request_token,
+                rotation_lambda_arn=rotation_lambda_arn,
+                rotation_rules=rotation_rules,
+                rotate_immediately=rotate_immediately,
+            )
+        days = (rotation_rules or {}).get("AutomaticallyAfterDays")
+        if days is not None:
+            if not 1 <= int(days) <= 1000:
+                raise InvalidParameterException("RotationRules.AutomaticallyAfterDays must be within 1-1000.")
+            secret.auto_rotate_after_days = int(days)
+        secret.rotation_requested = True
+        secret.rotation_enabled = True
+        secret.next_rotation_date = int(time.time()) + secret.auto_rotate_after_days * 86400
+        version_id = secret.default_version_id
+        if rotate_immediately:
+            username = json.loads(secret.secret_string or "{}").get("username", "")
+            version_id = client_request_token or str(uuid.uuid4())
+            self.put_secret_value(
+                secret_id,
+                secret_string=json.dumps({"username": username, "password": _password()}),
+                secret_binary=None,
+                client_request_token=version_id,
+                version_stages=["AWSCURRENT"],
+            )
+            secret.last_rotation_date = int(time.time())
+        return secret.to_short_dict(version_id=version_id)
+
+
 def _apply() -> None:
     from moto.rds.responses import RDSResponse
 
     extend_backend("moto.rds.models", "rds_backends", ParameterGroupsAsAWS)
     response = type("FaithfulRDSResponse", (ParametersAsAWS, RDSResponse), {})
     route_responses("moto.rds.urls", RDSResponse, response)
+
+
+def _apply_managed_master_secret() -> None:
+    extend_backend("moto.rds.models", "rds_backends", ManagedMasterSecretAsRDS)
+    extend_backend("moto.secretsmanager.models", "secretsmanager_backends", ManagedRotationAsRDS)
 
 
 FIXES = [
@@ -157,11 +272,27 @@ FIXES = [
             "DataType). "
             "The family's parameters are a catalogue of those the platform sets"
         ),
-        reference=f"{DESCRIBE_GROUPS}; {DESCRIBE_PARAMETERS}; {PARAMETER}",
+        reference=f"{DESCRIBE_GROUPS}; {DESCRIBE_PARAMETERS}; {PARAMETER}; {PGAUDIT_REFERENCE}",
         upstream=(
             "not in moto 5.2.6 (rds/models.py describe_db_parameter_groups, rds/responses.py "
             "describe_db_parameters)"
         ),
         apply=_apply,
+    ),
+    Fix(
+        service="rds",
+        name="managed-master-user-secret",
+        summary=(
+            "The secret RDS creates for ManageMasterUserPassword holds the instance's master user name "
+            "and a generated password (moto: admin and a fixed password) and is rotated every 7 days "
+            "(moto: rotation off); RotateSecret of a secret RDS owns, without a Lambda, sets the "
+            "schedule and, unless RotateImmediately=false, puts a new password as AWSCURRENT (moto: a "
+            "version without a value)"
+        ),
+        reference=f"{MANAGED_GUIDE}; {MODIFY_INSTANCE}; {ROTATE_REFERENCE}",
+        upstream=(
+            "not in moto 5.2.6 (rds/models.py MasterUserSecret, secretsmanager/models.py rotate_secret)"
+        ),
+        apply=_apply_managed_master_secret,
     ),
 ]

@@ -1,4 +1,4 @@
--- Reverts 0009_hot_path: the definitions of 0004_audit (audit_capture, 16 shards), 0003_ledger
+-- Reverts 0011_hot_path: the definitions of 0004_audit (audit_capture, 16 shards), 0003_ledger
 -- (ledger_post) and 0007_query_plans (friend_suggestions), verbatim; friend_list() dropped and
 -- ledger_accounts' fillfactor reset. The heads of shards 16-63 stay (they cannot be deleted, and
 -- their chains may hold rows): audit_verify verifies every shard that has a head or rows, so they

@@ -1,0 +1,94 @@
+"""The integration tests that need no deployed platform, on an AWS endpoint of their own.
+
+A pytest plugin (``-p tests.integration.private_endpoint``, ``nox -s preflight``) for the tests whose
+runs are refused before any change (test_preflight, test_preflight_application,
+test_production_approval): a bad inventory never gets past the preflight play, so what those tests
+need of the local environment is an AWS endpoint to snapshot before and after the refused runs, not
+the deployed platform. The suite runs them in its first phase, beside the Molecule scenarios that
+share this machine's servers, instead of on the integration tests' critical path (docs/benchmarks.md,
+"CI time (2026-12-06, night)").
+
+What it starts, before the test modules are imported, and stops at the end:
+
+- a moto server on a free loopback port (no port of the deployed services: the shared endpoint on
+  4566 is the Molecule scenario app_deploy's at that time);
+- a copy of inventories/local whose ``aws_endpoint_url`` and ``local_aws_endpoint_port`` name it
+  (GIFTCRYPTO_INVENTORY), edited in place in group_vars/all/platform.yml, so that a case that sets
+  either of them (``endpoint_not_loopback``) still overrides it.
+
+"Nothing changed" is then checked against an endpoint holding nothing: a refused run that created
+anything at all (a VPC, a key, a bucket...) shows in the snapshot, where on the deployed platform a
+run that got past preflight could find everything in place and change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import re
+import shutil
+import socket
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+WORK = pathlib.Path(tempfile.mkdtemp(prefix="giftcrypto-private-endpoint-"))
+INVENTORY = WORK / "inventory"
+# Ports of the services deployed on this machine (and of the Molecule scenarios sharing them).
+RESERVED = {4566, 5432, 6379, 6432, *range(5000, 5101), *range(9090, 9201)}
+
+_state: dict = {}
+
+
+def _free_port() -> int:
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in RESERVED:
+            return port
+
+
+def _inventory(port: int) -> None:
+    """inventories/local copied, its endpoint (platform.yml) moved to `port`."""
+    shutil.copytree(ROOT / "inventories" / "local", INVENTORY)
+    platform = INVENTORY / "group_vars" / "all" / "platform.yml"
+    text = platform.read_text()
+    for pattern, replacement in (
+        (
+            r'(?m)^aws_endpoint_url: "http://127\.0\.0\.1:4566"$',
+            f'aws_endpoint_url: "http://127.0.0.1:{port}"',
+        ),
+        (r"(?m)^local_aws_endpoint_port: 4566$", f"local_aws_endpoint_port: {port}"),
+    ):
+        text, count = re.subn(pattern, replacement, text)
+        if count != 1:
+            raise RuntimeError(f"{platform}: expected one line matching {pattern!r}, found {count}")
+    platform.write_text(text)
+
+
+# conftest reads GIFTCRYPTO_INVENTORY when it is imported (before pytest_configure): the copy is
+# written now and named to it.
+PORT = _free_port()
+_inventory(PORT)
+os.environ["GIFTCRYPTO_INVENTORY"] = str(INVENTORY)
+
+
+def pytest_configure(config):
+    from moto.server import ThreadedMotoServer
+
+    # The server's request log (one line per API call) would drown the tests' output.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=PORT, verbose=False)
+    server.start()
+    _state["moto"] = server
+
+
+def pytest_report_header(config):
+    return [f"refused runs against an AWS endpoint of their own on 127.0.0.1:{PORT} (private_endpoint.py)"]
+
+
+def pytest_unconfigure(config):
+    if "moto" in _state:
+        _state.pop("moto").stop()
+    shutil.rmtree(WORK, ignore_errors=True)

@@ -1,0 +1,230 @@
+"""Authentication of the API (issue 24 item 1, ADR 0022) against the deployed platform's Cognito pools.
+
+The pools are those `giftcrypto.platform.aws_cognito` made on the local endpoint (deploy-local); the
+API is the service itself (`python -m giftcrypto_api`, gunicorn) started here on a free loopback port
+with authentication required and those pools (GIFTCRYPTO_AUTH_POOLS), reading its credentials from
+the endpoint and talking to the real pgBouncer and Redis, as a colour does. Nothing of the deployed
+platform is changed but a test user per test, created with a generated password and deleted after.
+Each test costs about a second (the server starts once for the module).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import secrets
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from moto.utilities.utils import load_resource
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ENDPOINT = "http://127.0.0.1:4566"
+REGION = "us-east-1"
+PREFIX = "giftcrypto-local"
+
+
+def _idp():
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="local-dummy-access-key",
+        aws_secret_access_key="local-dummy-secret-key",  # pragma: allowlist secret
+    )
+
+
+def _find(kind: str) -> tuple[str, str]:
+    """(pool id, API client id) of the deployed pool <platform>-local-<kind>."""
+    idp = _idp()
+    pools = [p for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == f"{PREFIX}-{kind}"]
+    assert len(pools) == 1, f"deploy-local made one pool {PREFIX}-{kind}: {pools}"
+    clients = idp.list_user_pool_clients(UserPoolId=pools[0]["Id"], MaxResults=60)["UserPoolClients"]
+    (client,) = [c for c in clients if c["ClientName"] == f"{PREFIX}-api"]
+    return pools[0]["Id"], client["ClientId"]
+
+
+# The endpoint's Cognito fixes these tests rely on (local_aws_endpoint: moto_fidelity/cognito_idp.py).
+COGNITO_FIXES = {"cognito-idp:mfa-required-before-tokens", "cognito-idp:token-lifetimes-and-pool-tags"}
+
+
+@pytest.fixture(scope="module")
+def pools(platform_deployed) -> dict[str, tuple[str, str]]:
+    # An endpoint started before those fixes existed keeps running (its resources live in its memory):
+    # it would give an administrator tokens and every token an hour. Say so instead of failing on it.
+    with urllib.request.urlopen(f"{ENDPOINT}/_giftcrypto/fidelity", timeout=10) as answer:  # noqa: S310
+        served = {f"{fix['service']}:{fix['name']}" for fix in json.load(answer)["fixes"]}
+    missing = COGNITO_FIXES - served
+    assert not missing, (
+        f"the local endpoint on {ENDPOINT} was started before its fidelity layer had {sorted(missing)}: "
+        "`nox -s destroy-local`, then deploy again (a fresh clone's integration run starts from there)"
+    )
+    return {kind: _find(kind) for kind in ("users", "admins")}
+
+
+def _password() -> str:
+    """A password the pools' policy accepts (14+ characters, every class), never printed."""
+    body = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(20))
+    return f"Aa1!{body}"
+
+
+@contextlib.contextmanager
+def _user(pool_id: str):
+    """A confirmed user of pool_id with a generated password: (username, password); deleted after."""
+    idp = _idp()
+    username, password = f"it-{secrets.token_hex(6)}", _password()
+    idp.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
+    try:
+        idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
+        yield username, password
+    finally:
+        idp.admin_delete_user(UserPoolId=pool_id, Username=username)
+
+
+def _sign_in(client_id: str, username: str, password: str) -> dict:
+    return _idp().initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback http
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback http
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+@pytest.fixture(scope="module")
+def api(pools):
+    """The service with authentication required, accepting the tokens of both deployed pools."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "service" / "src"),
+        "AWS_ENDPOINT_URL": ENDPOINT,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local-dummy-access-key",
+        "AWS_SECRET_ACCESS_KEY": "local-dummy-secret-key",  # pragma: allowlist secret
+        "GIFTCRYPTO_ENVIRONMENT": "local",
+        "GIFTCRYPTO_PLATFORM": "giftcrypto",
+        "GIFTCRYPTO_THREADS": "2",
+        "GIFTCRYPTO_AUTH": "required",
+        "GIFTCRYPTO_AUTH_POOLS": " ".join(f"{pool}:{client}" for pool, client in pools.values()),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "giftcrypto_api", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            with contextlib.suppress(OSError):
+                if _get(f"{url}/readyz")[0] == 200:
+                    break
+            assert time.monotonic() < deadline, "the API did not get ready within 60 s"
+            time.sleep(0.25)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_sign_in_and_a_protected_call_succeed(api, pools):
+    pool_id, client_id = pools["users"]
+    with _user(pool_id) as (username, password):
+        result = _sign_in(client_id, username, password)["AuthenticationResult"]
+        assert result["ExpiresIn"] == 15 * 60  # the pool's client: 15-minute access tokens
+        status, _ = _get(f"{api}/api/v1/stats", result["AccessToken"])
+        assert status == 200
+        # The ID token of the same sign-in is not for the API.
+        assert _get(f"{api}/api/v1/stats", result["IdToken"])[0] == 401
+
+
+def test_no_token_is_refused_with_a_bearer_challenge(api):
+    status, headers = _get(f"{api}/api/v1/stats")
+    assert status == 401
+    assert headers["WWW-Authenticate"] == 'Bearer realm="giftcrypto"'
+    # The probes answer without a token.
+    assert _get(f"{api}/healthz")[0] == 200
+
+
+def _claims(pool_id: str, client_id: str, **overrides) -> dict:
+    now = int(time.time())
+    return {
+        "sub": "00000000-0000-0000-0000-000000000000",
+        "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}",
+        "client_id": client_id,
+        "token_use": "access",
+        "username": "nobody",
+        "iat": now - 3600,
+        "exp": now + 900,
+        **overrides,
+    }
+
+
+def test_an_expired_token_is_refused(api, pools):
+    """A token of the pool's own key (the endpoint's signing key, which moto publishes) whose time is up."""
+    pool_id, client_id = pools["users"]
+    pool_key = jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json"))
+    expired = jwt.encode(
+        _claims(pool_id, client_id, exp=int(time.time()) - 60),
+        pool_key.key,
+        algorithm="RS256",
+        headers={"kid": pool_key.key_id},
+    )
+    status, headers = _get(f"{api}/api/v1/stats", expired)
+    assert status == 401
+    assert 'error_description="token expired"' in headers["WWW-Authenticate"]
+    # The same claims, still valid, are accepted: what is refused above is the expiry alone.
+    valid = jwt.encode(
+        _claims(pool_id, client_id), pool_key.key, algorithm="RS256", headers={"kid": pool_key.key_id}
+    )
+    assert _get(f"{api}/api/v1/stats", valid)[0] == 200
+
+
+def test_a_token_signed_by_another_key_is_refused(api, pools):
+    pool_id, client_id = pools["users"]
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid = jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json")).key_id
+    forged = jwt.encode(_claims(pool_id, client_id), other, algorithm="RS256", headers={"kid": kid})
+    status, headers = _get(f"{api}/api/v1/stats", forged)
+    assert status == 401
+    assert 'error_description="bad signature"' in headers["WWW-Authenticate"]
+
+
+def test_an_administrator_without_mfa_cannot_sign_in(pools):
+    pool_id, client_id = pools["admins"]
+    with _user(pool_id) as (username, password):
+        answer = _sign_in(client_id, username, password)
+        assert answer["ChallengeName"] == "MFA_SETUP"
+        assert "AuthenticationResult" not in answer
