@@ -11,7 +11,8 @@ short_description: Verifies the hash chains of the tamper-evident audit trail
 version_added: "0.1.0"
 description:
   - Recomputes, outside the database, every hash chain of C(audit_log) (one chain per shard, see
-    roles/db_schema/files/migrations/0004_audit.up.sql) and compares the end of each chain with its
+    roles/db_schema/files/migrations/0004_audit.up.sql; 64 shards, each transaction appending to a
+    free one, since 0011_hot_path.up.sql) and compares the end of each chain with its
     head row in C(audit_chain_heads).
   - Reports the first broken link of each shard and the first of all; a modified row (content no
     longer matches its hash), a removed, inserted or reordered row (sequence gap, duplicate or

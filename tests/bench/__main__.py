@@ -20,6 +20,8 @@ import platform
 import sys
 import time
 
+import psycopg
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -45,6 +47,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--seconds", type=int, default=60, help="pgbench duration per run")
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
+    parser.add_argument(
+        "--pool-sizes", type=int, nargs="*", default=[],
+        help="also run 32 clients (audit on) at each of these pgBouncer pool sizes (pool sizing)",
+    )  # fmt: skip
+    parser.add_argument("--pool-seconds", type=int, default=30, help="pgbench duration per pool size")
     parser.add_argument("--workers", type=int, default=2, help="encryption processes of the load")
     parser.add_argument("--skip-load", action="store_true", help="reuse the loaded databases")
     parser.add_argument("--only", action="append", choices=STAGES, help="run only these stages")
@@ -119,6 +126,17 @@ def main(argv=None) -> int:
         results["transfers"] = transfers.run_transfers(
             env, args.ours, scale, clients=tuple(args.clients), seconds=args.seconds, log=log
         )
+        if args.pool_sizes:
+            # The main figures are kept whatever happens to the sweep (it needs pgBouncer's admin console).
+            results_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+            try:
+                results["transfers"]["pool_sweep"] = transfers.pool_sweep(
+                    env, args.ours, scale, args.pool_sizes, clients=max(args.clients),
+                    seconds=args.pool_seconds, log=log,
+                )  # fmt: skip
+            except psycopg.Error as error:
+                results["transfers"]["pool_sweep_error"] = str(error)
+                log(f"pool sweep not measured: {error}")
     results["machine"] = machine_facts(env, args.ours)
     results_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.out / "results.md").write_text(report.markdown(results))

@@ -118,10 +118,9 @@ KYC_SQL = (
 QUERIES = (
     Query(
         "friend_list",
-        "friend list of a user (accepted, either side)",
-        "SELECT user_high AS friend FROM friendships WHERE user_low = %(me)s AND status = 'accepted' "
-        "UNION ALL SELECT user_low FROM friendships WHERE user_high = %(me)s AND status = 'accepted'",
-        FRIENDS_BASELINE.format(u="%(me)s"),
+        "friend list of a user (accepted, either side; first page of 50, keyset)",
+        "SELECT * FROM friend_list()",
+        FRIENDS_BASELINE.format(u="%(me)s") + " ORDER BY 1 LIMIT 50",
         p_user,
     ),
     Query(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pathlib
 
 TARGET_P95_MS = 5.0
-TARGET_TPS = 1000
-TARGET_AUDIT_OVERHEAD_PCT = 25.0
+TARGET_TPS = 2500  # at 32 clients, audit chain on (issue 21; 1,000 in issue 5)
+TARGET_AUDIT_OVERHEAD_PCT = 10.0  # issue 21 (25% in issue 5)
 TARGET_LOAD_S = 15 * 60
 
 
@@ -16,6 +16,16 @@ def _ms(value: float) -> str:
 
 def _count(value) -> str:
     return "-" if value is None else f"{value:,}"
+
+
+def _p95_verdict(ours: dict) -> str:
+    """The target holds for every parameter: the high-degree ones' p95 too (issue 21)."""
+    high = ours.get("high_degree")
+    if ours["p95_ms"] > TARGET_P95_MS:
+        return "**missed**"
+    if high and high["p95_ms"] > TARGET_P95_MS:
+        return "**missed for the high-degree parameters**"
+    return "met"
 
 
 def markdown(results: dict) -> str:
@@ -51,7 +61,7 @@ def markdown(results: dict) -> str:
             out.append(
                 f"| {q['title']} | {_ms(o['p50_ms'])} / {_ms(o['p95_ms'])} / {_ms(o['p99_ms'])}, {o['n']} "
                 f"| {high_text} | {_ms(b['p50_ms'])} / {_ms(b['p95_ms'])} / {_ms(b['p99_ms'])}, {b['n']} "
-                f"| {q['ratio_p95']} | {'met' if o['p95_ms'] <= TARGET_P95_MS else '**missed**'} |"
+                f"| {q['ratio_p95']} | {_p95_verdict(o)} |"
             )
         out.append("")
     if "transfers" in results:
@@ -76,6 +86,24 @@ def markdown(results: dict) -> str:
             + ".",
             "",
         ]
+        if tr.get("pool_sweep"):
+            out += [
+                "| pgBouncer pool size | Clients | Transfers/s (audit on) | p50 / p95 / p99 (ms) |",
+                "|---|---|---|---|",
+                *[
+                    f"| {r['pool_size']} | {r['clients']} | {r['tps']} | {_ms(r['p50_ms'])} / "
+                    f"{_ms(r['p95_ms'])} / {_ms(r['p99_ms'])} |"
+                    for r in tr["pool_sweep"]
+                ],
+                "",
+            ]
+        chains = tr.get("audit_chains")
+        if chains:
+            out += [
+                f"Audit chains after the runs: {chains['rows_checked']:,} rows on {chains['shards']} shards "
+                f"recomputed by audit_verify's code, {len(chains['breaks'])} broken.",
+                "",
+            ]
     return "\n".join(out) + "\n"
 
 
@@ -114,3 +142,88 @@ def plot(results: dict, path: pathlib.Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _by_key(rows: list[dict], *keys: str) -> dict:
+    return {tuple(r[k] for k in keys): r for r in rows}
+
+
+def comparison(before: dict, after: dict) -> str:
+    """Before/after tables of two results.json (same scale, same machine): docs/benchmarks.md."""
+    out = [
+        f"Before: {before.get('command', '?')} (started {before.get('started', '?')}); "
+        f"after: {after.get('command', '?')} (started {after.get('started', '?')}).",
+        "",
+    ]
+    if "load" in before and "load" in after:
+        b_steps = {(r["step"], r["target"]): r["seconds"] for r in before["load"]["seconds"]}
+        out += ["| Load step (ours) | before (s) | after (s) |", "|---|---|---|"]
+        for r in after["load"]["seconds"]:
+            if r["target"] == "ours":
+                out.append(f"| {r['step']} | {b_steps.get((r['step'], 'ours'), '-')} | {r['seconds']} |")
+        out += [
+            f"| **total, wall-clock** | {before['load']['total_ours_s']} "
+            f"| **{after['load']['total_ours_s']}** |",
+            "",
+        ]
+    if before.get("queries") and after.get("queries"):
+        b_queries = {q["name"]: q for q in before["queries"]}
+        out += [
+            "| Query | before: ours p50 / p95 / p99 (ms) | before: high-degree p95 / max | "
+            "after: ours p50 / p95 / p99 (ms) | after: high-degree p95 / max | baseline p95 (after run) | "
+            "p95 <= 5 ms, every parameter |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for q in after["queries"]:
+            b = b_queries.get(q["name"])
+
+            def figures(ours: dict) -> tuple[str, str]:
+                high = ours.get("high_degree")
+                return (
+                    f"{_ms(ours['p50_ms'])} / {_ms(ours['p95_ms'])} / {_ms(ours['p99_ms'])}",
+                    f"{_ms(high['p95_ms'])} / {_ms(high['max_ms'])}" if high else "-",
+                )
+
+            b_all, b_high = figures(b["ours"]) if b else ("-", "-")
+            a_all, a_high = figures(q["ours"])
+            out.append(
+                f"| {q['title']} | {b_all} | {b_high} | {a_all} | {a_high} | {_ms(q['baseline']['p95_ms'])} "
+                f"| {_p95_verdict(q['ours'])} |"
+            )
+        out.append("")
+    if "transfers" in before and "transfers" in after:
+        b_runs = _by_key(before["transfers"]["runs"], "clients", "audit")
+        out += [
+            "| Clients | Audit chain | before: transfers/s | after: transfers/s | before: p50 / p95 (ms) | "
+            "after: p50 / p95 (ms) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in after["transfers"]["runs"]:
+            b = b_runs.get((r["clients"], r["audit"]))
+            out.append(
+                f"| {r['clients']} | {'on' if r['audit'] else 'off'} | {b['tps'] if b else '-'} "
+                f"| **{r['tps']}** | "
+                + (f"{_ms(b['p50_ms'])} / {_ms(b['p95_ms'])}" if b else "-")
+                + f" | {_ms(r['p50_ms'])} / {_ms(r['p95_ms'])} |"
+            )
+        out += [
+            "",
+            "Audit chain cost (1 - tps on / tps off): before "
+            + ", ".join(f"{c} clients {v}%" for c, v in before["transfers"]["audit_overhead_pct"].items())
+            + "; after "
+            + ", ".join(f"{c} clients {v}%" for c, v in after["transfers"]["audit_overhead_pct"].items())
+            + f" (target at most {TARGET_AUDIT_OVERHEAD_PCT:.0f}%).",
+            "",
+        ]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="before/after tables of two benchmark results.json")
+    parser.add_argument("before", type=pathlib.Path)
+    parser.add_argument("after", type=pathlib.Path)
+    args = parser.parse_args()
+    print(comparison(json.loads(args.before.read_text()), json.loads(args.after.read_text())))

@@ -18,6 +18,8 @@ import subprocess
 import tempfile
 import time
 
+import psycopg
+
 from tests.bench import common
 
 SCRIPT = pathlib.Path(__file__).with_name("transfer.pgbench")
@@ -170,6 +172,70 @@ def invariants(env: common.Env, dbname: str) -> dict[str, int]:
         return {name: conn.execute(sql).fetchone()[0] for name, sql in INVARIANTS.items()}
 
 
+def _pgbouncer_admin(env: common.Env):
+    """pgBouncer's admin console as the admin login (admin_users): simple protocol, autocommit."""
+    kwargs = {**env.kwargs("master", "pgbouncer", pgbouncer=True), "application_name": "giftcrypto-bench"}
+    return psycopg.connect(
+        autocommit=True, prepare_threshold=None, cursor_factory=psycopg.ClientCursor, **kwargs
+    )
+
+
+def set_pool_size(env: common.Env, size: int) -> int:
+    """Sets pgBouncer's default_pool_size (runtime only, never written to its configuration) and
+    closes the server connections as they are released, so the pools reopen at that size; returns
+    the size before."""
+    with _pgbouncer_admin(env) as conn:
+        config = {row[0]: row[1] for row in conn.execute("SHOW CONFIG").fetchall()}
+        before = int(config["default_pool_size"])
+        conn.execute(f"SET default_pool_size = {int(size)}")
+        conn.execute("RECONNECT")
+    return before
+
+
+def pool_sweep(env, dbname, scale, sizes, clients=32, seconds=30, log=print) -> list[dict]:
+    """The 32-client run with the audit chain on at each pgBouncer pool size (server connections
+    per database and user), the configured size restored afterwards."""
+    runs = []
+    configured = set_pool_size(env, sizes[0])
+    try:
+        for size in sizes:
+            set_pool_size(env, size)
+            run = run_pgbench(env, dbname, scale, clients, seconds, True, log=log)
+            run["pool_size"] = size
+            log(f"pool size {size}: {run['tps']} tps, p95 {run['p95_ms']} ms")
+            runs.append(run)
+    finally:
+        set_pool_size(env, configured)
+    return runs
+
+
+def verify_chains(env: common.Env, dbname: str) -> dict:
+    """Every audit hash chain recomputed by audit_verify's own code (as the DR drill runs it), in one
+    read-only snapshot: {rows_checked, shards, breaks}; the transfers' concurrent appends must leave
+    every chain whole."""
+    from ansible_collections.giftcrypto.platform.plugins.module_utils.pg import QueryLog
+    from ansible_collections.giftcrypto.platform.plugins.modules import audit_verify
+
+    with env.superuser(dbname, autocommit=False) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        log = QueryLog(conn)
+        heads = {int(s): (q, h) for s, q, h in log.fetchall("SELECT shard, seq, hash FROM audit_chain_heads")}
+        ((count,),) = log.fetchall("SELECT audit_shard_count()")
+        shards = sorted(
+            set(range(int(count)))
+            | set(heads)
+            | {s for (s,) in log.fetchall("SELECT DISTINCT shard FROM audit_log")}
+        )
+        checked, breaks = 0, []
+        for shard in shards:
+            rows, broken, _ = audit_verify.verify_shard(log, shard, heads.get(shard), None)
+            checked += rows
+            if broken:
+                breaks.append(broken)
+        conn.rollback()
+    return {"rows_checked": checked, "shards": len(shards), "breaks": breaks}
+
+
 def run_transfers(env, dbname, scale, clients=(8, 32), seconds=60, warmup_s=10, log=print) -> dict:
     if warmup_s:
         run_pgbench(env, dbname, scale, clients[0], warmup_s, True, log=log)
@@ -185,4 +251,10 @@ def run_transfers(env, dbname, scale, clients=(8, 32), seconds=60, warmup_s=10, 
     started = time.perf_counter()
     checks = invariants(env, dbname)
     log(f"invariants ({time.perf_counter() - started:.1f} s): {checks}")
-    return {"runs": runs, "audit_overhead_pct": overhead, "invariants": checks}
+    started = time.perf_counter()
+    chains = verify_chains(env, dbname)
+    log(
+        f"audit chains ({time.perf_counter() - started:.1f} s): {chains['rows_checked']} rows on "
+        f"{chains['shards']} shards, breaks: {chains['breaks'] or 'none'}"
+    )
+    return {"runs": runs, "audit_overhead_pct": overhead, "invariants": checks, "audit_chains": chains}

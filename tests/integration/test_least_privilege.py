@@ -785,6 +785,7 @@ _EXPECTED_GRANTS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
             "user_is_active(uuid)",
             "mutual_friends(uuid)",
             "friend_suggestions(integer)",
+            "friend_list(uuid,integer)",
             "wallet_transactions(uuid,timestamp with time zone,uuid,integer)",
         )
     },

@@ -18,7 +18,7 @@ from ansible_collections.giftcrypto.platform.plugins.modules import audit_verify
 
 from tests.unit import moto_modules
 
-SHARDS = 16  # audit_shard_count()
+SHARDS = 64  # audit_shard_count() (16 before migration 0011)
 
 
 @pytest.fixture
