@@ -67,6 +67,37 @@ def _db_instance() -> dict:
     return {}
 
 
+def _rotation_api() -> dict:
+    """Secrets Manager's schedule operations in memory: moto runs the function's testSecret step
+    through Docker, absent here (test_secretsmanager_rotation_schedule.py runs them on moto)."""
+    secrets = {
+        name: {"ARN": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}-AbCdEf", "Name": name}
+        for name in ("contract/postgres/app_rw", "contract/redis/app")
+    }
+
+    def describe(params):
+        return dict(next(s for s in secrets.values() if params["SecretId"] in (s["Name"], s["ARN"])))
+
+    def rotate(params):
+        secret = describe(params)
+        secrets[secret["Name"]].update(
+            RotationEnabled=True,
+            RotationLambdaARN=params["RotationLambdaARN"],
+            RotationRules=params["RotationRules"],
+        )
+        return {"ARN": secret["ARN"], "Name": secret["Name"]}
+
+    def cancel(params):
+        secret = describe(params)
+        secrets[secret["Name"]]["RotationEnabled"] = False
+        return {"ARN": secret["ARN"], "Name": secret["Name"]}
+
+    return {"DescribeSecret": describe, "RotateSecret": rotate, "CancelRotateSecret": cancel}
+
+
+ROTATION_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:contract-secret-rotation"
+
+
 def _standards_api() -> dict:
     """Security Hub's standards operations, which moto lacks, in memory (test_securityhub_hub.py has more)."""
     enabled: dict[str, str] = {}  # standards ARN -> subscription ARN
@@ -392,6 +423,19 @@ CASES: dict[str, Case] = {
         setup=_db_instance,
         creates=False,  # a setting of an instance amazon.aws.rds_instance creates
         deletes=False,  # turning management off needs a new password of the caller's (not this module's)
+    ),
+    "secretsmanager_rotation_schedule": Case(
+        present={
+            "secrets": ["contract/postgres/app_rw", "contract/redis/app"],
+            "rotation_lambda_arn": ROTATION_FUNCTION,
+        },
+        update={
+            "secrets": ["contract/postgres/app_rw", "contract/redis/app"],
+            "rotation_lambda_arn": ROTATION_FUNCTION,
+            "rotation_days": 7,
+        },
+        creates=False,  # the schedule of secrets other roles create
+        fake=_rotation_api(),
     ),
     "config_recorder": Case(
         present={
