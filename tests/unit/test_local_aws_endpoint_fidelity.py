@@ -673,6 +673,86 @@ def test_secretsmanager_get_secret_value_of_a_deleted_secret(aws):
     assert secrets.get_secret_value(SecretId="going")["SecretString"] == "{}"  # pragma: allowlist secret
 
 
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html (RotationLambdaARN,
+# RotationRules; RotateImmediately=false: the schedule, no rotation; a later RotateSecret while AWSPENDING
+# is on another version than AWSCURRENT returns an error),
+# https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot_rotation.html (a failed
+# rotation leaves AWSPENDING, possibly on an empty version; AWSCURRENT stays)
+def test_secretsmanager_rotation_lambda_schedule_without_a_rotation(aws):
+    import io
+    import zipfile
+
+    secrets, iam, awslambda = aws("secretsmanager"), aws("iam"), aws("lambda")
+    role = iam.create_role(
+        RoleName="rotation",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("secret_rotation.py", "def lambda_handler(event, context):\n    return None\n")
+    function = awslambda.create_function(
+        FunctionName="rotation",
+        Runtime="python3.13",
+        Role=role,
+        Handler="secret_rotation.lambda_handler",
+        Code={"ZipFile": package.getvalue()},
+    )["FunctionArn"]
+    value = json.dumps({"username": "app_rw", "password": "initial-password-1"})  # pragma: allowlist secret
+    first = secrets.create_secret(Name="giftcrypto/local/postgres/app_rw", SecretString=value)
+    arn, current = first["ARN"], first["VersionId"]
+
+    # The schedule only: the function, the rule, the next date; the value and the versions stay.
+    secrets.rotate_secret(
+        SecretId=arn,
+        RotationLambdaARN=function,
+        RotationRules={"AutomaticallyAfterDays": 30},
+        RotateImmediately=False,
+    )
+    described = secrets.describe_secret(SecretId=arn)
+    assert described["RotationEnabled"] is True
+    assert described["RotationLambdaARN"] == function
+    assert described["RotationRules"]["AutomaticallyAfterDays"] == 30
+    assert described["NextRotationDate"] > described["CreatedDate"]
+    assert described.get("LastRotatedDate") is None
+    assert described["VersionIdsToStages"] == {current: ["AWSCURRENT"]}
+    assert secrets.get_secret_value(SecretId=arn)["SecretString"] == value
+    secrets.rotate_secret(SecretId=arn, RotationRules={"AutomaticallyAfterDays": 7}, RotateImmediately=False)
+    described = secrets.describe_secret(SecretId=arn)
+    assert described["RotationRules"]["AutomaticallyAfterDays"] == 7
+    assert described["RotationLambdaARN"] == function
+    assert described["VersionIdsToStages"] == {current: ["AWSCURRENT"]}
+
+    # A function that does not exist is refused.
+    missing = function.replace(":function:rotation", ":function:missing")
+    error = _error(secrets.rotate_secret, SecretId=arn, RotationLambdaARN=missing, RotateImmediately=False)
+    assert error.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    # A rotation the endpoint cannot run (no Docker) ends as a failed one: AWSCURRENT keeps its value.
+    pending = secrets.rotate_secret(SecretId=arn)["VersionId"]
+    assert pending != current
+    assert secrets.get_secret_value(SecretId=arn)["SecretString"] == value
+    stages = secrets.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    assert stages[current] == ["AWSCURRENT"] and stages[pending] == ["AWSPENDING"]
+    error = _error(secrets.rotate_secret, SecretId=arn, RotateImmediately=False)
+    assert error.response["Error"]["Code"] == "InvalidRequestException"
+    assert "previous rotation" in error.response["Error"]["Message"].lower()
+    # Once that AWSPENDING is removed (as tools/rotate_secrets.py does), a schedule is accepted again.
+    secrets.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=pending)
+    secrets.rotate_secret(SecretId=arn, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
+    assert secrets.describe_secret(SecretId=arn)["RotationRules"]["AutomaticallyAfterDays"] == 30
+
+
 def _web_acl(aws, name: str) -> str:
     return aws("wafv2").create_web_acl(
         Name=name,
@@ -1522,6 +1602,9 @@ TESTS = {
     "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
     "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
     "secretsmanager:deleted-secret-value": test_secretsmanager_get_secret_value_of_a_deleted_secret,
+    "secretsmanager:rotation-lambda-schedule": (
+        test_secretsmanager_rotation_lambda_schedule_without_a_rotation
+    ),
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }
 
