@@ -28,9 +28,10 @@ from tests.unit import aws_stand_ins, moto_modules
 from tests.unit.moto_modules import ACCOUNT_ID, REGION
 
 MODULES = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules"
-# Our modules that are not AWS modules (PostgreSQL): the contract does not apply.
+# Our modules that are not AWS modules (PostgreSQL, a package built on the controller): the contract
+# does not apply.
 # audit_anchor writes immutable objects (an Object Lock bucket): no resource life cycle either.
-NOT_AWS = {"audit_anchor", "audit_verify", "pg_migrate", "pii_keyring"}
+NOT_AWS = {"audit_anchor", "audit_verify", "lambda_package", "pg_migrate", "pii_keyring"}
 # Read-only modules (named <prefix>_info, on aws_resource.AWSInfo) keep no resource: nothing to create,
 # update or delete, so no life cycle to run; they always answer changed=false (their own tests say so).
 READ_ONLY_SUFFIX = "_info"

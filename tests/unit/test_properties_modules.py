@@ -38,10 +38,12 @@ from ansible_collections.giftcrypto.platform.plugins.modules import (
     elasticache_replication_group,
     guardduty_detector,
     iam_openid_connect_provider,
+    lambda_package,
     pg_migrate,
     pii_keyring,
     rds_automated_backups_replication,
     rds_instance_master_user_secret,
+    secretsmanager_rotation_schedule,
     securityhub_hub,
     sns_topic_encryption,
     wafv2_logging_configuration,
@@ -75,10 +77,12 @@ COVERED = (
     elasticache_replication_group,
     guardduty_detector,
     iam_openid_connect_provider,
+    lambda_package,
     pg_migrate,
     pii_keyring,
     rds_automated_backups_replication,
     rds_instance_master_user_secret,
+    secretsmanager_rotation_schedule,
     securityhub_hub,
     sns_topic_encryption,
     wafv2_logging_configuration,
@@ -855,6 +859,70 @@ def test_rds_instance_master_user_secret_refuses_bad_options(run, args):
         result = run(rds_instance_master_user_secret, {"db_instance_identifier": "keep", **args})
     _failed(result, next(iter(args)))
     assert calls == []
+
+
+# secretsmanager_rotation_schedule (bad options are refused before any call: no schedule is ever set)
+
+ROTATION_FUNCTION = f"arn:aws:lambda:{REGION}:123456789012:function:keep"
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"rotation_lambda_arn": v},
+            st.one_of(st.sampled_from(INJECTIONS), NASTY_TEXT).filter(
+                lambda s: not secretsmanager_rotation_schedule.FUNCTION_ARN.fullmatch(s)
+            ),
+        ),
+        st.builds(lambda v: {"rotation_days": v}, st.integers().filter(lambda n: not 1 <= n <= 1000)),
+        st.builds(lambda v: {"rotation_days": v}, NOT_A_STRING),
+        st.builds(lambda v: {"secrets": v}, st.lists(st.sampled_from(["", " "]), min_size=1, max_size=3)),
+        st.builds(lambda v: {"state": v}, _not_in(["present", "absent"])),
+    )
+)
+def test_secretsmanager_rotation_schedule_refuses_bad_options(run, args):
+    calls = []
+    with moto_modules.fake_operations(
+        {
+            "DescribeSecret": lambda p: calls.append(p) or {},
+            "RotateSecret": lambda p: calls.append(p) or {},
+            "CancelRotateSecret": lambda p: calls.append(p) or {},
+        }
+    ):
+        result = run(
+            secretsmanager_rotation_schedule,
+            {"secrets": ["keep/postgres/app_rw"], "rotation_lambda_arn": ROTATION_FUNCTION, **args},
+        )
+    _failed(result, next(iter(args)))
+    assert calls == []
+
+
+# lambda_package (bad inputs are refused before anything is written)
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"files": [{"src": __file__, "dest": v}]},
+            st.one_of(
+                st.sampled_from(["/etc/passwd", "../x.py", "a/../../b", ".", "a\\b", ""]),
+                st.text(max_size=5).map(lambda t: "/" + t),
+            ),
+        ),
+        st.builds(lambda v: {"files": v}, NOT_A_LIST),
+        st.builds(
+            lambda v: {"wheels": [v]},
+            st.text(min_size=1, max_size=20).filter(lambda t: not t.endswith(".whl")),
+        ),
+    )
+)
+def test_lambda_package_refuses_bad_inputs_before_writing(run, args, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("package") / "package.zip"
+    result = run(lambda_package, {"dest": str(dest), "files": [{"src": __file__, "dest": "a.py"}], **args})
+    _failed(result, next(iter(args)))
+    assert not dest.exists()
 
 
 # elasticache_replication_group
