@@ -139,8 +139,11 @@ def _pg_connect(login: dict, *, dbname: str | None = None, timeout: int = 5):
         "connect_timeout": timeout,
         "autocommit": True,
     }
-    if login.get("sslrootcert"):
-        kwargs["sslrootcert"] = login["sslrootcert"]
+    # The Lambda ships the RDS certificate bundle in its package: the secret's sslrootcert is the path
+    # on the deploy's hosts (aws_rds_ssl_root_cert), which the function does not have.
+    sslrootcert = os.environ.get("ROTATION_PG_SSLROOTCERT") or login.get("sslrootcert")
+    if sslrootcert:
+        kwargs["sslrootcert"] = sslrootcert
     return psycopg.connect(**kwargs)
 
 
@@ -383,7 +386,12 @@ def rotate(
 
 
 def lambda_handler(event, context):  # pragma: no cover - exercised through dispatch() in the tests
-    """The rotation Lambda's entry point (AWS invokes it once per step)."""
+    """The rotation Lambda's entry point (AWS invokes it once per step).
+
+    Its environment: ``SECRETS_MANAGER_ENDPOINT`` (empty: the region's), ``PGBOUNCER_HOST`` and
+    ``PGBOUNCER_PORT`` (the pooler testSecret also logs in through, when set) and
+    ``ROTATION_PG_SSLROOTCERT`` (the CA bundle in the package, instead of the secret's path).
+    """
     import boto3
 
     client = boto3.client("secretsmanager", endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
