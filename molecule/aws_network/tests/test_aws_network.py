@@ -72,10 +72,23 @@ def test_security_group_rules_are_exactly_these(groups):
         ("tcp", 80, 80, "0.0.0.0/0"),
     }
     assert _rules(groups[f"{NAME}-app"], "IpPermissions") == {("tcp", 8080, 8080, ids["alb"])}
-    assert _rules(groups[f"{NAME}-db"], "IpPermissions") == {("tcp", 5432, 5432, ids["app"])}
-    assert _rules(groups[f"{NAME}-cache"], "IpPermissions") == {("tcp", 6379, 6379, ids["app"])}
+    assert _rules(groups[f"{NAME}-db"], "IpPermissions") == {
+        ("tcp", 5432, 5432, ids["app"]),
+        ("tcp", 5432, 5432, ids["rotation"]),
+    }
+    assert _rules(groups[f"{NAME}-cache"], "IpPermissions") == {
+        ("tcp", 6379, 6379, ids["app"]),
+        ("tcp", 6379, 6379, ids["rotation"]),
+    }
     assert _rules(groups[f"{NAME}-db"], "IpPermissionsEgress") == set()
     assert _rules(groups[f"{NAME}-cache"], "IpPermissionsEgress") == set()
+    # The secret rotation function (ADR 0019): nothing in; PostgreSQL, Redis and HTTPS out.
+    assert _rules(groups[f"{NAME}-rotation"], "IpPermissions") == set()
+    assert _rules(groups[f"{NAME}-rotation"], "IpPermissionsEgress") == {
+        ("tcp", 5432, 5432, ids["db"]),
+        ("tcp", 6379, 6379, ids["cache"]),
+        ("tcp", 443, 443, "0.0.0.0/0"),
+    }
     assert _rules(groups[f"{NAME}-alb"], "IpPermissionsEgress") == {("tcp", 8080, 8080, ids["app"])}
 
 
