@@ -141,7 +141,9 @@ def test_every_listed_exception_is_granted_has_a_reason_and_is_not_recorded():
     # Grants waiting for the next recording (`nox -s aws-calls` after a merge) leave the list then.
     lasting = [g for g in _unrecorded() if not g["reason"].startswith("not in the record yet")]
     # 42: the RDS-managed master password's two (the legacy secret's deletion, a schedule other than
-    # RDS's own) are calls no recorded run can make (ADR 0019); 45: the feature flags' updates of tags
+    # RDS's own) are calls no recorded run can make (ADR 0019); the second, RotateSecret, waits for the
+    # next recording now that the login schedules call it, and lambda:InvokeFunction (implicit in
+    # RotateSecret, never a call of its own) takes its place; 45: the feature flags' updates of tags
     # and of the deployment strategy (ADR 0023), which no recorded run makes; 47: a new version of a
     # managed policy (CreatePolicyVersion, DeletePolicyVersion: the second policy when a service is added)
     # and an EKS add-on's update (UpdateAddon, recorded as unneeded since the endpoint answers add-ons).
