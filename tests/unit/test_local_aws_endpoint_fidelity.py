@@ -673,6 +673,34 @@ def test_secretsmanager_get_secret_value_of_a_deleted_secret(aws):
     assert secrets.get_secret_value(SecretId="going")["SecretString"] == "{}"  # pragma: allowlist secret
 
 
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html (moving
+# AWSCURRENT; the version it left becomes AWSPREVIOUS) and API_GetSecretValue.html (without VersionStage
+# nor VersionId, the AWSCURRENT version)
+def test_secretsmanager_moving_awscurrent_moves_what_get_secret_value_answers(aws):
+    secrets = aws("secretsmanager")
+    old, new = '{"password": "old-password-1"}', '{"password": "new-password-2"}'  # pragma: allowlist secret
+    first = secrets.create_secret(Name="giftcrypto/local/redis/app", SecretString=old)["VersionId"]
+    token = "a" * 32 + "-rotation"
+    secrets.put_secret_value(
+        SecretId="giftcrypto/local/redis/app",
+        ClientRequestToken=token,
+        SecretString=new,
+        VersionStages=["AWSPENDING"],
+    )
+    assert secrets.get_secret_value(SecretId="giftcrypto/local/redis/app")["SecretString"] == old
+    secrets.update_secret_version_stage(
+        SecretId="giftcrypto/local/redis/app",
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=token,
+        RemoveFromVersionId=first,
+    )
+    answer = secrets.get_secret_value(SecretId="giftcrypto/local/redis/app")
+    assert answer["SecretString"] == new and answer["VersionId"] == token
+    assert "AWSCURRENT" in answer["VersionStages"]
+    previous = secrets.get_secret_value(SecretId="giftcrypto/local/redis/app", VersionStage="AWSPREVIOUS")
+    assert previous["SecretString"] == old and previous["VersionId"] == first
+
+
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html (RotationLambdaARN,
 # RotationRules; RotateImmediately=false: the schedule, no rotation; a later RotateSecret while AWSPENDING
 # is on another version than AWSCURRENT returns an error),
@@ -700,12 +728,13 @@ def test_secretsmanager_rotation_lambda_schedule_without_a_rotation(aws):
     )["Role"]["Arn"]
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("secret_rotation.py", "def lambda_handler(event, context):\n    return None\n")
+        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    # Not the platform's rotation handler: the endpoint cannot run it (no Docker).
     function = awslambda.create_function(
         FunctionName="rotation",
         Runtime="python3.13",
         Role=role,
-        Handler="secret_rotation.lambda_handler",
+        Handler="index.handler",
         Code={"ZipFile": package.getvalue()},
     )["FunctionArn"]
     value = json.dumps({"username": "app_rw", "password": "initial-password-1"})  # pragma: allowlist secret
@@ -739,6 +768,7 @@ def test_secretsmanager_rotation_lambda_schedule_without_a_rotation(aws):
     assert error.response["Error"]["Code"] == "ResourceNotFoundException"
 
     # A rotation the endpoint cannot run (no Docker) ends as a failed one: AWSCURRENT keeps its value.
+    assert described.get("LastRotatedDate") is None
     pending = secrets.rotate_secret(SecretId=arn)["VersionId"]
     assert pending != current
     assert secrets.get_secret_value(SecretId=arn)["SecretString"] == value
@@ -751,6 +781,118 @@ def test_secretsmanager_rotation_lambda_schedule_without_a_rotation(aws):
     secrets.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=pending)
     secrets.rotate_secret(SecretId=arn, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
     assert secrets.describe_secret(SecretId=arn)["RotationRules"]["AutomaticallyAfterDays"] == 30
+
+
+# The platform's rotation function's handler, as a stand-in of secret_rotation.py for this test: the
+# same four steps on Secrets Manager only (no database to log in to here); RUN_MARK shows that the
+# function's environment applies, FAIL_STEP makes that step fail.
+STAND_IN_HANDLER = """
+import json
+import os
+
+import boto3
+
+
+def lambda_handler(event, context):
+    client = boto3.client("secretsmanager", endpoint_url=os.environ["SECRETS_MANAGER_ENDPOINT"])
+    step, arn, token = event["Step"], event["SecretId"], event["ClientRequestToken"]
+    if os.environ.get("FAIL_STEP") == step:
+        raise RuntimeError(f"{step} of {arn}: the pending login is refused")
+    versions = client.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    assert "AWSPENDING" in versions[token], versions
+    if step == "createSecret":
+        current = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+        new = {**current, "password": "rotated-" + token[:8], "mark": os.environ.get("RUN_MARK", "")}
+        client.put_secret_value(
+            SecretId=arn, ClientRequestToken=token, SecretString=json.dumps(new), VersionStages=["AWSPENDING"]
+        )
+    elif step == "finishSecret":
+        current = next(v for v, stages in versions.items() if "AWSCURRENT" in stages)
+        client.update_secret_version_stage(
+            SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current
+        )
+        client.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+"""
+
+
+# https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda-functions.html (Secrets
+# Manager invokes the function with Step createSecret, setSecret, testSecret, finishSecret, SecretId
+# and ClientRequestToken, the AWSPENDING version's id), API_RotateSecret.html, troubleshoot_rotation.html
+def test_secretsmanager_rotation_runs_the_platforms_function_in_process(aws):
+    import io
+    import zipfile
+
+    secrets, iam, awslambda, logs = aws("secretsmanager"), aws("iam"), aws("lambda"), aws("logs")
+    role = iam.create_role(
+        RoleName="rotation",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("secret_rotation.py", STAND_IN_HANDLER)
+    function = awslambda.create_function(
+        FunctionName="giftcrypto-local-secret-rotation",
+        Runtime="python3.13",
+        Role=role,
+        Handler="secret_rotation.lambda_handler",
+        Code={"ZipFile": package.getvalue()},
+        Environment={"Variables": {"RUN_MARK": "from-the-function"}},
+    )["FunctionArn"]
+    value = {"username": "app_rw", "password": "initial-password-1"}  # pragma: allowlist secret
+    arn = secrets.create_secret(Name="giftcrypto/local/postgres/app_rw", SecretString=json.dumps(value))[
+        "ARN"
+    ]
+
+    # Setting the schedule runs nothing.
+    secrets.rotate_secret(
+        SecretId=arn,
+        RotationLambdaARN=function,
+        RotationRules={"AutomaticallyAfterDays": 30},
+        RotateImmediately=False,
+    )
+    assert json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"]) == value
+
+    # A rotation: the four steps ran, the new value is AWSCURRENT, the old one AWSPREVIOUS.
+    token = secrets.rotate_secret(SecretId=arn)["VersionId"]
+    rotated = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    assert rotated == {**value, "password": "rotated-" + token[:8], "mark": "from-the-function"}
+    assert (
+        json.loads(secrets.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"])
+        == value
+    )
+    described = secrets.describe_secret(SecretId=arn)
+    assert described["VersionIdsToStages"][token] == ["AWSCURRENT"]
+    assert not [v for v, stages in described["VersionIdsToStages"].items() if "AWSPENDING" in stages]
+    assert described["LastRotatedDate"] is not None
+    events = logs.filter_log_events(logGroupName="/aws/lambda/giftcrypto-local-secret-rotation")["events"]
+    messages = "\n".join(event["message"] for event in events)
+    assert f"finishSecret of {arn} done" in messages and value["password"] not in messages
+
+    # A step that fails stops the rotation as on AWS: AWSCURRENT keeps its value, AWSPENDING stays
+    # with what createSecret put, and the next RotateSecret is refused until it is cleared.
+    awslambda.update_function_configuration(
+        FunctionName="giftcrypto-local-secret-rotation",
+        Environment={"Variables": {"FAIL_STEP": "testSecret"}},
+    )
+    failed = secrets.rotate_secret(SecretId=arn)["VersionId"]
+    assert json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"]) == rotated
+    pending = json.loads(secrets.get_secret_value(SecretId=arn, VersionStage="AWSPENDING")["SecretString"])
+    assert pending["password"] == "rotated-" + failed[:8]
+    events = logs.filter_log_events(logGroupName="/aws/lambda/giftcrypto-local-secret-rotation")["events"]
+    assert any("testSecret failed: RuntimeError" in event["message"] for event in events)
+    error = _error(secrets.rotate_secret, SecretId=arn)
+    assert error.response["Error"]["Code"] == "InvalidRequestException"
 
 
 def _web_acl(aws, name: str) -> str:
@@ -1602,8 +1744,14 @@ TESTS = {
     "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
     "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
     "secretsmanager:deleted-secret-value": test_secretsmanager_get_secret_value_of_a_deleted_secret,
+    "secretsmanager:current-stage-moves": (
+        test_secretsmanager_moving_awscurrent_moves_what_get_secret_value_answers
+    ),
     "secretsmanager:rotation-lambda-schedule": (
         test_secretsmanager_rotation_lambda_schedule_without_a_rotation
+    ),
+    "secretsmanager:rotation-lambda-in-process": (
+        test_secretsmanager_rotation_runs_the_platforms_function_in_process
     ),
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }

@@ -174,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # moto builds URLs of some answers (SQS queue URLs, ...) from this variable.
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    # Where the rotation function the endpoint runs in process sends its Secrets Manager calls
+    # (moto_fidelity.secretsmanager, plain HTTP on the same port).
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    os.environ.setdefault(moto_fidelity.secretsmanager.ENDPOINT_URL_VARIABLE, f"http://{host}:{args.port}")
     from werkzeug.serving import run_simple
 
     tls = None
