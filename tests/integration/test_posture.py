@@ -18,7 +18,7 @@ import json
 
 import pytest
 import yaml
-from ansible_collections.giftcrypto.platform.plugins.module_utils import aws_offerings
+from ansible_collections.giftcrypto.platform.plugins.module_utils import aws_offerings, secret_rotation
 
 from tests.integration.conftest import ROOT
 
@@ -757,9 +757,50 @@ def test_secretsmanager_4_rds_master_password_rotated_within_90_days(rds_master_
     assert 1 <= days <= 90, days
 
 
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_1_generated_logins_rotated_by_the_platforms_function(aws, local_vars, prefix):
+    """SecretsManager.1 (automatic rotation enabled) for the generated logins (ADR 0019): each login
+    the inventory rotates has rotation on, by the platform's rotation function; the keys that are not
+    passwords (secret_rotation.NOT_ROTATED, rotated by their own procedures) have no schedule. The
+    ElastiCache AUTH token is the other documented exception (ADR 0019, "Not built yet")."""
+    base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
+    secrets = aws("secretsmanager")
+    rotated = local_vars["aws_secret_rotation_secrets"]
+    assert {"postgres/app_rw", "postgres/app_ro", "redis/app"} <= set(rotated), rotated
+    for login in rotated:
+        described = secrets.describe_secret(SecretId=f"{base}/{login}")
+        assert described.get("RotationEnabled") is True, f"{login}: no automatic rotation"
+        assert described["RotationLambdaARN"].endswith(f":function:{prefix}-secret-rotation"), described
+    for key in secret_rotation.NOT_ROTATED:
+        listed = secrets.list_secrets(Filters=[{"Key": "name", "Values": [f"{base}/{key}"]}])["SecretList"]
+        assert not [s["Name"] for s in listed if s["Name"] == f"{base}/{key}" and s.get("RotationEnabled")]
+
+
+@pytest.mark.soc2("CC6.1")
+def test_secretsmanager_4_generated_logins_rotated_within_90_days(aws, local_vars):
+    """SecretsManager.4 (rotated within Security Hub's default 90 days) for the generated logins."""
+    base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
+    for login in local_vars["aws_secret_rotation_secrets"]:
+        rules = aws("secretsmanager").describe_secret(SecretId=f"{base}/{login}")["RotationRules"]
+        assert 1 <= rules["AutomaticallyAfterDays"] <= 90, (login, rules)
+
+
 # The secrets the application role reads (aws_security_baseline_app_secret_names): the only ones
 # with a reader beyond the deploy, the admins' role and the CI deploy role.
 APP_SECRETS = ("postgres/app_rw", "postgres/app_ro", "redis/app")
+# The secrets the rotation function's role reads (aws_security_baseline_rotation_secret_names, ADR
+# 0019): the logins it rotates and the admin logins its setSecret uses.
+ROTATION_READ = (
+    "postgres/app_rw",
+    "postgres/app_ro",
+    "postgres/migrator",
+    "postgres/auditor",
+    "postgres/monitor",
+    "postgres/master",
+    "redis/app",
+    "redis/admin",
+    "redis/monitor",
+)
 
 
 def _role_patterns(arn: str) -> set[str]:
@@ -809,6 +850,8 @@ def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws,
         allowed = everyone | (_role_patterns(f"{role}-app") if own in APP_SECRETS else set())
         if own == "postgres/auditor":  # the audit-anchor job reads the chains' heads as the auditor
             allowed |= _role_patterns(f"{role}-audit-anchor")
+        if own in ROTATION_READ:  # the rotation function (ADR 0019)
+            allowed |= _role_patterns(f"{role}-secret-rotation")
         assert set(readers) <= allowed, (
             f"{name}: readers beyond the named ones: {sorted(set(readers) - allowed)}"
         )
