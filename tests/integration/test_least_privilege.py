@@ -66,6 +66,8 @@ ROLES = (
     "cluster-autoscaler",
     # aws_security_baseline: the anchoring job's role, the only signer of the audit anchors (ADR 0016).
     "audit-anchor",
+    # aws_secret_rotation: the rotation function's role (ADR 0019), no managed policy.
+    "secret-rotation",
 )
 GROUPS = ("admins",)
 USERS: tuple[str, ...] = ()
