@@ -282,7 +282,8 @@ def test_redis_failed_login_is_refused_and_logged(who, redis_app_secret, redis_a
     assert _acl_auth_failures(redis_admin_client, username) > before, "no ACL LOG auth entry"
 
 
-FILE_SD = pathlib.Path("/etc/prometheus/file_sd/giftcrypto-api.json")
+# Where app_deploy writes the colours Prometheus scrapes (app_deploy_prometheus_file_sd).
+FILE_SD = pathlib.Path("/etc/giftcrypto/monitoring/file_sd/giftcrypto-api.json")
 # The spellings of /metrics a client may try on the public front; HAProxy matches the path
 # percent-decoded, lowercased and with slashes merged (app_deploy_internal_path_prefixes).
 INTERNAL_SPELLINGS = [
