@@ -325,8 +325,9 @@ def test_the_public_front_does_not_serve_the_metrics(path):
 def test_prometheus_still_scrapes_the_colours_and_the_front_answers_nosniff():
     """The metrics stay reachable where Prometheus scrapes them (each colour's own port, loopback),
     and the front's answers carry nosniff and HSTS."""
-    (group,) = json.loads(FILE_SD.read_text())
-    for target in group["targets"]:
+    groups = json.loads(FILE_SD.read_text())  # the live colour, and the idle one after a release
+    assert groups
+    for target in (target for group in groups for target in group["targets"]):
         host, port = target.rsplit(":", 1)
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             sock.sendall(f"GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())

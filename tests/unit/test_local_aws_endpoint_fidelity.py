@@ -673,6 +673,30 @@ def test_secretsmanager_get_secret_value_of_a_deleted_secret(aws):
     assert secrets.get_secret_value(SecretId="going")["SecretString"] == "{}"  # pragma: allowlist secret
 
 
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html ("If you
+# don't specify either a VersionStage or VersionId, then Secrets Manager defaults to AWSCURRENT"),
+# API_UpdateSecretVersionStage.html (moving AWSCURRENT; AWSPREVIOUS follows), the rotation's finishSecret
+def test_secretsmanager_a_plain_read_is_the_new_current(aws):
+    secrets = aws("secretsmanager")
+    first = secrets.create_secret(Name="rotated", SecretString="one")["VersionId"]  # pragma: allowlist secret
+    pending = secrets.put_secret_value(
+        SecretId="rotated",
+        SecretString="two",  # pragma: allowlist secret
+        ClientRequestToken="11111111-2222-3333-4444-555555555555",
+        VersionStages=["AWSPENDING"],
+    )["VersionId"]
+    # createSecret and setSecret do not change what is current.
+    assert secrets.get_secret_value(SecretId="rotated")["SecretString"] == "one"  # pragma: allowlist secret
+    secrets.update_secret_version_stage(
+        SecretId="rotated", VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=first
+    )
+    plain = secrets.get_secret_value(SecretId="rotated")
+    assert (plain["VersionId"], plain["SecretString"]) == (pending, "two")  # pragma: allowlist secret
+    assert "AWSCURRENT" in plain["VersionStages"]
+    previous = secrets.get_secret_value(SecretId="rotated", VersionStage="AWSPREVIOUS")
+    assert previous["VersionId"] == first
+
+
 def _web_acl(aws, name: str) -> str:
     return aws("wafv2").create_web_acl(
         Name=name,
@@ -1521,6 +1545,7 @@ TESTS = {
     "s3:bucket-policy-request-context": test_s3_bucket_policy_is_evaluated_with_the_request_context,
     "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
     "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
+    "secretsmanager:current-follows-the-label": test_secretsmanager_a_plain_read_is_the_new_current,
     "secretsmanager:deleted-secret-value": test_secretsmanager_get_secret_value_of_a_deleted_secret,
     "wafv2:list-resources-for-web-acl": test_wafv2_list_resources_for_web_acl_and_one_acl_per_resource,
 }
