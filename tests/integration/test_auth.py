@@ -37,7 +37,11 @@ REGION = "us-east-1"
 
 
 # The endpoint's Cognito fixes these tests rely on (local_aws_endpoint: moto_fidelity/cognito_idp.py).
-COGNITO_FIXES = {"cognito-idp:mfa-required-before-tokens", "cognito-idp:token-lifetimes-and-pool-tags"}
+COGNITO_FIXES = {
+    "cognito-idp:mfa-required-before-tokens",
+    "cognito-idp:token-lifetimes-and-pool-tags",
+    "cognito-idp:refresh-token-rotation",
+}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +130,23 @@ def test_sign_in_and_a_protected_call_succeed(api, pools):
         assert status == 200
         # The ID token of the same sign-in is not for the API.
         assert _get(f"{api}/api/v1/stats", result["IdToken"])[0] == 401
+
+
+def test_a_refresh_rotates_the_refresh_token_and_the_old_one_is_refused(api, pools):
+    """The API's app client rotates refresh tokens (aws_cognito_refresh_token_rotation, grace 0): a
+    refresh gives a new access token the API accepts and a new refresh token, and the one used
+    stops working at once (GetTokensFromRefreshToken, the endpoint's cognito-idp:refresh-token-rotation)."""
+    pool_id, client_id = pools["users"]
+    idp = local_cognito.client()
+    with _user(pool_id) as (username, password):
+        first = _sign_in(client_id, username, password)["AuthenticationResult"]
+        renewed = idp.get_tokens_from_refresh_token(RefreshToken=first["RefreshToken"], ClientId=client_id)[
+            "AuthenticationResult"
+        ]
+        assert renewed["RefreshToken"] != first["RefreshToken"]
+        assert _get(f"{api}/api/v1/stats", renewed["AccessToken"])[0] == 200
+        with pytest.raises(idp.exceptions.NotAuthorizedException):
+            idp.get_tokens_from_refresh_token(RefreshToken=first["RefreshToken"], ClientId=client_id)
 
 
 def test_no_token_is_refused_with_a_bearer_challenge(api):

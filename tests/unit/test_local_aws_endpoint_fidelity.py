@@ -1307,6 +1307,46 @@ def test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable(aws):
     assert error.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetTokensFromRefreshToken.html
+# and API_RefreshTokenRotationType.html: with rotation ENABLED the answer carries a new refresh token
+# and, with RetryGracePeriodSeconds 0, "a successful request immediately invalidates the submitted
+# refresh token"; with rotation disabled only ID and access tokens are issued.
+def test_cognito_refresh_token_rotation(aws):
+    flows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    idp, pool_id, client_id, credentials = _cognito_pool(aws)
+    idp.update_user_pool_client(
+        UserPoolId=pool_id,
+        ClientId=client_id,
+        ExplicitAuthFlows=flows,
+        RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0},
+    )
+    first = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+    refresh = first["AuthenticationResult"]["RefreshToken"]
+    renewed = idp.get_tokens_from_refresh_token(RefreshToken=refresh, ClientId=client_id)[
+        "AuthenticationResult"
+    ]
+    assert renewed["TokenType"] == "Bearer" and renewed["AccessToken"] and renewed["IdToken"]
+    assert renewed["RefreshToken"] != refresh
+    error = _error(idp.get_tokens_from_refresh_token, RefreshToken=refresh, ClientId=client_id)
+    assert error.response["Error"]["Code"] == "NotAuthorizedException"
+    again = idp.get_tokens_from_refresh_token(RefreshToken=renewed["RefreshToken"], ClientId=client_id)
+    assert again["AuthenticationResult"]["RefreshToken"] not in (refresh, renewed["RefreshToken"])
+
+    # Another client of the pool cannot use this client's refresh token.
+    other = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="other", ExplicitAuthFlows=flows)
+    other_id = other["UserPoolClient"]["ClientId"]
+    latest = again["AuthenticationResult"]["RefreshToken"]
+    error = _error(idp.get_tokens_from_refresh_token, RefreshToken=latest, ClientId=other_id)
+    assert error.response["Error"]["Code"] == "NotAuthorizedException"
+
+    # Rotation disabled: new access and ID tokens, no refresh token, the old one still valid.
+    kept = idp.initiate_auth(ClientId=other_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+    kept_refresh = kept["AuthenticationResult"]["RefreshToken"]
+    for _ in range(2):
+        answer = idp.get_tokens_from_refresh_token(RefreshToken=kept_refresh, ClientId=other_id)
+        assert "RefreshToken" not in answer["AuthenticationResult"]
+
+
 # https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_CreateEnvironment.html,
 # API_CreateDeploymentStrategy.html, API_StartDeployment.html, API_ListApplications.html,
 # API_ListHostedConfigurationVersions.html; the AWS.AppConfig.FeatureFlags type reference
@@ -1527,6 +1567,7 @@ TESTS = {
     "budgets:update-budget-and-subscribers": test_budgets_update_budget_and_subscribers_of_a_notification,
     "ce:cost-allocation-tags": test_ce_cost_allocation_tags_are_listed_and_activated,
     "cognito-idp:mfa-required-before-tokens": test_cognito_mfa_required_gives_no_tokens_before_a_factor,
+    "cognito-idp:refresh-token-rotation": test_cognito_refresh_token_rotation,
     "cognito-idp:token-lifetimes-and-pool-tags": (
         test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable
     ),
