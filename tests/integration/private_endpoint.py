@@ -10,8 +10,9 @@ share this machine's servers, instead of on the integration tests' critical path
 
 What it starts, before the test modules are imported, and stops at the end:
 
-- a moto server on a free loopback port (no port of the deployed services: the shared endpoint on
-  4566 is the Molecule scenario app_deploy's at that time);
+- the local AWS endpoint (roles/local_aws_endpoint/files/aws_endpoint.py: moto with the platform's
+  fidelity layer, as the local_aws_endpoint role runs it) on a free loopback port (no port of the
+  deployed services: the shared endpoint on 4566 is the Molecule scenario app_deploy's at that time);
 - a copy of inventories/local whose ``aws_endpoint_url`` and ``local_aws_endpoint_port`` name it
   (GIFTCRYPTO_INVENTORY), edited in place in group_vars/all/platform.yml, so that a case that sets
   either of them (``endpoint_not_loopback``) still overrides it.
@@ -23,13 +24,16 @@ run that got past preflight could find everything in place and change nothing.
 
 from __future__ import annotations
 
-import logging
 import os
 import pathlib
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORK = pathlib.Path(tempfile.mkdtemp(prefix="giftcrypto-private-endpoint-"))
@@ -75,13 +79,43 @@ os.environ["GIFTCRYPTO_INVENTORY"] = str(INVENTORY)
 
 
 def pytest_configure(config):
-    from moto.server import ThreadedMotoServer
+    """The endpoint as the role starts it (same launcher, same arguments), up before any test."""
 
-    # The server's request log (one line per API call) would drown the tests' output.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=PORT, verbose=False)
-    server.start()
-    _state["moto"] = server
+    launcher = ROOT / "roles" / "local_aws_endpoint" / "files" / "aws_endpoint.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
+    log = WORK / "moto.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(launcher),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(PORT),
+                "--tls-certificate",
+                str(WORK / "tls.pem"),
+                "--tls-key",
+                str(WORK / "tls.key"),
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    _state["endpoint"] = process
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/_giftcrypto/fidelity", timeout=5):
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the private AWS endpoint did not answer on {PORT}: {log.read_text()[-3000:]}"
+            )
+        time.sleep(0.2)
 
 
 def pytest_report_header(config):
@@ -89,6 +123,11 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
-    if "moto" in _state:
-        _state.pop("moto").stop()
+    if "endpoint" in _state:
+        process = _state.pop("endpoint")
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
     shutil.rmtree(WORK, ignore_errors=True)

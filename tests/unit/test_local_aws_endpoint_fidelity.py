@@ -682,7 +682,7 @@ def test_secretsmanager_a_plain_read_is_the_new_current(aws):
     pending = secrets.put_secret_value(
         SecretId="rotated",
         SecretString="two",  # pragma: allowlist secret
-        ClientRequestToken="11111111-2222-3333-4444-555555555555",
+        ClientRequestToken="11111111-2222-3333-4444-555555555555",  # pragma: allowlist secret
         VersionStages=["AWSPENDING"],
     )["VersionId"]
     # createSecret and setSecret do not change what is current.
