@@ -677,23 +677,23 @@ def test_secretsmanager_get_secret_value_of_a_deleted_secret(aws):
 # don't specify either a VersionStage or VersionId, then Secrets Manager defaults to AWSCURRENT"),
 # API_UpdateSecretVersionStage.html (moving AWSCURRENT; AWSPREVIOUS follows), the rotation's finishSecret
 def test_secretsmanager_a_plain_read_is_the_new_current(aws):
-    secrets = aws("secretsmanager")
-    first = secrets.create_secret(Name="rotated", SecretString="one")["VersionId"]  # pragma: allowlist secret
+    secrets, name = aws("secretsmanager"), "rotated"
+    first = secrets.create_secret(Name=name, SecretString="one")["VersionId"]  # pragma: allowlist secret
     pending = secrets.put_secret_value(
-        SecretId="rotated",
+        SecretId=name,
         SecretString="two",  # pragma: allowlist secret
         ClientRequestToken="11111111-2222-3333-4444-555555555555",  # pragma: allowlist secret
         VersionStages=["AWSPENDING"],
     )["VersionId"]
     # createSecret and setSecret do not change what is current.
-    assert secrets.get_secret_value(SecretId="rotated")["SecretString"] == "one"  # pragma: allowlist secret
+    assert secrets.get_secret_value(SecretId=name)["SecretString"] == "one"  # pragma: allowlist secret
     secrets.update_secret_version_stage(
-        SecretId="rotated", VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=first
+        SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=first
     )
-    plain = secrets.get_secret_value(SecretId="rotated")
+    plain = secrets.get_secret_value(SecretId=name)
     assert (plain["VersionId"], plain["SecretString"]) == (pending, "two")  # pragma: allowlist secret
     assert "AWSCURRENT" in plain["VersionStages"]
-    previous = secrets.get_secret_value(SecretId="rotated", VersionStage="AWSPREVIOUS")
+    previous = secrets.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")
     assert previous["VersionId"] == first
 
 

@@ -183,7 +183,7 @@ class RefreshTokenRotationAsAWS:
         }
         rotation = user_pool.clients[client_id].extended_config.get("RefreshTokenRotation") or {}
         if rotation.get("Feature") == "ENABLED":
-            result["RefreshToken"], _ = user_pool.create_refresh_token(client_id, issued[1])
+            result["RefreshToken"] = user_pool.create_refresh_token(client_id, issued[1])[0]
             grace = int(rotation.get("RetryGracePeriodSeconds") or 0)
             if grace:
                 retiring[refresh_token] = time.monotonic() + grace
