@@ -28,29 +28,15 @@ import os
 import pathlib
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
+
+from tests import local_endpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORK = pathlib.Path(tempfile.mkdtemp(prefix="giftcrypto-private-endpoint-"))
 INVENTORY = WORK / "inventory"
-# Ports of the services deployed on this machine (and of the Molecule scenarios sharing them).
-RESERVED = {4566, 5432, 6379, 6432, *range(5000, 5101), *range(9090, 9201)}
 
 _state: dict = {}
-
-
-def _free_port() -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in RESERVED:
-            return port
 
 
 def _inventory(port: int) -> None:
@@ -73,49 +59,14 @@ def _inventory(port: int) -> None:
 
 # conftest reads GIFTCRYPTO_INVENTORY when it is imported (before pytest_configure): the copy is
 # written now and named to it.
-PORT = _free_port()
+PORT = local_endpoint.free_port()
 _inventory(PORT)
 os.environ["GIFTCRYPTO_INVENTORY"] = str(INVENTORY)
 
 
 def pytest_configure(config):
     """The endpoint as the role starts it (same launcher, same arguments), up before any test."""
-
-    launcher = ROOT / "roles" / "local_aws_endpoint" / "files" / "aws_endpoint.py"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
-    log = WORK / "moto.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(launcher),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(PORT),
-                "--tls-certificate",
-                str(WORK / "tls.pem"),
-                "--tls-key",
-                str(WORK / "tls.key"),
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    _state["endpoint"] = process
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/_giftcrypto/fidelity", timeout=5):
-                return
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(
-                f"the private AWS endpoint did not answer on {PORT}: {log.read_text()[-3000:]}"
-            )
-        time.sleep(0.2)
+    _state["endpoint"], _ = local_endpoint.start(PORT, WORK)
 
 
 def pytest_report_header(config):
@@ -124,10 +75,5 @@ def pytest_report_header(config):
 
 def pytest_unconfigure(config):
     if "endpoint" in _state:
-        process = _state.pop("endpoint")
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        local_endpoint.stop(_state.pop("endpoint"))
     shutil.rmtree(WORK, ignore_errors=True)

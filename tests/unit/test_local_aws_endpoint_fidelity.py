@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pathlib
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
+
+from tests import local_endpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FILES = ROOT / "roles" / "local_aws_endpoint" / "files"
@@ -49,44 +49,15 @@ def _get(url: str) -> tuple[int, bytes]:
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
     """The launcher on a free loopback port, as the role starts it (same Python, same arguments)."""
-    port = _free_port()
     state = tmp_path_factory.mktemp("endpoint")
-    log = state / "moto.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(LAUNCHER),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--tls-certificate",
-                str(state / "tls.pem"),
-                "--tls-key",
-                str(state / "tls.key"),
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    port = _free_port()
+    process, _ = local_endpoint.start(port, state)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError):
-                if _get(f"{url}/_giftcrypto/fidelity")[0] == 200:
-                    break
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the endpoint did not answer in 60 s: {log.read_text()}"
-            time.sleep(0.2)
         TLS_CERTIFICATE[url] = str(state / "tls.pem")
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        local_endpoint.stop(process)
 
 
 @pytest.fixture
