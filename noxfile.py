@@ -777,6 +777,8 @@ def unit(session: nox.Session) -> None:
     """Unit tests: filters, callbacks, modules (AWS through moto's decorators), alert rules, the service."""
     env = _shared_env(session)
     _debian_tools(session, UNIT_DEBIAN_PACKAGES)
+    # tests/unit imports the service's modules too (test_eks_config_contract: its Settings and readers).
+    _install_service(session, env)
     output = ROOT / "tests" / "output"
     # `-- --postgres17`: only the schema tests on PostgreSQL 17 (a targeted run, `-- tests/unit/...`,
     # leaves them out; a bare run has both).
@@ -817,9 +819,8 @@ def unit(session: nox.Session) -> None:
         _schema_on_postgres17(session, env, output)
     service = ROOT / "service"
     if service.is_dir():
-        # The service is its own package (its pytest settings, markers and coverage threshold):
-        # installed editable into the shared environment, tested with its own configuration.
-        _pip(session, env, "install", "--quiet", "-e", f"{service}[test]")
+        # The service is its own package (its pytest settings, markers and coverage threshold),
+        # tested with its own configuration (installed above).
         _pytest(
             session,
             env,
@@ -910,6 +911,14 @@ def molecule(session: nox.Session) -> None:
         session.error(f"Molecule scenarios failed: {', '.join(failed)} (logs in {logs})")
 
 
+def _install_service(session: nox.Session, env: dict[str, str]) -> None:
+    """The sample service (service/, its own package) installed editable into the shared environment
+    with its test extras: the unit tests import it, the integration tests start it (test_auth.py)."""
+    service = ROOT / "service"
+    if service.is_dir():
+        _pip(session, env, "install", "--quiet", "-e", f"{service}[test]")
+
+
 @nox.session(default=False)
 def integration(session: nox.Session) -> None:
     """Deploys the local environment and tests it: lifecycle, preflight, posture, services; destroys it.
@@ -922,6 +931,8 @@ def integration(session: nox.Session) -> None:
     deprecation warning in its output (conftest's run_playbook, tools/no_deprecations.py).
     """
     env = _shared_env(session)
+    # tests/integration/test_auth.py runs the service itself (python -m giftcrypto_api).
+    _install_service(session, env)
     # Every playbook of the session records its AWS API calls (tools/aws_calls.py checks them below).
     AWS_CALLS_INTEGRATION.parent.mkdir(parents=True, exist_ok=True)
     AWS_CALLS_INTEGRATION.unlink(missing_ok=True)

@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -363,8 +364,16 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
         ) from error
 
 
-def wapiti_args(target: Target, out: Path, session_dir: Path, report_format: str, output: Path) -> list[str]:
+def wapiti_args(
+    target: Target,
+    out: Path,
+    session_dir: Path,
+    report_format: str,
+    output: Path,
+    headers: tuple[str, ...] = (),
+) -> list[str]:
     args = ["-u", f"{target.url}/", "--scope", "folder", "-m", MODULES, "--verify-ssl", "1"]
+    args += [arg for header in headers for arg in ("-H", header)]
     args += ["--store-session", str(session_dir), "--store-config", str(session_dir / "config")]
     args += [
         "--no-bugreport",
@@ -377,10 +386,24 @@ def wapiti_args(target: Target, out: Path, session_dir: Path, report_format: str
     return args
 
 
-def scan(wapiti: str, target: Target, out: Path) -> Path:
+def redact(out: Path, secret: str) -> None:
+    """Replaces secret in every file under out (the reports and the log may echo request headers)."""
+    if not secret:
+        return
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            if secret.encode() in data:
+                path.write_bytes(data.replace(secret.encode(), b"[REDACTED]"))
+
+
+def scan(wapiti: str, target: Target, out: Path, token: str = "") -> Path:
     """Runs wapiti twice on one session: the scan, writing the JSON report, then the HTML report of
     the same session (no crawl, no attack again: wapiti writes one format a run). SSL_CERT_FILE is
-    the CA wapiti's HTTP client (httpx) verifies with when --verify-ssl is on."""
+    the CA wapiti's HTTP client (httpx) verifies with when --verify-ssl is on. With token (a
+    signed-in user's access token), every request carries it, so the scan reaches what the API does
+    for a caller, not only its 401; the token is redacted from what the scan leaves and the session
+    (wapiti's database of requests) is deleted after the reports."""
     session_dir = out / "session"
     session_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SSL_CERT_FILE": str(target.cafile)}
@@ -388,7 +411,9 @@ def scan(wapiti: str, target: Target, out: Path) -> Path:
     urls = [f"{target.url}{route}{query}" for route in ROUTES for query in ("", f"?{PROBE_QUERY}")]
     starts = [arg for url in urls for arg in ("-s", url)]
     started = time.monotonic()
-    first = [wapiti, *wapiti_args(target, out, session_dir, "json", report), *starts, "--flush-session"]
+    headers = (f"Authorization: Bearer {token}",) if token else ()
+    scan_args = wapiti_args(target, out, session_dir, "json", report, headers)
+    first = [wapiti, *scan_args, *starts, "--flush-session"]
     with (out / "wapiti.log").open("w", encoding="utf-8") as log:
         code = subprocess.call(first, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 -- our argv
         if code != 0:
@@ -398,6 +423,8 @@ def scan(wapiti: str, target: Target, out: Path) -> Path:
         code = subprocess.call(html, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 -- our argv
         if code != 0:
             raise DastError(f"wapiti (HTML report) exited {code}: see {out / 'wapiti.log'}")
+    shutil.rmtree(session_dir, ignore_errors=True)
+    redact(out, token)
     return report
 
 
@@ -410,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     scan_parser.add_argument("--wapiti", required=True)
     scan_parser.add_argument("--output", type=Path, required=True)
     scan_parser.add_argument("--allowlist", type=Path, default=ALLOWLIST)
+    scan_parser.add_argument(
+        "--anonymous",
+        action="store_true",
+        help="scan without signing in (by default a throwaway user of the local users pool signs in)",
+    )
     gate_parser = commands.add_parser("gate", help="the verdict on a wapiti JSON report")
     gate_parser.add_argument("report", type=Path)
     gate_parser.add_argument("--allowlist", type=Path, default=ALLOWLIST)
@@ -423,7 +455,13 @@ def main(argv: list[str] | None = None) -> int:
             target = local_target()
             check_reachable(target)
             args.output.mkdir(parents=True, exist_ok=True)
-            report = scan(args.wapiti, target, args.output)
+            with contextlib.ExitStack() as stack:
+                token = ""
+                if not args.anonymous:
+                    import local_cognito  # tools/local_cognito.py, beside this script
+
+                    token = stack.enter_context(local_cognito.signed_in("users", prefix="dast")).access_token
+                report = scan(args.wapiti, target, args.output, token)
             verdict = gate(report, args.allowlist, today, out=args.output)
         else:
             verdict = gate(args.report, args.allowlist, today, out=None)

@@ -46,10 +46,18 @@ options:
     default: 3
   explicit_auth_flows:
     description:
-      - Sign-in flows the client allows (C(ALLOW_USER_SRP_AUTH), C(ALLOW_USER_PASSWORD_AUTH),
-        C(ALLOW_REFRESH_TOKEN_AUTH), ...). Compared as a set.
+      - Sign-in flows the client allows, compared as a set.
+      - The C(ALLOW_) values only. Cognito's legacy ones (C(ADMIN_NO_SRP_AUTH), C(CUSTOM_AUTH_FLOW_ONLY),
+        C(USER_PASSWORD_AUTH)) cannot be mixed with them and are refused.
     type: list
     elements: str
+    choices:
+      - ALLOW_USER_SRP_AUTH
+      - ALLOW_USER_PASSWORD_AUTH
+      - ALLOW_REFRESH_TOKEN_AUTH
+      - ALLOW_ADMIN_USER_PASSWORD_AUTH
+      - ALLOW_CUSTOM_AUTH
+      - ALLOW_USER_AUTH
     default: [ALLOW_USER_SRP_AUTH, ALLOW_REFRESH_TOKEN_AUTH]
   refresh_token_rotation:
     description:
@@ -153,6 +161,15 @@ KEPT = (
 )
 MINUTES_PER_UNIT = {"seconds": 1 / 60, "minutes": 1, "hours": 60, "days": 1440}
 # Cognito's ranges (CreateUserPoolClient), in minutes.
+# ExplicitAuthFlows (API_CreateUserPoolClient): the ALLOW_ values; the legacy ones do not mix with them.
+AUTH_FLOWS = [
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ALLOW_CUSTOM_AUTH",
+    "ALLOW_USER_AUTH",
+]
 RANGES = {
     "access_token_validity_minutes": (5, 1440),
     "id_token_validity_minutes": (5, 1440),
@@ -185,6 +202,7 @@ class UserPoolClient(AWSResource):
         "explicit_auth_flows": {
             "type": "list",
             "elements": "str",
+            "choices": AUTH_FLOWS,
             "default": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         },
         "refresh_token_rotation": {"type": "bool", "default": True},

@@ -204,3 +204,30 @@ def test_a_redis_refusal_without_a_new_login_is_a_dependency_error(monkeypatch):
         cache.ping()
     assert login.current == REDIS
     assert Credentials(DB, REDIS).database == DB
+
+
+def test_a_refused_redis_login_is_not_retried_before_the_secret_is_read_again():
+    """redis-py retries a ConnectionError three times with backoff (about 3 s), and a refused login
+    is one to it: retried, a rotation made /readyz slower than HAProxy's check and the colour was
+    marked down. The client's policy gives a refusal back at once; a lost connection is retried."""
+    cache = Cache(REDIS, refresh=RotatingLogin("r", REDIS, lambda stage: None, clock=Clock()))
+    retry = cache.client.get_retry()
+    assert cache.client.connection_pool.connection_kwargs["retry"] is retry
+    calls = []
+
+    def refused():
+        calls.append("auth")
+        raise redis.AuthenticationError("WRONGPASS invalid username-password pair or user is disabled.")
+
+    with pytest.raises(redis.AuthenticationError):
+        retry.call_with_retry(refused, lambda error: None)
+    assert calls == ["auth"]
+
+    def reset_once():
+        calls.append("reset")
+        if calls.count("reset") == 1:
+            raise redis.ConnectionError("Connection reset by peer")
+        return "PONG"
+
+    assert retry.call_with_retry(reset_once, lambda error: None) == "PONG"
+    assert calls == ["auth", "reset", "reset"]

@@ -116,16 +116,21 @@ def assert_no_deprecations(output: str) -> None:
     assert not found, "deprecation warnings in the run's output:\n" + "\n".join(found)
 
 
-def _load_no_deprecations():
+def load_tool(name: str):
+    """tools/<name>.py as a module (tools/ is scripts, not a package), loaded once."""
     import importlib.util
+    import sys
 
-    spec = importlib.util.spec_from_file_location("no_deprecations", ROOT / "tools" / "no_deprecations.py")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
-_no_deprecations = _load_no_deprecations()
+_no_deprecations = load_tool("no_deprecations")
 
 
 # --- Whether the local environment is there: what the lifecycle starts from and the run ends with --

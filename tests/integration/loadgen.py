@@ -32,6 +32,8 @@ class LoadGenerator:
     cafile: str
     rate: float = 50.0
     threads: int = 5
+    # Sent with every request, e.g. a signed-in user's Authorization (tools/local_cognito.py).
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     samples: list[Sample] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -57,7 +59,7 @@ class LoadGenerator:
             started, t0 = time.time(), time.monotonic()
             status, release, error = 0, "", ""
             try:
-                conn.request("GET", self._path, headers={"Connection": "keep-alive"})
+                conn.request("GET", self._path, headers={**self.headers, "Connection": "keep-alive"})
                 response = conn.getresponse()
                 body = response.read()
                 status = response.status

@@ -36,11 +36,12 @@ import pathlib
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 
 import yaml
+
+from tests import local_endpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SERVER_BIN = pathlib.Path(
@@ -55,19 +56,8 @@ WORK = pathlib.Path(
 INVENTORY = WORK / "inventory"
 ADMIN = "giftcrypto_admin"
 DATABASE = "giftcrypto"
-# Ports of the services deployed on this machine: neither server takes one of them.
-RESERVED = {4566, 5432, 6379, 6432, *range(5000, 5101), *range(9090, 9201)}
 
 _state: dict = {}
-
-
-def _free_port() -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in RESERVED:
-            return port
 
 
 def _as_postgres(*command: str, **kwargs) -> subprocess.CompletedProcess:
@@ -288,7 +278,7 @@ def _apply_schema() -> None:
 if WORKER:
     LOCAL = {}
 else:
-    LOCAL = _inventory(_free_port(), _free_port())
+    LOCAL = _inventory(local_endpoint.free_port(), local_endpoint.free_port())
     os.environ["GIFTCRYPTO_INVENTORY"] = str(INVENTORY)
     os.environ["GIFTCRYPTO_POSTGRES17_WORK"] = str(WORK)
 

@@ -10,8 +10,9 @@ share this machine's servers, instead of on the integration tests' critical path
 
 What it starts, before the test modules are imported, and stops at the end:
 
-- a moto server on a free loopback port (no port of the deployed services: the shared endpoint on
-  4566 is the Molecule scenario app_deploy's at that time);
+- the local AWS endpoint (roles/local_aws_endpoint/files/aws_endpoint.py: moto with the platform's
+  fidelity layer, as the local_aws_endpoint role runs it) on a free loopback port (no port of the
+  deployed services: the shared endpoint on 4566 is the Molecule scenario app_deploy's at that time);
 - a copy of inventories/local whose ``aws_endpoint_url`` and ``local_aws_endpoint_port`` name it
   (GIFTCRYPTO_INVENTORY), edited in place in group_vars/all/platform.yml, so that a case that sets
   either of them (``endpoint_not_loopback``) still overrides it.
@@ -23,30 +24,19 @@ run that got past preflight could find everything in place and change nothing.
 
 from __future__ import annotations
 
-import logging
 import os
 import pathlib
 import re
 import shutil
-import socket
 import tempfile
+
+from tests import local_endpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORK = pathlib.Path(tempfile.mkdtemp(prefix="giftcrypto-private-endpoint-"))
 INVENTORY = WORK / "inventory"
-# Ports of the services deployed on this machine (and of the Molecule scenarios sharing them).
-RESERVED = {4566, 5432, 6379, 6432, *range(5000, 5101), *range(9090, 9201)}
 
 _state: dict = {}
-
-
-def _free_port() -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in RESERVED:
-            return port
 
 
 def _inventory(port: int) -> None:
@@ -69,19 +59,14 @@ def _inventory(port: int) -> None:
 
 # conftest reads GIFTCRYPTO_INVENTORY when it is imported (before pytest_configure): the copy is
 # written now and named to it.
-PORT = _free_port()
+PORT = local_endpoint.free_port()
 _inventory(PORT)
 os.environ["GIFTCRYPTO_INVENTORY"] = str(INVENTORY)
 
 
 def pytest_configure(config):
-    from moto.server import ThreadedMotoServer
-
-    # The server's request log (one line per API call) would drown the tests' output.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=PORT, verbose=False)
-    server.start()
-    _state["moto"] = server
+    """The endpoint as the role starts it (same launcher, same arguments), up before any test."""
+    _state["endpoint"], _ = local_endpoint.start(PORT, WORK)
 
 
 def pytest_report_header(config):
@@ -89,6 +74,6 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
-    if "moto" in _state:
-        _state.pop("moto").stop()
+    if "endpoint" in _state:
+        local_endpoint.stop(_state.pop("endpoint"))
     shutil.rmtree(WORK, ignore_errors=True)

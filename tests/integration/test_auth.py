@@ -14,49 +14,34 @@ import contextlib
 import json
 import os
 import pathlib
-import secrets
 import socket
-import string
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-import boto3
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
+from tests.integration.conftest import load_tool
+
+local_cognito = load_tool("local_cognito")
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ENDPOINT = "http://127.0.0.1:4566"
 REGION = "us-east-1"
-PREFIX = "giftcrypto-local"
-
-
-def _idp():
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=ENDPOINT,
-        region_name=REGION,
-        aws_access_key_id="local-dummy-access-key",
-        aws_secret_access_key="local-dummy-secret-key",  # pragma: allowlist secret
-    )
-
-
-def _find(kind: str) -> tuple[str, str]:
-    """(pool id, API client id) of the deployed pool <platform>-local-<kind>."""
-    idp = _idp()
-    pools = [p for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == f"{PREFIX}-{kind}"]
-    assert len(pools) == 1, f"deploy-local made one pool {PREFIX}-{kind}: {pools}"
-    clients = idp.list_user_pool_clients(UserPoolId=pools[0]["Id"], MaxResults=60)["UserPoolClients"]
-    (client,) = [c for c in clients if c["ClientName"] == f"{PREFIX}-api"]
-    return pools[0]["Id"], client["ClientId"]
 
 
 # The endpoint's Cognito fixes these tests rely on (local_aws_endpoint: moto_fidelity/cognito_idp.py).
-COGNITO_FIXES = {"cognito-idp:mfa-required-before-tokens", "cognito-idp:token-lifetimes-and-pool-tags"}
+COGNITO_FIXES = {
+    "cognito-idp:mfa-required-before-tokens",
+    "cognito-idp:token-lifetimes-and-pool-tags",
+    "cognito-idp:refresh-token-rotation",
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,34 +55,11 @@ def pools(platform_deployed) -> dict[str, tuple[str, str]]:
         f"the local endpoint on {ENDPOINT} was started before its fidelity layer had {sorted(missing)}: "
         "`nox -s destroy-local`, then deploy again (a fresh clone's integration run starts from there)"
     )
-    return {kind: _find(kind) for kind in ("users", "admins")}
+    return {kind: local_cognito.find_pool(kind) for kind in ("users", "admins")}
 
 
-def _password() -> str:
-    """A password the pools' policy accepts (14+ characters, every class), never printed."""
-    body = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(20))
-    return f"Aa1!{body}"
-
-
-@contextlib.contextmanager
-def _user(pool_id: str):
-    """A confirmed user of pool_id with a generated password: (username, password); deleted after."""
-    idp = _idp()
-    username, password = f"it-{secrets.token_hex(6)}", _password()
-    idp.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
-    try:
-        idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
-        yield username, password
-    finally:
-        idp.admin_delete_user(UserPoolId=pool_id, Username=username)
-
-
-def _sign_in(client_id: str, username: str, password: str) -> dict:
-    return _idp().initiate_auth(
-        ClientId=client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": password},
-    )
+_user = local_cognito.throwaway_user
+_sign_in = local_cognito.sign_in
 
 
 def _free_port() -> int:
@@ -170,6 +132,23 @@ def test_sign_in_and_a_protected_call_succeed(api, pools):
         assert _get(f"{api}/api/v1/stats", result["IdToken"])[0] == 401
 
 
+def test_a_refresh_rotates_the_refresh_token_and_the_old_one_is_refused(api, pools):
+    """The API's app client rotates refresh tokens (aws_cognito_refresh_token_rotation, grace 0): a
+    refresh gives a new access token the API accepts and a new refresh token, and the one used
+    stops working at once (GetTokensFromRefreshToken, the endpoint's cognito-idp:refresh-token-rotation)."""
+    pool_id, client_id = pools["users"]
+    idp = local_cognito.client()
+    with _user(pool_id) as (username, password):
+        first = _sign_in(client_id, username, password)["AuthenticationResult"]
+        renewed = idp.get_tokens_from_refresh_token(RefreshToken=first["RefreshToken"], ClientId=client_id)[
+            "AuthenticationResult"
+        ]
+        assert renewed["RefreshToken"] != first["RefreshToken"]
+        assert _get(f"{api}/api/v1/stats", renewed["AccessToken"])[0] == 200
+        with pytest.raises(idp.exceptions.NotAuthorizedException):
+            idp.get_tokens_from_refresh_token(RefreshToken=first["RefreshToken"], ClientId=client_id)
+
+
 def test_no_token_is_refused_with_a_bearer_challenge(api):
     status, headers = _get(f"{api}/api/v1/stats")
     assert status == 401
@@ -228,3 +207,26 @@ def test_an_administrator_without_mfa_cannot_sign_in(pools):
         answer = _sign_in(client_id, username, password)
         assert answer["ChallengeName"] == "MFA_SETUP"
         assert "AuthenticationResult" not in answer
+
+
+DEPLOYED = "https://127.0.0.1:8443"
+CA = "/etc/giftcrypto/pki/ca.crt"
+
+
+def test_the_deployed_api_requires_a_token_as_on_aws(pools):
+    """The API deploy-local serves through HAProxy (app_deploy_auth required, the default): no
+    token is refused, a signed-in user's access token is accepted; the probes need none."""
+    context = ssl.create_default_context(cafile=CA)
+
+    def get(path: str, headers: dict[str, str]) -> int:
+        request = urllib.request.Request(f"{DEPLOYED}{path}", headers=headers)  # noqa: S310 - loopback
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=context) as response:  # noqa: S310
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert get("/api/v1/stats", {}) == 401
+    assert get("/healthz", {}) == 200
+    with local_cognito.signed_in("users") as user:
+        assert get("/api/v1/stats", user.authorization) == 200

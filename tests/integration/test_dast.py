@@ -15,6 +15,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 
@@ -34,3 +35,13 @@ def test_dast_of_the_deployed_api_finds_nothing_high_that_is_not_allow_listed():
     report = json.loads((OUTPUT / "wapiti.json").read_text())
     assert report["infos"]["target"] == "https://127.0.0.1:8443/"
     assert list((OUTPUT / "html").glob("*.html"))
+    # The scan signed in (tools/local_cognito.py): the protected route answered it, not only 401.
+    stats = [
+        page["response"].get("status_code")
+        for page in report["infos"].get("crawled_pages") or []
+        if urllib.parse.urlsplit(page["request"]["url"]).path == "/api/v1/stats"
+    ]
+    assert 200 in stats, f"/api/v1/stats answered the scan {stats}"
+    # Its access token is in none of what the scan left.
+    leftovers = [p for p in OUTPUT.rglob("*") if p.is_file() and b"Bearer eyJ" in p.read_bytes()]
+    assert leftovers == []

@@ -9,6 +9,7 @@ and its data plane). Seconds: it reuses the deployed platform and runs no playbo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -18,7 +19,9 @@ import urllib.request
 
 import pytest
 
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, load_tool
+
+local_cognito = load_tool("local_cognito")
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +31,9 @@ FLAG = "stats_replica_reads"
 OUTPUT = ROOT / "tests" / "output" / "feature_flags.json"
 
 
-def _get(path: str, user: str | None = None) -> dict:
-    request = urllib.request.Request(f"{API}{path}", headers={"X-User-Id": user} if user else {})  # noqa: S310
+def _get(path: str, user=None) -> dict:
+    """GET path, as the signed-in user (local_cognito.SignedIn) when given."""
+    request = urllib.request.Request(f"{API}{path}", headers=user.authorization if user else {})  # noqa: S310
     context = ssl.create_default_context(cafile=CA)
     with urllib.request.urlopen(request, timeout=10, context=context) as answer:  # noqa: S310 -- loopback
         return json.loads(answer.read())
@@ -41,13 +45,20 @@ def bucket(flag: str, user_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{flag}\0{user_id}".encode()).digest()[:8], "big") % 100
 
 
-def _user(selected: bool, percentage: int) -> str:
-    """A user id whose bucket is below percentage (selected) or not."""
-    return next(
-        user
-        for user in (f"flag-user-{i}" for i in range(1000))
-        if (bucket(FLAG, user) < percentage) == selected
-    )
+@pytest.fixture
+def users():
+    """Two signed-in users of the local users pool, one whose subject (what the service buckets: the
+    verified token's `sub`) falls below 50 and one at or above: (selected, other). Cognito chooses
+    subjects, so users are made until both kinds exist (each is one in two), the others deleted."""
+    with contextlib.ExitStack() as stack:
+        found: dict[bool, object] = {}
+        for _ in range(40):
+            user = stack.enter_context(local_cognito.signed_in("users", prefix="flags"))
+            found.setdefault(bucket(FLAG, user.sub) < 50, user)
+            if len(found) == 2:
+                yield found[True], found[False]
+                return
+        pytest.fail("40 users, and none on one side of 50: the buckets are not what flags.py computes")
 
 
 @pytest.fixture
@@ -115,8 +126,8 @@ def _until(condition, limit: float) -> float:
     return time.monotonic() - started
 
 
-def test_flipping_a_flag_changes_the_answer_within_the_poll_interval_without_a_release(flags):
-    selected, other = _user(True, 50), _user(False, 50)
+def test_flipping_a_flag_changes_the_answer_within_the_poll_interval_without_a_release(flags, users):
+    selected, other = users
     release = _get("/version").get("release")
     # As deployed: on for every user.
     assert flags.original["values"][FLAG] == {"enabled": True, "percentage": 100}

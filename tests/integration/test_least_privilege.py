@@ -448,6 +448,9 @@ APP_ACTIONS = {
     "kms:GenerateDataKey",
     "secretsmanager:GetSecretValue",
     "secretsmanager:DescribeSecret",
+    # The feature flags (aws_appconfig's inline policy feature-flags: this profile's configuration only).
+    "appconfig:StartConfigurationSession",
+    "appconfig:GetLatestConfiguration",
 }
 KMS_FORBIDDEN = (
     "kms:Encrypt",
@@ -528,6 +531,14 @@ def test_app_role_allows_only_its_actions(app_statements):
             allowed |= set(_list(statement["Action"]))
             assert "*" not in json.dumps(statement.get("Resource")).replace("-??????", ""), statement
     assert allowed <= APP_ACTIONS, sorted(allowed - APP_ACTIONS)
+    # The flags are read from one configuration (application/environment/profile), nothing wider.
+    for statement in app_statements:
+        if any(action.startswith("appconfig:") for action in _list(statement["Action"])):
+            for resource in _list(statement["Resource"]):
+                assert re.fullmatch(
+                    r"arn:aws:appconfig:[^:]+:\d{12}:application/\w+/environment/\w+/configuration/\w+",
+                    resource,
+                ), resource
     for action in (
         "s3:GetObject",
         "iam:PassRole",

@@ -25,9 +25,10 @@ import sys
 import time
 
 import psycopg
+import pytest
 import redis
 
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, load_tool
 from tests.integration.loadgen import LoadGenerator
 
 URL = "https://127.0.0.1:8443/api/v1/stats"
@@ -37,6 +38,7 @@ SUPERVISOR = ("supervisorctl", "-c", "/etc/giftcrypto/app/supervisord.conf")
 ROTATED = ("postgres/app_rw", "redis/app")
 OUTPUT = ROOT / "tests" / "output" / "rotation.json"
 LOG_DIR = pathlib.Path("/var/log/giftcrypto/app")
+local_cognito = load_tool("local_cognito")
 
 
 def _versions(sm, name: str) -> dict[str, list[str]]:
@@ -101,7 +103,14 @@ def _active_colour() -> str:
     return json.loads(STATE.read_text())["active"]
 
 
-def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, local_vars, secret):
+@pytest.fixture
+def user():
+    """A signed-in user of the local users pool: the API requires a token on /api/v1/stats."""
+    with local_cognito.signed_in("users", prefix="rotation") as signed_in:
+        yield signed_in
+
+
+def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, local_vars, secret, user):
     prefix = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
     sm = aws("secretsmanager")
     names = {short: f"{prefix}/{short}" for short in ROTATED}
@@ -122,7 +131,7 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
     log = LOG_DIR / f"api-{colour}.log"
     log_offset = log.stat().st_size
 
-    with LoadGenerator(URL, CA) as load:
+    with LoadGenerator(URL, CA, headers=user.authorization) as load:
         time.sleep(2)
         started = time.monotonic()
         rotation = subprocess.run(
@@ -146,7 +155,7 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
             (old["postgres/app_rw"]["username"],),
         ).fetchone()[0]
     time.sleep(1)
-    with LoadGenerator(URL, CA) as after:
+    with LoadGenerator(URL, CA, headers=user.authorization) as after:
         time.sleep(4)
     assert rotation.returncode == 0, rotation.stdout + rotation.stderr
     assert hup.returncode == 0, hup.stdout + hup.stderr

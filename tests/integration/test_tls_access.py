@@ -282,7 +282,8 @@ def test_redis_failed_login_is_refused_and_logged(who, redis_app_secret, redis_a
     assert _acl_auth_failures(redis_admin_client, username) > before, "no ACL LOG auth entry"
 
 
-FILE_SD = pathlib.Path("/etc/prometheus/file_sd/giftcrypto-api.json")
+# Where app_deploy writes the colours Prometheus scrapes (app_deploy_prometheus_file_sd).
+FILE_SD = pathlib.Path("/etc/giftcrypto/monitoring/file_sd/giftcrypto-api.json")
 # The spellings of /metrics a client may try on the public front; HAProxy matches the path
 # percent-decoded, lowercased and with slashes merged (app_deploy_internal_path_prefixes).
 INTERNAL_SPELLINGS = [
@@ -324,8 +325,9 @@ def test_the_public_front_does_not_serve_the_metrics(path):
 def test_prometheus_still_scrapes_the_colours_and_the_front_answers_nosniff():
     """The metrics stay reachable where Prometheus scrapes them (each colour's own port, loopback),
     and the front's answers carry nosniff and HSTS."""
-    (group,) = json.loads(FILE_SD.read_text())
-    for target in group["targets"]:
+    groups = json.loads(FILE_SD.read_text())  # the live colour, and the idle one after a release
+    assert groups
+    for target in (target for group in groups for target in group["targets"]):
         host, port = target.rsplit(":", 1)
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             sock.sendall(f"GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())

@@ -59,6 +59,8 @@ OBSERVABILITY = {
     "app_deploy_otlp_headers_secret": "giftcrypto/production/otlp/headers",  # pragma: allowlist secret
     "app_deploy_traces_sample_ratio": 0.2,
 }
+# The users' and administrators' pools with the API's app client of each (<pool id>:<client id>).
+AUTH_POOLS = "eu-west-1_UsErS1234:1users2client3id4 eu-west-1_AdMiN5678:5admins6client7id8"
 RENDERS = {
     # First release: nothing known about the serving colour.
     "staging-first-release": ("staging", {"app_deploy_release": RELEASE}),
@@ -117,6 +119,8 @@ def _run(inventory: str, out: Path, variables: dict) -> subprocess.CompletedProc
     extra_vars = {
         "app_deploy_eks_manifest_dir": str(out / "manifests"),
         "app_deploy_eks_test_facts": str(out / "facts.json"),
+        # What giftcrypto.platform.aws_cognito sets before app_deploy in playbooks/app.yml.
+        "aws_cognito_auth_pools": AUTH_POOLS,
         **variables,
     }
     return subprocess.run(

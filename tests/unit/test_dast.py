@@ -388,3 +388,21 @@ def test_wapiti_verifies_tls_and_keeps_to_the_api_within_the_time_budget(tmp_pat
     assert float(option("--max-scan-time")) <= 180
     assert "ssl" not in option("-m").split(",")  # `-ssl`: its certificate look-up leaves the machine
     assert "--no-bugreport" in args  # wapiti's crash reports go to the internet otherwise
+
+
+def test_an_authenticated_scan_sends_the_token_and_leaves_none_behind(tmp_path):
+    target = dast.Target("https://127.0.0.1:8443", Path("/etc/giftcrypto/pki/ca.crt"))
+    header = "Authorization: Bearer eyJ.secret.token"
+    args = dast.wapiti_args(target, tmp_path, tmp_path / "s", "json", tmp_path / "r.json", (header,))
+    assert args[args.index("-H") + 1] == header
+    assert "-H" not in dast.wapiti_args(target, tmp_path, tmp_path / "s", "json", tmp_path / "r.json")
+
+    (tmp_path / "html").mkdir()
+    (tmp_path / "wapiti.json").write_text('{"headers": {"Authorization": "Bearer eyJ.secret.token"}}')
+    (tmp_path / "html" / "report.html").write_text("<td>Bearer eyJ.secret.token</td>")
+    (tmp_path / "wapiti.log").write_text("nothing to hide\n")
+    dast.redact(tmp_path, "eyJ.secret.token")
+    texts = [p.read_text() for p in tmp_path.rglob("*") if p.is_file()]
+    assert not any("eyJ.secret.token" in text for text in texts)
+    assert sum("[REDACTED]" in text for text in texts) == 2
+    assert (tmp_path / "wapiti.log").read_text() == "nothing to hide\n"

@@ -19,10 +19,13 @@ import sys
 import pytest
 import yaml
 
-from tests.unit.test_app_k8s_manifests import COLOURS, RENDERS, Render, _container, _playbook
+from tests.unit.test_app_k8s_manifests import AUTH_POOLS, COLOURS, RENDERS, Render, _container, _playbook
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "service" / "src" / "giftcrypto_api" / "config.py"
+# The modules whose settings config.py's Settings holds or the server reads beside it: the
+# authentication (AuthSettings.from_env) and the feature flags (FlagSettings.from_environ).
+SETTINGS_MODULES = (CONFIG, CONFIG.parent / "auth.py", CONFIG.parent / "flags.py")
 sys.path.insert(0, str(ROOT / "service" / "src"))
 
 from giftcrypto_api.config import Settings
@@ -56,6 +59,16 @@ CONTRACT = {
     "GIFTCRYPTO_OTLP_ENDPOINT": ("destination", "app_deploy_otlp_endpoint: no traces when empty"),
     "GIFTCRYPTO_OTLP_HEADERS_SECRET": ("destination", "app_deploy_otlp_headers_secret: the receiver's key"),
     "GIFTCRYPTO_TRACES_SAMPLE_RATIO": ("destination", "app_deploy_traces_sample_ratio, with an endpoint"),
+    "AWS_CA_BUNDLE": ("unset", "real AWS: the system's CAs verify Cognito's key set (auth.py)"),
+    "GIFTCRYPTO_AUTH": ("unset", "authentication required, the default (off is refused in production)"),
+    "GIFTCRYPTO_AUTH_POOLS": (
+        "manifest",
+        "aws_cognito's pools and the API's app clients (aws_cognito_auth_pools)",
+    ),
+    "GIFTCRYPTO_APPCONFIG_APPLICATION": ("destination", "app_deploy_appconfig_application: defaults without"),
+    "GIFTCRYPTO_APPCONFIG_ENVIRONMENT": ("destination", "the environment of the flags' application"),
+    "GIFTCRYPTO_APPCONFIG_PROFILE": ("destination", "the feature flag profile"),
+    "GIFTCRYPTO_APPCONFIG_POLL_SECONDS": ("destination", "the service's cache time of the flags"),
 }
 # "destination" settings: set on EKS exactly when the variable naming the destination is set.
 DESTINATIONS = {
@@ -63,6 +76,10 @@ DESTINATIONS = {
     "GIFTCRYPTO_OTLP_ENDPOINT": "app_deploy_otlp_endpoint",
     "GIFTCRYPTO_OTLP_HEADERS_SECRET": "app_deploy_otlp_headers_secret",  # pragma: allowlist secret
     "GIFTCRYPTO_TRACES_SAMPLE_RATIO": "app_deploy_otlp_endpoint",
+    "GIFTCRYPTO_APPCONFIG_APPLICATION": "app_deploy_appconfig_application",
+    "GIFTCRYPTO_APPCONFIG_ENVIRONMENT": "app_deploy_appconfig_application",
+    "GIFTCRYPTO_APPCONFIG_PROFILE": "app_deploy_appconfig_application",
+    "GIFTCRYPTO_APPCONFIG_POLL_SECONDS": "app_deploy_appconfig_application",
 }
 
 # Secrets the settings name -> (the layer that writes it, its task file, the service's reader).
@@ -98,11 +115,15 @@ MADE_AT_APPLY = {
 
 
 def settings_read_by_the_service() -> set[str]:
-    """Every environment variable config.py reads: text("X"), number("X"), env.get("X"), "X" in env,
-    env["X"]."""
-    tree = ast.parse(CONFIG.read_text(encoding="utf-8"))
+    """Every environment variable config.py, auth.py and flags.py read: text("X"), number("X"),
+    env.get("X"), "X" in env, env["X"]."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    nodes = (
+        node
+        for module in SETTINGS_MODULES
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+    )
+    for node in nodes:
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
             called = (
@@ -217,6 +238,9 @@ def test_the_service_accepts_the_rendered_environment(render):
             facts["pooler_port"],
         )
         assert settings.aws_endpoint_url is None
+        # Tokens required, from the pools aws_cognito made (the render's aws_cognito_auth_pools).
+        assert settings.auth.required
+        assert " ".join(f"{pool}:{client}" for pool, client in settings.auth.pools.items()) == AUTH_POOLS
         pod = deployment["spec"]["template"]["spec"]
         container = _container(deployment)
         assert settings.graceful_timeout < pod["terminationGracePeriodSeconds"]

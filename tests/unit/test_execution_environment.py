@@ -61,6 +61,7 @@ IMPORTS = {
     "cryptography": "cryptography",
     "jsonschema": "jsonschema",
     "psycopg": "psycopg",
+    "redis": "redis",
     # ansible-core's own dependency (the execution environment's ansible_core brings it).
     "yaml": "pyyaml",
 }

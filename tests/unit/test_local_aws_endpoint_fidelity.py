@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pathlib
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
+
+from tests import local_endpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FILES = ROOT / "roles" / "local_aws_endpoint" / "files"
@@ -49,44 +49,15 @@ def _get(url: str) -> tuple[int, bytes]:
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
     """The launcher on a free loopback port, as the role starts it (same Python, same arguments)."""
-    port = _free_port()
     state = tmp_path_factory.mktemp("endpoint")
-    log = state / "moto.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(LAUNCHER),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--tls-certificate",
-                str(state / "tls.pem"),
-                "--tls-key",
-                str(state / "tls.key"),
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    port = _free_port()
+    process, _ = local_endpoint.start(port, state)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError):
-                if _get(f"{url}/_giftcrypto/fidelity")[0] == 200:
-                    break
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the endpoint did not answer in 60 s: {log.read_text()}"
-            time.sleep(0.2)
         TLS_CERTIFICATE[url] = str(state / "tls.pem")
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        local_endpoint.stop(process)
 
 
 @pytest.fixture
@@ -673,32 +644,28 @@ def test_secretsmanager_get_secret_value_of_a_deleted_secret(aws):
     assert secrets.get_secret_value(SecretId="going")["SecretString"] == "{}"  # pragma: allowlist secret
 
 
-# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html (moving
-# AWSCURRENT; the version it left becomes AWSPREVIOUS) and API_GetSecretValue.html (without VersionStage
-# nor VersionId, the AWSCURRENT version)
-def test_secretsmanager_moving_awscurrent_moves_what_get_secret_value_answers(aws):
-    secrets = aws("secretsmanager")
-    old, new = '{"password": "old-password-1"}', '{"password": "new-password-2"}'  # pragma: allowlist secret
-    first = secrets.create_secret(Name="giftcrypto/local/redis/app", SecretString=old)["VersionId"]
-    token = "a" * 32 + "-rotation"
-    secrets.put_secret_value(
-        SecretId="giftcrypto/local/redis/app",
-        ClientRequestToken=token,
-        SecretString=new,
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html ("If you
+# don't specify either a VersionStage or VersionId, then Secrets Manager defaults to AWSCURRENT"),
+# API_UpdateSecretVersionStage.html (moving AWSCURRENT; AWSPREVIOUS follows), the rotation's finishSecret
+def test_secretsmanager_a_plain_read_is_the_new_current(aws):
+    secrets, name = aws("secretsmanager"), "rotated"
+    first = secrets.create_secret(Name=name, SecretString="one")["VersionId"]  # pragma: allowlist secret
+    pending = secrets.put_secret_value(
+        SecretId=name,
+        SecretString="two",  # pragma: allowlist secret
+        ClientRequestToken="11111111-2222-3333-4444-555555555555",  # pragma: allowlist secret
         VersionStages=["AWSPENDING"],
-    )
-    assert secrets.get_secret_value(SecretId="giftcrypto/local/redis/app")["SecretString"] == old
+    )["VersionId"]
+    # createSecret and setSecret do not change what is current.
+    assert secrets.get_secret_value(SecretId=name)["SecretString"] == "one"  # pragma: allowlist secret
     secrets.update_secret_version_stage(
-        SecretId="giftcrypto/local/redis/app",
-        VersionStage="AWSCURRENT",
-        MoveToVersionId=token,
-        RemoveFromVersionId=first,
+        SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=first
     )
-    answer = secrets.get_secret_value(SecretId="giftcrypto/local/redis/app")
-    assert answer["SecretString"] == new and answer["VersionId"] == token
-    assert "AWSCURRENT" in answer["VersionStages"]
-    previous = secrets.get_secret_value(SecretId="giftcrypto/local/redis/app", VersionStage="AWSPREVIOUS")
-    assert previous["SecretString"] == old and previous["VersionId"] == first
+    plain = secrets.get_secret_value(SecretId=name)
+    assert (plain["VersionId"], plain["SecretString"]) == (pending, "two")  # pragma: allowlist secret
+    assert "AWSCURRENT" in plain["VersionStages"]
+    previous = secrets.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")
+    assert previous["VersionId"] == first
 
 
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html (RotationLambdaARN,
@@ -1505,6 +1472,46 @@ def test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable(aws):
     assert error.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetTokensFromRefreshToken.html
+# and API_RefreshTokenRotationType.html: with rotation ENABLED the answer carries a new refresh token
+# and, with RetryGracePeriodSeconds 0, "a successful request immediately invalidates the submitted
+# refresh token"; with rotation disabled only ID and access tokens are issued.
+def test_cognito_refresh_token_rotation(aws):
+    flows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    idp, pool_id, client_id, credentials = _cognito_pool(aws)
+    idp.update_user_pool_client(
+        UserPoolId=pool_id,
+        ClientId=client_id,
+        ExplicitAuthFlows=flows,
+        RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0},
+    )
+    first = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+    refresh = first["AuthenticationResult"]["RefreshToken"]
+    renewed = idp.get_tokens_from_refresh_token(RefreshToken=refresh, ClientId=client_id)[
+        "AuthenticationResult"
+    ]
+    assert renewed["TokenType"] == "Bearer" and renewed["AccessToken"] and renewed["IdToken"]
+    assert renewed["RefreshToken"] != refresh
+    error = _error(idp.get_tokens_from_refresh_token, RefreshToken=refresh, ClientId=client_id)
+    assert error.response["Error"]["Code"] == "NotAuthorizedException"
+    again = idp.get_tokens_from_refresh_token(RefreshToken=renewed["RefreshToken"], ClientId=client_id)
+    assert again["AuthenticationResult"]["RefreshToken"] not in (refresh, renewed["RefreshToken"])
+
+    # Another client of the pool cannot use this client's refresh token.
+    other = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="other", ExplicitAuthFlows=flows)
+    other_id = other["UserPoolClient"]["ClientId"]
+    latest = again["AuthenticationResult"]["RefreshToken"]
+    error = _error(idp.get_tokens_from_refresh_token, RefreshToken=latest, ClientId=other_id)
+    assert error.response["Error"]["Code"] == "NotAuthorizedException"
+
+    # Rotation disabled: new access and ID tokens, no refresh token, the old one still valid.
+    kept = idp.initiate_auth(ClientId=other_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+    kept_refresh = kept["AuthenticationResult"]["RefreshToken"]
+    for _ in range(2):
+        answer = idp.get_tokens_from_refresh_token(RefreshToken=kept_refresh, ClientId=other_id)
+        assert "RefreshToken" not in answer["AuthenticationResult"]
+
+
 # https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_CreateEnvironment.html,
 # API_CreateDeploymentStrategy.html, API_StartDeployment.html, API_ListApplications.html,
 # API_ListHostedConfigurationVersions.html; the AWS.AppConfig.FeatureFlags type reference
@@ -1725,6 +1732,7 @@ TESTS = {
     "budgets:update-budget-and-subscribers": test_budgets_update_budget_and_subscribers_of_a_notification,
     "ce:cost-allocation-tags": test_ce_cost_allocation_tags_are_listed_and_activated,
     "cognito-idp:mfa-required-before-tokens": test_cognito_mfa_required_gives_no_tokens_before_a_factor,
+    "cognito-idp:refresh-token-rotation": test_cognito_refresh_token_rotation,
     "cognito-idp:token-lifetimes-and-pool-tags": (
         test_cognito_token_lifetimes_follow_the_client_and_pools_are_taggable
     ),
@@ -1743,10 +1751,8 @@ TESTS = {
     "s3:bucket-policy-request-context": test_s3_bucket_policy_is_evaluated_with_the_request_context,
     "s3:compliance-retention-kept": test_s3_compliance_retention_cannot_be_weakened,
     "s3:default-retention-days-or-years": test_s3_default_retention_in_days_or_years,
+    "secretsmanager:current-follows-the-label": test_secretsmanager_a_plain_read_is_the_new_current,
     "secretsmanager:deleted-secret-value": test_secretsmanager_get_secret_value_of_a_deleted_secret,
-    "secretsmanager:current-stage-moves": (
-        test_secretsmanager_moving_awscurrent_moves_what_get_secret_value_answers
-    ),
     "secretsmanager:rotation-lambda-schedule": (
         test_secretsmanager_rotation_lambda_schedule_without_a_rotation
     ),

@@ -20,6 +20,7 @@ import botocore.client
 import botocore.exceptions
 import pytest
 from ansible_collections.giftcrypto.platform.plugins.modules import (
+    appconfig_feature_flags,
     audit_anchor,
     audit_verify,
     aws_offerings_info,
@@ -28,6 +29,8 @@ from ansible_collections.giftcrypto.platform.plugins.modules import (
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
     codebuild_webhook,
+    cognito_user_pool,
+    cognito_user_pool_client,
     config_recorder,
     ec2_vpc_endpoint_policy,
     ec2_vpc_flow_log,
@@ -59,6 +62,7 @@ from tests.unit.strategies import INJECTIONS, NASTY_TEXT
 
 # Every module this file drives; test_every_module_has_a_property checks none is missing.
 COVERED = (
+    appconfig_feature_flags,
     audit_anchor,
     audit_verify,
     aws_offerings_info,
@@ -67,6 +71,8 @@ COVERED = (
     cloudfront_origin_access_control,
     cloudwatch_dashboard,
     codebuild_webhook,
+    cognito_user_pool,
+    cognito_user_pool_client,
     config_recorder,
     ec2_vpc_endpoint_policy,
     ec2_vpc_flow_log,
@@ -1527,6 +1533,118 @@ def test_ce_cost_allocation_tags_refuses_bad_options_before_any_call(run, args):
     result, calls = _calls_of(ce_cost_allocation_tags, args, run)
     message = _failed(result)
     assert "tag_keys" in message or "status" in message, message
+    assert calls == []
+
+
+# cognito_user_pool, cognito_user_pool_client and appconfig_feature_flags (every AWS call recorded:
+# a bad option is refused before any)
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda v: {"password_policy": {"minimum_length": v}},
+            st.integers().filter(lambda n: not 6 <= n <= 99),
+        ),
+        st.builds(
+            lambda v: {"password_policy": {"temporary_password_validity_days": v}},
+            st.integers().filter(lambda n: not 0 <= n <= 365),
+        ),
+        st.builds(
+            lambda v: {"password_policy": {"password_history_size": v}},
+            st.integers().filter(lambda n: not 0 <= n <= 24),
+        ),
+        st.builds(lambda v: {"mfa": v}, _not_in(["OFF", "ON", "OPTIONAL"])),
+        st.builds(lambda v: {"tier": v}, _not_in(["LITE", "ESSENTIALS", "PLUS"])),
+        st.builds(
+            lambda v: {"advanced_security_mode": v, "tier": "ESSENTIALS"},
+            st.sampled_from(["AUDIT", "ENFORCED"]),
+        ),
+        st.builds(lambda v: {"deletion_protection": v}, NOT_A_BOOL),
+    )
+)
+def test_cognito_user_pool_refuses_bad_options_before_any_call(run, args):
+    result, calls = _calls_of(cognito_user_pool, {"name": "giftcrypto-test-users", **args}, run)
+    message = _failed(result)
+    option = next(iter(args))
+    assert option in message, message
+    assert calls == []
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(
+            lambda option, v: {option: v},
+            st.sampled_from(["access_token_validity_minutes", "id_token_validity_minutes"]),
+            st.integers().filter(lambda n: not 5 <= n <= 1440),
+        ),
+        st.builds(
+            lambda v: {"refresh_token_validity_minutes": v},
+            st.integers().filter(lambda n: not 60 <= n <= 3650 * 1440),
+        ),
+        st.builds(
+            lambda v: {"auth_session_validity_minutes": v}, st.integers().filter(lambda n: not 3 <= n <= 15)
+        ),
+        st.builds(
+            lambda v: {"refresh_token_retry_grace_seconds": v},
+            st.integers().filter(lambda n: not 0 <= n <= 60),
+        ),
+        st.builds(lambda v: {"explicit_auth_flows": v}, NOT_A_LIST),
+        st.builds(lambda v: {"refresh_token_rotation": v}, NOT_A_BOOL),
+    )
+)
+def test_cognito_user_pool_client_refuses_bad_options_before_any_call(run, args):
+    base = {"user_pool_id": f"{REGION}_AbCdEf123", "name": "giftcrypto-test-api"}
+    result, calls = _calls_of(cognito_user_pool_client, {**base, **args}, run)
+    message = _failed(result)
+    assert next(iter(args)) in message, message
+    assert calls == []
+
+
+_FLAGS = {
+    "application": "giftcrypto-test",
+    "environment": "test",
+    "deployment_strategy": {"name": "giftcrypto-test-linear", "deployment_duration_in_minutes": 10},
+    "content": {
+        "version": "1",
+        "flags": {"stats_replica_reads": {"name": "stats_replica_reads"}},
+        "values": {"stats_replica_reads": {"enabled": True}},
+    },
+}
+
+
+@FIXTURES
+@given(
+    args=st.one_of(
+        st.builds(lambda v: {"application": v}, st.text(min_size=65, max_size=80)),
+        st.builds(lambda v: {"environment": v}, st.one_of(st.just(""), st.text(min_size=65, max_size=80))),
+        st.builds(lambda v: {"configuration_profile": v}, st.text(min_size=129, max_size=140)),
+        st.builds(
+            lambda v: {"deployment_strategy": {"name": "giftcrypto-test-linear", "growth_factor": v}},
+            st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not 1 <= f <= 100),
+        ),
+        st.builds(
+            lambda v: {
+                "deployment_strategy": {"name": "giftcrypto-test-linear", "final_bake_time_in_minutes": v}
+            },
+            st.integers().filter(lambda n: not 0 <= n <= 1440),
+        ),
+        st.builds(
+            lambda v: {"deployment_strategy": {"name": "giftcrypto-test-linear", "growth_type": v}},
+            _not_in(["LINEAR", "EXPONENTIAL"]),
+        ),
+        st.builds(
+            lambda v: {"content": {**_FLAGS["content"], "version": v}}, NASTY_TEXT.filter(lambda s: s != "1")
+        ),
+        st.builds(lambda v: {"content": {**_FLAGS["content"], "flags": v}}, NOT_A_LIST),
+    )
+)
+def test_appconfig_feature_flags_refuses_bad_options_before_any_call(run, args):
+    result, calls = _calls_of(appconfig_feature_flags, {**_FLAGS, **args}, run)
+    message = _failed(result)
+    assert next(iter(args)) in message, message
     assert calls == []
 
 

@@ -15,6 +15,9 @@ from typing import Any
 
 import psycopg
 import redis
+import redis.backoff
+import redis.client
+import redis.retry
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from giftcrypto_api import SERVICE_NAME
@@ -121,6 +124,25 @@ class Database:
         return self._fetchone("SELECT now()")[0]
 
 
+def _retryable(error: Exception) -> bool:
+    """redis-py retries connection errors (three times with backoff, about 3 s); a refused login
+    (AuthenticationError, a ConnectionError to redis-py) is not one: retrying the same password only
+    delays Cache._call's re-read of the secret, long enough for a load balancer's health check to
+    time out during a rotation."""
+    return not isinstance(error, redis.AuthenticationError)
+
+
+def _retry() -> redis.retry.Retry:
+    """redis-py's default retry policy (redis.client's defaults), without retrying a refused login."""
+    return redis.retry.Retry(
+        redis.backoff.ExponentialWithJitterBackoff(
+            base=redis.client.DEFAULT_RETRY_BASE, cap=redis.client.DEFAULT_RETRY_CAP
+        ),
+        retries=redis.client.DEFAULT_RETRY_COUNT,
+        is_retryable=_retryable,
+    )
+
+
 class Cache:
     """A redis-py client over TLS (chain and host name verified), as an ACL user or with an AUTH token."""
 
@@ -155,6 +177,7 @@ class Cache:
             socket_connect_timeout=timeout,
             health_check_interval=30,
             max_connections=max_connections,
+            retry=_retry(),
             client_name=SERVICE_NAME,
         )
 

@@ -1,4 +1,5 @@
-"""Cognito user pools: MFA required means no tokens before a factor, token lifetimes, pool tags."""
+"""Cognito user pools: MFA required means no tokens before a factor, token lifetimes, pool tags, and
+token refresh with refresh token rotation (GetTokensFromRefreshToken)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ TAG_RESOURCE = (
 )
 UNTAG_RESOURCE = (
     "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_UntagResource.html"
+)
+REFRESH_API = (
+    "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/"
+    "API_GetTokensFromRefreshToken.html"
+)
+ROTATION_TYPE = (
+    "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/"
+    "API_RefreshTokenRotationType.html"
 )
 LIST_TAGS = (
     "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ListTagsForResource.html"
@@ -142,6 +151,57 @@ class PoolTagsAsAWS:
         return dict(self._pool_by_arn(arn).extended_config.get("UserPoolTags") or {})
 
 
+class RefreshTokenRotationAsAWS:
+    """GetTokensFromRefreshToken (moto: not implemented), with the app client's refresh token rotation.
+
+    New access and ID tokens for a valid refresh token of the client. With RefreshTokenRotation
+    Feature ENABLED the answer also carries a new refresh token, and the one submitted stops working
+    at once (RetryGracePeriodSeconds 0) or after that many seconds (at most 60); with rotation
+    disabled the refresh token stays as it is and none is returned.
+    """
+
+    def get_tokens_from_refresh_token(self, refresh_token: str, client_id: str) -> dict:
+        import time
+
+        from moto.cognitoidp.exceptions import NotAuthorizedError, ResourceNotFoundError
+
+        user_pool = next((pool for pool in self.user_pools.values() if client_id in pool.clients), None)
+        if user_pool is None:
+            raise ResourceNotFoundError(client_id)
+        retiring = user_pool.__dict__.setdefault("giftcrypto_retiring_refresh_tokens", {})
+        if refresh_token in retiring and time.monotonic() >= retiring.pop(refresh_token):
+            user_pool.refresh_tokens[refresh_token] = None
+        issued = user_pool.refresh_tokens.get(refresh_token)
+        if issued is None or issued[0] != client_id:
+            raise NotAuthorizedError("Invalid Refresh Token")
+        access_token, id_token, expires_in = user_pool.create_tokens_from_refresh_token(refresh_token)
+        result = {
+            "AccessToken": access_token,
+            "IdToken": id_token,
+            "ExpiresIn": expires_in,
+            "TokenType": "Bearer",
+        }
+        rotation = user_pool.clients[client_id].extended_config.get("RefreshTokenRotation") or {}
+        if rotation.get("Feature") == "ENABLED":
+            result["RefreshToken"] = user_pool.create_refresh_token(client_id, issued[1])[0]
+            grace = int(rotation.get("RetryGracePeriodSeconds") or 0)
+            if grace:
+                retiring[refresh_token] = time.monotonic() + grace
+            else:
+                user_pool.refresh_tokens[refresh_token] = None
+        return {"AuthenticationResult": result}
+
+
+class RefreshTokenResponses:
+    """The response of GetTokensFromRefreshToken."""
+
+    def get_tokens_from_refresh_token(self):
+        params = json.loads(self.body)
+        return json.dumps(
+            self.backend.get_tokens_from_refresh_token(params["RefreshToken"], params["ClientId"])
+        )
+
+
 _POOL_CLASSES: dict[type, type] = {}
 
 
@@ -182,6 +242,18 @@ def _apply_lifetimes_and_tags() -> None:
     route_responses("moto.cognitoidp.urls", CognitoIdpResponse, response)
 
 
+def _apply_refresh_rotation() -> None:
+    import importlib
+
+    extend_backend("moto.cognitoidp.models", "cognitoidp_backends", RefreshTokenRotationAsAWS)
+    # On top of the responses class the URL table holds now (the tagging fix's, when it is applied).
+    handler = next(iter(importlib.import_module("moto.cognitoidp.urls").url_paths.values()))
+    owner = handler.__self__
+    current = owner if isinstance(owner, type) else type(owner)
+    response = type("RefreshingCognitoIdpResponse", (RefreshTokenResponses, current), {})
+    route_responses("moto.cognitoidp.urls", current, response)
+
+
 FIXES = [
     Fix(
         service="cognito-idp",
@@ -205,5 +277,17 @@ FIXES = [
         reference=f"{CLIENT}; {TAG_RESOURCE}; {UNTAG_RESOURCE}; {LIST_TAGS}",
         upstream="not in moto 5.2.6 (create_jwt's expires_in is fixed; no tagging operations)",
         apply=_apply_lifetimes_and_tags,
+    ),
+    Fix(
+        service="cognito-idp",
+        name="refresh-token-rotation",
+        summary=(
+            "GetTokensFromRefreshToken gives new access and ID tokens, and with the app client's refresh "
+            "token rotation a new refresh token, the submitted one refused at once or after "
+            "RetryGracePeriodSeconds (moto: the operation is not implemented)"
+        ),
+        reference=f"{REFRESH_API}; {ROTATION_TYPE}",
+        upstream="not in moto 5.2.6 (cognitoidp/responses.py has no get_tokens_from_refresh_token)",
+        apply=_apply_refresh_rotation,
     ),
 ]

@@ -1,6 +1,8 @@
-"""Secrets Manager: a secret marked for deletion refuses GetSecretValue as AWS words it; RotateSecret
-with a rotation Lambda keeps the schedule as AWS does, and the platform's rotation function runs in
-the endpoint's process (moto runs Lambda functions in Docker, which the local environment lacks)."""
+"""Secrets Manager: a secret marked for deletion refuses GetSecretValue as AWS words it; a value read
+without a stage or version is the one labelled AWSCURRENT, also after a rotation moved the label;
+RotateSecret with a rotation Lambda keeps the schedule as AWS does, and the platform's rotation
+function runs in the endpoint's process (moto runs Lambda functions in Docker, which the local
+environment lacks)."""
 
 from __future__ import annotations
 
@@ -34,20 +36,12 @@ class DeletedSecretAsAWS:
         return super().get_secret_value(secret_id, version_id, version_stage)
 
 
-def _apply() -> None:
-    extend_backend("moto.secretsmanager.models", "secretsmanager_backends", DeletedSecretAsAWS)
-
-
-STAGE_REFERENCE = (
-    "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html"
-)
-
-
-class CurrentStageAsAWS:
-    """Secrets Manager backend in which UpdateSecretVersionStage moving AWSCURRENT makes that version
-    the one GetSecretValue answers without a VersionStage nor a VersionId (AWS: AWSCURRENT then).
-    moto kept answering the version AWSCURRENT left, so after a rotation's finishSecret every reader
-    that names no stage (amazon.aws's secretsmanager_secret lookup among them) read the old password."""
+class CurrentFollowsTheLabel:
+    """Secrets Manager backend whose UpdateSecretVersionStage moving AWSCURRENT makes that version the
+    one GetSecretValue (and DescribeSecret's callers) get without a stage or version, as on AWS
+    ("If you don't specify either a VersionStage or VersionId, then Secrets Manager defaults to
+    AWSCURRENT"). moto keeps its default version where PutSecretValue or CreateSecret left it, so
+    after a rotation (whose finishSecret moves the label) a plain read answered an older value."""
 
     def update_secret_version_stage(
         self, secret_id, version_stage, remove_from_version_id, move_to_version_id
@@ -56,16 +50,17 @@ class CurrentStageAsAWS:
             secret_id, version_stage, remove_from_version_id, move_to_version_id
         )
         if version_stage == "AWSCURRENT" and move_to_version_id:
-            secret = self.secrets[secret_id]
-            version = secret.versions[move_to_version_id]
-            secret.default_version_id = move_to_version_id
-            secret.secret_string = version.get("secret_string")
-            secret.secret_binary = version.get("secret_binary")
+            # secret_id may be a name or an ARN: the answer names the secret.
+            self.secrets[answer[1]].set_default_version_id(move_to_version_id)
         return answer
 
 
-def _apply_current_stage() -> None:
-    extend_backend("moto.secretsmanager.models", "secretsmanager_backends", CurrentStageAsAWS)
+def _apply() -> None:
+    extend_backend("moto.secretsmanager.models", "secretsmanager_backends", DeletedSecretAsAWS)
+
+
+def _apply_current() -> None:
+    extend_backend("moto.secretsmanager.models", "secretsmanager_backends", CurrentFollowsTheLabel)
 
 
 ROTATE_REFERENCE = "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html"
@@ -300,15 +295,15 @@ FIXES = [
     ),
     Fix(
         service="secretsmanager",
-        name="current-stage-moves",
+        name="current-follows-the-label",
         summary=(
-            "UpdateSecretVersionStage moving AWSCURRENT to another version makes GetSecretValue without "
-            "a VersionStage nor a VersionId answer that version (moto: still the version AWSCURRENT "
-            "left, so a rotation's new value was read only by those asking for AWSCURRENT by name)"
+            "UpdateSecretVersionStage moving AWSCURRENT makes that version the value read without a stage "
+            "or version; moto kept answering the version CreateSecret or PutSecretValue had made, so a "
+            "deploy after a rotation read the old password back (amazon.aws's lookup reads no stage)"
         ),
-        reference=f"{STAGE_REFERENCE}; {REFERENCE}",
+        reference="https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html",
         upstream="not in moto 5.2.6 (secretsmanager/models.py update_secret_version_stage)",
-        apply=_apply_current_stage,
+        apply=_apply_current,
     ),
     Fix(
         service="secretsmanager",
