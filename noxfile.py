@@ -52,6 +52,7 @@ MOLECULE_OWN_ENDPOINT = frozenset(
         "aws_network",
         "aws_observability",
         "aws_rds",
+        "aws_secret_rotation",
         "aws_security_baseline",
         "local_aws_endpoint",
     }
@@ -77,6 +78,8 @@ MOLECULE_SECONDS = {
     "aws_elasticache": 112,
     "aws_security_baseline": 109,
     "aws_appconfig": 104,
+    # Not in that run yet: about the size of aws_appconfig's (prepare, converge, verify's plans).
+    "aws_secret_rotation": 100,
     "monitoring": 95,
     "aws_ci_runner": 65,
     "redis_server": 58,
