@@ -373,6 +373,10 @@ RECOMMENDED_KEYS = {
     "codebuild.amazonaws.com": SOURCE_KEYS,
     "config.amazonaws.com": {"aws:SourceAccount"},
     "backup.amazonaws.com": {"aws:SourceAccount"},
+    # The secret rotation function's execution role (ADR 0019): the account, which Lambda puts in the
+    # request when it assumes an execution role; its documentation names no ARN to pin (a function's
+    # ARN is the role's user, not known before the role), cf. terraform-aws-modules/terraform-aws-lambda#771.
+    "lambda.amazonaws.com": {"aws:SourceAccount"},
 }
 
 
@@ -415,7 +419,7 @@ def test_iam_confused_deputy_service_roles_name_their_source(aws, prefix):
                         )
             checked[role["RoleName"]] = services
     # Every service role of the platform but the two exempt: flow logs, EKS cluster, Config, RDS
-    # monitoring, Backup and the CI runner (CodeBuild).
+    # monitoring, Backup, the CI runner (CodeBuild) and the secret rotation function (Lambda).
     assert set(RECOMMENDED_KEYS) == {s for services in checked.values() for s in services}, checked
 
 

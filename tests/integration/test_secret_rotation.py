@@ -205,3 +205,42 @@ def test_the_api_logins_rotate_under_load_and_the_old_ones_are_refused(aws, loca
         )
         + "\n"
     )
+
+
+def test_secrets_manager_rotates_a_login_with_the_platforms_function(aws, local_vars, secret):
+    """The path AWS takes (ADR 0019 section 2): RotateSecret on a login with a schedule makes Secrets
+    Manager run the rotation function the deploy uploaded (aws_secret_rotation; locally the endpoint
+    runs its package in its own process, fix secretsmanager:rotation-lambda-in-process) through its
+    four steps against the live PostgreSQL and pgBouncer. Afterwards the new password is AWSCURRENT
+    and accepted, directly and through pgBouncer, the old one is refused, and the function's log group
+    names the steps without either password. The login is the auditor's: nothing serves with it."""
+    prefix = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
+    name = f"{prefix}/postgres/auditor"
+    sm = aws("secretsmanager")
+    described = sm.describe_secret(SecretId=name)
+    assert described["RotationEnabled"] is True and described["RotationLambdaARN"], described
+    function = described["RotationLambdaARN"].rsplit(":", 1)[-1]
+    old = secret("postgres/auditor")
+    old_version = next(v for v, stages in _versions(sm, name).items() if "AWSCURRENT" in stages)
+    pooler = (secret("postgres/monitor")["pgbouncer_host"], int(secret("postgres/monitor")["pgbouncer_port"]))
+    direct = (old["host"], int(old["port"]))
+    assert _pg_logs_in(old, *direct)
+
+    token = sm.rotate_secret(SecretId=name)["VersionId"]
+
+    versions = _versions(sm, name)
+    assert versions[token] == ["AWSCURRENT"], versions
+    assert versions[old_version] == ["AWSPREVIOUS"], versions
+    assert not any("AWSPENDING" in stages for stages in versions.values()), versions
+    assert sm.describe_secret(SecretId=name).get("LastRotatedDate") is not None
+    new = secret("postgres/auditor")
+    assert new["password"] != old["password"]
+    assert {k: v for k, v in new.items() if k != "password"} == {k: v for k, v in old.items() if k != "password"}
+    for where in (direct, pooler):
+        assert _pg_logs_in(new, *where), f"new auditor login refused at {where}"
+        assert not _pg_logs_in(old, *where), f"old auditor login still accepted at {where}"
+    events = aws("logs").filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    text = "\n".join(event["message"] for event in events)
+    arn = described["ARN"]
+    assert all(f"{step} of {arn} done" in text for step in ("createSecret", "setSecret", "testSecret", "finishSecret"))
+    assert old["password"] not in text and new["password"] not in text
