@@ -235,12 +235,17 @@ def test_secrets_manager_rotates_a_login_with_the_platforms_function(aws, local_
     assert sm.describe_secret(SecretId=name).get("LastRotatedDate") is not None
     new = secret("postgres/auditor")
     assert new["password"] != old["password"]
-    assert {k: v for k, v in new.items() if k != "password"} == {k: v for k, v in old.items() if k != "password"}
+    assert {k: v for k, v in new.items() if k != "password"} == {
+        k: v for k, v in old.items() if k != "password"
+    }
     for where in (direct, pooler):
         assert _pg_logs_in(new, *where), f"new auditor login refused at {where}"
         assert not _pg_logs_in(old, *where), f"old auditor login still accepted at {where}"
     events = aws("logs").filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
     text = "\n".join(event["message"] for event in events)
     arn = described["ARN"]
-    assert all(f"{step} of {arn} done" in text for step in ("createSecret", "setSecret", "testSecret", "finishSecret"))
+    assert all(
+        f"{step} of {arn} done" in text
+        for step in ("createSecret", "setSecret", "testSecret", "finishSecret")
+    )
     assert old["password"] not in text and new["password"] not in text

@@ -31,7 +31,9 @@ def test_the_function_runs_the_platforms_handler_in_the_private_subnets(aws, fun
     subnets = ec2.describe_subnets(SubnetIds=config["VpcConfig"]["SubnetIds"])["Subnets"]
     tiers = sorted({t["Value"] for s in subnets for t in s.get("Tags", []) if t["Key"] == "Tier"})
     assert tiers == ["private"] and len(subnets) == 2
-    (group,) = ec2.describe_security_groups(GroupIds=config["VpcConfig"]["SecurityGroupIds"])["SecurityGroups"]
+    (group,) = ec2.describe_security_groups(GroupIds=config["VpcConfig"]["SecurityGroupIds"])[
+        "SecurityGroups"
+    ]
     assert group["GroupName"] == "gcrot-local-rotation"
     # No secret in its settings: the function reads the logins at run time.
     assert not (config.get("Environment") or {}).get("Variables", {}).get("PASSWORD")
@@ -70,7 +72,9 @@ def test_the_log_group_is_encrypted_with_the_logs_key_and_kept_a_year(aws, kms_k
     assert group["kmsKeyId"] == kms_key("alias/gcrot-local-logs")["Arn"]
 
 
-def test_only_secrets_manager_of_this_account_may_invoke_it_for_the_platforms_secrets(aws, account_id, policy):
+def test_only_secrets_manager_of_this_account_may_invoke_it_for_the_platforms_secrets(
+    aws, account_id, policy
+):
     (statement,) = policy(aws("lambda").get_policy(FunctionName=NAME)["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "secretsmanager.amazonaws.com"}
     assert statement["Action"] == "lambda:InvokeFunction"
@@ -147,7 +151,9 @@ def test_a_rotation_whose_step_fails_keeps_the_current_login(aws, ansible_log):
     try:
         after = secrets.get_secret_value(SecretId=name)
         assert (after["VersionId"], after["SecretString"]) == (before["VersionId"], before["SecretString"])
-        pending = json.loads(secrets.get_secret_value(SecretId=name, VersionStage="AWSPENDING")["SecretString"])
+        pending = json.loads(
+            secrets.get_secret_value(SecretId=name, VersionStage="AWSPENDING")["SecretString"]
+        )
         current = json.loads(before["SecretString"])
         assert pending["password"] != current["password"]
         assert {k: v for k, v in pending.items() if k != "password"} == {
@@ -162,5 +168,9 @@ def test_a_rotation_whose_step_fails_keeps_the_current_login(aws, ansible_log):
         assert current["password"] not in ansible_log()
     finally:
         # What tools/rotate_secrets.py does with a rotation that failed: the pending version unlabelled.
-        secrets.update_secret_version_stage(SecretId=name, VersionStage="AWSPENDING", RemoveFromVersionId=token)
-    assert list(secrets.describe_secret(SecretId=name)["VersionIdsToStages"].values()).count(["AWSCURRENT"]) == 1
+        secrets.update_secret_version_stage(
+            SecretId=name, VersionStage="AWSPENDING", RemoveFromVersionId=token
+        )
+    assert (
+        list(secrets.describe_secret(SecretId=name)["VersionIdsToStages"].values()).count(["AWSCURRENT"]) == 1
+    )
