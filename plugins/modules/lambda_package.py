@@ -177,7 +177,7 @@ def build(entries: dict[str, tuple[bytes, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def _summary(content: bytes | None) -> dict:
+def _summary(content: "bytes | None") -> dict:
     """What the diff shows of a package: its digest, size and entries (never a file's content)."""
     if content is None:
         return {}
