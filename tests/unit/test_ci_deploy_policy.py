@@ -147,8 +147,10 @@ def test_every_listed_exception_is_granted_has_a_reason_and_is_not_recorded():
     # and of the deployment strategy (ADR 0023), which no recorded run makes; 47: a new version of a
     # managed policy (CreatePolicyVersion, DeletePolicyVersion: the second policy when a service is added)
     # and an EKS add-on's update (UpdateAddon, recorded as unneeded since the endpoint answers add-ons);
-    # 49: the Cognito pool's and app client's updates (UpdateUserPool, UpdateUserPoolClient).
-    assert len(lasting) <= 49, "the list of unrecorded grants is meant to stay short"
+    # 49: the Cognito pool's and app client's updates (UpdateUserPool, UpdateUserPoolClient); 54: the
+    # rotation function's updates (its code, settings, tags, invoke statement: ADR 0019), which no
+    # recorded run makes; its creation and schedules are recorded now (RotateSecret left the list).
+    assert len(lasting) <= 54, "the list of unrecorded grants is meant to stay short"
 
 
 def test_iam_and_kms_writes_are_scoped_to_the_platforms_own_resources():
