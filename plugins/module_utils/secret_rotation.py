@@ -33,8 +33,28 @@ The steps follow AWS's published single-user templates (SecretsManagerRDSPostgre
 
 The kind of a secret is read from its name, ``<platform>/<env>/<kind>/<login>``: ``postgres/*``
 (but ``postgres/master``'s admin login itself on RDS, owned by RDS, and ``postgres/backup-cipher``),
-``redis/*``. Keys that are not passwords are not rotated here (``NOT_ROTATED``): asked to, the
-handler refuses with the reason.
+``redis/*``, and ``elasticache/auth-token``. Keys that are not passwords are not rotated here
+(``NOT_ROTATED``): asked to, the handler refuses with the reason.
+
+ElastiCache's AUTH token (``<prefix>/elasticache/auth-token``, JSON ``{"auth_token": ...}``; ADR 0019)
+is not an ACL user: the replication group holds it, and ``ModifyReplicationGroup`` changes it in two
+moves (AuthTokenUpdateStrategy ``ROTATE``: the new token is accepted beside the old one; ``SET``:
+only the given one). Its four steps:
+
+- ``createSecret``: a new token of 40 letters and digits (AWS's rules: 16 to 128 printable ASCII
+  characters, none of space, ``"``, ``/``, ``@``, ``%``), the JSON's other keys kept;
+- ``setSecret``: ``ROTATE`` to the new token (both valid), then the group ``available`` again;
+- ``testSecret``: ``AUTH <token>`` (no user) and ``PING`` over TLS at the host and port of the
+  connection secret the service reads, ``<prefix>/redis/app``;
+- ``finishSecret``: the new token into ``<prefix>/redis/app`` (a new ``AWSCURRENT`` version, so the
+  service, which re-reads it on WRONGPASS, follows), then ``SET`` to the new token (the old one
+  stops), the group ``available`` again, and only then ``AWSCURRENT`` of the auth-token secret moves.
+
+The replication group is the one ``ROTATION_ELASTICACHE_GROUP_ID`` names (the function's environment,
+set by aws_secret_rotation from aws_elasticache's id): a value of the deploy, not of the secret, so a
+secret cannot point the function at another group. A retried step sends its ``ModifyReplicationGroup``
+again; if ElastiCache refuses it (the change already made), the data plane decides: the step is done
+when the cache already accepts the new token (and, after ``SET``, refuses the old one).
 """
 
 from __future__ import annotations
@@ -44,6 +64,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 
 try:
     import psycopg
@@ -65,6 +86,16 @@ except ImportError:  # pragma: no cover - the Lambda's package and the controlle
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 PASSWORD_LENGTH = 32
+# ElastiCache's AUTH token: as long as the one aws_security_baseline generates (letters and digits).
+AUTH_TOKEN_LENGTH = 40
+# The key that holds the password in each kind's JSON.
+PASSWORD_KEYS = {"postgres": "password", "redis": "password", "elasticache": "auth_token"}
+# The ElastiCache secrets this function rotates (the AUTH token of the platform's replication group).
+ELASTICACHE_LOGINS = ("auth-token",)
+# ModifyReplicationGroup answers at once and applies asynchronously: each step waits until the group
+# is available again, at most Delay x MaxAttempts seconds (10 minutes; the function's timeout, at
+# most 15 minutes, must leave room for it).
+ELASTICACHE_WAIT = {"Delay": 15, "MaxAttempts": 40}
 
 # Secrets that are keys, not passwords: their own procedures rotate them (ADR 0019, "Keys are not
 # passwords"); the posture test lists the same ones as SecretsManager.1's documented exceptions.
@@ -98,13 +129,24 @@ def secret_kind(name: str) -> tuple[str, str, str]:
     kind_login = f"{match['kind']}/{match['login']}"
     if kind_login in NOT_ROTATED:
         raise RotationError(f"secret {name!r} is not rotated by this function: {NOT_ROTATED[kind_login]}")
-    if match["kind"] not in ("postgres", "redis"):
+    if match["kind"] not in ("postgres", "redis", "elasticache"):
         raise RotationError(f"secret {name!r}: no rotation for the kind {match['kind']!r} here")
+    if match["kind"] == "elasticache" and match["login"] not in ELASTICACHE_LOGINS:
+        raise RotationError(
+            f"secret {name!r}: no rotation for elasticache/{match['login']} here (only "
+            f"{', '.join('elasticache/' + login for login in ELASTICACHE_LOGINS)})"
+        )
     return match["prefix"], match["kind"], match["login"]
 
 
-def _value(client, secret_id: str, stage: str = "AWSCURRENT", version_id: str | None = None) -> dict:
-    """A version's JSON login; RotationError (naming the secret and stage, not the value) otherwise."""
+def _value(
+    client, secret_id: str, stage: str = "AWSCURRENT", version_id: str | None = None, *, key: str = "password"
+) -> dict:
+    """A version's JSON login; RotationError (naming the secret and stage, not the value) otherwise.
+
+    `key`: where the password is (``auth_token`` for ElastiCache's token); a login without it is
+    refused, but a PostgreSQL login whose password RDS manages (``password_secret_arn``).
+    """
     kwargs = {"SecretId": secret_id, "VersionStage": stage}
     if version_id:
         kwargs["VersionId"] = version_id
@@ -113,8 +155,13 @@ def _value(client, secret_id: str, stage: str = "AWSCURRENT", version_id: str | 
         value = json.loads(text)
     except ValueError:
         value = None
-    if not isinstance(value, dict) or not (value.get("password") or value.get("password_secret_arn")):
-        raise RotationError(f"secret {secret_id!r} ({stage}) is not a JSON login with a password")
+    if key == "password":
+        valid = isinstance(value, dict) and bool(value.get("password") or value.get("password_secret_arn"))
+    else:
+        valid = isinstance(value, dict) and isinstance(value.get(key), str) and bool(value[key])
+    if not valid:
+        what = "a password" if key == "password" else f"an {key}"
+        raise RotationError(f"secret {secret_id!r} ({stage}) is not a JSON login with {what}")
     return value
 
 
@@ -263,30 +310,163 @@ def _replace_hash(path: str, user: str, old_hash: str, new_hash: str) -> None:
         raise
 
 
+# --- ElastiCache's AUTH token ------------------------------------------------------------------
+
+
+def _error_code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code") or type(error).__name__
+
+
+def _elasticache(client):
+    """An ElastiCache client in the Secrets Manager client's region (``ELASTICACHE_ENDPOINT``: another
+    endpoint than the region's, as ``SECRETS_MANAGER_ENDPOINT``)."""
+    import boto3
+
+    return boto3.client(
+        "elasticache",
+        region_name=client.meta.region_name,
+        endpoint_url=os.environ.get("ELASTICACHE_ENDPOINT") or None,
+    )
+
+
+def _group_id(secret_id: str) -> str:
+    group = os.environ.get("ROTATION_ELASTICACHE_GROUP_ID", "")
+    if not re.match(r"^[A-Za-z][A-Za-z0-9-]{0,39}$", group):
+        raise RotationError(
+            f"secret {secret_id!r}: the function's ROTATION_ELASTICACHE_GROUP_ID names no replication group"
+        )
+    return group
+
+
+def _wait_available(elasticache, group: str, secret_id: str, step: str) -> None:
+    try:
+        elasticache.get_waiter("replication_group_available").wait(
+            ReplicationGroupId=group, WaiterConfig=dict(ELASTICACHE_WAIT)
+        )
+    except Exception as error:  # botocore's WaiterError or ClientError
+        raise RotationError(
+            f"{step} of {secret_id!r}: the replication group {group} is not available ({_error_code(error)})"
+        ) from None
+
+
+def _connection(client, prefix: str) -> dict:
+    """The cache's connection secret the service reads (host, port, tls, ca; password: the token)."""
+    return _value(client, f"{prefix}/redis/app")
+
+
+def _cache_accepts(connection: dict, token: str) -> bool:
+    """Whether the cache at the connection's address accepts AUTH with `token` (no user) and PING."""
+    conn = _redis({**connection, "username": "", "password": token})
+    try:
+        conn.ping()
+        return True
+    except redis.AuthenticationError:
+        return False
+    except redis.ResponseError as error:  # WRONGPASS, or NOAUTH/ERR of a server without that token
+        if "WRONGPASS" in str(error) or "invalid password" in str(error) or "invalid username" in str(error):
+            return False
+        raise
+    finally:
+        conn.close()
+
+
+def _modify_token(
+    client, secret_id: str, step: str, strategy: str, token: str, done: Callable[[], bool]
+) -> None:
+    """ModifyReplicationGroup with the token and strategy, applied now, then the group available again.
+
+    Refused (a retried step whose change ElastiCache already made), the step is done when `done()`
+    (the data plane) says so; otherwise RotationError naming the secret, the step and the error code.
+    """
+    elasticache = _elasticache(client)
+    group = _group_id(secret_id)
+    _wait_available(elasticache, group, secret_id, step)
+    try:
+        elasticache.modify_replication_group(
+            ReplicationGroupId=group,
+            AuthToken=token,
+            AuthTokenUpdateStrategy=strategy,
+            ApplyImmediately=True,
+        )
+    except Exception as error:
+        code = _error_code(error)
+        refused = code in ("InvalidParameterCombination", "InvalidParameterValue")
+        try:
+            already = refused and done()
+        except Exception:
+            already = False
+        if not already:
+            raise RotationError(
+                f"{step} of {secret_id!r}: ModifyReplicationGroup ({strategy}) of {group} failed ({code})"
+            ) from None
+    _wait_available(elasticache, group, secret_id, step)
+
+
+def _elasticache_set(client, secret_id: str, prefix: str, pending: dict) -> None:
+    """ROTATE: the group accepts the new token beside the old one."""
+    token = pending["auth_token"]
+    _modify_token(
+        client,
+        secret_id,
+        "setSecret",
+        "ROTATE",
+        token,
+        lambda: _cache_accepts(_connection(client, prefix), token),
+    )
+
+
+def _elasticache_finish(client, secret_id: str, prefix: str, old: dict, new: dict, token: str) -> None:
+    """The service's connection secret to the new token, then SET (only the new token is valid)."""
+    name = f"{prefix}/redis/app"
+    connection = _connection(client, prefix)
+    if connection["password"] != new["auth_token"]:
+        # The version id of the rotation: a retry with the same value is the same version.
+        client.put_secret_value(
+            SecretId=name,
+            ClientRequestToken=token,
+            SecretString=json.dumps({**connection, "password": new["auth_token"]}),
+            VersionStages=["AWSCURRENT"],
+        )
+
+    def done() -> bool:
+        return _cache_accepts(connection, new["auth_token"]) and (
+            old["auth_token"] == new["auth_token"] or not _cache_accepts(connection, old["auth_token"])
+        )
+
+    _modify_token(client, secret_id, "finishSecret", "SET", new["auth_token"], done)
+
+
 # --- The four steps ---------------------------------------------------------------------------
 
 
 def create_secret(client, secret_id: str, token: str) -> None:
-    """A new password as version `token`, stage AWSPENDING (kept if that version already has one)."""
-    secret_kind(secret_id)
-    current = _value(client, secret_id)
-    if not current.get("password"):
+    """A new password as version `token`, stage AWSPENDING (kept if that version already has one).
+
+    ElastiCache's AUTH token: 40 letters and digits in ``auth_token``, the JSON's other keys kept.
+    """
+    _prefix, kind, _login = secret_kind(secret_id)
+    key = PASSWORD_KEYS[kind]
+    current = _value(client, secret_id, key=key)
+    if not current.get(key):
         raise RotationError(
             f"secret {secret_id!r} holds no password (password_secret_arn: RDS manages and rotates it)"
         )
     try:
-        _value(client, secret_id, "AWSPENDING", token)
+        _value(client, secret_id, "AWSPENDING", token, key=key)
         return
     except Exception as error:  # botocore's ClientError, or a version without a value
         if not (_not_found(error) or isinstance(error, RotationError)):
             raise
     password = client.get_random_password(
-        PasswordLength=PASSWORD_LENGTH, ExcludePunctuation=True, IncludeSpace=False
+        PasswordLength=AUTH_TOKEN_LENGTH if kind == "elasticache" else PASSWORD_LENGTH,
+        ExcludePunctuation=True,
+        IncludeSpace=False,
     )["RandomPassword"]
     client.put_secret_value(
         SecretId=secret_id,
         ClientRequestToken=token,
-        SecretString=json.dumps({**current, "password": password}),
+        SecretString=json.dumps({**current, key: password}),
         VersionStages=["AWSPENDING"],
     )
 
@@ -299,9 +479,11 @@ def set_secret(client, secret_id: str, token: str) -> None:
     log (PostgresAuthenticationFailures counts them) at every rotation.
     """
     prefix, kind, _login = secret_kind(secret_id)
-    pending = _value(client, secret_id, "AWSPENDING", token)
+    pending = _value(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
     if kind == "postgres":
         _pg_set(client, prefix, pending)
+    elif kind == "elasticache":
+        _elasticache_set(client, secret_id, prefix, pending)
     else:
         _redis_set(client, prefix, pending)
 
@@ -314,8 +496,12 @@ def test_secret(client, secret_id: str, token: str, *, pgbouncer: tuple[str, int
     before it needs a new server connection (otherwise that server login fails until a client logs
     in anew; pgbouncer/pgbouncer#676).
     """
-    _prefix, kind, _login = secret_kind(secret_id)
-    pending = _value(client, secret_id, "AWSPENDING", token)
+    prefix, kind, _login = secret_kind(secret_id)
+    pending = _value(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
+    if kind == "elasticache":
+        # The token alone (no user), over TLS, at the address the service connects to.
+        pending = {**_connection(client, prefix), "username": "", "password": pending["auth_token"]}
+        kind = "redis"
     logins = [pending]
     if kind == "postgres" and pgbouncer:
         logins.append({**pending, "host": pgbouncer[0], "port": int(pgbouncer[1])})
@@ -340,8 +526,11 @@ def finish_secret(client, secret_id: str, token: str) -> None:
     current = next((version for version, stages in versions.items() if "AWSCURRENT" in stages), None)
     if current == token:
         return
-    old = _value(client, secret_id, "AWSCURRENT")
-    new = _value(client, secret_id, "AWSPENDING", token)
+    old = _value(client, secret_id, "AWSCURRENT", key=PASSWORD_KEYS[kind])
+    new = _value(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
+    if kind == "elasticache":
+        # Before AWSCURRENT moves, so that a retry (AWSCURRENT not yet on `token`) does it again.
+        _elasticache_finish(client, secret_id, prefix, old, new, token)
     client.update_secret_version_stage(
         SecretId=secret_id, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current
     )
@@ -390,7 +579,9 @@ def lambda_handler(event, context):  # pragma: no cover - exercised through disp
 
     Its environment: ``SECRETS_MANAGER_ENDPOINT`` (empty: the region's), ``PGBOUNCER_HOST`` and
     ``PGBOUNCER_PORT`` (the pooler testSecret also logs in through, when set) and
-    ``ROTATION_PG_SSLROOTCERT`` (the CA bundle in the package, instead of the secret's path).
+    ``ROTATION_PG_SSLROOTCERT`` (the CA bundle in the package, instead of the secret's path),
+    ``ROTATION_ELASTICACHE_GROUP_ID`` (the replication group whose AUTH token ``elasticache/auth-token``
+    holds) and ``ELASTICACHE_ENDPOINT`` (empty: the region's).
     """
     import boto3
 

@@ -804,6 +804,7 @@ ROTATION_READ = (
     "redis/app",
     "redis/admin",
     "redis/monitor",
+    "elasticache/auth-token",
 )
 
 

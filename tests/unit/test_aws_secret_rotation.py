@@ -33,7 +33,15 @@ VARIABLES = {
     "aws_secret_rotation__admin_secrets": ROLE_VARS["aws_secret_rotation__admin_secrets"],
     "aws_secret_rotation__key_arns": [RDS_KEY],
     "aws_secret_rotation__log_group": "/aws/lambda/giftcrypto-staging-secret-rotation",
+    "aws_secret_rotation_secrets": DEFAULTS["aws_secret_rotation_secrets"],
+    "aws_secret_rotation__elasticache_connection_secret": ROLE_VARS[
+        "aws_secret_rotation__elasticache_connection_secret"
+    ],
+    "aws_secret_rotation__elasticache_group_arn": (
+        "arn:aws:elasticache:eu-west-1:123456789012:replicationgroup:giftcrypto-staging"
+    ),
 }
+ELASTICACHE_KEY = "arn:aws:kms:eu-west-1:123456789012:key/66666666-2222-3333-4444-555555555555"
 
 
 def _render(name: str, **overrides) -> dict:
@@ -53,7 +61,15 @@ def test_the_keys_that_are_not_passwords_are_secret_rotations_list():
         for secret in values["aws_secret_rotation_secrets"]:
             assert secret not in secret_rotation.NOT_ROTATED
             # Every one is a kind the code rotates.
-            assert secret_rotation.secret_kind(f"{PREFIX}/{secret}")[1] in ("postgres", "redis")
+            kind = secret_rotation.secret_kind(f"{PREFIX}/{secret}")[1]
+            assert kind in ("postgres", "redis", "elasticache")
+        rotated = values["aws_secret_rotation_secrets"]
+        if "elasticache/auth-token" in rotated:
+            # The token's key, and the time its steps wait for the replication group.
+            assert any(a.endswith("-elasticache") for a in values["aws_secret_rotation_kms_key_aliases"])
+            assert int(values["aws_secret_rotation_timeout_seconds"]) >= 720
+        # No ElastiCache data plane locally: the AUTH token is rotated on AWS only.
+        assert ("elasticache/auth-token" in rotated) == (inventory != "local")
 
 
 def test_the_pinned_wheels_are_uv_locks():
@@ -118,6 +134,75 @@ def test_the_function_may_rotate_the_listed_logins_and_nothing_else():
 def test_without_keys_the_policy_has_no_kms_statement():
     policy = _render("function_policy.json.j2", aws_secret_rotation__key_arns=[])
     assert not any(s["Sid"].startswith("UseTheSecretsKeys") for s in policy["Statement"])
+
+
+def test_rotating_the_auth_token_may_change_that_group_and_write_the_connection_secret():
+    secrets = [*DEFAULTS["aws_secret_rotation_secrets"], "elasticache/auth-token"]
+    policy = _render(
+        "function_policy.json.j2",
+        aws_secret_rotation_secrets=secrets,
+        aws_secret_rotation__secret_names=[f"{PREFIX}/{s}" for s in secrets],
+        aws_secret_rotation__key_arns=[RDS_KEY, ELASTICACHE_KEY],
+    )
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert (
+        f"{ARN_PREFIX}{PREFIX}/elasticache/auth-token-??????"
+        in statements["RotateThePlatformsLogins"]["Resource"]
+    )
+    cache = statements["ChangeTheCachesAuthToken"]
+    assert sorted(cache["Action"]) == [
+        "elasticache:DescribeReplicationGroups",
+        "elasticache:ModifyReplicationGroup",
+    ]
+    assert (
+        cache["Resource"] == "arn:aws:elasticache:eu-west-1:123456789012:replicationgroup:giftcrypto-staging"
+    )
+    connection = statements["WriteTheCachesConnection"]
+    assert sorted(connection["Action"]) == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ]
+    assert connection["Resource"] == f"{ARN_PREFIX}{PREFIX}/redis/app-??????"
+    assert statements["UseTheSecretsKeysThroughSecretsManager"]["Resource"] == [RDS_KEY, ELASTICACHE_KEY]
+    # Where redis/app is itself rotated (an ACL user, locally) its grant is already there.
+    local = [*secrets, "redis/app"]
+    policy = _render(
+        "function_policy.json.j2",
+        aws_secret_rotation_secrets=local,
+        aws_secret_rotation__secret_names=[f"{PREFIX}/{s}" for s in local],
+    )
+    assert "WriteTheCachesConnection" not in {s["Sid"] for s in policy["Statement"]}
+
+
+def test_without_the_auth_token_the_function_has_no_elasticache_grant():
+    policy = _render("function_policy.json.j2")
+    assert not [s for s in policy["Statement"] if "elasticache" in json.dumps(s["Action"])]
+    assert "WriteTheCachesConnection" not in {s["Sid"] for s in policy["Statement"]}
+
+
+def _validate(**overrides) -> bool:
+    """The validation's assert on aws_secret_rotation_secrets, as Jinja evaluates it (Ansible's match
+    test: re.match)."""
+    import re
+
+    secrets = overrides.get("secrets", DEFAULTS["aws_secret_rotation_secrets"])
+    pattern = "^((postgres|redis)/[A-Za-z0-9_-]+|elasticache/auth-token)$"
+    text = (ROLE / "tasks" / "validate.yml").read_text()
+    assert pattern in text
+    return all(re.match(pattern, s) for s in secrets) and not set(secrets) & set(
+        ROLE_VARS["aws_secret_rotation__not_rotated"]
+    )
+
+
+def test_the_validation_accepts_the_auth_token_and_no_other_elasticache_secret():
+    assert _validate(secrets=["postgres/app_rw", "elasticache/auth-token"])
+    assert not _validate(secrets=["elasticache/other"])
+    assert not _validate(secrets=["elasticache/auth-token-2"])
+    assert not _validate(secrets=["pgbouncer/tls"])
+    assert not _validate(secrets=["postgres/backup-cipher"])
+    function = (ROLE / "tasks" / "function.yml").read_text()
+    assert "'ROTATION_ELASTICACHE_GROUP_ID': aws_secret_rotation_elasticache_replication_group_id" in function
 
 
 def test_the_role_is_lambdas_of_this_account_only():

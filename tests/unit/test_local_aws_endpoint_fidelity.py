@@ -490,6 +490,126 @@ def test_eks_addons_their_versions_configuration_and_tags(aws):
     assert eks.list_addons(clusterName="fidelity")["addons"] == []
 
 
+# --- elasticache -------------------------------------------------------------------------------
+
+
+def _auth_tokens(endpoint: str, group_id: str) -> list[str]:
+    """The tokens the endpoint's group accepts (moto's /moto-api/data.json: the backend's objects;
+    no ElastiCache answer holds a token)."""
+    status, body = _get(f"{endpoint}/moto-api/data.json")
+    assert status == 200
+    groups = [
+        group
+        for group in json.loads(body)["elasticache"]["ReplicationGroup"]
+        if group["replication_group_id"] == group_id
+    ]
+    return groups[-1]["auth_tokens"]
+
+
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html
+# (AuthToken: 16-128 printable ASCII, none of / " @ %; AuthTokenUpdateStrategy ROTATE, the default,
+# SET "allowed only after ROTATE", DELETE "allowed only when transitioning to RBAC";
+# InvalidParameterCombination, InvalidParameterValue, InvalidReplicationGroupState),
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html (AUTH needs in-transit encryption;
+# ROTATE: old and new token accepted, SET: only the new one)
+def test_elasticache_auth_token_update_strategy(endpoint, aws):
+    elasticache = aws("elasticache")
+    old, new = "old-token-0123456789abcdef", "new-token-0123456789abcdef"  # pragma: allowlist secret
+    elasticache.create_replication_group(
+        ReplicationGroupId="cache",
+        ReplicationGroupDescription="d",
+        Engine="redis",
+        CacheNodeType="cache.t4g.micro",
+        TransitEncryptionEnabled=True,
+        AuthToken=old,
+    )
+    elasticache.create_replication_group(
+        ReplicationGroupId="plain", ReplicationGroupDescription="d", Engine="redis"
+    )
+    created = elasticache.describe_replication_groups(ReplicationGroupId="cache")["ReplicationGroups"][0]
+    assert created["AuthTokenEnabled"] is True and _auth_tokens(endpoint, "cache") == [old]
+
+    def refused(**kwargs) -> str:
+        error = _error(elasticache.modify_replication_group, ReplicationGroupId="cache", **kwargs)
+        assert old not in str(error.response) and new not in str(error.response)
+        return error.response["Error"]["Code"]
+
+    # Invalid combinations and tokens change nothing.
+    assert refused(AuthToken=new, AuthTokenUpdateStrategy="SET", ApplyImmediately=True) == (
+        "InvalidParameterCombination"
+    ), "SET only after ROTATE"
+    assert refused(AuthTokenUpdateStrategy="DELETE", ApplyImmediately=True) == "InvalidParameterCombination"
+    assert refused(AuthTokenUpdateStrategy="ROTATE", ApplyImmediately=True) == "InvalidParameterValue"
+    assert refused(AuthToken="short", AuthTokenUpdateStrategy="ROTATE") == "InvalidParameterValue"
+    assert refused(AuthToken="with/slash-0123456789abc", AuthTokenUpdateStrategy="ROTATE") == (
+        "InvalidParameterValue"
+    )
+    error = _error(
+        elasticache.modify_replication_group,
+        ReplicationGroupId="plain",
+        AuthToken=new,
+        AuthTokenUpdateStrategy="ROTATE",
+        ApplyImmediately=True,
+    )
+    assert error.response["Error"]["Code"] == "InvalidParameterCombination", "AUTH needs TLS"
+    assert _auth_tokens(endpoint, "cache") == [old]
+
+    # ROTATE: the group is modifying, then accepts both tokens; no answer holds a token.
+    answer = elasticache.modify_replication_group(
+        ReplicationGroupId="cache", AuthToken=new, AuthTokenUpdateStrategy="ROTATE", ApplyImmediately=True
+    )
+    assert answer["ReplicationGroup"]["Status"] == "modifying"
+    assert answer["ReplicationGroup"]["PendingModifiedValues"]["AuthTokenStatus"] == "ROTATING"
+    assert old not in json.dumps(answer, default=str) and new not in json.dumps(answer, default=str)
+    assert refused(AuthToken=new, AuthTokenUpdateStrategy="SET", ApplyImmediately=True) == (
+        "InvalidReplicationGroupState"
+    ), "one modification at a time"
+    elasticache.get_waiter("replication_group_available").wait(
+        ReplicationGroupId="cache", WaiterConfig={"Delay": 1, "MaxAttempts": 5}
+    )
+    rotated = elasticache.describe_replication_groups(ReplicationGroupId="cache")["ReplicationGroups"][0]
+    assert rotated["Status"] == "available" and rotated["AuthTokenEnabled"] is True
+    assert rotated["AuthTokenLastModifiedDate"] > created["AuthTokenLastModifiedDate"]
+    assert _auth_tokens(endpoint, "cache") == [old, new]
+    # ROTATE again to a token already valid changes nothing; a third token is refused.
+    elasticache.modify_replication_group(
+        ReplicationGroupId="cache", AuthToken=new, AuthTokenUpdateStrategy="ROTATE", ApplyImmediately=True
+    )
+    elasticache.describe_replication_groups(ReplicationGroupId="cache")
+    assert _auth_tokens(endpoint, "cache") == [old, new]
+    third = "third-token-0123456789abcdef"  # pragma: allowlist secret
+    assert refused(AuthToken=third, AuthTokenUpdateStrategy="ROTATE", ApplyImmediately=True) == (
+        "InvalidParameterCombination"
+    )
+
+    # SET: only the given token.
+    answer = elasticache.modify_replication_group(
+        ReplicationGroupId="cache", AuthToken=new, AuthTokenUpdateStrategy="SET", ApplyImmediately=True
+    )
+    assert answer["ReplicationGroup"]["PendingModifiedValues"]["AuthTokenStatus"] == "SETTING"
+    elasticache.describe_replication_groups(ReplicationGroupId="cache")
+    assert _auth_tokens(endpoint, "cache") == [new]
+
+    # Without ApplyImmediately the change waits for the maintenance window.
+    elasticache.modify_replication_group(
+        ReplicationGroupId="cache", AuthToken=third, AuthTokenUpdateStrategy="ROTATE"
+    )
+    pending = elasticache.describe_replication_groups(ReplicationGroupId="cache")["ReplicationGroups"][0]
+    assert pending["Status"] == "available"
+    assert pending["PendingModifiedValues"]["AuthTokenStatus"] == "ROTATING"
+    assert _auth_tokens(endpoint, "cache") == [new]
+
+    # DELETE with RBAC's user groups removes AUTH.
+    elasticache.modify_replication_group(
+        ReplicationGroupId="cache",
+        AuthTokenUpdateStrategy="DELETE",
+        UserGroupIdsToAdd=["rbac"],
+        ApplyImmediately=True,
+    )
+    deleted = elasticache.describe_replication_groups(ReplicationGroupId="cache")["ReplicationGroups"][0]
+    assert deleted["AuthTokenEnabled"] is False and _auth_tokens(endpoint, "cache") == []
+
+
 # --- elbv2 -------------------------------------------------------------------------------------
 
 
@@ -1744,6 +1864,7 @@ TESTS = {
     "eks:nodegroup-tags": test_eks_nodegroup_tags,
     "eks:update-nodegroup-version": test_eks_update_nodegroup_version_moves_the_launch_template_version,
     "eks:addons": test_eks_addons_their_versions_configuration_and_tags,
+    "elasticache:auth-token-update-strategy": test_elasticache_auth_token_update_strategy,
     "elbv2:application-load-balancer-attributes": test_elbv2_application_load_balancer_gives_every_attribute,
     "kms:sign-verify-digest": test_kms_sign_and_verify_a_digest,
     "rds:parameter-groups-and-parameters": test_rds_parameter_groups_and_parameters,

@@ -150,7 +150,8 @@ def test_test_secret_fails_when_the_pending_login_is_refused(pg_secrets):
         (f"{PREFIX}/postgres/backup-cipher", "repository cipher"),
         (f"{PREFIX}/pgbouncer/tls", "certificate"),
         ("other/secret", "not a generated login"),
-        (f"{PREFIX}/elasticache/auth-token", "no rotation for the kind"),
+        (f"{PREFIX}/elasticache/other-login", "no rotation for elasticache/other-login"),
+        (f"{PREFIX}/pgbouncer/app", "no rotation for the kind"),
     ],
 )
 def test_keys_that_are_not_passwords_are_refused_with_the_reason(name, message):

@@ -92,6 +92,7 @@ SERVICES = (
     "config",
     "ec2",
     "eks",
+    "elasticache",
     "elbv2",
     "kms",
     "rds",
