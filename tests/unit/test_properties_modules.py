@@ -47,6 +47,7 @@ from ansible_collections.giftcrypto.platform.plugins.modules import (
     rds_automated_backups_replication,
     rds_instance_master_user_secret,
     secretsmanager_rotation_schedule,
+    secretsmanager_rotation_schedule_info,
     securityhub_hub,
     sns_topic_encryption,
     wafv2_logging_configuration,
@@ -89,6 +90,7 @@ COVERED = (
     rds_automated_backups_replication,
     rds_instance_master_user_secret,
     secretsmanager_rotation_schedule,
+    secretsmanager_rotation_schedule_info,
     securityhub_hub,
     sns_topic_encryption,
     wafv2_logging_configuration,
@@ -1456,6 +1458,33 @@ def test_aws_offerings_info_refuses_bad_options_without_asking_aws(run, args):
     with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
         message = _failed(run(aws_offerings_info, args))
     assert any(option in message for option in args), message
+    assert calls == []
+
+
+# secretsmanager_rotation_schedule_info (read-only: a list with an empty name is refused before any
+# question; any other names are answered without a change)
+
+
+@FIXTURES
+@given(
+    names=st.lists(NASTY_TEXT, min_size=0, max_size=3),
+    blank=st.sampled_from(["", " ", "\t", "  \n"]),
+    where=st.integers(min_value=0, max_value=3),
+)
+def test_secretsmanager_rotation_schedule_info_refuses_an_empty_name_without_asking_aws(
+    run, names, blank, where
+):
+    secrets = [*names[:where], blank, *names[where:]]
+    calls = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        calls.append(operation)
+        return original(self, operation, params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+        message = _failed(run(secretsmanager_rotation_schedule_info, {"secrets": secrets}))
+    assert "secrets: one or more secret names or ARNs, none of them empty" in message, message
     assert calls == []
 
 
