@@ -131,7 +131,8 @@ def test_plan_from_nothing_lists_what_it_would_create_and_creates_nothing(tmp_pa
     created = "\n".join(network["to_create"])
     assert "Ensure the VPC exists" in created
     assert created.count("Ensure the subnets exist") == 9
-    assert created.count("Ensure the security groups exist") == 4
+    # alb, app, db, cache, and the secret rotation function's (ADR 0019).
+    assert created.count("Ensure the security groups exist") == 5
     # The endpoint was started for the plan (it is the stand-in for the AWS API), and it is empty.
     assert _our_vpcs(aws) == []
 
