@@ -83,7 +83,8 @@ rotation_schedules:
         - The C(rotation_lambda) and C(rotation_interval) under which C(community.aws.secretsmanager_secret)
           changes nothing of this schedule; both null for a secret without rotation (or that does not
           exist). Null itself when that module cannot leave the schedule alone (rules other than
-          C(AutomaticallyAfterDays), or rotation without a function): do not run it on that secret.
+          C(AutomaticallyAfterDays), or rotation without a function), and that module must then not
+          run on that secret.
       type: dict
       sample: {rotation_lambda: "arn:aws:lambda:us-east-1:123456789012:function:x", rotation_interval: 30}
 """
