@@ -766,7 +766,8 @@ def test_secretsmanager_1_generated_logins_rotated_by_the_platforms_function(aws
     """SecretsManager.1 (automatic rotation enabled) for the generated logins (ADR 0019): each login
     the inventory rotates has rotation on, by the platform's rotation function; the keys that are not
     passwords (secret_rotation.NOT_ROTATED, rotated by their own procedures) have no schedule. The
-    ElastiCache AUTH token is the other documented exception (ADR 0019, "Not built yet")."""
+    ElastiCache AUTH token has its schedule on staging and production only: the local endpoint has no
+    ElastiCache data plane to rotate it against (ADR 0019)."""
     base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
     secrets = aws("secretsmanager")
     rotated = local_vars["aws_secret_rotation_secrets"]
