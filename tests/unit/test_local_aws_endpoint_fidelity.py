@@ -788,41 +788,43 @@ def test_secretsmanager_a_plain_read_is_the_new_current(aws):
     assert previous["VersionId"] == first
 
 
+def _lambda_role(iam) -> str:
+    """A role Lambda may assume (the rotation function's execution role in these tests)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    return iam.create_role(RoleName="rotation", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def _package(name: str, source: str) -> bytes:
+    """A deployment package (.zip) holding one Python file."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, source)
+    return buffer.getvalue()
+
+
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html (RotationLambdaARN,
 # RotationRules; RotateImmediately=false: the schedule, no rotation; a later RotateSecret while AWSPENDING
 # is on another version than AWSCURRENT returns an error),
 # https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot_rotation.html (a failed
 # rotation leaves AWSPENDING, possibly on an empty version; AWSCURRENT stays)
 def test_secretsmanager_rotation_lambda_schedule_without_a_rotation(aws):
-    import io
-    import zipfile
-
     secrets, iam, awslambda = aws("secretsmanager"), aws("iam"), aws("lambda")
-    role = iam.create_role(
-        RoleName="rotation",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    role = _lambda_role(iam)
     # Not the platform's rotation handler: the endpoint cannot run it (no Docker).
     function = awslambda.create_function(
         FunctionName="rotation",
         Runtime="python3.13",
         Role=role,
         Handler="index.handler",
-        Code={"ZipFile": package.getvalue()},
+        Code={"ZipFile": _package("index.py", "def handler(event, context):\n    return None\n")},
     )["FunctionArn"]
     value = json.dumps({"username": "app_rw", "password": "initial-password-1"})  # pragma: allowlist secret
     first = secrets.create_secret(Name="giftcrypto/local/postgres/app_rw", SecretString=value)
@@ -906,34 +908,14 @@ def lambda_handler(event, context):
 # Manager invokes the function with Step createSecret, setSecret, testSecret, finishSecret, SecretId
 # and ClientRequestToken, the AWSPENDING version's id), API_RotateSecret.html, troubleshoot_rotation.html
 def test_secretsmanager_rotation_runs_the_platforms_function_in_process(aws):
-    import io
-    import zipfile
-
     secrets, iam, awslambda, logs = aws("secretsmanager"), aws("iam"), aws("lambda"), aws("logs")
-    role = iam.create_role(
-        RoleName="rotation",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("secret_rotation.py", STAND_IN_HANDLER)
+    role = _lambda_role(iam)
     function = awslambda.create_function(
         FunctionName="giftcrypto-local-secret-rotation",
         Runtime="python3.13",
         Role=role,
         Handler="secret_rotation.lambda_handler",
-        Code={"ZipFile": package.getvalue()},
+        Code={"ZipFile": _package("secret_rotation.py", STAND_IN_HANDLER)},
         Environment={"Variables": {"RUN_MARK": "from-the-function"}},
     )["FunctionArn"]
     value = {"username": "app_rw", "password": "initial-password-1"}  # pragma: allowlist secret
