@@ -70,6 +70,14 @@ def test_the_keys_that_are_not_passwords_are_secret_rotations_list():
             assert int(values["aws_secret_rotation_timeout_seconds"]) >= 720
         # No ElastiCache data plane locally: the AUTH token is rotated on AWS only.
         assert ("elasticache/auth-token" in rotated) == (inventory != "local")
+        if inventory != "local":
+            # The EKS pooler's logins stay unscheduled until a rotation updates its userlist (ADR 0019,
+            # "Not built yet"): a rotation would lock the API out of the pooler until the next deploy.
+            pooler = yaml.safe_load(
+                (ROOT / "roles" / "app_deploy" / "defaults" / "main" / "eks.yml").read_text()
+            )
+            served = {f"postgres/{login}" for login in pooler["app_deploy_eks_pooler_logins"]}
+            assert served and not served & set(rotated), (inventory, sorted(served & set(rotated)))
 
 
 def test_the_pinned_wheels_are_uv_locks():
