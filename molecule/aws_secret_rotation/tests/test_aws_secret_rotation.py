@@ -127,7 +127,14 @@ def test_a_plan_of_another_schedule_shows_the_change_and_makes_none(aws, converg
         ({"aws_secret_rotation_secrets": ["pgbouncer/tls"]}, "keys, not passwords"),
         ({"aws_secret_rotation_secrets": ["postgres/backup-cipher"]}, "keys, not passwords"),
         ({"aws_secret_rotation_days": 120}, "aws_secret_rotation_days 1 to 90"),
-        ({"aws_secret_rotation_secrets": ["mysql/app"]}, "postgres/<login> or redis/<user>"),
+        (
+            {"aws_secret_rotation_secrets": ["mysql/app"]},
+            "postgres/<login>, redis/<user> or elasticache/auth-token",
+        ),
+        (
+            {"aws_secret_rotation_secrets": ["elasticache/other"]},
+            "postgres/<login>, redis/<user> or elasticache/auth-token",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_change(aws, converge, refused, unchanged, extra_vars, message):

@@ -256,7 +256,9 @@ def test_secrets_are_encrypted_with_their_own_key(keys, aws):
 def test_only_the_named_principals_may_read_the_secrets(account_id, aws):
     sm = aws("secretsmanager")
     caller = aws("sts").get_caller_identity()["Arn"]
-    roles = [f"arn:aws:iam::{account_id}:role/{NAME}-{r}" for r in ("admin", "ci-deploy")]
+    # The admins, the deploy, and the secret rotation function, which rotates the AUTH token on AWS
+    # (aws_security_baseline_rotation_secret_names, ADR 0019).
+    roles = [f"arn:aws:iam::{account_id}:role/{NAME}-{r}" for r in ("admin", "ci-deploy", "secret-rotation")]
     # The baseline's one generated secret (the RDS master password is RDS's own: ADR 0019).
     for name in (REDIS_SECRET,):
         (statement,) = _policy_statements(sm.get_resource_policy(SecretId=name)["ResourcePolicy"])
