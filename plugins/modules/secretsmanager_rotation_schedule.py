@@ -118,6 +118,7 @@ from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource i
     ResourceProblem,
     run,
 )
+from ansible_collections.giftcrypto.platform.plugins.module_utils.rotation_schedule import schedule_view
 
 FUNCTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$"
@@ -175,14 +176,9 @@ class RotationSchedules(AWSResource):
     def view(self, described):
         view = {}
         for secret, answer in described.items():
-            answer = answer or {}
-            enabled = bool(answer.get("RotationEnabled"))
-            view[secret] = {
-                "arn": answer.get("ARN", ""),
-                "rotation_enabled": enabled,
-                "rotation_lambda_arn": answer.get("RotationLambdaARN", "") if enabled else "",
-                "rotation_days": int((answer.get("RotationRules") or {}).get("AutomaticallyAfterDays") or 0),
-            }
+            entry = schedule_view(answer)
+            rules = entry.pop("rotation_rules")
+            view[secret] = {**entry, "rotation_days": int(rules.get("AutomaticallyAfterDays") or 0)}
         return view
 
     def plan(self, current):

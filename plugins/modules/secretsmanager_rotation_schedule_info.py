@@ -92,22 +92,9 @@ rotation_schedules:
 from typing import ClassVar
 
 from ansible_collections.giftcrypto.platform.plugins.module_utils.aws_resource import AWSInfo, none_on, run
+from ansible_collections.giftcrypto.platform.plugins.module_utils.rotation_schedule import kept, schedule_view
 
 NOT_FOUND = ("ResourceNotFoundException",)
-
-
-def kept(described):
-    """What community.aws.secretsmanager_secret must be given to leave a secret's schedule alone
-    (its rotation_match: RotationEnabled, RotationLambdaARN and RotationRules equal to
-    {"AutomaticallyAfterDays": rotation_interval}), or None when no argument can."""
-    if not described or not described.get("RotationEnabled"):
-        return {"rotation_lambda": None, "rotation_interval": None}
-    function = described.get("RotationLambdaARN") or ""
-    rules = described.get("RotationRules") or {}
-    days = rules.get("AutomaticallyAfterDays")
-    if not function or set(rules) != {"AutomaticallyAfterDays"} or not isinstance(days, int):
-        return None
-    return {"rotation_lambda": function, "rotation_interval": days}
 
 
 class RotationSchedulesInfo(AWSInfo):
@@ -133,14 +120,9 @@ class RotationSchedulesInfo(AWSInfo):
                 aws_retry=True,
                 SecretId=secret,
             )
-            described = described or {}
-            enabled = bool(described.get("RotationEnabled"))
             schedules[secret] = {
+                **schedule_view(described),
                 "exists": bool(described),
-                "arn": described.get("ARN", ""),
-                "rotation_enabled": enabled,
-                "rotation_lambda_arn": described.get("RotationLambdaARN", "") if enabled else "",
-                "rotation_rules": dict(described.get("RotationRules") or {}) if enabled else {},
                 "kept": kept(described),
             }
         return {"rotation_schedules": schedules}

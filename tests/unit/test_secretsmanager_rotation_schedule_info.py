@@ -13,6 +13,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from ansible_collections.community.aws.plugins.modules.secretsmanager_secret import Secret, rotation_match
+from ansible_collections.giftcrypto.platform.plugins.module_utils.rotation_schedule import kept
 from ansible_collections.giftcrypto.platform.plugins.modules import (
     secretsmanager_rotation_schedule_info as info,
 )
@@ -62,9 +63,9 @@ def test_the_stock_module_cancels_a_schedule_it_is_not_told_about():
     ],
 )
 def test_kept_arguments_make_the_stock_module_change_nothing(described):
-    kept = info.kept(described)
-    assert kept is not None
-    assert rotation_match(_stock(kept), described)
+    arguments = kept(described)
+    assert arguments is not None
+    assert rotation_match(_stock(arguments), described)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,7 @@ def test_kept_arguments_make_the_stock_module_change_nothing(described):
     ],
 )
 def test_no_kept_arguments_where_the_stock_module_cannot_leave_the_schedule(described):
-    assert info.kept(described) is None
+    assert kept(described) is None
 
 
 @mock_aws
