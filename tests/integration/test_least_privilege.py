@@ -56,6 +56,8 @@ ROLES = (
     "cloudtrail-logs",
     "config",
     "app",
+    # The connection pooler's role (IRSA of the pgBouncer pods, ADR 0019): the API's logins, read only.
+    "pooler",
     "ci-deploy",
     "vpc-flow-logs",
     "rds-monitoring",
@@ -722,6 +724,70 @@ def test_app_role_trust_is_one_service_account_of_the_cluster(iam, account_id):
     ):
         assert evaluate(statements, "sts:AssumeRoleWithWebIdentity", None, other) == "denied", other
     assert evaluate(statements, "sts:AssumeRole", None, ours) == "denied"
+
+
+# --------------------------------------------------------------------------------------------------
+# The connection pooler's role (IRSA of the pgBouncer pods; ADR 0019, issue 23)
+# --------------------------------------------------------------------------------------------------
+POOLER_ROLE = f"{NAME}-pooler"
+# What its sidecar reads to keep the pooler's userlist current after a rotation (AWSCURRENT and
+# AWSPENDING of the API's logins, aws_security_baseline_pooler_secret_names); nothing else.
+POOLER_SECRETS = {f"{SECRET_PREFIX}/postgres/app_rw", f"{SECRET_PREFIX}/postgres/app_ro"}
+
+
+@pytest.mark.soc2("CC6.1", "CC6.3")
+def test_pooler_role_reads_only_the_apis_database_logins(aws, iam, secret_arns, account_id):
+    """Its one inline policy, evaluated with each secret's resource policy: it reads and describes
+    postgres/app_rw and app_ro (their policies name it), and nothing else, nor changes them."""
+    assert "PermissionsBoundary" not in iam.get_role(RoleName=POOLER_ROLE)["Role"]
+    assert _attached(iam, "role", POOLER_ROLE) == []
+    statements = [s for d in _inline(iam, "role", POOLER_ROLE).values() for s in _list(d["Statement"])]
+    allowed = {a for s in statements if s["Effect"] == "Allow" for a in _list(s["Action"])}
+    assert allowed == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert "kms:Decrypt" not in json.dumps(statements)
+    assert set(secret_arns) >= POOLER_SECRETS, sorted(POOLER_SECRETS - set(secret_arns))
+    sm = aws("secretsmanager")
+    context = {"aws:PrincipalArn": f"arn:aws:iam::{account_id}:role/{POOLER_ROLE}"}
+    for name, arn in secret_arns.items():
+        # The generated secrets' resource policies (issue 23; RDS's own secret is judged by identity).
+        policy = (
+            _list(
+                _document(sm.get_resource_policy(SecretId=arn).get("ResourcePolicy") or '{"Statement": []}')[
+                    "Statement"
+                ]
+            )
+            if name.startswith(f"{SECRET_PREFIX}/")
+            else []
+        )
+        for action in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"):
+            decision = evaluate(statements + policy, action, arn, context)
+            assert (decision == "allowed") == (name in POOLER_SECRETS), (name, action, decision)
+        for action in SECRETS_FORBIDDEN:
+            assert evaluate(statements + policy, action, arn, context) != "allowed", (name, action)
+    for action in ("secretsmanager:ListSecrets", "kms:Decrypt", "sts:AssumeRole", "s3:GetObject"):
+        assert evaluate(statements, action, "*") == "denied", action
+
+
+@pytest.mark.soc2("CC6.1", "CC6.3")
+def test_pooler_role_trust_is_the_poolers_service_account_of_the_cluster(iam, account_id):
+    issuer = _VARS["aws_security_baseline_eks_oidc_issuer"].removeprefix("https://")
+    provider = f"arn:aws:iam::{account_id}:oidc-provider/{issuer}"
+    subject = "system:serviceaccount:giftcrypto:pgbouncer"
+    trust = _document(iam.get_role(RoleName=POOLER_ROLE)["Role"]["AssumeRolePolicyDocument"])
+    (statement,) = _list(trust["Statement"])
+    assert statement["Principal"] == {"Federated": provider}
+    assert _list(statement["Action"]) == ["sts:AssumeRoleWithWebIdentity"]
+    assert set(statement["Condition"]) == {"StringEquals"}  # no StringLike: no wildcard subject
+    statements = _list(trust["Statement"])
+    ours = {f"{issuer}:aud": "sts.amazonaws.com", f"{issuer}:sub": subject}
+    assert evaluate(statements, "sts:AssumeRoleWithWebIdentity", None, ours) == "allowed"
+    for other in (
+        {**ours, f"{issuer}:sub": "system:serviceaccount:giftcrypto:giftcrypto-app"},
+        {**ours, f"{issuer}:sub": "system:serviceaccount:kube-system:pgbouncer"},
+        {**ours, f"{issuer}:aud": "another-audience"},
+        {f"{issuer}:aud": "sts.amazonaws.com"},
+    ):
+        assert evaluate(statements, "sts:AssumeRoleWithWebIdentity", None, other) == "denied", other
 
 
 # --------------------------------------------------------------------------------------------------

@@ -793,6 +793,9 @@ def test_secretsmanager_4_generated_logins_rotated_within_90_days(aws, local_var
 # The secrets the application role reads (aws_security_baseline_app_secret_names): the only ones
 # with a reader beyond the deploy, the admins' role and the CI deploy role.
 APP_SECRETS = ("postgres/app_rw", "postgres/app_ro", "redis/app")
+# The secrets the connection pooler's role reads (aws_security_baseline_pooler_secret_names): the
+# API's logins, whose current and pending values keep pgBouncer's userlist current (ADR 0019).
+POOLER_SECRETS = ("postgres/app_rw", "postgres/app_ro")
 # The secrets the rotation function's role reads (aws_security_baseline_rotation_secret_names, ADR
 # 0019): the logins it rotates and the admin logins its setSecret uses.
 ROTATION_READ = (
@@ -819,8 +822,8 @@ def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws,
     """Issue 23 item 3: every secret the platform generates (the 12 the posture scan listed, and any
     later one under <platform>/<environment>/) carries a resource policy that denies reading its value
     to every principal but the deploying one, the administrators' role, the CI deploy role and, for
-    the application's own secrets, the application role (the auditor's login, the audit-anchor
-    job's role). It denies nothing but reading."""
+    the application's own secrets, the application role (for the API's logins also the connection
+    pooler's role; for the auditor's login the audit-anchor job's role). It denies nothing but reading."""
     base = f"{local_vars['platform_name']}/{local_vars['platform_environment']}"
     identity = aws("sts").get_caller_identity()
     account, deployer = identity["Account"], identity["Arn"]
@@ -854,6 +857,8 @@ def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws,
         assert deployer in readers, f"{name}: the deploy would lock itself out"
         own = name.removeprefix(f"{base}/")
         allowed = everyone | (_role_patterns(f"{role}-app") if own in APP_SECRETS else set())
+        if own in POOLER_SECRETS:  # the pooler's sidecar keeps its userlist current (ADR 0019)
+            allowed |= _role_patterns(f"{role}-pooler")
         if own == "postgres/auditor":  # the audit-anchor job reads the chains' heads as the auditor
             allowed |= _role_patterns(f"{role}-audit-anchor")
         if own in ROTATION_READ:  # the rotation function (ADR 0019)
@@ -863,6 +868,10 @@ def test_secretsmanager_generated_secrets_readable_only_by_named_principals(aws,
         )
         if name.removeprefix(f"{base}/") in APP_SECRETS:
             assert f"{role}-app" in readers, f"{name}: the application role could not read its own secret"
+        if own in POOLER_SECRETS:
+            assert f"{role}-pooler" in readers, (
+                f"{name}: the pooler could not follow a rotation of this login"
+            )
         # The deny is on reading only: the deploy keeps managing the secret and its policy.
         assert _as_list(denies[0]["Action"]) == ["secretsmanager:GetSecretValue"], denies[0]
 

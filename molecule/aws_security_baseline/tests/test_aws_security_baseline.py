@@ -209,6 +209,41 @@ def test_application_role_is_irsa_for_one_service_account(keys, account_id, aws,
     assert f"arn:aws:iam::{account_id}:oidc-provider/{EKS_ISSUER}" in {p["Arn"] for p in providers}
 
 
+def test_pooler_role_is_irsa_for_the_poolers_service_account(account_id, aws, role, tags):
+    """The connection pooler's role (ADR 0019): made with the application role, trusted the same way
+    (aud and sub, StringEquals) for the pgBouncer pods' own service account, nothing else."""
+    pooler = role("pooler")
+    (statement,) = _policy_statements(pooler["AssumeRolePolicyDocument"])
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Federated": f"arn:aws:iam::{account_id}:oidc-provider/{EKS_ISSUER}"}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            f"{EKS_ISSUER}:aud": "sts.amazonaws.com",
+            f"{EKS_ISSUER}:sub": ["system:serviceaccount:giftcrypto:pgbouncer"],
+        }
+    }
+    assert pooler["MaxSessionDuration"] == 3600
+    assert set(tags(pooler["Tags"])) >= REQUIRED_TAGS
+    assert aws("iam").list_attached_role_policies(RoleName=f"{NAME}-pooler")["AttachedPolicies"] == []
+
+
+def test_pooler_role_reads_the_apis_database_logins_and_nothing_else(account_id, inline, scenario_vars):
+    """GetSecretValue (its sidecar asks for AWSCURRENT and AWSPENDING) and DescribeSecret on
+    postgres/app_rw and app_ro, any version of their ARN (-??????), no KMS (the AWS managed key)."""
+    documents = inline("pooler")
+    assert set(documents) == {"pooler-permissions"}
+    (statement,) = _policy_statements(documents["pooler-permissions"])
+    assert statement["Sid"] == "ReadTheApisDatabaseLogins"
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    prefix = (
+        f"arn:aws:secretsmanager:{scenario_vars['aws_region']}:{account_id}:secret:giftcrypto/local/postgres"
+    )
+    assert statement["Resource"] == [f"{prefix}/app_rw-??????", f"{prefix}/app_ro-??????"]
+    assert set(statement) == {"Sid", "Effect", "Action", "Resource"}
+
+
 def _template_statements() -> dict[str, set[str]]:
     """The deploy role's policy as the role's template writes it: actions by statement id."""
     template = pathlib.Path(__file__).resolve().parents[3] / "roles" / "aws_security_baseline" / "templates"
@@ -257,7 +292,8 @@ def test_only_the_named_principals_may_read_the_secrets(account_id, aws):
     sm = aws("secretsmanager")
     caller = aws("sts").get_caller_identity()["Arn"]
     # The admins, the deploy, and the secret rotation function, which rotates the AUTH token on AWS
-    # (aws_security_baseline_rotation_secret_names, ADR 0019).
+    # (aws_security_baseline_rotation_secret_names, ADR 0019); neither the application's role nor the
+    # connection pooler's, which never read the AUTH token.
     roles = [f"arn:aws:iam::{account_id}:role/{NAME}-{r}" for r in ("admin", "ci-deploy", "secret-rotation")]
     # The baseline's one generated secret (the RDS master password is RDS's own: ADR 0019).
     for name in (REDIS_SECRET,):
