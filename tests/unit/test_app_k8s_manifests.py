@@ -905,6 +905,23 @@ def test_monitoring_scrapes_the_pods(render):
         assert monitoring["monitoring_eks_api_metrics_port"] in port_names
 
 
+def test_the_poolers_service_account_is_the_one_its_irsa_role_trusts(render):
+    baseline = _yaml_file(BASELINE_DEFAULTS)
+    account = render.pooler("ServiceAccount")
+    assert account["metadata"]["name"] == baseline["aws_security_baseline_pooler_service_account"]
+    assert account["metadata"]["namespace"] == baseline["aws_security_baseline_app_namespace"]
+    account_id = render.variables.get("app_deploy_eks_aws_account_id", "000000000000")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == (
+        f"arn:aws:iam::{account_id}:role/giftcrypto-{render.facts['environment']}-pooler"
+    )
+    logins = {f"{render.facts['pooler_secret_prefix']}/{login}" for login in ("app_rw", "app_ro")}
+    readable = {
+        name.replace("{{ platform_name }}/{{ platform_environment }}", f"giftcrypto/{render.facts['environment']}")
+        for name in baseline["aws_security_baseline_pooler_secret_names"]
+    }
+    assert logins == readable, "the role reads exactly the logins the sidecar reads"
+
+
 def test_service_account_is_the_one_the_irsa_role_trusts(render):
     baseline = _yaml_file(BASELINE_DEFAULTS)
     account = render.find("ServiceAccount", render.facts["service_account"])
