@@ -915,8 +915,9 @@ def test_the_poolers_service_account_is_the_one_its_irsa_role_trusts(render):
         f"arn:aws:iam::{account_id}:role/giftcrypto-{render.facts['environment']}-pooler"
     )
     logins = {f"{render.facts['pooler_secret_prefix']}/{login}" for login in ("app_rw", "app_ro")}
+    prefix = f"giftcrypto/{render.facts['environment']}"
     readable = {
-        name.replace("{{ platform_name }}/{{ platform_environment }}", f"giftcrypto/{render.facts['environment']}")
+        name.replace("{{ platform_name }}/{{ platform_environment }}", prefix)
         for name in baseline["aws_security_baseline_pooler_secret_names"]
     }
     assert logins == readable, "the role reads exactly the logins the sidecar reads"
