@@ -233,10 +233,10 @@ def test_the_function_reads_the_bundle_of_its_package(monkeypatch):
         "sslrootcert": "/etc/ssl/certs/rds-global-bundle.pem",
     }
     with mock.patch.object(secret_rotation.psycopg, "connect") as connect:
-        secret_rotation._pg_connect(login)
+        secret_rotation.pg_connect(login)
         assert connect.call_args.kwargs["sslrootcert"] == "/etc/ssl/certs/rds-global-bundle.pem"
         monkeypatch.setenv("ROTATION_PG_SSLROOTCERT", "/var/task/rds-ca-bundle.pem")
-        secret_rotation._pg_connect(login)
+        secret_rotation.pg_connect(login)
         assert connect.call_args.kwargs["sslrootcert"] == "/var/task/rds-ca-bundle.pem"
         assert connect.call_args.kwargs["sslmode"] == "verify-full"
     assert ROLE_VARS["aws_secret_rotation__ca_in_package"] == "rds-ca-bundle.pem"
