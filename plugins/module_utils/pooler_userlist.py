@@ -1,6 +1,6 @@
 # Copyright: GiftCrypto platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The EKS pooler's userlist kept current through rotations (issue 23, ADR 0019 "Not built yet" 1).
+"""The EKS pooler's userlist kept current through rotations (issue 23, ADR 0019 item 5).
 
 On EKS pgBouncer authenticates the API's logins (``postgres/app_rw``, ``postgres/app_ro``) from an
 ``auth_file`` (``userlist.txt``): RDS does not let it read ``pg_authid``, so ``auth_query`` is not
@@ -46,8 +46,9 @@ ones are not touched. Until finishSecret the API reaches the new password throug
 
 The region and endpoint come from the environment (``AWS_REGION`` or ``AWS_DEFAULT_REGION``;
 ``SECRETS_MANAGER_ENDPOINT`` or ``AWS_ENDPOINT_URL``), as for the rotation function; the sidecar's
-credentials from boto3's chain (the pod's IAM role). It needs ``secretsmanager:GetSecretValue`` on the
-secrets (and ``kms:Decrypt`` on their key).
+credentials from boto3's chain (the pod's IAM role, aws_security_baseline's ``<name>-pooler``). It
+needs ``secretsmanager:GetSecretValue`` on the secrets (and ``kms:Decrypt`` on their key if it is a
+customer managed one; the logins use ``aws/secretsmanager``).
 """
 
 from __future__ import annotations
