@@ -1578,7 +1578,8 @@ def ee(session: nox.Session) -> None:
     every day (tests/unit/test_execution_environment.py: the build context ansible-builder makes,
     requirements.txt resolving without the emulator). Inside the image: `ansible-playbook --version`
     (ansible-core of the definition, Python >= 3.12), `ansible-doc giftcrypto.platform.pii_keyring`,
-    the collection's Python packages import, and `import moto` fails.
+    the collection's Python packages import, the EKS pooler's login-list program starts as its
+    sidecar runs it, and `import moto` fails.
     """
     import datetime
     import json
@@ -1708,6 +1709,18 @@ def ee(session: nox.Session) -> None:
     inside("ansible-doc", "amazon.aws.s3_bucket")
     inside("sh", "-c", "test ! -e /etc/pip.conf && test ! -e /run/giftcrypto-host-ca.crt")
     inside("python3", "-c", "import boto3, botocore, cryptography, kubernetes, netaddr, psycopg")
+    # The EKS pooler's login-list sidecar runs the collection's program from this image, as its
+    # manifest does (roles/app_deploy/templates/k8s/15-pooler.yml.j2: PYTHONPATH, python3 -m).
+    usage = inside(
+        "env",
+        "PYTHONPATH=/usr/share/ansible/collections",
+        "python3",
+        "-m",
+        "ansible_collections.giftcrypto.platform.plugins.module_utils.pooler_userlist",
+        "--help",
+    )
+    if "--secret-id" not in usage:
+        session.error(f"the pooler's login-list program does not run from {tag}:\n{usage}")
     moto = inside("python3", "-c", "import moto", codes=(1,))
     if "ModuleNotFoundError" not in moto:
         session.error(f"`import moto` in {tag} did not fail for want of moto:\n{moto}")

@@ -139,7 +139,7 @@ def secret_kind(name: str) -> tuple[str, str, str]:
     return match["prefix"], match["kind"], match["login"]
 
 
-def _value(
+def read_login(
     client, secret_id: str, stage: str = "AWSCURRENT", version_id: str | None = None, *, key: str = "password"
 ) -> dict:
     """A version's JSON login; RotationError (naming the secret and stage, not the value) otherwise.
@@ -165,7 +165,21 @@ def _value(
     return value
 
 
-def _not_found(error: Exception) -> bool:
+def secrets_manager_client(config=None):
+    """A Secrets Manager client of the environment: ``AWS_REGION`` (else ``AWS_DEFAULT_REGION``), and
+    ``SECRETS_MANAGER_ENDPOINT`` (else ``AWS_ENDPOINT_URL``; empty: the region's) for the endpoint."""
+    import boto3
+
+    return boto3.client(
+        "secretsmanager",
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+        endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL") or None,
+        config=config,
+    )
+
+
+def not_found(error: Exception) -> bool:
+    """Whether a botocore ClientError is ResourceNotFoundException (no such secret, or stage)."""
     response = getattr(error, "response", None) or {}
     return response.get("Error", {}).get("Code") == "ResourceNotFoundException"
 
@@ -173,7 +187,11 @@ def _not_found(error: Exception) -> bool:
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
-def _pg_connect(login: dict, *, dbname: str | None = None, timeout: int = 5):
+def pg_connect(login: dict, *, dbname: str | None = None, timeout: int = 5, sslrootcert: str | None = None):
+    """A connection (autocommit) with a secret's login: its host, port, dbname, sslmode, sslrootcert.
+
+    The CA bundle: `sslrootcert` when given, else ``ROTATION_PG_SSLROOTCERT``, else the secret's.
+    """
     if not HAS_PSYCOPG:  # pragma: no cover
         raise RotationError("psycopg (3) is not installed")
     kwargs = {
@@ -188,23 +206,23 @@ def _pg_connect(login: dict, *, dbname: str | None = None, timeout: int = 5):
     }
     # The Lambda ships the RDS certificate bundle in its package: the secret's sslrootcert is the path
     # on the deploy's hosts (aws_rds_ssl_root_cert), which the function does not have.
-    sslrootcert = os.environ.get("ROTATION_PG_SSLROOTCERT") or login.get("sslrootcert")
+    sslrootcert = sslrootcert or os.environ.get("ROTATION_PG_SSLROOTCERT") or login.get("sslrootcert")
     if sslrootcert:
         kwargs["sslrootcert"] = sslrootcert
     return psycopg.connect(**kwargs)
 
 
 def _pg_admin(client, prefix: str) -> dict:
-    admin = _value(client, f"{prefix}/postgres/master")
+    admin = read_login(client, f"{prefix}/postgres/master")
     if not admin.get("password") and admin.get("password_secret_arn"):
         # RDS manages the master password (ADR 0019, section 1): read it where RDS keeps it.
-        admin = {**admin, "password": _value(client, admin["password_secret_arn"])["password"]}
+        admin = {**admin, "password": read_login(client, admin["password_secret_arn"])["password"]}
     return admin
 
 
 def _pg_set(client, prefix: str, pending: dict) -> None:
     admin = _pg_admin(client, prefix)
-    with _pg_connect(admin) as conn:
+    with pg_connect(admin) as conn:
         verifier = conn.pgconn.encrypt_password(
             pending["password"].encode(), pending["username"].encode(), b"scram-sha-256"
         ).decode()
@@ -216,7 +234,7 @@ def _pg_set(client, prefix: str, pending: dict) -> None:
 
 
 def _pg_test(login: dict) -> None:
-    with _pg_connect(login) as conn:
+    with pg_connect(login) as conn:
         conn.execute("SELECT 1").fetchone()
 
 
@@ -245,7 +263,7 @@ def _redis(login: dict, *, timeout: float = 5.0):
 
 
 def _redis_admin(client, prefix: str):
-    return _redis(_value(client, f"{prefix}/redis/admin"))
+    return _redis(read_login(client, f"{prefix}/redis/admin"))
 
 
 def _redis_set(client, prefix: str, pending: dict) -> None:
@@ -313,7 +331,8 @@ def _replace_hash(path: str, user: str, old_hash: str, new_hash: str) -> None:
 # --- ElastiCache's AUTH token ------------------------------------------------------------------
 
 
-def _error_code(error: Exception) -> str:
+def error_code(error: Exception) -> str:
+    """A botocore ClientError's code, or the exception's class name (never its message)."""
     response = getattr(error, "response", None) or {}
     return response.get("Error", {}).get("Code") or type(error).__name__
 
@@ -346,13 +365,13 @@ def _wait_available(elasticache, group: str, secret_id: str, step: str) -> None:
         )
     except Exception as error:  # botocore's WaiterError or ClientError
         raise RotationError(
-            f"{step} of {secret_id!r}: the replication group {group} is not available ({_error_code(error)})"
+            f"{step} of {secret_id!r}: the replication group {group} is not available ({error_code(error)})"
         ) from None
 
 
 def _connection(client, prefix: str) -> dict:
     """The cache's connection secret the service reads (host, port, tls, ca; password: the token)."""
-    return _value(client, f"{prefix}/redis/app")
+    return read_login(client, f"{prefix}/redis/app")
 
 
 def _cache_accepts(connection: dict, token: str) -> bool:
@@ -390,7 +409,7 @@ def _modify_token(
             ApplyImmediately=True,
         )
     except Exception as error:
-        code = _error_code(error)
+        code = error_code(error)
         refused = code in ("InvalidParameterCombination", "InvalidParameterValue")
         try:
             already = refused and done()
@@ -447,16 +466,16 @@ def create_secret(client, secret_id: str, token: str) -> None:
     """
     _prefix, kind, _login = secret_kind(secret_id)
     key = PASSWORD_KEYS[kind]
-    current = _value(client, secret_id, key=key)
+    current = read_login(client, secret_id, key=key)
     if not current.get(key):
         raise RotationError(
             f"secret {secret_id!r} holds no password (password_secret_arn: RDS manages and rotates it)"
         )
     try:
-        _value(client, secret_id, "AWSPENDING", token, key=key)
+        read_login(client, secret_id, "AWSPENDING", token, key=key)
         return
     except Exception as error:  # botocore's ClientError, or a version without a value
-        if not (_not_found(error) or isinstance(error, RotationError)):
+        if not (not_found(error) or isinstance(error, RotationError)):
             raise
     password = client.get_random_password(
         PasswordLength=AUTH_TOKEN_LENGTH if kind == "elasticache" else PASSWORD_LENGTH,
@@ -479,7 +498,7 @@ def set_secret(client, secret_id: str, token: str) -> None:
     log (PostgresAuthenticationFailures counts them) at every rotation.
     """
     prefix, kind, _login = secret_kind(secret_id)
-    pending = _value(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
+    pending = read_login(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
     if kind == "postgres":
         _pg_set(client, prefix, pending)
     elif kind == "elasticache":
@@ -497,7 +516,7 @@ def test_secret(client, secret_id: str, token: str, *, pgbouncer: tuple[str, int
     in anew; pgbouncer/pgbouncer#676).
     """
     prefix, kind, _login = secret_kind(secret_id)
-    pending = _value(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
+    pending = read_login(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
     if kind == "elasticache":
         # The token alone (no user), over TLS, at the address the service connects to.
         pending = {**_connection(client, prefix), "username": "", "password": pending["auth_token"]}
@@ -526,8 +545,8 @@ def finish_secret(client, secret_id: str, token: str) -> None:
     current = next((version for version, stages in versions.items() if "AWSCURRENT" in stages), None)
     if current == token:
         return
-    old = _value(client, secret_id, "AWSCURRENT", key=PASSWORD_KEYS[kind])
-    new = _value(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
+    old = read_login(client, secret_id, "AWSCURRENT", key=PASSWORD_KEYS[kind])
+    new = read_login(client, secret_id, "AWSPENDING", token, key=PASSWORD_KEYS[kind])
     if kind == "elasticache":
         # Before AWSCURRENT moves, so that a retry (AWSCURRENT not yet on `token`) does it again.
         _elasticache_finish(client, secret_id, prefix, old, new, token)
@@ -583,9 +602,7 @@ def lambda_handler(event, context):  # pragma: no cover - exercised through disp
     ``ROTATION_ELASTICACHE_GROUP_ID`` (the replication group whose AUTH token ``elasticache/auth-token``
     holds) and ``ELASTICACHE_ENDPOINT`` (empty: the region's).
     """
-    import boto3
-
-    client = boto3.client("secretsmanager", endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
+    client = secrets_manager_client()
     pgbouncer = os.environ.get("PGBOUNCER_HOST")
     dispatch(
         client,

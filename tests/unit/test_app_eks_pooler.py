@@ -2,9 +2,11 @@
 
 The task file really runs against a moto server holding db_schema's login secrets and an RDS
 primary with its read replica (production's inventory names the replica):
-- the Secret's login list and [databases] (the primary from app_rw's secret, the replica's endpoint
-  asked of RDS), the certificate generated into Secrets Manager for the pooler's Service names,
+- the Secret's [databases] (the primary from app_rw's secret, the replica's endpoint asked of RDS)
+  and no password, the certificate generated into Secrets Manager for the pooler's Service names,
   reused by the next run (nothing changed) and renewed inside the renewal window;
+- the pod's init container, run as rendered (the collection's pooler_userlist program), writes the
+  login list from the logins' secrets (ADR 0019 item 5);
 - then the real pgBouncer runs the rendered pgbouncer.ini with those files: a client that verifies
   the certificate (verify-full, the Service's name) and logs in with app_rw's password gets past TLS
   and authentication (only the unreachable RDS stops it), a wrong password is refused.
@@ -129,9 +131,21 @@ def _names(pem: str) -> list[str]:
     ).value.get_values_for_type(x509.DNSName)
 
 
-def test_the_login_list_holds_the_logins_of_db_schema(composed):
-    lines = composed["first"]["config"]["secret"]["userlist.txt"].splitlines()
+def test_no_password_is_composed_at_apply_time(composed):
+    """The login list is the pod's (its init container and sidecar, ADR 0019 item 5): the Secret,
+    the ConfigMaps and the checksum that rolls the pods hold no password, so a rotation rolls none."""
+    config = composed["first"]["config"]
+    assert "userlist.txt" not in config["secret"]
+    text = json.dumps(config)
+    assert not [login for login, password in PASSWORDS.items() if password in text]
+
+
+def test_the_init_container_writes_the_logins_of_db_schema(pgbouncer):
+    lines = pgbouncer["userlist"].read_text(encoding="utf-8").splitlines()
     assert lines == [f'"{login}" "{password}"' for login, password in PASSWORDS.items()]
+    assert pgbouncer["userlist"].stat().st_mode & 0o777 == 0o640
+    for password in PASSWORDS.values():
+        assert password not in pgbouncer["init_log"], "a password reached the init container's log"
 
 
 def test_the_databases_are_the_primary_of_the_login_and_the_replica_asked_of_rds(composed, endpoint):
@@ -181,7 +195,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def pgbouncer(composed, tmp_path_factory):
+def pgbouncer(composed, endpoint, tmp_path_factory):
     assert os.path.exists(PGBOUNCER), (
         "pgBouncer not found: `nox -s unit` installs the Debian package pgbouncer"
     )
@@ -196,6 +210,28 @@ def pgbouncer(composed, tmp_path_factory):
         (root / directory).mkdir()
         for name, content in files.items():
             (root / directory / name).write_text(content, encoding="utf-8")
+    # The pod's init container, as rendered (its paths under this directory), writes the login list
+    # from the logins' secrets (the moto server here, the pod's IRSA role on EKS).
+    (root / "auth").mkdir()
+    (init,) = render.find("Deployment", "pgbouncer")["spec"]["template"]["spec"]["initContainers"]
+    argv = [a.replace("/etc/pgbouncer/", f"{root}/") for a in init["args"]]
+    started = subprocess.run(
+        [sys.executable, *init["command"][1:], *argv],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **{e["name"]: e["value"] for e in init["env"] if e["name"] != "PYTHONPATH"},
+            "PYTHONPATH": str(ROOT / ".collections"),
+            "AWS_ENDPOINT_URL": endpoint["url"],
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 0, f"the init container failed:\n{started.stderr}"
     port = _free_port()
     ini = ini.replace("/etc/pgbouncer/", f"{root}/").replace("listen_port = 6432", f"listen_port = {port}")
     ini = ini.replace("listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1")
@@ -218,7 +254,13 @@ def pgbouncer(composed, tmp_path_factory):
         time.sleep(0.2)
     ca = root / "client-ca.crt"
     ca.write_text(config["ca"]["ca.crt"], encoding="utf-8")
-    yield {"port": port, "ca": ca, "host": composed["first"]["host"]}
+    yield {
+        "port": port,
+        "ca": ca,
+        "host": composed["first"]["host"],
+        "userlist": root / "auth" / "userlist.txt",
+        "init_log": started.stdout + started.stderr,
+    }
     process.terminate()
     process.wait(timeout=10)
     shutil.rmtree(root, ignore_errors=True)

@@ -202,8 +202,13 @@ def _is_custom(document: dict) -> bool:
     return (document["apiVersion"], document["kind"]) in CUSTOM_RESOURCES
 
 
-def _container(deployment: dict) -> dict:
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+def _container(deployment: dict, name: str | None = None) -> dict:
+    """The container of a one-container Deployment, or the one named `name`."""
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    if name is not None:
+        (container,) = [c for c in containers if c["name"] == name]
+        return container
+    (container,) = containers
     return container
 
 
@@ -536,8 +541,10 @@ def test_pod_disruption_budgets(render):
 
 def test_images_are_pinned(render):
     for deployment in render.of_kind("Deployment"):
-        image = _container(deployment)["image"]
-        assert _tag(image) != "latest", f"{_name(deployment)}: {image} uses :latest"
+        pod = deployment["spec"]["template"]["spec"]
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            image = container["image"]
+            assert _tag(image) != "latest", f"{_name(deployment)} {container['name']}: {image} uses :latest"
     for deployment in render.api("Deployment"):
         image = _container(deployment)["image"]
         assert ".dkr.ecr." in image, f"{_name(deployment)}: {image} is not the environment's ECR repository"
@@ -647,11 +654,11 @@ def test_the_pooler_pools_transactions_with_tls_on_both_sides(render):
     assert int(ini["listen_port"]) == render.facts["pooler_port"]
     deployment = render.pooler("Deployment")
     pod = deployment["spec"]["template"]["spec"]
-    mounts = _mounts(pod, _container(deployment))
+    mounts = _mounts(pod, _container(deployment, "pgbouncer"))
     directory = {path: source for path, source in mounts.items()}
     # Every file the configuration names lies in a mounted volume of the right object.
     files = {
-        ini["auth_file"]: ("Secret", render.facts["pooler_secret"]),
+        ini["auth_file"]: ("emptyDir", "auth"),
         ini["client_tls_cert_file"]: ("Secret", render.facts["pooler_secret"]),
         ini["client_tls_key_file"]: ("Secret", render.facts["pooler_secret"]),
         ini["server_tls_ca_file"]: ("ConfigMap", render.facts["rds_ca_configmap"]),
@@ -659,13 +666,55 @@ def test_the_pooler_pools_transactions_with_tls_on_both_sides(render):
     }
     for path, source in files.items():
         assert directory.get(str(pathlib.PurePosixPath(path).parent)) == source, f"{path} comes from {source}"
-    command = _container(deployment)["command"]
+    command = _container(deployment, "pgbouncer")["command"]
     assert directory[str(pathlib.PurePosixPath(command[-1]).parent)] == (
         "ConfigMap",
         render.facts["pooler_name"],
     )
     assert deployment["spec"]["replicas"] == render.facts["pooler_replicas"] >= 2
     assert pod["automountServiceAccountToken"] is False
+
+
+def test_the_poolers_login_list_follows_the_rotations_in_memory(render):
+    """An init container writes the login list before pgBouncer starts, a sidecar keeps it current
+    (docs/adr/0019): both run the collection's pooler_userlist program on the pooler's logins, as
+    pgBouncer's user in a shared process namespace (SIGHUP), into a memory-backed volume that
+    pgBouncer reads only; the pooler's service account carries its IRSA role, no Kubernetes token."""
+    ini = _pgbouncer_ini(render)["pgbouncer"]
+    deployment = render.pooler("Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["shareProcessNamespace"] is True
+    (init,) = pod["initContainers"]
+    sidecar = _container(deployment, "userlist-sync")
+    pooler = _container(deployment, "pgbouncer")
+    secrets = [f"{render.facts['pooler_secret_prefix']}/{login}" for login in ("app_rw", "app_ro")]
+    for container in (init, sidecar):
+        assert container["command"] == [
+            "python3",
+            "-m",
+            "ansible_collections.giftcrypto.platform.plugins.module_utils.pooler_userlist",
+        ]
+        args = container["args"]
+        assert [a.removeprefix("--secret-id=") for a in args if a.startswith("--secret-id=")] == secrets
+        assert args[args.index("--userlist") + 1] == ini["auth_file"]
+        assert args[args.index("--sslrootcert") + 1] == ini["server_tls_ca_file"]
+        assert args[args.index("--process-name") + 1] == "pgbouncer"
+        assert pooler["command"][0].endswith("/pgbouncer")
+        assert container["securityContext"]["runAsUser"] == pooler["securityContext"]["runAsUser"], (
+            "the same user may signal pgBouncer"
+        )
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert not mounts[str(pathlib.PurePosixPath(ini["auth_file"]).parent)].get("readOnly")
+    assert "--once" in init["args"] and "--once" not in sidecar["args"]
+    pooler_mounts = {m["mountPath"]: m for m in pooler["volumeMounts"]}
+    assert pooler_mounts[str(pathlib.PurePosixPath(ini["auth_file"]).parent)]["readOnly"] is True
+    (auth,) = [v for v in pod["volumes"] if v["name"] == "auth"]
+    assert auth["emptyDir"]["medium"] == "Memory", "the passwords never reach a node's disk"
+    account = render.pooler("ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        f":role/giftcrypto-{render.facts['environment']}-pooler"
+    )
 
 
 def test_the_pooler_has_a_disruption_budget_and_a_service(render):
@@ -678,7 +727,7 @@ def test_the_pooler_has_a_disruption_budget_and_a_service(render):
     assert all(labels[k] == v for k, v in service["spec"]["selector"].items())
     (port,) = service["spec"]["ports"]
     assert port["port"] == render.facts["pooler_port"]
-    assert port["targetPort"] in {p["name"] for p in _container(deployment)["ports"]}
+    assert port["targetPort"] in {p["name"] for p in _container(deployment, "pgbouncer")["ports"]}
     assert render.facts["pooler_host"].startswith(
         f"{service['metadata']['name']}.{render.facts['namespace']}.svc"
     )
@@ -827,9 +876,10 @@ def test_each_workload_gets_only_what_it_needs(render):
         for peer, port in _allowed(render, "egress", pooler)
         if port != dns and port["port"] != 53
     ]
-    assert pooler_out == [(vpc, {"protocol": "TCP", "port": facts["database_port"]})], (
-        "the pooler to RDS only"
-    )
+    assert pooler_out[0] == (vpc, {"protocol": "TCP", "port": facts["database_port"]}), "the pooler to RDS"
+    assert pooler_out[1:] and all(
+        "ipBlock" in peer and port == {"protocol": "TCP", "port": 443} for peer, port in pooler_out[1:]
+    ), "its login-list sidecar to the AWS APIs, nothing else"
 
 
 # ----- integration with the monitoring and security roles
@@ -853,6 +903,24 @@ def test_monitoring_scrapes_the_pods(render):
         )
         port_names = [p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])]
         assert monitoring["monitoring_eks_api_metrics_port"] in port_names
+
+
+def test_the_poolers_service_account_is_the_one_its_irsa_role_trusts(render):
+    baseline = _yaml_file(BASELINE_DEFAULTS)
+    account = render.pooler("ServiceAccount")
+    assert account["metadata"]["name"] == baseline["aws_security_baseline_pooler_service_account"]
+    assert account["metadata"]["namespace"] == baseline["aws_security_baseline_app_namespace"]
+    account_id = render.variables.get("app_deploy_eks_aws_account_id", "000000000000")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == (
+        f"arn:aws:iam::{account_id}:role/giftcrypto-{render.facts['environment']}-pooler"
+    )
+    logins = {f"{render.facts['pooler_secret_prefix']}/{login}" for login in ("app_rw", "app_ro")}
+    prefix = f"giftcrypto/{render.facts['environment']}"
+    readable = {
+        name.replace("{{ platform_name }}/{{ platform_environment }}", prefix)
+        for name in baseline["aws_security_baseline_pooler_secret_names"]
+    }
+    assert logins == readable, "the role reads exactly the logins the sidecar reads"
 
 
 def test_service_account_is_the_one_the_irsa_role_trusts(render):

@@ -71,13 +71,17 @@ def test_the_keys_that_are_not_passwords_are_secret_rotations_list():
         # No ElastiCache data plane locally: the AUTH token is rotated on AWS only.
         assert ("elasticache/auth-token" in rotated) == (inventory != "local")
         if inventory != "local":
-            # The EKS pooler's logins stay unscheduled until a rotation updates its userlist (ADR 0019,
-            # "Not built yet"): a rotation would lock the API out of the pooler until the next deploy.
+            # The EKS pooler's logins are scheduled, and the pooler follows their rotations: its
+            # login-list sidecar runs on exactly those secrets (ADR 0019, "The EKS pooler";
+            # tests/unit/test_app_k8s_manifests.py checks the rendered pod).
             pooler = yaml.safe_load(
                 (ROOT / "roles" / "app_deploy" / "defaults" / "main" / "eks.yml").read_text()
             )
             served = {f"postgres/{login}" for login in pooler["app_deploy_eks_pooler_logins"]}
-            assert served and not served & set(rotated), (inventory, sorted(served & set(rotated)))
+            assert served and served <= set(rotated), (inventory, sorted(served - set(rotated)))
+            template = (ROOT / "roles" / "app_deploy" / "templates" / "k8s" / "15-pooler.yml.j2").read_text()
+            assert "plugins.module_utils.pooler_userlist" in template
+            assert "app_deploy_eks_pooler_logins" in template.split("{% set sync", 1)[1].split("%}", 1)[0]
 
 
 def test_the_pinned_wheels_are_uv_locks():
@@ -229,10 +233,10 @@ def test_the_function_reads_the_bundle_of_its_package(monkeypatch):
         "sslrootcert": "/etc/ssl/certs/rds-global-bundle.pem",
     }
     with mock.patch.object(secret_rotation.psycopg, "connect") as connect:
-        secret_rotation._pg_connect(login)
+        secret_rotation.pg_connect(login)
         assert connect.call_args.kwargs["sslrootcert"] == "/etc/ssl/certs/rds-global-bundle.pem"
         monkeypatch.setenv("ROTATION_PG_SSLROOTCERT", "/var/task/rds-ca-bundle.pem")
-        secret_rotation._pg_connect(login)
+        secret_rotation.pg_connect(login)
         assert connect.call_args.kwargs["sslrootcert"] == "/var/task/rds-ca-bundle.pem"
         assert connect.call_args.kwargs["sslmode"] == "verify-full"
     assert ROLE_VARS["aws_secret_rotation__ca_in_package"] == "rds-ca-bundle.pem"
