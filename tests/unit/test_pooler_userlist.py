@@ -183,7 +183,7 @@ def test_once_fails_naming_a_missing_secret_and_writes_nothing(sm, tmp_path, pro
 
 
 def test_a_secret_that_is_not_a_json_login_is_named_not_shown(sm, tmp_path, proc_name, capsys):
-    sm.create_secret(Name=RW, SecretString="plain-text-value-1")
+    sm.create_secret(Name=RW, SecretString="plain-text-value-1")  # pragma: allowlist secret
     code = pu.main(
         ["--secret-id", RW, "--userlist", str(tmp_path / "u"), "--once", "--process-name", proc_name]
     )
