@@ -1155,6 +1155,22 @@ def rotate_local(session: nox.Session) -> None:
     _run(session, env, "python", "tools/rotate_secrets.py", *(session.posargs or ["--help"]))
 
 
+@nox.session(name="rotate-backup-cipher", default=False)
+def rotate_backup_cipher(session: nox.Session) -> None:
+    """Rotates the local pgBackRest repository passphrase into a new repository (ADR 0019, keys)."""
+    env = _shared_env(session)
+    # `nox -s rotate-backup-cipher -- --check` plans; a second run resumes an interrupted rotation.
+    _run(
+        session,
+        env,
+        "ansible-playbook",
+        "-i",
+        "inventories/local",
+        "playbooks/rotate_backup_cipher.yml",
+        *session.posargs,
+    )
+
+
 @nox.session(name="dr-drill", default=False)
 def dr_drill(session: nox.Session) -> None:
     """Disaster-recovery drill (issue 8): transfers, a disaster, a point-in-time restore; RPO and RTO."""

@@ -34,6 +34,8 @@ NOT_DEPLOY_PLAYBOOKS = (
     "destroy.yml",
     "restore.yml",
     "restore_rds.yml",
+    # The local pgBackRest passphrase rotation (people, local only; ADR 0019).
+    "rotate_backup_cipher.yml",
     "converge.yml",
     "prepare.yml",
     "verify.yml",

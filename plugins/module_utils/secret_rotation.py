@@ -101,7 +101,8 @@ ELASTICACHE_WAIT = {"Delay": 15, "MaxAttempts": 40}
 # passwords"); the posture test lists the same ones as SecretsManager.1's documented exceptions.
 NOT_ROTATED = {
     "postgres/backup-cipher": (
-        "pgBackRest's repository cipher: a new value cannot read the existing backups (a new stanza, "
+        "pgBackRest's repository cipher: a new value cannot read the existing backups, so its own "
+        "procedure makes a new repository and keeps the old one restore-only (nox -s rotate-backup-cipher, "
         "runbook rotate-keys-and-secrets.md)"
     ),
     "pgbouncer/tls": "the pooler's certificate and key, renewed by app_deploy before it ends",

@@ -147,7 +147,7 @@ def test_test_secret_fails_when_the_pending_login_is_refused(pg_secrets):
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        (f"{PREFIX}/postgres/backup-cipher", "repository cipher"),
+        (f"{PREFIX}/postgres/backup-cipher", "repository cipher.*nox -s rotate-backup-cipher"),
         (f"{PREFIX}/pgbouncer/tls", "certificate"),
         ("other/secret", "not a generated login"),
         (f"{PREFIX}/elasticache/other-login", "no rotation for elasticache/other-login"),
