@@ -32,7 +32,7 @@ The steps follow AWS's published single-user templates (SecretsManagerRDSPostgre
   ``giftcrypto_api.secret_refresh``), those already connected keep their sessions.
 
 The kind of a secret is read from its name, ``<platform>/<env>/<kind>/<login>``: ``postgres/*``
-(but ``postgres/master``'s admin login itself on RDS, owned by RDS, and ``postgres/backup-cipher``),
+(but ``postgres/master``'s admin login itself on RDS, owned by RDS, and ``postgres/backup``),
 ``redis/*``, and ``elasticache/auth-token``. Keys that are not passwords are not rotated here
 (``NOT_ROTATED``): asked to, the handler refuses with the reason.
 
@@ -100,7 +100,7 @@ ELASTICACHE_WAIT = {"Delay": 15, "MaxAttempts": 40}
 # Secrets that are keys, not passwords: their own procedures rotate them (ADR 0019, "Keys are not
 # passwords"); the posture test lists the same ones as SecretsManager.1's documented exceptions.
 NOT_ROTATED = {
-    "postgres/backup-cipher": (
+    "postgres/backup": (
         "pgBackRest's repository cipher: a new value cannot read the existing backups, so its own "
         "procedure makes a new repository and keeps the old one restore-only (nox -s rotate-backup-cipher, "
         "runbook rotate-keys-and-secrets.md)"

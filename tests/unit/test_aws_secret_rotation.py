@@ -51,6 +51,20 @@ def _render(name: str, **overrides) -> dict:
     return json.loads(template.render(**{**VARIABLES, **overrides}))
 
 
+def test_the_keys_that_are_not_passwords_name_the_secrets_the_roles_make():
+    """secret_rotation.NOT_ROTATED's keys are the names the roles store those keys under (a key that
+    names no secret would refuse nothing and leave the posture test's exception vacuous)."""
+    made = {
+        yaml.safe_load((ROOT / "roles" / role / "defaults" / path).read_text())[variable]
+        for role, path, variable in (
+            ("postgres_server", "main.yml", "postgres_server_backup_cipher_secret_name"),
+            ("app_deploy", "main/eks.yml", "app_deploy_eks_pooler_tls_secret_name"),
+        )
+    }
+    prefix = "{{ platform_name }}/{{ platform_environment }}/"
+    assert {name.removeprefix(prefix) for name in made} == set(secret_rotation.NOT_ROTATED), made
+
+
 def test_the_keys_that_are_not_passwords_are_secret_rotations_list():
     assert sorted(ROLE_VARS["aws_secret_rotation__not_rotated"]) == sorted(secret_rotation.NOT_ROTATED)
     assert not set(DEFAULTS["aws_secret_rotation_secrets"]) & set(secret_rotation.NOT_ROTATED)
@@ -212,7 +226,7 @@ def test_the_validation_accepts_the_auth_token_and_no_other_elasticache_secret()
     assert not _validate(secrets=["elasticache/other"])
     assert not _validate(secrets=["elasticache/auth-token-2"])
     assert not _validate(secrets=["pgbouncer/tls"])
-    assert not _validate(secrets=["postgres/backup-cipher"])
+    assert not _validate(secrets=["postgres/backup"])
     function = (ROLE / "tasks" / "function.yml").read_text()
     assert "'ROTATION_ELASTICACHE_GROUP_ID': aws_secret_rotation_elasticache_replication_group_id" in function
 

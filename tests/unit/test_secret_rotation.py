@@ -147,7 +147,7 @@ def test_test_secret_fails_when_the_pending_login_is_refused(pg_secrets):
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        (f"{PREFIX}/postgres/backup-cipher", "repository cipher.*nox -s rotate-backup-cipher"),
+        (f"{PREFIX}/postgres/backup", "repository cipher.*nox -s rotate-backup-cipher"),
         (f"{PREFIX}/pgbouncer/tls", "certificate"),
         ("other/secret", "not a generated login"),
         (f"{PREFIX}/elasticache/other-login", "no rotation for elasticache/other-login"),
@@ -280,5 +280,5 @@ def test_the_local_runner_refuses_another_environment_and_asks_what_to_rotate(tm
         rotate_secrets.main(["--all", "postgres/app_rw"])
     with pytest.raises(SystemExit):
         rotate_secrets.main([])
-    assert "postgres/backup-cipher" not in rotate_secrets.ROTATABLE
+    assert "postgres/backup" not in rotate_secrets.ROTATABLE
     assert not set(rotate_secrets.ROTATABLE) & set(rotation.NOT_ROTATED)

@@ -125,7 +125,7 @@ def test_a_plan_of_another_schedule_shows_the_change_and_makes_none(aws, converg
     ("extra_vars", "message"),
     [
         ({"aws_secret_rotation_secrets": ["pgbouncer/tls"]}, "keys, not passwords"),
-        ({"aws_secret_rotation_secrets": ["postgres/backup-cipher"]}, "keys, not passwords"),
+        ({"aws_secret_rotation_secrets": ["postgres/backup"]}, "keys, not passwords"),
         ({"aws_secret_rotation_days": 120}, "aws_secret_rotation_days 1 to 90"),
         (
             {"aws_secret_rotation_secrets": ["mysql/app"]},
