@@ -19,7 +19,8 @@ description:
     C(RotateSecret) with C(RotateImmediately=true), which rotates at once. Handing it the schedule in
     place, as read here, is the only way it changes neither
     (M(giftcrypto.platform.secretsmanager_rotation_schedule) owns the schedules).
-  - Answers each secret's resource policy as well (C(GetResourcePolicy), RV(rotation_schedules.resource_policy)).
+  - Answers each secret's resource policy as well (C(GetResourcePolicy),
+    RV(rotation_schedules.resource_policy)).
     Given no C(resource_policy), C(community.aws.secretsmanager_secret) deletes the secret's policy; a
     role run outside the platform's playbook, which does not know the secret's readers, hands it the
     policy in place instead.
@@ -52,7 +53,8 @@ EXAMPLES = r"""
     rotation_interval: "{{ kept.rotation_interval | default(omit, true) }}"
     # The policy of the readers when known, else the one in place (never none: that deletes it).
     resource_policy: >-
-      {{ readers_policy or schedules.rotation_schedules['giftcrypto/staging/postgres/app_rw'].resource_policy or omit }}
+      {{ readers_policy
+         or schedules.rotation_schedules['giftcrypto/staging/postgres/app_rw'].resource_policy or omit }}
   when: kept is not none
   vars:
     kept: "{{ schedules.rotation_schedules['giftcrypto/staging/postgres/app_rw'].kept }}"
@@ -95,7 +97,9 @@ rotation_schedules:
       type: dict
       sample: {rotation_lambda: "arn:aws:lambda:us-east-1:123456789012:function:x", rotation_interval: 30}
     resource_policy:
-      description: The secret's resource policy as Secrets Manager answers it (a JSON string), null when it has none or does not exist.
+      description:
+        - The secret's resource policy as Secrets Manager answers it (a JSON string), null when it
+          has none or does not exist.
       type: str
       sample: '{"Version": "2012-10-17", "Statement": []}'
 """
