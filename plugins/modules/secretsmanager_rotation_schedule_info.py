@@ -19,6 +19,11 @@ description:
     C(RotateSecret) with C(RotateImmediately=true), which rotates at once. Handing it the schedule in
     place, as read here, is the only way it changes neither
     (M(giftcrypto.platform.secretsmanager_rotation_schedule) owns the schedules).
+  - Answers each secret's resource policy as well (C(GetResourcePolicy),
+    RV(rotation_schedules.resource_policy)).
+    Given no C(resource_policy), C(community.aws.secretsmanager_secret) deletes the secret's policy; a
+    role run outside the platform's playbook, which does not know the secret's readers, hands it the
+    policy in place instead.
 author:
   - GiftCrypto platform team (@giftcrypto)
 options:
@@ -28,7 +33,7 @@ options:
     elements: str
     required: true
 notes:
-  - Needs C(secretsmanager:DescribeSecret) on the secrets.
+  - Needs C(secretsmanager:DescribeSecret) and C(secretsmanager:GetResourcePolicy) on the secrets.
 extends_documentation_fragment: [giftcrypto.platform.aws_resource.info, amazon.aws.common.modules,
   amazon.aws.region.modules, amazon.aws.boto3]
 """
@@ -46,6 +51,10 @@ EXAMPLES = r"""
     overwrite: false
     rotation_lambda: "{{ kept.rotation_lambda | default(omit, true) }}"
     rotation_interval: "{{ kept.rotation_interval | default(omit, true) }}"
+    # The policy of the readers when known, else the one in place (never none: that deletes it).
+    resource_policy: >-
+      {{ readers_policy
+         or schedules.rotation_schedules['giftcrypto/staging/postgres/app_rw'].resource_policy or omit }}
   when: kept is not none
   vars:
     kept: "{{ schedules.rotation_schedules['giftcrypto/staging/postgres/app_rw'].kept }}"
@@ -87,6 +96,12 @@ rotation_schedules:
           run on that secret.
       type: dict
       sample: {rotation_lambda: "arn:aws:lambda:us-east-1:123456789012:function:x", rotation_interval: 30}
+    resource_policy:
+      description:
+        - The secret's resource policy as Secrets Manager answers it (a JSON string), null when it
+          has none or does not exist.
+      type: str
+      sample: '{"Version": "2012-10-17", "Statement": []}'
 """
 
 from typing import ClassVar
@@ -120,10 +135,22 @@ class RotationSchedulesInfo(AWSInfo):
                 aws_retry=True,
                 SecretId=secret,
             )
+            policy = None
+            if described:
+                answer = self.ask(
+                    f"the resource policy of {secret} (GetResourcePolicy)",
+                    none_on,
+                    NOT_FOUND,
+                    client.get_resource_policy,
+                    aws_retry=True,
+                    SecretId=secret,
+                )
+                policy = (answer or {}).get("ResourcePolicy") or None
             schedules[secret] = {
                 **schedule_view(described),
                 "exists": bool(described),
                 "kept": kept(described),
+                "resource_policy": policy,
             }
         return {"rotation_schedules": schedules}
 

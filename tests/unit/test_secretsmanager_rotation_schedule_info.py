@@ -10,8 +10,11 @@ in check mode too; a RotateSecret that rotates at once when the arguments differ
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.community.aws.plugins.modules.secretsmanager_secret import Secret, rotation_match
 from ansible_collections.giftcrypto.platform.plugins.module_utils.rotation_schedule import kept
 from ansible_collections.giftcrypto.platform.plugins.modules import (
@@ -99,6 +102,7 @@ def test_reads_existing_and_missing_secrets_without_changing_anything(run_module
             "rotation_lambda_arn": "",
             "rotation_rules": {},
             "kept": {"rotation_lambda": None, "rotation_interval": None},
+            "resource_policy": None,
         },
         "giftcrypto/staging/postgres/gone": {
             "exists": False,
@@ -107,8 +111,41 @@ def test_reads_existing_and_missing_secrets_without_changing_anything(run_module
             "rotation_lambda_arn": "",
             "rotation_rules": {},
             "kept": {"rotation_lambda": None, "rotation_interval": None},
+            "resource_policy": None,
         },
     }
+
+
+@mock_aws
+def test_the_policy_in_place_is_answered_and_keeps_the_stock_module_from_deleting_it(run_module):
+    """Handed the policy read here, community.aws.secretsmanager_secret neither deletes nor rewrites
+    it (given none, it deletes it: a role run without its readers)."""
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    name = "giftcrypto/staging/postgres/app_rw"
+    secrets.create_secret(Name=name, SecretString="{}")
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OnlyTheNamedPrincipalsReadTheValue",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": "*",
+                    "Condition": {"ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::123456789012:role/x"]}},
+                }
+            ],
+        }
+    )
+    secrets.put_resource_policy(SecretId=name, ResourcePolicy=policy)
+    result = run_module({"secrets": [name]})
+    assert result["rc"] == 0, result
+    answered = result["rotation_schedules"][name]["resource_policy"]
+    assert json.loads(answered) == json.loads(policy)
+    current = secrets.get_resource_policy(SecretId=name)["ResourcePolicy"]
+    assert not compare_policies(answered, current), "the stock module would rewrite the policy"
+    assert compare_policies(None, current), "given none, the stock module deletes the policy"
 
 
 @mock_aws
